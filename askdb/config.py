@@ -1,0 +1,234 @@
+"""config.yaml -> frozen dataclasses; unknown keys and wrong types are errors naming the key."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = ""  # empty: the embedded server under paths.home
+    schema: str = "public"
+    query_role: str = "askdb_query"
+    query_password_env: str = "ASKDB_QUERY_PASSWORD"
+    statement_timeout_ms: int = 5000
+    max_rows: int = 200
+    max_result_bytes: int = 64000
+    pool_size: int = 8
+    connect_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    allowed_tables: list[str] | None = None  # None: every table of database.schema
+    denied_tables: list[str] = field(default_factory=list)
+    denied_columns: list[str] = field(default_factory=list)  # "table.column"
+    allow_system_catalogs: bool = False
+
+
+@dataclass(frozen=True)
+class OllamaConfig:
+    host: str = "http://127.0.0.1:11434"
+    model: str = "askdb-course"
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "askdb-course"
+    api_key_env: str = "ASKDB_OPENAI_API_KEY"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    backend: str = "transformers"  # transformers | ollama | openai
+    source: str = "bundled"  # bundled, a .gguf path, or a transformers directory
+    adapter: str = "models/course-lora"  # LoRA directory; ignored when missing
+    device: str = ""  # "" picks cuda when present
+    timeout_s: float = 60.0
+    max_batch: int = 8
+    ollama: OllamaConfig = field(default_factory=OllamaConfig)
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+
+
+@dataclass(frozen=True)
+class SqlConfig:
+    prompt_token_budget: int = 700
+    few_shot_k: int = 3
+    examples: list[str] = field(default_factory=lambda: ["data/{db}/samples.jsonl", "data/{db}/corrections.jsonl"])
+    self_correction_attempts: int = 1
+    max_new_tokens: int = 120
+    today: str = ""  # fixed ISO date for tests; empty: the real date
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    use_model: bool = True
+    max_new_tokens: int = 80
+    timeout_s: float = 20.0
+    max_answer_chars: int = 1800
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_question_chars: int = 500
+    per_user_per_minute: int = 6
+    max_concurrent: int = 4
+    max_queue: int = 32
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    token_env: str = "DISCORD_TOKEN"
+    guild_id: int | None = None
+    channels: list[int] = field(default_factory=list)  # answer mentions here; empty: everywhere
+    admin_role: str = "askdb-admin"
+    show_sql: bool = True
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    mode: str = "socket"  # socket | http
+    bot_token_env: str = "SLACK_BOT_TOKEN"
+    app_token_env: str = "SLACK_APP_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    port: int = 3000
+    response_type: str = "ephemeral"  # ephemeral | in_channel
+    admin_users: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FeedbackConfig:
+    schema: str = "askdb"
+    retention_days: int = 365
+    spool_file: str = ""  # empty: <home>/feedback-spool.jsonl
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    home: str = ""  # empty: ~/.local/share/askdb (or $ASKDB_HOME)
+    cache: str = ""  # empty: <home>/cache
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sql: SqlConfig = field(default_factory=SqlConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+    def replace(self, **sections) -> "Config":
+        """A copy with whole sections replaced."""
+        return dataclasses.replace(self, **sections)
+
+
+def load_config(path: str | os.PathLike | None = None, *, env: typing.Mapping[str, str] = os.environ) -> Config:
+    """Read `path` (or ./config.yaml when present, else defaults) and apply ASKDB_DATABASE_URL."""
+    data: dict = {}
+    if path is None and Path("config.yaml").exists():
+        path = "config.yaml"
+    if path is not None:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(str(path), f"cannot read the file ({exc.strerror})") from exc
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(str(path), f"not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError("(top level)", "expected a mapping of sections")
+    cfg = _build(Config, data, "")
+    if env.get("ASKDB_DATABASE_URL"):
+        cfg = cfg.replace(database=dataclasses.replace(cfg.database, url=env["ASKDB_DATABASE_URL"]))
+    return cfg
+
+
+def _build(cls, data, prefix: str):
+    if not isinstance(data, dict):
+        raise ConfigError(prefix or "(top level)", f"expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{prefix}{key}"
+        if key not in fields:
+            raise ConfigError(where, f"unknown key (known: {', '.join(sorted(fields))})")
+        kwargs[key] = _coerce(hints[key], value, where)
+    return cls(**kwargs)
+
+
+def _coerce(tp, value, where: str):
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value if value is not None else {}, where + ".")
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(where, f"expected a list, got {type(value).__name__}")
+        return [_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(where, f"expected true or false, got {value!r}")
+        return value
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (tp is int and isinstance(value, float)):
+            raise ConfigError(where, f"expected a number ({tp.__name__}), got {value!r}")
+        return tp(value)
+    if tp is str:
+        if value is None:
+            return ""
+        if not isinstance(value, (str, int, float)):
+            raise ConfigError(where, f"expected text, got {type(value).__name__}")
+        return str(value)
+    return value
+
+
+def validate(cfg: Config) -> Config:
+    """Check values that types alone cannot (choices, ranges)."""
+    if cfg.model.backend not in ("transformers", "ollama", "openai"):
+        raise ConfigError("model.backend", f"must be transformers, ollama or openai, not {cfg.model.backend!r}")
+    if cfg.slack.mode not in ("socket", "http"):
+        raise ConfigError("slack.mode", f"must be socket or http, not {cfg.slack.mode!r}")
+    if cfg.slack.response_type not in ("ephemeral", "in_channel"):
+        raise ConfigError("slack.response_type", "must be ephemeral or in_channel")
+    for key, val in (("database.statement_timeout_ms", cfg.database.statement_timeout_ms),
+                     ("database.max_rows", cfg.database.max_rows), ("database.pool_size", cfg.database.pool_size),
+                     ("limits.max_question_chars", cfg.limits.max_question_chars),
+                     ("limits.max_concurrent", cfg.limits.max_concurrent)):
+        if val <= 0:
+            raise ConfigError(key, f"must be positive, got {val}")
+    for dc in cfg.guard.denied_columns:
+        if "." not in dc:
+            raise ConfigError("guard.denied_columns", f"{dc!r} should be written table.column")
+    return cfg
+
+
+def home_dir(cfg: Config) -> Path:
+    """askdb's data home: paths.home, $ASKDB_HOME, or ~/.local/share/askdb."""
+    from .embedded import data_home
+
+    return Path(os.path.expanduser(cfg.paths.home)) if cfg.paths.home else data_home()
+
+
+def cache_dir(cfg: Config) -> Path:
+    """Where dequantized weights and embeddings are cached."""
+    return Path(os.path.expanduser(cfg.paths.cache)) if cfg.paths.cache else home_dir(cfg) / "cache"

