@@ -41,9 +41,10 @@ async def execute(pool: asyncpg.Pool, sql: str, limits: ExecLimits = ExecLimits(
             async with conn.transaction(readonly=True):
                 await conn.execute(f"SET LOCAL statement_timeout = {int(limits.statement_timeout_ms)}")
                 # A cursor fetches only what we keep: a million-row result never reaches memory.
-                cursor = await conn.cursor(sql)
+                stmt = await conn.prepare(sql)
+                cursor = await stmt.cursor()
                 records = await cursor.fetch(limits.max_rows + 1)
-                attrs = cursor.get_attributes()
+                attrs = stmt.get_attributes()
     except asyncpg.exceptions.QueryCanceledError as exc:
         raise QueryTimeout(limits.statement_timeout_ms) from exc
     except CONNECTION_ERRORS as exc:

