@@ -159,7 +159,7 @@ def load_config(path: str | os.PathLike | None = None, *, env: typing.Mapping[st
 
 def _build(cls, data, prefix: str):
     if not isinstance(data, dict):
-        raise ConfigError(prefix or "(top level)", f"expected a mapping, got {type(data).__name__}")
+        raise ConfigError(prefix.rstrip(".") or "(top level)", f"expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}

@@ -4,7 +4,10 @@ from __future__ import annotations
 import re
 
 _FENCE = re.compile(r"```(?:[a-zA-Z]*)\s*\n?(.*?)(?:```|$)", re.S)
-_START = re.compile(r"\b(WITH|SELECT)\b", re.I)
+# "with" is common English: only a real CTE opener counts.
+_START = re.compile(r"\bSELECT\b|\bWITH\s+(?:RECURSIVE\s+)?\w+\s*(?:\([^)]*\)\s*)?AS\s*(?:NOT\s+)?(?:MATERIALIZED\s+)?\(", re.I)
+_OTHER_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|DROP|CREATE|ALTER|TRUNCATE|GRANT|REVOKE|COPY|CALL|DO|SET|VACUUM)\b",
+                        re.I | re.M)
 # Prose that models append after the statement ("This query returns ...").
 _TRAILING_PROSE = re.compile(r"\n\s*(?:this|the above|here|note|explanation|it|which|where the)\b.*", re.I | re.S)
 
@@ -17,7 +20,11 @@ def extract_sql(text: str) -> str:
     body = candidates[0]
     m = _START.search(body)
     if not m:
-        return ""
+        # A write or DDL statement is still returned so the guard can say exactly why it is refused.
+        other = _OTHER_SQL.search(body)
+        if not other:
+            return ""
+        m = other
     body = body[m.start():]
     body = _TRAILING_PROSE.sub("", body)
     body = _first_statement(body)

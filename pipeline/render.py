@@ -72,6 +72,9 @@ def deterministic_answer(question: str, result: QueryResult, *, max_chars: int =
     if len(result.columns) == 1:
         lines = [f"- {_fmt(r[0])}" for r in result.rows]
         text = f"I found {shown} result{'s' if shown != 1 else ''}{more}:\n" + "\n".join(lines)
+    elif len(result.columns) == 2 and shown > 1:
+        lines = [_pair_line(result.columns[0], r[0], r[1]) for r in result.rows]
+        text = f"I found {shown} results{more}:\n" + "\n".join(lines)
     elif shown == 1:
         text = "Here is what I found: " + ", ".join(f"{c}: {_fmt(v)}" for c, v in zip(result.columns, result.rows[0])) + "."
     else:
@@ -79,13 +82,20 @@ def deterministic_answer(question: str, result: QueryResult, *, max_chars: int =
     return _cap(text, max_chars, shown)
 
 
+def _pair_line(first_col: str, a, b) -> str:
+    # "week 3: Containers" reads better than a two-column table for ordinal first columns.
+    if isinstance(a, int) and not isinstance(a, bool):
+        return f"- {first_col.replace('_', ' ')} {a}: {_fmt(b)}"
+    return f"- {_fmt(a)}: {_fmt(b)}"
+
+
 def format_table(columns, rows) -> str:
     """Rows as an aligned monospace table."""
     cells = [[str(c) for c in columns]] + [[_fmt(v) for v in r] for r in rows]
-    widths = [min(40, max(len(row[i]) for row in cells)) for i in range(len(columns))]
+    widths = [min(80, max(len(row[i]) for row in cells)) for i in range(len(columns))]
     out = []
     for n, row in enumerate(cells):
-        out.append("  ".join(v[:40].ljust(w) for v, w in zip(row, widths)).rstrip())
+        out.append("  ".join(v[:80].ljust(w) for v, w in zip(row, widths)).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
