@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -84,15 +85,23 @@ def clock(cfg: Config):
     return dt.date.today
 
 
+def resolve_adapter(cfg: Config, adapter: str | None = None, backend: str | None = None) -> str | None:
+    """The LoRA directory the transformers backend loads: `adapter` ('' = none), else model.adapter when present."""
+    if (backend or cfg.model.backend) != "transformers":
+        return None
+    if adapter is None:
+        adapter = cfg.model.adapter if cfg.model.adapter and Path(cfg.model.adapter, "adapter_config.json").exists() else None
+    return adapter or None
+
+
 async def open_model(cfg: Config, *, adapter: str | None = None, backend: str | None = None) -> TextModel:
     """The configured SQL/answer model (caller closes it with aclose())."""
     backend = backend or cfg.model.backend
     if backend == "transformers":
         from pipeline.models.transformers_backend import TransformersModel
 
-        if adapter is None:
-            adapter = cfg.model.adapter if cfg.model.adapter and Path(cfg.model.adapter, "adapter_config.json").exists() else None
-        return await TransformersModel.load(cfg.model.source, cache_root=cache_dir(cfg), adapter=adapter or None,
+        return await TransformersModel.load(cfg.model.source, cache_root=cache_dir(cfg),
+                                            adapter=resolve_adapter(cfg, adapter, backend),
                                             device=cfg.model.device or None, max_batch=cfg.model.max_batch,
                                             timeout_s=cfg.model.timeout_s)
     if backend == "ollama":
@@ -138,7 +147,7 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
                               f"the read-only role '{cfg.database.query_role}' does not exist in this database; "
                               "run `askdb db init` (bundled data) or `askdb db grant` (your own database)") from exc
         raise
-    model = None
+    model = answer_model = None
     try:
         schema = await introspect_schema(pool, schema=cfg.database.schema, exclude_tables=frozenset(cfg.guard.denied_tables))
         if not schema.tables:
@@ -147,16 +156,26 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
         pipeline = None
         if with_model:
             model = await open_model(cfg, adapter=adapter, backend=backend)
+            answer_model = model
+            if getattr(model, "adapter", None):
+                # A SQL-tuned adapter answers every prompt with SQL: phrase answers with the base model.
+                answer_model = await open_model(cfg, adapter="", backend="transformers")
+            settings = pipeline_settings(cfg)
+            if resolve_adapter(cfg, adapter, backend):
+                # The adapter was trained on prompts without examples; longer prompts only slow it down.
+                settings = dataclasses.replace(settings, few_shot_k=cfg.sql.adapter_few_shot_k)
             store = None
-            if few_shot and cfg.sql.few_shot_k > 0:
+            if few_shot and settings.few_shot_k > 0:
                 examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner_url)))
                 if examples:
                     store = ExampleStore(examples, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_dir(cfg))
-            pipeline = Pipeline(sql_model=model, answer_model=model, pool=pool, schema=schema,
-                                policy=guard_policy(cfg, schema), store=store, settings=pipeline_settings(cfg),
+            pipeline = Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema,
+                                policy=guard_policy(cfg, schema), store=store, settings=settings,
                                 clock=clock(cfg))
         yield App(cfg, owner_url, pool, schema, pipeline, model)
     finally:
+        if answer_model is not None and answer_model is not model:
+            await answer_model.aclose()
         if model is not None:
             await model.aclose()
         await pool_cm.__aexit__(None, None, None)

@@ -27,8 +27,9 @@ class TransformersModel:
     """Local model in this process; generation runs off the event loop, requests share batches."""
 
     def __init__(self, loaded: LoadedModel, *, name: str, max_batch: int = 8, batch_window_ms: float = 5.0,
-                 timeout_s: float = 120.0):
+                 timeout_s: float = 120.0, adapter: str | None = None):
         self.name = name
+        self.adapter = adapter
         self.loaded = loaded
         self.max_batch = max_batch
         self.batch_window_s = batch_window_ms / 1000
@@ -48,7 +49,7 @@ class TransformersModel:
             loaded = await asyncio.to_thread(_apply_adapter, loaded, adapter)
         name = f"{Path(str(loaded.source)).stem}" + (f"+{Path(adapter).name}" if adapter else "")
         log.info("model %s loaded in %.1f s (cache=%s)", name, loaded.load_s, loaded.from_cache)
-        return cls(loaded, name=name, max_batch=max_batch, timeout_s=timeout_s)
+        return cls(loaded, name=name, max_batch=max_batch, timeout_s=timeout_s, adapter=adapter)
 
     async def complete(self, messages: Sequence[Message], *, max_tokens: int = 160,
                        stop: Sequence[str] = ()) -> Completion:

