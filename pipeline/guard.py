@@ -82,49 +82,54 @@ def check_sql(sql: str, policy: GuardPolicy) -> CheckedSql:
         tree = _parse_one(sql, policy)
         tables = _check_tree(tree, policy)
         text = tree.sql(dialect="postgres", comments=False)
-    except UnsafeSql:
-        raise
+        # The regenerated text is what runs, so it must pass the same checks as Postgres will read it.
+        _check_tree(_parse_one(text, policy), policy)
+    except UnsafeSql as e:
+        raise UnsafeSql(e.reason, sql) from None
     except Exception as e:  # noqa: BLE001 - sqlglot bugs must surface as a refusal, never a crash
-        raise UnsafeSql(f"the statement could not be checked ({type(e).__name__})", sql) from e
+        raise UnsafeSql(f"the statement could not be checked ({type(e).__name__})") from e
     return CheckedSql(text, tuple(sorted(tables)), tree.args.get("order") is not None)
 
 
-def _refuse(reason: str, sql: str = "") -> UnsafeSql:
-    return UnsafeSql(reason, sql)
+def _refuse(reason: str) -> UnsafeSql:
+    return UnsafeSql(reason)
 
 
 def _parse_one(sql: str, policy: GuardPolicy) -> exp.Expression:
     if not isinstance(sql, str) or not sql.strip():
-        raise _refuse("the statement is empty", str(sql))
+        raise _refuse("the statement is empty")
     if len(sql) > policy.max_sql_chars:
-        raise _refuse(f"the statement is longer than {policy.max_sql_chars} characters", sql[:200])
+        raise _refuse(f"the statement is longer than {policy.max_sql_chars} characters")
     _check_characters(sql)
     try:
         parsed = sqlglot.parse(sql, read="postgres")
     except sqlglot.errors.SqlglotError as e:
-        raise _refuse("could not parse the statement as PostgreSQL", sql) from e
+        raise _refuse("could not parse the statement as PostgreSQL") from e
     statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
     if len(statements) != 1:
-        raise _refuse(f"expected exactly one statement, found {len(statements)}", sql)
+        raise _refuse(f"expected exactly one statement, found {len(statements)}")
     tree = statements[0]
     if not isinstance(tree, (exp.Select, exp.SetOperation, exp.Subquery)):
-        raise _refuse(f"only SELECT queries are allowed, not {_describe(tree)}", sql)
+        raise _refuse(f"only SELECT queries are allowed, not {_describe(tree)}")
     return tree
 
 
 def _check_characters(sql: str) -> None:
-    """Refuse non-ASCII outside string literals and quoted names (look-alike letters, zero-width spaces)."""
-    if sql.isascii():
+    """Refuse non-ASCII outside quotes (look-alike letters, zero-width spaces) and U&"..." escaped names."""
+    if sql.isascii() and "&" not in sql:
         return
     try:
         tokens = sqlglot.tokenize(sql, read="postgres")
     except sqlglot.errors.SqlglotError as e:
-        raise _refuse("could not parse the statement as PostgreSQL", sql) from e
+        raise _refuse("could not parse the statement as PostgreSQL") from e
     quoted = (sqlglot.TokenType.STRING, sqlglot.TokenType.NATIONAL_STRING, sqlglot.TokenType.HEREDOC_STRING,
               sqlglot.TokenType.IDENTIFIER)
-    for token in tokens:
+    for token, nxt in zip(tokens, tokens[1:] + [None]):
         if token.token_type not in quoted and not token.text.isascii():
-            raise _refuse(f"unexpected non-ASCII characters in {token.text!r} outside quotes", sql)
+            raise _refuse(f"unexpected non-ASCII characters in {token.text!r} outside quotes")
+        # U&"..." hides a name behind escapes (U&"pg_sl\0065ep"); the checks could not see the real name.
+        if token.text.upper() == "U" and nxt is not None and nxt.text == "&" and nxt.start == token.end + 1:
+            raise _refuse("Unicode escape names (U&\"...\") are not allowed")
 
 
 def _describe(node: exp.Expression) -> str:
@@ -242,7 +247,7 @@ def _check_columns(tree: exp.Expression, base: list[exp.Table], policy: GuardPol
         if isinstance(node, exp.Column):
             _check_column(node, refs, in_scope)
         elif isinstance(node, exp.Star):
-            _check_star(node, denied)
+            _check_star(node, holders)
         elif isinstance(node, exp.Join):
             _check_join(node, in_scope, bool(holders))
 
@@ -263,19 +268,14 @@ def _check_column(col: exp.Column, refs: dict[str, set[str]], in_scope: set[str]
         raise _refuse(f"using the whole row of {col.name} would read restricted columns")
 
 
-def _check_star(star: exp.Star, denied: dict[str, set[str]]) -> None:
-    parent = star.parent
-    if isinstance(parent, (exp.Count, exp.Column)):
+def _check_star(star: exp.Star, holders: list[exp.Table]) -> None:
+    if isinstance(star.parent, (exp.Count, exp.Column)):
         return  # count(*) reads no values; t.* is a Column, checked there
     select = star.find_ancestor(exp.Select)
-    if select is None or isinstance(select.parent, exp.Exists):
-        return  # EXISTS (SELECT * ...) returns no values
-    froms = [select.args.get("from_")] + list(select.args.get("joins") or [])
-    for source in froms:
-        table = source.this if source is not None else None
-        if isinstance(table, exp.Table) and _is_relation(table) and not _is_cte_reference(table):
-            if table.name.lower() in denied:
-                raise _refuse(f"SELECT * from {table.name} would read restricted columns; name the columns you need")
+    # A table belongs to the nearest SELECT above it; that covers parenthesised joins too.
+    for table in holders:
+        if table.find_ancestor(exp.Select) is select:
+            raise _refuse(f"SELECT * from {table.name} would read restricted columns; name the columns you need")
 
 
 def _check_join(join: exp.Join, in_scope: set[str], has_holders: bool) -> None:
