@@ -1,0 +1,209 @@
+"""The Slack adapter through bolt's real AsyncApp and aiohttp server, with signed requests and a loopback Web API."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import time
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from askdb.config import SlackConfig
+from bot.core import BotCore, CoreLimits
+from bot.slack_bot import WRONG_ACTION, build_slack_app, reply_blocks, strip_mention
+
+from .fakes.answers import FakeAnswers, RecordingFeedback
+from .fakes.slack_api import FakeSlackApi, free_port
+from .fakes_models import ScriptedModel
+
+SECRET = "test-signing-secret"
+
+
+@contextlib.asynccontextmanager
+async def slack_server(answer, *, feedback=None, settings=SlackConfig(admin_users=["UADMIN"]), limits=CoreLimits()):
+    """The bolt app on an aiohttp server at 127.0.0.1:<free port>, its Web API pointed at FakeSlackApi."""
+    async with FakeSlackApi() as api:
+        core = BotCore(answer=answer, feedback=feedback, limits=limits)
+        client = AsyncWebClient(token="xoxb-test-token", base_url=api.base_url)
+        app = build_slack_app(core=core, settings=settings, client=client, signing_secret=SECRET)
+        port = free_port()
+        runner = web.AppRunner(app.web_app(path="/slack/events", port=port))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        async with aiohttp.ClientSession() as http:
+            async def post(body: str, *, secret=SECRET, content_type="application/x-www-form-urlencoded"):
+                ts = str(int(time.time()))
+                headers = {"X-Slack-Request-Timestamp": ts, "Content-Type": content_type,
+                           "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)}
+                async with http.post(f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=headers) as r:
+                    return r.status, await r.text()
+            try:
+                async with asyncio.timeout(60):  # a bound against hangs, not a timing assertion
+                    yield api, post, core
+            finally:
+                await core.shutdown(grace_s=5)
+                await runner.cleanup()
+
+
+def slash(api, text, user="U1"):
+    return urlencode({"token": "legacy", "team_id": "T1", "team_domain": "course", "channel_id": "C1",
+                      "channel_name": "general", "user_id": user, "user_name": "student", "command": "/ask",
+                      "text": text, "api_app_id": "A1", "response_url": api.response_url("cmd"), "trigger_id": "1.2.3"})
+
+
+def payload(obj) -> str:
+    return urlencode({"payload": json.dumps(obj)})
+
+
+def button_click(api, interaction_id, user="U2"):
+    return payload({"type": "block_actions", "team": {"id": "T1"}, "user": {"id": user, "team_id": "T1"},
+                    "api_app_id": "A1", "trigger_id": "9.8.7", "channel": {"id": "C1"},
+                    "response_url": api.response_url("button"), "container": {"type": "message"},
+                    "actions": [{"type": "button", "action_id": WRONG_ACTION, "block_id": "askdb_feedback",
+                                 "value": str(interaction_id), "action_ts": "1.1"}]})
+
+
+def submission(view, user="U2", comment=None, sql=None):
+    values = {"comment": {"value": {"type": "plain_text_input", "value": comment}}}
+    if sql is not None:
+        values["sql"] = {"value": {"type": "plain_text_input", "value": sql}}
+    return payload({"type": "view_submission", "team": {"id": "T1"}, "user": {"id": user, "team_id": "T1"},
+                    "api_app_id": "A1", "trigger_id": "5.5.5",
+                    "view": {**view, "id": "V1", "state": {"values": values}}})
+
+
+async def test_slash_command_acks_before_the_answer_then_responds_with_blocks():
+    gate = asyncio.Event()
+    answers = FakeAnswers(gate=gate, rows=[(w, f"topic {w}") for w in range(1, 4)])
+    async with slack_server(answers, feedback=RecordingFeedback()) as (api, post, core):
+        status, body = await post(slash(api, "What are the topics of CE 4229?"))
+        # the HTTP ack came back while the answer was still blocked on the gate
+        assert status == 200 and "Looking that up" in body
+        await answers.entered.wait()
+        assert not gate.is_set() and core.active > 0 and api.responses == []
+        gate.set()
+        await api.wait_for(lambda: api.responses)
+    resp = api.responses[0]
+    assert resp["_name"] == "cmd" and resp["response_type"] == "ephemeral"
+    kinds = [b["type"] for b in resp["blocks"]]
+    assert kinds == ["section", "context", "section", "actions"]
+    assert "3 rows" in resp["blocks"][0]["text"]["text"]
+    assert resp["blocks"][1]["elements"][0]["text"] == "SQL: `SELECT week, topic FROM course_topics`"
+    assert "topic 3" in resp["blocks"][2]["text"]["text"]
+    button = resp["blocks"][3]["elements"][0]
+    assert button["action_id"] == WRONG_ACTION and button["value"] == "1"
+    assert api.called("auth.test")  # bolt's own authorization ran against the loopback API
+
+
+async def test_bad_signature_is_rejected_without_answering():
+    answers = FakeAnswers()
+    async with slack_server(answers) as (api, post, _):
+        status, _ = await post(slash(api, "how many courses?"), secret="not-the-secret")
+    assert status == 401 and answers.started == []
+
+
+async def test_empty_command_gets_usage_and_no_answer():
+    answers = FakeAnswers()
+    async with slack_server(answers) as (api, post, _):
+        status, body = await post(slash(api, "   "))
+    assert status == 200 and "/ask Which courses" in body and answers.started == []
+
+
+async def test_rate_limited_user_is_told_in_the_response():
+    async with slack_server(FakeAnswers(), limits=CoreLimits(per_user_per_minute=1)) as (api, post, _):
+        await post(slash(api, "first"))
+        await post(slash(api, "second"))
+        await api.wait_for(lambda: len(api.responses) == 2)
+    texts = sorted(r["text"] for r in api.responses)
+    assert any("please wait" in t for t in texts)
+    limited = next(r for r in api.responses if "please wait" in r["text"])
+    assert [b["type"] for b in limited["blocks"]] == ["section"]  # no Wrong answer button on a refusal
+
+
+async def test_wrong_answer_button_opens_a_modal_and_submission_flags_with_the_comment():
+    feedback = RecordingFeedback()
+    async with slack_server(FakeAnswers(), feedback=feedback) as (api, post, _):
+        await post(slash(api, "how many courses?"))
+        await api.wait_for(lambda: api.responses)
+        status, _ = await post(button_click(api, 1))
+        assert status == 200
+        await api.wait_for(lambda: api.called("views.open"))
+        opened = api.called("views.open")[0]
+        view = opened["view"] if isinstance(opened["view"], dict) else json.loads(opened["view"])
+        assert opened["trigger_id"] == "9.8.7" and view["callback_id"] == "askdb_flag"
+        assert [b["block_id"] for b in view["blocks"]] == ["comment"]  # not an admin: no SQL field
+        status, _ = await post(submission(view, comment="It should be 42"))
+        assert status == 200
+        await api.wait_for(lambda: len(api.responses) == 2)
+    assert feedback.flags == [dict(interaction_id=1, who="slack:U2", where="slack:T1/C1", comment="It should be 42")]
+    thanks = api.responses[1]
+    assert thanks["_name"] == "button" and thanks["response_type"] == "ephemeral" and "flag #101" in thanks["text"]
+
+
+async def test_admin_submission_with_sql_saves_a_correction():
+    feedback = RecordingFeedback()
+    async with slack_server(FakeAnswers(), feedback=feedback) as (api, post, _):
+        await post(slash(api, "how many courses?"))
+        await api.wait_for(lambda: api.responses)
+        await post(button_click(api, 1, user="UADMIN"))
+        await api.wait_for(lambda: api.called("views.open"))
+        view = api.called("views.open")[0]["view"]
+        view = view if isinstance(view, dict) else json.loads(view)
+        assert [b["block_id"] for b in view["blocks"]] == ["comment", "sql"]
+        await post(submission(view, user="UADMIN", sql="SELECT count(*) FROM courses"))
+        await api.wait_for(lambda: len(api.responses) == 2)
+    assert feedback.corrections == [dict(flag_id=101, sql="SELECT count(*) FROM courses", who="slack:UADMIN")]
+    assert "Saved your corrected SQL" in api.responses[1]["text"]
+
+
+async def test_mention_answers_in_the_thread():
+    event = {"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": "Ev1",
+             "event_time": 1700000000, "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+             "event": {"type": "app_mention", "user": "U1", "text": "<@UBOT> how many courses?", "ts": "1700.1",
+                       "channel": "C1", "event_ts": "1700.1"}}
+    answers = FakeAnswers()
+    async with slack_server(answers) as (api, post, _):
+        status, _ = await post(json.dumps(event), content_type="application/json")
+        assert status == 200
+        await api.wait_for(lambda: api.called("chat.postMessage"))
+    msg = api.called("chat.postMessage")[0]
+    assert answers.started == ["how many courses?"]
+    assert msg["channel"] == "C1" and msg["thread_ts"] == "1700.1" and "1 rows" in msg["text"]
+
+
+def test_blocks_escape_and_clip():
+    from bot.core import Reply
+
+    reply = Reply("a < b & c" + "x" * 5000, sql="SELECT `x`\n  FROM t", interaction_id=None)
+    blocks = reply_blocks(reply)
+    assert blocks[0]["text"]["text"].startswith("a &lt; b &amp; c") and len(blocks[0]["text"]["text"]) <= 2900
+    assert blocks[1]["elements"][0]["text"] == "SQL: `SELECT 'x' FROM t`"
+    assert strip_mention("<@U123> what is <@U9|bob> doing?") == "what is doing?"
+
+
+async def test_real_pipeline_end_to_end_on_the_course_database(query_db_url):
+    from pipeline.database import open_pool
+    from pipeline.guard import GuardPolicy
+    from pipeline.pipeline import Pipeline, PipelineSettings
+    from pipeline.schema import introspect_schema
+
+    sql = "SELECT title FROM courses WHERE code = 'CS 2110'"
+    async with open_pool(query_db_url) as pool:
+        schema = await introspect_schema(pool)
+        pipe = Pipeline(sql_model=ScriptedModel(sql), pool=pool, schema=schema, policy=GuardPolicy.from_schema(schema),
+                        settings=PipelineSettings(answer_with_model=False), clock=lambda: dt.date(2026, 11, 24))
+        feedback = RecordingFeedback()
+        settings = SlackConfig(response_type="in_channel")
+        async with slack_server(pipe.answer, feedback=feedback, settings=settings) as (api, post, _):
+            await post(slash(api, "What is CS 2110 called?"))
+            await api.wait_for(lambda: api.responses)
+    resp = api.responses[0]
+    assert resp["response_type"] == "in_channel"
+    assert "Data Structures" in resp["blocks"][0]["text"]["text"]
+    assert "courses" in resp["blocks"][1]["elements"][0]["text"]
+    assert feedback.interactions[0]["answer"].rows == (("Data Structures",),)
