@@ -28,6 +28,9 @@ def register(sub) -> None:
     q = dsub.add_parser("grant", help="create/update the read-only query role on an existing database")
     add_common(q)
     q.set_defaults(func=lambda a: asyncio.run(_grant(a)))
+    q = dsub.add_parser("migrate", help="create or upgrade askdb's own tables (feedback) to the latest version")
+    add_common(q)
+    q.set_defaults(func=lambda a: asyncio.run(_migrate_command(a)))
 
 
 def query_role(cfg) -> QueryRole:
@@ -70,6 +73,20 @@ async def _migrate(conn, cfg) -> None:
     except ImportError:  # the feedback store is optional until it lands
         return
     await migrate(conn, schema=cfg.feedback.schema)
+
+
+async def _migrate_command(args) -> int:
+    from pipeline.feedback_store import migrate
+
+    cfg = config_from(args)
+    conn = await connect_owner(resolve_database_url(cfg, args.database))
+    try:
+        applied = await migrate(conn, schema=cfg.feedback.schema)
+    finally:
+        await conn.close()
+    print(f"Applied migrations {', '.join(applied)} to schema {cfg.feedback.schema}." if applied
+          else f"Schema {cfg.feedback.schema} is up to date.")
+    return 0
 
 
 async def _init(args) -> int:
