@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -147,8 +147,9 @@ def build_slack_app(*, core: BotCore, settings: Any, client: AsyncWebClient, sig
     return SlackAdapter(core=core, settings=settings).register(app)
 
 
-async def run_slack(app: AsyncApp, *, settings: Any, app_token: str | None, stop: asyncio.Event) -> None:
-    """Serve `app` in Socket Mode or over HTTP (per settings.mode) until `stop` is set."""
+async def run_slack(app: AsyncApp, *, settings: Any, app_token: str | None, stop: asyncio.Event,
+                    drain: Callable[[], Awaitable[None]]) -> None:
+    """Serve `app` in Socket Mode or over HTTP (settings.mode) until `stop`; drain() runs while still connected."""
     if settings.mode == "socket":
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -156,6 +157,7 @@ async def run_slack(app: AsyncApp, *, settings: Any, app_token: str | None, stop
         await handler.connect_async()
         try:
             await stop.wait()
+            await drain()
         finally:
             await handler.close_async()
         return
@@ -166,6 +168,7 @@ async def run_slack(app: AsyncApp, *, settings: Any, app_token: str | None, stop
     try:
         await web.TCPSite(runner, port=settings.port).start()
         await stop.wait()
+        await drain()
     finally:
         await runner.cleanup()
 

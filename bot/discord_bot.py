@@ -1,0 +1,334 @@
+"""Discord adapter (discord.py 2.x): /ask, @mentions, persistent feedback buttons, 👎 reactions, admin corrections.
+
+Discord events become `Question`s and `Reply`s become messages under 2,000 characters; answering is `BotCore`'s.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from pipeline.errors import ConfigError
+
+from .core import PREVIEW_ROWS, BotCore, Question, Reply
+
+log = logging.getLogger("askdb.bot.discord")
+
+MESSAGE_LIMIT = 2000
+THUMBS_DOWN = "👎"
+WRONG_ID = re.compile(r"askdb:wrong:(?P<iid>[0-9]+)")
+
+
+@dataclass(frozen=True)
+class DiscordMessage:
+    content: str
+    files: tuple[tuple[str, bytes], ...] = ()
+    view: discord.ui.View | None = None
+
+    def kwargs(self) -> dict:
+        """Keyword arguments for send()/reply(); Files are made fresh because sending consumes them."""
+        out: dict[str, Any] = {"content": self.content}
+        if self.files:
+            out["files"] = [discord.File(io.BytesIO(data), filename=name) for name, data in self.files]
+        if self.view is not None:
+            out["view"] = self.view
+        return out
+
+
+def render_reply(reply: Reply, *, show_sql: bool) -> DiscordMessage:
+    """A Reply as one Discord message: long tables and long SQL move into attachments to stay under 2,000 chars."""
+    files: list[tuple[str, bytes]] = []
+    notes: list[str] = []
+    sql_block = f"```sql\n{reply.sql}\n```" if show_sql and reply.sql else ""
+    if reply.ok and len(reply.rows) > PREVIEW_ROWS:
+        files.append(("result.csv", reply.csv_bytes()))
+        notes.append(f"All {len(reply.rows)} rows are attached as result.csv.")
+    if sql_block and len(_join(reply.text, sql_block, *notes)) > MESSAGE_LIMIT:
+        files.append(("query.sql", reply.sql.encode()))
+        notes.append("The SQL is attached as query.sql.")
+        sql_block = ""
+    text = reply.text
+    room = MESSAGE_LIMIT - len(_join("", sql_block, *notes)) - 2
+    if len(text) > room:
+        if reply.rows and not any(name == "result.csv" for name, _ in files):
+            files.append(("result.csv", reply.csv_bytes()))
+            notes.append("The rows are attached as result.csv.")
+            room = MESSAGE_LIMIT - len(_join("", sql_block, *notes)) - 2
+        text = text[: room - 1] + "…"
+    return DiscordMessage(_join(text, sql_block, *notes), tuple(files), answer_view(reply, show_sql=show_sql))
+
+
+def answer_view(reply: Reply, *, show_sql: bool) -> discord.ui.View | None:
+    """Feedback buttons whose custom_ids carry the interaction id, so they keep working after a restart."""
+    if not reply.ok or reply.interaction_id is None:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(WrongAnswerButton(reply.interaction_id))
+    if reply.sql and not show_sql:
+        view.add_item(ShowSqlButton(reply.interaction_id))
+    view.add_item(CorrectSqlButton(reply.interaction_id))
+    return view
+
+
+class WrongAnswerButton(discord.ui.DynamicItem[discord.ui.Button], template=WRONG_ID.pattern):
+    def __init__(self, interaction_id: int):
+        super().__init__(discord.ui.Button(label="Wrong answer", emoji=THUMBS_DOWN, style=discord.ButtonStyle.secondary,
+                                           custom_id=f"askdb:wrong:{interaction_id}"))
+        self.interaction_id = interaction_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match):
+        return cls(int(match["iid"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = _cog(interaction)
+        result = await cog.core.flag(self.interaction_id, who=_who(interaction.user.id),
+                                     where=_where(interaction.guild_id, interaction.channel_id, _message_id(interaction)))
+        await interaction.response.send_message(result.text, ephemeral=True)
+
+
+class ShowSqlButton(discord.ui.DynamicItem[discord.ui.Button], template=r"askdb:sql:(?P<iid>[0-9]+)"):
+    def __init__(self, interaction_id: int):
+        super().__init__(discord.ui.Button(label="Show SQL", style=discord.ButtonStyle.secondary,
+                                           custom_id=f"askdb:sql:{interaction_id}"))
+        self.interaction_id = interaction_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match):
+        return cls(int(match["iid"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        sql = _cog(interaction).sql_for(self.interaction_id)
+        text = f"```sql\n{sql[:MESSAGE_LIMIT - 20]}\n```" if sql else "That answer is too old; its SQL is no longer at hand."
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+class CorrectSqlButton(discord.ui.DynamicItem[discord.ui.Button], template=r"askdb:correct:(?P<iid>[0-9]+)"):
+    def __init__(self, interaction_id: int):
+        super().__init__(discord.ui.Button(label="Correct SQL", style=discord.ButtonStyle.secondary,
+                                           custom_id=f"askdb:correct:{interaction_id}"))
+        self.interaction_id = interaction_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match):
+        return cls(int(match["iid"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = _cog(interaction)
+        if not cog.is_admin(interaction.user):
+            await interaction.response.send_message(
+                f"Only members with the {cog.settings.admin_role} role can correct answers; "
+                "use Wrong answer to flag it.", ephemeral=True)
+            return
+        await interaction.response.send_modal(CorrectSqlModal(cog, self.interaction_id, cog.sql_for(self.interaction_id)))
+
+
+class CorrectSqlModal(discord.ui.Modal, title="Correct the SQL"):
+    sql = discord.ui.Label(text="The SQL that answers the question",
+                           component=discord.ui.TextInput(style=discord.TextStyle.paragraph, max_length=4000))
+
+    def __init__(self, cog: "AskCog", interaction_id: int, current_sql: str | None):
+        super().__init__(timeout=600)
+        self.cog = cog
+        self.interaction_id = interaction_id
+        if current_sql:
+            self.sql.component.default = current_sql
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        # verification runs a query: think first so Discord's 3 s limit is not at stake
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await self.cog.core.correct(
+            self.interaction_id, sql=self.sql.component.value.strip(), who=_who(interaction.user.id),
+            where=_where(interaction.guild_id, interaction.channel_id, _message_id(interaction)))
+        await interaction.followup.send(result.text, ephemeral=True)
+
+
+class AskCog(commands.Cog):
+    """/ask and @mentions through BotCore; remembers recent answers for 👎 reactions and Show SQL."""
+
+    def __init__(self, bot: commands.Bot, *, core: BotCore, settings: Any, memory: int = 2000):
+        self.bot = bot
+        self.core = core
+        self.settings = settings
+        self.memory = memory
+        self._by_message: dict[int, int] = {}
+        self._sql: dict[int, str] = {}
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(WrongAnswerButton, ShowSqlButton, CorrectSqlButton)
+
+    @app_commands.command(name="ask", description="Ask a question about the database")
+    @app_commands.describe(question="For example: Which courses does the CS department offer?")
+    async def ask(self, interaction: discord.Interaction, question: str) -> None:
+        await interaction.response.defer(thinking=True)  # first: Discord allows 3 s, answers take longer
+        q = Question(question, user=str(interaction.user.id), channel=str(interaction.channel_id), platform="discord")
+
+        async def deliver(reply: Reply):
+            sent = await interaction.followup.send(**render_reply(reply, show_sql=self.settings.show_sql).kwargs(),
+                                                   wait=True)
+            self.remember(sent.id, reply)
+
+        await self.core.handle(q, deliver)
+
+    async def cog_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError):
+        log.error("slash command failed: %s", type(getattr(error, "original", error)).__name__, exc_info=error)
+        text = "Sorry, something went wrong while answering. The error has been logged."
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if not self._wants(message):
+            return
+        text = " ".join(re.sub(rf"<@!?{self.bot.user.id}>", " ", message.content).split())
+        if not text:
+            await message.reply("Ask me about the database, e.g. `/ask Which courses does the CS department offer?`",
+                                mention_author=False)
+            return
+        q = Question(text, user=str(message.author.id), channel=str(message.channel.id), platform="discord",
+                     thread=str(message.id))
+
+        async def deliver(reply: Reply):
+            sent = await message.reply(**render_reply(reply, show_sql=self.settings.show_sql).kwargs(),
+                                       mention_author=False)
+            self.remember(sent.id, reply)
+
+        async with message.channel.typing():
+            await self.core.handle(q, deliver)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        if str(payload.emoji) != THUMBS_DOWN or payload.user_id == self.bot.user.id:
+            return
+        iid = self._by_message.get(payload.message_id)
+        if iid is None:
+            iid = await self._interaction_from_message(payload.channel_id, payload.message_id)
+        if iid is None:
+            return
+        await self.core.flag(iid, who=_who(payload.user_id),
+                             where=_where(payload.guild_id, payload.channel_id, payload.message_id))
+
+    def remember(self, message_id: int, reply: Reply) -> None:
+        """Keep the message -> interaction link (for 👎) and the SQL (for Show SQL) of recent answers."""
+        if reply.interaction_id is None:
+            return
+        self._by_message[message_id] = reply.interaction_id
+        if reply.sql:
+            self._sql[reply.interaction_id] = reply.sql
+        for d in (self._by_message, self._sql):
+            while len(d) > self.memory:
+                d.pop(next(iter(d)))
+
+    def sql_for(self, interaction_id: int) -> str | None:
+        return self._sql.get(interaction_id)
+
+    def is_admin(self, user: discord.abc.User) -> bool:
+        roles = getattr(user, "roles", ())
+        perms = getattr(user, "guild_permissions", None)
+        return any(r.name == self.settings.admin_role for r in roles) or bool(perms and perms.administrator)
+
+    def _wants(self, message: discord.Message) -> bool:
+        if not self.settings.mentions or message.author.bot or self.bot.user is None:
+            return False
+        if not self.bot.user.mentioned_in(message) or message.mention_everyone:
+            return False
+        return not self.settings.channels or message.channel.id in self.settings.channels
+
+    async def _interaction_from_message(self, channel_id: int, message_id: int) -> int | None:
+        # after a restart the link is gone from memory; the message's own button still carries it
+        channel = self.bot.get_channel(channel_id)
+        if channel is None or not hasattr(channel, "fetch_message"):
+            return None
+        try:
+            message = await channel.fetch_message(message_id)
+        except discord.HTTPException:
+            return None
+        if message.author != self.bot.user:
+            return None
+        for row in message.components:
+            for child in getattr(row, "children", ()):
+                m = WRONG_ID.fullmatch(getattr(child, "custom_id", None) or "")
+                if m:
+                    return int(m["iid"])
+        return None
+
+
+class AskdbBot(commands.Bot):
+    """The Discord client: adds AskCog and syncs /ask to the configured guild (instant) or globally."""
+
+    def __init__(self, *, core: BotCore, settings: Any):
+        intents = discord.Intents.default()
+        # mentions need message text; Discord calls this a privileged intent (enable it in the Developer Portal)
+        intents.message_content = bool(settings.mentions)
+        super().__init__(command_prefix=[], intents=intents, help_command=None)
+        self.core = core
+        self.settings = settings
+
+    async def setup_hook(self) -> None:
+        await self.add_cog(AskCog(self, core=self.core, settings=self.settings))
+        if self.settings.guild_id:
+            guild = discord.Object(id=self.settings.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    async def on_message(self, message: discord.Message) -> None:
+        pass  # no prefix commands: AskCog's listener handles mentions
+
+
+async def run_discord(bot: AskdbBot, *, token: str, token_env: str, stop: asyncio.Event,
+                      drain: Callable[[], Awaitable[None]]) -> None:
+    """Log in and serve until `stop` is set; then drain() in-flight answers while still connected, and close."""
+    async with bot:
+        runner = asyncio.create_task(bot.start(token))
+        waiter = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if runner.done():
+                _raise_start_failure(runner, token_env)
+                return
+            await drain()
+        finally:
+            waiter.cancel()
+            await bot.close()
+            await asyncio.gather(runner, return_exceptions=True)
+
+
+def _raise_start_failure(runner: asyncio.Task, token_env: str) -> None:
+    try:
+        runner.result()
+    except discord.LoginFailure as exc:
+        raise ConfigError(token_env, "Discord rejected this bot token") from exc
+    except discord.PrivilegedIntentsRequired as exc:
+        raise ConfigError("discord.mentions", "answering mentions needs the Message Content intent: enable it "
+                          "under Bot > Privileged Gateway Intents, or set discord.mentions: false") from exc
+
+
+def _cog(interaction: discord.Interaction) -> AskCog:
+    return interaction.client.get_cog("AskCog")
+
+
+def _who(user_id: int) -> str:
+    return f"discord:{user_id}"
+
+
+def _where(guild_id: int | None, channel_id: int | None, message_id: int | None) -> str:
+    return f"discord:{guild_id or 'dm'}/{channel_id}/{message_id}"
+
+
+def _message_id(interaction: discord.Interaction) -> int | None:
+    return interaction.message.id if interaction.message is not None else None
+
+
+def _join(*parts: str) -> str:
+    return "\n".join(p for p in parts if p)
