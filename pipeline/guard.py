@@ -87,30 +87,26 @@ def check_sql(sql: str, policy: GuardPolicy) -> CheckedSql:
     except UnsafeSql as e:
         raise UnsafeSql(e.reason, sql) from None
     except Exception as e:  # noqa: BLE001 - sqlglot bugs must surface as a refusal, never a crash
-        raise UnsafeSql(f"the statement could not be checked ({type(e).__name__})") from e
+        raise UnsafeSql(f"the statement could not be checked ({type(e).__name__})", sql) from e
     return CheckedSql(text, tuple(sorted(tables)), tree.args.get("order") is not None)
-
-
-def _refuse(reason: str) -> UnsafeSql:
-    return UnsafeSql(reason)
 
 
 def _parse_one(sql: str, policy: GuardPolicy) -> exp.Expression:
     if not isinstance(sql, str) or not sql.strip():
-        raise _refuse("the statement is empty")
+        raise UnsafeSql("the statement is empty")
     if len(sql) > policy.max_sql_chars:
-        raise _refuse(f"the statement is longer than {policy.max_sql_chars} characters")
+        raise UnsafeSql(f"the statement is longer than {policy.max_sql_chars} characters")
     _check_characters(sql)
     try:
         parsed = sqlglot.parse(sql, read="postgres")
     except sqlglot.errors.SqlglotError as e:
-        raise _refuse("could not parse the statement as PostgreSQL") from e
+        raise UnsafeSql("could not parse the statement as PostgreSQL") from e
     statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
     if len(statements) != 1:
-        raise _refuse(f"expected exactly one statement, found {len(statements)}")
+        raise UnsafeSql(f"expected exactly one statement, found {len(statements)}")
     tree = statements[0]
     if not isinstance(tree, (exp.Select, exp.SetOperation, exp.Subquery)):
-        raise _refuse(f"only SELECT queries are allowed, not {_describe(tree)}")
+        raise UnsafeSql(f"only SELECT queries are allowed, not {_describe(tree)}")
     return tree
 
 
@@ -121,15 +117,15 @@ def _check_characters(sql: str) -> None:
     try:
         tokens = sqlglot.tokenize(sql, read="postgres")
     except sqlglot.errors.SqlglotError as e:
-        raise _refuse("could not parse the statement as PostgreSQL") from e
+        raise UnsafeSql("could not parse the statement as PostgreSQL") from e
     quoted = (sqlglot.TokenType.STRING, sqlglot.TokenType.NATIONAL_STRING, sqlglot.TokenType.HEREDOC_STRING,
               sqlglot.TokenType.IDENTIFIER)
     for token, nxt in zip(tokens, tokens[1:] + [None]):
         if token.token_type not in quoted and not token.text.isascii():
-            raise _refuse(f"unexpected non-ASCII characters in {token.text!r} outside quotes")
+            raise UnsafeSql(f"unexpected non-ASCII characters in {token.text!r} outside quotes")
         # U&"..." hides a name behind escapes (U&"pg_sl\0065ep"); the checks could not see the real name.
         if token.text.upper() == "U" and nxt is not None and nxt.text == "&" and nxt.start == token.end + 1:
-            raise _refuse("Unicode escape names (U&\"...\") are not allowed")
+            raise UnsafeSql("Unicode escape names (U&\"...\") are not allowed")
 
 
 def _describe(node: exp.Expression) -> str:
@@ -140,11 +136,12 @@ def _describe(node: exp.Expression) -> str:
 
 def _check_tree(tree: exp.Expression, policy: GuardPolicy) -> set[str]:
     """Check every node; return the base tables read."""
+    denied_functions = tuple(d.lower().rstrip("*") for d in policy.denied_functions)
     for node in tree.walk():
         if isinstance(node, _FORBIDDEN_NODES):
-            raise _refuse(_forbidden_reason(node))
+            raise UnsafeSql(_forbidden_reason(node))
         if isinstance(node, exp.Func):
-            _check_function(node, policy)
+            _check_function(node, denied_functions)
     sources = [t for t in tree.find_all(exp.Table) if _is_relation(t)]
     base = [t for t in sources if not _is_cte_reference(t)]
     for table in base:
@@ -170,10 +167,10 @@ def _function_names(node: exp.Func) -> set[str]:
     return {n.lower() for n in type(node).sql_names()} | {node.key.lower()}
 
 
-def _check_function(node: exp.Func, policy: GuardPolicy) -> None:
+def _check_function(node: exp.Func, denied: tuple[str, ...]) -> None:
     for name in _function_names(node):
-        if any(name.startswith(denied.lower().rstrip("*")) for denied in policy.denied_functions):
-            raise _refuse(f"the function {name}() is not allowed")
+        if name.startswith(denied):
+            raise UnsafeSql(f"the function {name}() is not allowed")
 
 
 def _is_relation(table: exp.Table) -> bool:
@@ -205,19 +202,19 @@ def _check_table(table: exp.Table, policy: GuardPolicy) -> None:
     name, schema = table.name.lower(), table.db.lower()
     shown = f"{schema}.{name}" if schema else name
     if table.catalog:
-        raise _refuse(f"database-qualified names like {table.sql(dialect='postgres')} are not allowed")
+        raise UnsafeSql(f"database-qualified names like {table.sql(dialect='postgres')} are not allowed")
     system = schema in _SYSTEM_SCHEMAS or schema.startswith("pg_") or (not schema and name.startswith("pg_"))
     if system:
         if policy.allow_system_catalogs:
             return
-        raise _refuse(f"system catalog {shown} is not available")
+        raise UnsafeSql(f"system catalog {shown} is not available")
     if schema and schema not in {s.lower() for s in policy.schemas}:
-        raise _refuse(f"schema {schema} is not available")
+        raise UnsafeSql(f"schema {schema} is not available")
     if name in {t.lower() for t in policy.denied_tables}:
-        raise _refuse(f"table {shown} is not available")
+        raise UnsafeSql(f"table {shown} is not available")
     allowed = policy.allowed_tables if policy.allowed_tables is not None else policy.table_columns.keys()
     if (policy.allowed_tables is not None or policy.table_columns) and name not in {t.lower() for t in allowed}:
-        raise _refuse(f"table {shown} is not available")
+        raise UnsafeSql(f"table {shown} is not available")
 
 
 def _denied_map(policy: GuardPolicy) -> dict[str, set[str]]:
@@ -242,7 +239,7 @@ def _check_columns(tree: exp.Expression, base: list[exp.Table], policy: GuardPol
             refs.setdefault(ref, set()).update(denied[t.name.lower()])
         alias = t.args.get("alias")
         if alias is not None and alias.columns:
-            raise _refuse(f"renaming the columns of {t.name} is not allowed (it has restricted columns)")
+            raise UnsafeSql(f"renaming the columns of {t.name} is not allowed (it has restricted columns)")
     for node in tree.walk():
         if isinstance(node, exp.Column):
             _check_column(node, refs, in_scope)
@@ -256,16 +253,13 @@ def _check_column(col: exp.Column, refs: dict[str, set[str]], in_scope: set[str]
     qualifier, name = col.table.lower(), col.name.lower()
     if isinstance(col.this, exp.Star):
         if qualifier in refs:
-            raise _refuse(f"{col.table}.* would read restricted columns; name the columns you need")
+            raise UnsafeSql(f"{col.table}.* would read restricted columns; name the columns you need")
         return
-    if qualifier:
-        if name in refs.get(qualifier, ()):
-            raise _refuse(f"column {col.table}.{col.name} is restricted")
-        return
-    if name in in_scope:
-        raise _refuse(f"column {col.name} is restricted")
+    if name in refs.get(qualifier, ()) or (not qualifier and name in in_scope):
+        raise UnsafeSql(f"column {col.sql(dialect='postgres')} is restricted")
+    # `s` or `public.students` used as a value is the whole row, restricted columns included.
     if name in refs:
-        raise _refuse(f"using the whole row of {col.name} would read restricted columns")
+        raise UnsafeSql(f"using the whole row of {col.name} would read restricted columns")
 
 
 def _check_star(star: exp.Star, holders: list[exp.Table]) -> None:
@@ -275,12 +269,12 @@ def _check_star(star: exp.Star, holders: list[exp.Table]) -> None:
     # A table belongs to the nearest SELECT above it; that covers parenthesised joins too.
     for table in holders:
         if table.find_ancestor(exp.Select) is select:
-            raise _refuse(f"SELECT * from {table.name} would read restricted columns; name the columns you need")
+            raise UnsafeSql(f"SELECT * from {table.name} would read restricted columns; name the columns you need")
 
 
 def _check_join(join: exp.Join, in_scope: set[str], has_holders: bool) -> None:
     if has_holders and join.method.upper() == "NATURAL":
-        raise _refuse("NATURAL JOIN is not allowed on tables with restricted columns; use JOIN ... ON")
+        raise UnsafeSql("NATURAL JOIN is not allowed on tables with restricted columns; use JOIN ... ON")
     for ident in join.args.get("using") or []:
         if ident.name.lower() in in_scope:
-            raise _refuse(f"column {ident.name} is restricted")
+            raise UnsafeSql(f"column {ident.name} is restricted")

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.errors import UnsafeSql
 from pipeline.guard import check_sql
-from tests.security.conftest import data_checksum, load_attacks
+from tests.security import data_checksum, load_attacks
 
 ATTACKS = load_attacks()
 REFUSED = [pytest.param(c, id=c["id"]) for c in ATTACKS if c["db"] != "cutoff"]

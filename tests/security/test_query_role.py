@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from tests.security.conftest import data_checksum
+from tests.security import data_checksum
 
 # Raw text over the simple protocol; "; " separates statements sent one by one in the same session,
 # so a SET really applies to the next statement (in one message it would share the read-only transaction).
