@@ -82,6 +82,7 @@ class LimitsConfig:
     per_user_per_minute: int = 6
     max_concurrent: int = 4
     max_queue: int = 32
+    shutdown_grace_s: float = 20.0  # in-flight questions get this long to finish on shutdown
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ class DiscordConfig:
     guild_id: int | None = None
     channels: list[int] = field(default_factory=list)  # answer mentions here; empty: everywhere
     admin_role: str = "askdb-admin"
-    show_sql: bool = True
+    show_sql: bool = True  # false: SQL behind a "Show SQL" button
+    mentions: bool = True  # answer @mentions (requests the message_content intent)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ log = logging.getLogger("askdb.bot.discord")
 
 MESSAGE_LIMIT = 2000
 THUMBS_DOWN = "👎"
-WRONG_ID = re.compile(r"askdb:wrong:(?P<iid>[0-9]+)")
+WRONG_ID = re.compile(r"askdb:wrong:(?P<iid>-?[0-9]+)")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class WrongAnswerButton(discord.ui.DynamicItem[discord.ui.Button], template=WRON
         await interaction.response.send_message(result.text, ephemeral=True)
 
 
-class ShowSqlButton(discord.ui.DynamicItem[discord.ui.Button], template=r"askdb:sql:(?P<iid>[0-9]+)"):
+class ShowSqlButton(discord.ui.DynamicItem[discord.ui.Button], template=r"askdb:sql:(?P<iid>-?[0-9]+)"):
     def __init__(self, interaction_id: int):
         super().__init__(discord.ui.Button(label="Show SQL", style=discord.ButtonStyle.secondary,
                                            custom_id=f"askdb:sql:{interaction_id}"))
@@ -110,7 +110,7 @@ class ShowSqlButton(discord.ui.DynamicItem[discord.ui.Button], template=r"askdb:
         await interaction.response.send_message(text, ephemeral=True)
 
 
-class CorrectSqlButton(discord.ui.DynamicItem[discord.ui.Button], template=r"askdb:correct:(?P<iid>[0-9]+)"):
+class CorrectSqlButton(discord.ui.DynamicItem[discord.ui.Button], template=r"askdb:correct:(?P<iid>-?[0-9]+)"):
     def __init__(self, interaction_id: int):
         super().__init__(discord.ui.Button(label="Correct SQL", style=discord.ButtonStyle.secondary,
                                            custom_id=f"askdb:correct:{interaction_id}"))

@@ -10,8 +10,11 @@ import re
 from typing import Any, Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from pipeline.errors import ConfigError
 
 from .core import BotCore, Question, Reply
 
@@ -150,11 +153,16 @@ def build_slack_app(*, core: BotCore, settings: Any, client: AsyncWebClient, sig
 async def run_slack(app: AsyncApp, *, settings: Any, app_token: str | None, stop: asyncio.Event,
                     drain: Callable[[], Awaitable[None]]) -> None:
     """Serve `app` in Socket Mode or over HTTP (settings.mode) until `stop`; drain() runs while still connected."""
+    await _check_token(app.client, settings.bot_token_env)
     if settings.mode == "socket":
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         handler = AsyncSocketModeHandler(app, app_token)
-        await handler.connect_async()
+        try:
+            await handler.connect_async()
+        except SlackApiError as exc:
+            raise ConfigError(settings.app_token_env, f"Slack rejected the app-level token "
+                                                      f"({exc.response.get('error')}); it needs connections:write") from exc
         try:
             await stop.wait()
             await drain()
@@ -171,6 +179,14 @@ async def run_slack(app: AsyncApp, *, settings: Any, app_token: str | None, stop
         await drain()
     finally:
         await runner.cleanup()
+
+
+async def _check_token(client: AsyncWebClient, env_var: str) -> None:
+    # fail at startup with the variable's name, not at the first question with a traceback
+    try:
+        await client.auth_test()
+    except SlackApiError as exc:
+        raise ConfigError(env_var, f"Slack rejected the bot token ({exc.response.get('error')})") from exc
 
 
 def _escape(text: str) -> str:

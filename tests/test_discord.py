@@ -239,3 +239,18 @@ async def test_intents_follow_the_mentions_setting():
     assert AskdbBot(core=core, settings=DiscordConfig()).intents.message_content
     quiet = AskdbBot(core=core, settings=DiscordConfig(mentions=False))
     assert not quiet.intents.message_content and quiet.intents.guild_reactions
+
+
+async def test_negative_spooled_interaction_ids_still_make_buttons():
+    reply = Reply("ok", sql="SELECT 1", interaction_id=-4503599627370495)
+    view = render_reply(reply, show_sql=True).view
+    assert view.children[0].custom_id == "askdb:wrong:-4503599627370495"
+
+
+def test_serve_discord_without_a_token_exits_cleanly(monkeypatch, capsys):
+    from askdb.cli import main
+
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    assert main(["serve", "discord", "--database", "postgresql://nobody@127.0.0.1:1/none"]) == 1
+    err = capsys.readouterr().err
+    assert "DISCORD_TOKEN" in err and "discord.token_env" in err and "Traceback" not in err

@@ -207,3 +207,53 @@ async def test_real_pipeline_end_to_end_on_the_course_database(query_db_url):
     assert "Data Structures" in resp["blocks"][0]["text"]["text"]
     assert "courses" in resp["blocks"][1]["elements"][0]["text"]
     assert feedback.interactions[0]["answer"].rows == (("Data Structures",),)
+
+
+async def test_http_mode_drains_in_flight_answers_before_stopping():
+    from bot.slack_bot import run_slack
+
+    gate = asyncio.Event()
+    answers = FakeAnswers(gate=gate)
+    settings = SlackConfig(mode="http", port=free_port())
+    async with FakeSlackApi() as api, aiohttp.ClientSession() as http:
+        core = BotCore(answer=answers)
+        app = build_slack_app(core=core, settings=settings, signing_secret=SECRET,
+                              client=AsyncWebClient(token="xoxb-test-token", base_url=api.base_url))
+        stop = asyncio.Event()
+        async with asyncio.timeout(60):
+            serving = asyncio.create_task(run_slack(app, settings=settings, app_token=None, stop=stop,
+                                                    drain=lambda: core.shutdown(grace_s=30)))
+            body = slash(api, "slow question")
+            ts = str(int(time.time()))
+            headers = {"X-Slack-Request-Timestamp": ts, "Content-Type": "application/x-www-form-urlencoded",
+                       "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)}
+            while True:  # the server is up once it answers
+                try:
+                    async with http.post(f"http://127.0.0.1:{settings.port}/slack/events", data=body,
+                                         headers=headers) as r:
+                        assert r.status == 200
+                    break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            await answers.entered.wait()
+            stop.set()
+            await asyncio.sleep(0)
+            assert not serving.done()  # still connected: the in-flight answer is owed a reply
+            gate.set()
+            await serving
+    assert len(api.responses) == 1 and "slow question" in api.responses[0]["text"]
+    assert api.called("auth.test")  # the token was checked at startup
+
+
+def test_serve_slack_without_tokens_exits_cleanly_naming_the_variable(monkeypatch, capsys):
+    from askdb.cli import main
+
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    # an unreachable database proves the token check comes before anything slow
+    assert main(["serve", "slack", "--database", "postgresql://nobody@127.0.0.1:1/none"]) == 1
+    err = capsys.readouterr().err
+    assert "SLACK_BOT_TOKEN" in err and "Traceback" not in err
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    assert main(["serve", "slack", "--database", "postgresql://nobody@127.0.0.1:1/none"]) == 1
+    assert "SLACK_APP_TOKEN" in capsys.readouterr().err
