@@ -190,3 +190,42 @@ async def test_one_structured_log_line_per_question_without_user_ids(caplog):
     assert line["platform"] == "discord" and line["outcome"] == "ok"
     assert line["user"] == user_hash("discord", "U12345SECRET") and "U12345SECRET" not in caplog.text
     assert {"queue", "generate", "execute", "total", "wall"} <= set(line["latency_ms"])
+
+
+async def test_core_with_the_real_feedback_store(course_db_url, test_run_id, tmp_path):
+    import asyncpg
+
+    from pipeline.feedback_store import FeedbackSettings, FeedbackStore, migrate
+
+    schema = f"askdb_bot_{test_run_id}"
+    conn = await asyncpg.connect(course_db_url)
+    try:
+        await migrate(conn, schema=schema)
+        settings = FeedbackSettings(spool_path=tmp_path / "spool.jsonl", schema=schema)
+        async with FeedbackStore(url=course_db_url, settings=settings) as store:
+            core = BotCore(answer=FakeAnswers(), feedback=store)
+            reply = await core.ask(q(user="U77"))
+            flagged = await core.flag(reply.interaction_id, who="slack:U88", where="slack:T1/C1", comment="wrong week")
+        row = await conn.fetchrow(f"SELECT i.question, i.platform, f.comment, f.location FROM {schema}.flags f "
+                                  f"JOIN {schema}.interactions i ON i.id = f.interaction_id WHERE f.id = $1",
+                                  flagged.flag_id)
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
+    assert reply.interaction_id > 0 and flagged.ok
+    assert dict(row) == {"question": "How many courses?", "platform": "slack", "comment": "wrong week",
+                         "location": "slack:T1/C1"}
+
+
+async def test_terminal_chat_answers_through_the_core():
+    from types import SimpleNamespace
+
+    from bot.terminal import run_terminal_chat
+
+    answers = FakeAnswers()
+    pipeline = SimpleNamespace(answer=answers, settings=SimpleNamespace(max_question_chars=500))
+    out = io.StringIO()
+    await run_terminal_chat(pipeline, stdin=io.StringIO("/sql\nHow many courses?\nquit\n"), stdout=out)
+    text = out.getvalue()
+    assert answers.started == ["How many courses?"]
+    assert "SQL: SELECT week, topic FROM course_topics" in text and "1 rows for: How many courses?" in text

@@ -10,6 +10,7 @@ import sys
 from typing import AsyncIterator, Mapping
 
 import aiohttp
+import asyncpg
 
 from bot.core import BotCore, CoreLimits
 from pipeline.errors import ConfigError
@@ -92,8 +93,15 @@ async def open_core(cfg: Config, args) -> AsyncIterator[BotCore]:
         if args.no_feedback:
             yield BotCore(answer=app.pipeline.answer, limits=core_limits(cfg))
             return
+        from pipeline.feedback_store import migrate
+
         from .feedback import open_feedback
 
+        conn = await asyncpg.connect(app.owner_url, timeout=cfg.database.connect_timeout_s)
+        try:
+            await migrate(conn, schema=cfg.feedback.schema)  # idempotent; a missing table would lose every flag
+        finally:
+            await conn.close()
         async with open_feedback(cfg, app.owner_url, verifier=app.pipeline, examples=app.pipeline.store,
                                  adapter=resolve_adapter(cfg, args.adapter) or "") as store:
             yield BotCore(answer=app.pipeline.answer, feedback=store, limits=core_limits(cfg))
