@@ -254,3 +254,23 @@ def test_serve_discord_without_a_token_exits_cleanly(monkeypatch, capsys):
     assert main(["serve", "discord", "--database", "postgresql://nobody@127.0.0.1:1/none"]) == 1
     err = capsys.readouterr().err
     assert "DISCORD_TOKEN" in err and "discord.token_env" in err and "Traceback" not in err
+
+
+async def test_thumbs_down_after_a_restart_reads_the_id_from_the_message_button():
+    from discord.components import ActionRow
+
+    feedback = RecordingFeedback()
+    bot = standin_bot()
+    row = ActionRow({"type": 1, "components": [
+        {"type": 2, "style": 2, "custom_id": "askdb:wrong:12", "label": "Wrong answer"}]})
+    old_message = SimpleNamespace(author=bot.user, components=[row])
+
+    async def fetch_message(message_id):
+        assert message_id == 4242
+        return old_message
+    bot.get_channel = lambda cid: SimpleNamespace(fetch_message=fetch_message)
+    cog = AskCog(bot, core=BotCore(answer=FakeAnswers(), feedback=feedback), settings=DiscordConfig())
+    payload = discord.RawReactionActionEvent({"message_id": 4242, "channel_id": 7, "user_id": 60, "guild_id": 9,
+                                              "type": 0}, discord.PartialEmoji(name="👎"), "REACTION_ADD")
+    await cog.on_raw_reaction_add(payload)
+    assert feedback.flags == [dict(interaction_id=12, who="discord:60", where="discord:9/7/4242", comment=None)]

@@ -257,3 +257,18 @@ def test_serve_slack_without_tokens_exits_cleanly_naming_the_variable(monkeypatc
     monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
     assert main(["serve", "slack", "--database", "postgresql://nobody@127.0.0.1:1/none"]) == 1
     assert "SLACK_APP_TOKEN" in capsys.readouterr().err
+
+
+async def test_logs_carry_no_tokens_or_user_ids(caplog):
+    import logging
+
+    from askdb.commands.serve import _setup_logging
+
+    caplog.set_level(logging.INFO)
+    _setup_logging()  # what `askdb serve` does: askdb.bot at INFO, HTTP client loggers at WARNING or above
+    async with slack_server(FakeAnswers(), feedback=RecordingFeedback()) as (api, post, _):
+        await post(slash(api, "how many courses?", user="U0SECRETUSER"))
+        await api.wait_for(lambda: api.responses)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "askdb.bot"]
+    assert [line["outcome"] for line in lines] == ["ok"] and lines[0]["platform"] == "slack"
+    assert "xoxb-test-token" not in caplog.text and SECRET not in caplog.text and "U0SECRETUSER" not in caplog.text
