@@ -316,6 +316,9 @@ class FeedbackStore:
 
     async def get_flag(self, flag_id: int) -> FlagView:
         """One flag with its question and answer; FeedbackNotFound when there is none."""
+        if flag_id < 0:
+            raise FeedbackNotFound(f"Flag #{flag_id} is still waiting to be saved (the database was unreachable); "
+                                   "it can be reviewed once the database is back.")
         row = await self._write(lambda conn: conn.fetchrow(self._flag_query() + " WHERE f.id = $1", int(flag_id)))
         if row is None:
             raise FeedbackNotFound(f"There is no flag #{flag_id}.")

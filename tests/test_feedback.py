@@ -346,7 +346,8 @@ async def test_review_refuses_a_correction_that_fails_the_guard(feedback_db, ver
 
 
 async def test_review_corrects_with_sql_typed_over_several_lines(feedback_db, verifier, tmp_path):
-    stdin = io.StringIO("SELECT credits\nFROM courses\nWHERE code = 'CS 2110';\na\n")
+    # A stray line at the accept prompt is asked about again, never taken as a decision.
+    stdin = io.StringIO("SELECT credits\nFROM courses\nWHERE code = 'CS 2110';\nSELECT 2\na\n")
     stdout = io.StringIO()
     async with FeedbackStore(url=feedback_db, settings=settings(tmp_path), verifier=verifier) as store:
         _, fid = await flag_one(store)
@@ -354,7 +355,7 @@ async def test_review_corrects_with_sql_typed_over_several_lines(feedback_db, ve
                                    stdin=stdin, stdout=stdout, suggest=_fixed_suggestions)
         flag = await store.get_flag(fid)
     assert tally["corrected"] == 1 and flag.status == "corrected" and "CS 2110" in flag.corrected_sql
-    assert "(1 row)" in stdout.getvalue()
+    assert "(1 row)" in stdout.getvalue() and stdout.getvalue().count("[a]ccept") == 2
 
 
 async def test_review_can_take_a_model_candidate(feedback_db, verifier, tmp_path):

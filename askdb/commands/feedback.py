@@ -190,8 +190,7 @@ async def _review_one(store, verifier, flag: FlagView, reviewer, stdin, stdout, 
         checked = await _show_run(verifier, text, say)
         if checked is None:
             continue
-        say("[a]ccept this SQL, [e]dit, [r]eject the flag, [s]kip?")
-        choice = ((await _readline(stdin, stdout, "? ")) or "q").strip().lower()[:1]
+        choice = await _choose(stdin, stdout, say)
         if choice == "a":
             await store.correct(flag.id, sql=checked, who=reviewer)
             say(f"Flag #{flag.id} corrected.")
@@ -202,6 +201,19 @@ async def _review_one(store, verifier, flag: FlagView, reviewer, stdin, stdout, 
             return "rejected"
         if choice in ("s", "q"):
             return "skipped" if choice == "s" else "quit"
+
+
+async def _choose(stdin, stdout, say) -> str:
+    """a, e, r, s or q; anything else asks again, so stray SQL is never read as a decision."""
+    words = {"a": "a", "accept": "a", "e": "e", "edit": "e", "r": "r", "reject": "r", "s": "s", "skip": "s",
+             "q": "q", "quit": "q"}
+    while True:
+        say("[a]ccept this SQL, [e]dit, [r]eject the flag, [s]kip, [q]uit?")
+        line = await _readline(stdin, stdout, "? ")
+        if line is None:
+            return "q"
+        if line.strip().lower() in words:
+            return words[line.strip().lower()]
 
 
 async def _show_run(verifier, sql: str, say) -> str | None:
