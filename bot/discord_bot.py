@@ -312,6 +312,9 @@ def _raise_start_failure(runner: asyncio.Task, token_env: str) -> None:
     except discord.PrivilegedIntentsRequired as exc:
         raise ConfigError("discord.mentions", "answering mentions needs the Message Content intent: enable it "
                           "under Bot > Privileged Gateway Intents, or set discord.mentions: false") from exc
+    except discord.Forbidden as exc:
+        raise ConfigError("discord.guild_id", "Discord refused to register /ask; invite the bot with the "
+                          "bot and applications.commands scopes (and check guild_id)") from exc
 
 
 def _cog(interaction: discord.Interaction) -> AskCog:
