@@ -18,6 +18,13 @@ class QueryRole:
     connection_limit: int = 20
 
 
+_LARGE_OBJECT_WRITERS = (
+    "lo_create(oid)", "lo_creat(integer)", "lo_from_bytea(oid, bytea)", "lo_put(oid, bigint, bytea)",
+    "lo_import(text)", "lo_import(text, oid)", "lo_export(oid, text)", "lo_unlink(oid)", "lo_open(oid, integer)",
+    "lowrite(integer, bytea)", "lo_truncate(integer, integer)", "lo_truncate64(integer, bigint)",
+)
+
+
 def _q(ident: str) -> str:
     return '"' + ident.replace('"', '""') + '"'
 
@@ -43,7 +50,14 @@ async def grant_query_role(conn: asyncpg.Connection, role: QueryRole) -> None:
     ):
         await conn.execute(f"ALTER ROLE {_q(role.name)} SET {setting} = {_lit(value) if ',' in value else value}")
     db = await conn.fetchval("SELECT current_database()")
-    await conn.execute(f"REVOKE CREATE, TEMPORARY ON DATABASE {_q(db)} FROM {_q(role.name)}")
+    # TEMPORARY is granted to PUBLIC by default; revoking it from the role alone changes nothing.
+    await conn.execute(f"REVOKE CREATE, TEMPORARY ON DATABASE {_q(db)} FROM PUBLIC, {_q(role.name)}")
+    owner = await conn.fetchval("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", db)
+    await conn.execute(f"GRANT TEMPORARY ON DATABASE {_q(db)} TO {_q(owner)}")
+    # Large objects can be written even in a read-only transaction: take the writers away from PUBLIC.
+    for fn in _LARGE_OBJECT_WRITERS:
+        if await conn.fetchval("SELECT to_regprocedure($1)", fn):
+            await conn.execute(f"REVOKE EXECUTE ON FUNCTION {fn} FROM PUBLIC, {_q(role.name)}")
     # PUBLIC may create in public on older servers; the role must not.
     await conn.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     for schema in role.schemas:

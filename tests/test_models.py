@@ -167,3 +167,17 @@ async def test_bundled_model_loads_caches_and_generates_concurrently(bundled_cac
     assert model.batches_run - before < 4
     assert len({o.text for o in outs}) == 1  # same prompt, greedy: same text
     await model.aclose()
+
+
+@pytest.mark.slow
+async def test_bundled_model_timeout_stops_generation_and_frees_the_worker(bundled_cache):
+    from pipeline.models.transformers_backend import TransformersModel
+
+    model = await TransformersModel.load("bundled", cache_root=bundled_cache, timeout_s=0.05)
+    with pytest.raises(ModelTimeout):
+        await model.complete(PROMPT, max_tokens=400)
+    # The abandoned generation stops early, so the next request is served instead of waiting behind it.
+    model.timeout_s = 120
+    out = await model.complete(PROMPT, max_tokens=5)
+    assert out.tokens <= 5 and out.text.strip()
+    await model.aclose()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import ModelUnavailable
+from ..errors import ModelTimeout, ModelUnavailable
 from .base import Completion, Message, cut_at_stop
 from .bundled import LoadedModel, load_weights
 
@@ -62,10 +62,10 @@ class TransformersModel:
         fut = loop.create_future()
         await self._queue.put(_Request(messages, max_tokens, stop, fut))
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), self.timeout_s)
+            # Timeout or caller cancellation cancels the future: the worker skips it, or stops mid-generation.
+            return await asyncio.wait_for(fut, self.timeout_s)
         except asyncio.TimeoutError:
-            fut.cancel()  # the worker skips cancelled requests that have not started
-            raise ModelUnavailable("local", self.name, f"no answer within {self.timeout_s:g} s") from None
+            raise ModelTimeout("local", self.name, self.timeout_s) from None
 
     async def complete_many(self, batch: Sequence[Sequence[Message]], *, max_tokens: int = 160,
                             stop: Sequence[str] = ()) -> list[Completion]:
@@ -107,9 +107,12 @@ class TransformersModel:
         prompts = [render_chat(tok, r.messages) for r in requests]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         max_new = max(r.max_tokens for r in requests)
+        stops = sorted({s for r in requests for s in r.stop if s.strip()})
+        extra = {"stop_strings": stops, "tokenizer": tok} if stops else {}
         with torch.inference_mode():
             out = model.generate(**enc, max_new_tokens=max_new, do_sample=False, pad_token_id=tok.pad_token_id,
-                                 eos_token_id=tok.eos_token_id)
+                                 eos_token_id=tok.eos_token_id, stopping_criteria=[_AllAbandoned(requests)],
+                                 **extra)
         elapsed = (time.perf_counter() - started) * 1000
         results = []
         for i, r in enumerate(requests):
@@ -131,6 +134,19 @@ class TransformersModel:
             r = self._queue.get_nowait()
             if not r.future.done():
                 r.future.cancel()
+
+
+class _AllAbandoned:
+    """Stops a running generation once every waiter has timed out or been cancelled: no leaked compute."""
+
+    def __init__(self, requests: list[_Request]):
+        self.requests = requests
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        abandoned = all(r.future.cancelled() for r in self.requests)
+        return torch.full((input_ids.shape[0],), abandoned, dtype=torch.bool, device=input_ids.device)
 
 
 def render_chat(tokenizer, messages: Sequence[Message]) -> str:

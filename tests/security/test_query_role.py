@@ -46,8 +46,6 @@ async def test_role_cannot_write(sql, role_url, course_db_url, baseline_checksum
     assert await data_checksum(course_db_url, test_run_id) == baseline_checksum
 
 
-@pytest.mark.xfail(strict=True, reason="TEMPORARY stays granted to PUBLIC: revoking it from the role alone "
-                                       "(pipeline/roles.py) does not take it away; only read-only mode does")
 async def test_role_cannot_create_temp_table_after_leaving_read_only(role_url):
     conn = await asyncpg.connect(role_url)
     try:
@@ -58,8 +56,6 @@ async def test_role_cannot_create_temp_table_after_leaving_read_only(role_url):
         await conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason="any role may create large objects, even in a read-only transaction; "
-                                       "only the guard (lo_* denied) stops it")
 async def test_role_cannot_create_large_objects(role_url):
     conn = await asyncpg.connect(role_url)
     tx = conn.transaction(readonly=True)
