@@ -21,7 +21,7 @@ from typing import Awaitable, Callable, Protocol, TypeVar
 import asyncpg
 
 from .database import CONNECTION_ERRORS, redact_url
-from .errors import AskdbError, DatabaseUnavailable
+from .errors import AskdbError, ConfigError, DatabaseUnavailable
 from .executor import ExecLimits, QueryResult, execute, to_plain
 from .guard import CheckedSql, GuardPolicy, check_sql
 from .migrations import migrate
@@ -203,10 +203,10 @@ class FeedbackStore:
             await self.replay()
         try:
             return await self._write(lambda conn: insert(conn, record))
-        except DatabaseUnavailable as exc:
+        except (DatabaseUnavailable, ConfigError) as exc:  # both can be fixed later; the record must wait
             async with self._lock:  # never append while a replay is about to truncate
                 await asyncio.to_thread(self.spool.append, record)
-            log.warning("feedback database unreachable (%s); %s spooled to %s", exc.detail, record["kind"], self.spool.path)
+            log.warning("feedback not written (%s); %s spooled to %s", exc, record["kind"], self.spool.path)
             return temp_id(uuid.UUID(record["key"]))
 
     async def replay(self) -> int:
@@ -219,8 +219,8 @@ class FeedbackStore:
                 records = Spool.read(f)
                 try:
                     await self._write(lambda conn: self._replay_all(conn, records))
-                except DatabaseUnavailable as exc:
-                    log.warning("feedback spool kept (%d records): %s", len(records), exc.detail)
+                except (DatabaseUnavailable, ConfigError) as exc:
+                    log.warning("feedback spool kept (%d records): %s", len(records), exc)
                     return len(records)
                 f.truncate(0)  # everything is in Postgres now (or set aside)
                 f.flush()
@@ -283,6 +283,11 @@ class FeedbackStore:
                     return await op(conn)
             except CONNECTION_ERRORS as exc:  # TimeoutError is an OSError
                 last = exc
+            except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError) as exc:
+                raise DatabaseUnavailable(f"{redact_url(self.url)}: {exc}") from exc
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError) as exc:
+                raise ConfigError("feedback.schema", f"askdb's tables are missing from schema "
+                                  f"'{self.settings.schema}' ({exc}); run `askdb db migrate`") from exc
         raise DatabaseUnavailable(f"{redact_url(self.url)}: {last or 'unreachable'}")
 
     # -- review -----------------------------------------------------------------------------------

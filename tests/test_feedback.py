@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from pipeline.database import open_pool
-from pipeline.errors import QueryFailed, UnsafeSql
+from pipeline.errors import ConfigError, QueryFailed, UnsafeSql
 from pipeline.executor import ExecLimits
 from pipeline.feedback_store import FeedbackNotFound, FeedbackSettings, FeedbackStore, Verifier, hash_user, migrate
 from pipeline.guard import GuardPolicy
@@ -151,6 +151,24 @@ async def test_flagging_an_unknown_answer_says_so(feedback_db, tmp_path):
         with pytest.raises(FeedbackNotFound, match="no flag #987654321"):
             await store.get_flag(987654321)
     assert not (tmp_path / "spool.jsonl").exists()
+
+
+async def test_flags_wait_in_the_spool_until_the_tables_are_migrated(feedback_db, test_run_id, tmp_path):
+    schema = f"askdb_late_{test_run_id}"
+    async with FeedbackStore(url=feedback_db, settings=settings(tmp_path, schema=schema)) as store:
+        iid, fid = await flag_one(store)
+        assert iid < 0 and fid < 0
+        with pytest.raises(ConfigError, match="askdb db migrate"):
+            await store.list_flags()
+    conn = await asyncpg.connect(feedback_db)
+    try:
+        await migrate(conn, schema=schema)
+        async with FeedbackStore(url=feedback_db, settings=settings(tmp_path, schema=schema)) as store:
+            flags = await store.list_flags("open")
+        assert [(f.question, f.comment) for f in flags] == [(QUESTION, "wrong course")]
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
 
 
 # -- outages: a real server, stopped and started -----------------------------------------------------
