@@ -183,7 +183,10 @@ async def _review_one(store, verifier, flag: FlagView, reviewer, stdin, stdout, 
         if cmd == "?":
             candidates = await _suggest(suggest, flag, verifier, say)
             continue
-        if cmd.isdigit() and 1 <= int(cmd) <= len(candidates):
+        if cmd.isdigit():
+            if not 1 <= int(cmd) <= len(candidates):
+                say(f"There is no candidate {cmd}; type '?' to ask the model, or write the SQL.")
+                continue
             text = candidates[int(cmd) - 1]
         if not cmd:
             continue
