@@ -69,6 +69,22 @@ class SqlConfig:
 
 
 @dataclass(frozen=True)
+class GenerateConfig:
+    """askdb generate: execution-verified question/SQL pairs for training (finetune/generator)."""
+    count: int = 500
+    seed: int = 42
+    sources: list[str] = field(default_factory=lambda: ["sampling", "llm_questions"])  # + llm_free
+    llm_fraction: float = 0.15  # share of sampled pairs whose question the model rephrases
+    free_fraction: float = 0.1  # share of the count the model writes from scratch (when llm_free is on)
+    phrasings_per_sql: int = 1
+    require_rows: bool = True
+    max_shape_share: float = 0.1
+    exclude: list[str] = field(default_factory=lambda: ["finetune/eval/*.jsonl"])  # never produce these pairs
+    concurrency: int = 8
+    batch_size: int = 48
+
+
+@dataclass(frozen=True)
 class AnswerConfig:
     use_model: bool = True
     max_new_tokens: int = 80
@@ -125,6 +141,7 @@ class Config:
     guard: GuardConfig = field(default_factory=GuardConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     sql: SqlConfig = field(default_factory=SqlConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)

@@ -1,0 +1,207 @@
+"""What each table's columns are for (names, categories, numbers, dates), read from any schema and its data."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from pipeline.schema import Schema, Table
+
+from .values import ValueBank
+
+_TEXT = ("text", "character varying", "character", "varchar", "citext")
+_NUMBER = ("integer", "bigint", "smallint", "numeric", "real", "double precision", "decimal")
+# Plain-English synonyms people use for common table nouns; generic vocabulary, not any one database.
+SYNONYMS = {
+    "instructor": ("professor", "teacher"), "term": ("semester",), "course": ("class",),
+    "student": ("student",), "customer": ("client",), "product": ("item",), "employee": ("staff member",),
+    "order": ("purchase",), "author": ("writer",), "book": ("title",), "member": ("patron",),
+}
+_NAME_LIKE = ("code", "name", "title", "label", "sku", "isbn", "number")
+_PERSON_COLUMNS = (("first_name", "last_name"), ("given_name", "family_name"), ("firstname", "lastname"))
+
+
+def humanise(name: str) -> str:
+    """'course_topics' -> 'course topics', 'department_id' -> 'department'."""
+    words = [w for w in re.split(r"[_\s]+", name.lower()) if w]
+    if len(words) > 1 and words[-1] in ("id", "fk", "key"):
+        words = words[:-1]
+    return " ".join(words)
+
+
+def singular(phrase: str) -> str:
+    """The singular of the last word of `phrase` (simple English rules)."""
+    head, _, last = phrase.rpartition(" ")
+    if last.endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.endswith(("sses", "ches", "shes", "xes")):
+        last = last[:-2]
+    elif last.endswith("s") and not last.endswith(("ss", "us", "is")):
+        last = last[:-1]
+    return f"{head} {last}".strip()
+
+
+def plural(phrase: str) -> str:
+    """The plural of the last word of `phrase`."""
+    head, _, last = phrase.rpartition(" ")
+    if last.endswith("y") and last[-2:-1] not in "aeiou":
+        last = last[:-1] + "ies"
+    elif last.endswith(("s", "x", "ch", "sh")):
+        last += "es"
+    else:
+        last += "s"
+    return f"{head} {last}".strip()
+
+
+@dataclass(frozen=True)
+class FkEdge:
+    table: str
+    column: str
+    ref_table: str
+    ref_column: str
+    label: str  # 'major department' for major_department_id
+
+
+@dataclass(frozen=True)
+class Period:
+    """A table of time periods (rows with start and end dates): 'this term', 'last fall'."""
+    table: str
+    label_column: str
+    current: str | None
+    previous: tuple[str, ...]  # earlier labels, most recent first
+
+
+@dataclass(frozen=True)
+class TableProfile:
+    name: str
+    alias: str
+    noun: str  # singular, humanised
+    pk: str | None
+    fks: tuple[FkEdge, ...]
+    idents: tuple[str, ...]  # text columns that name one row ('code', 'title')
+    person: tuple[str, str] | None  # (first, last) name columns
+    categories: tuple[str, ...]  # few distinct text values ('level', 'status')
+    numbers: tuple[str, ...]
+    dates: tuple[str, ...]
+    times: tuple[str, ...]
+    texts: tuple[str, ...]  # free text worth searching with ILIKE
+    own: tuple[str, ...]  # every column that is not a key
+    comment: str = ""
+
+    @property
+    def nouns(self) -> str:
+        return plural(self.noun)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Columns that show which row it is, shortest first."""
+        if self.person:
+            return self.person
+        return self.idents[:2]
+
+    def fk_to(self, table: str) -> list[FkEdge]:
+        return [f for f in self.fks if f.ref_table == table]
+
+
+@dataclass(frozen=True)
+class SchemaProfile:
+    tables: dict[str, TableProfile]
+    period: Period | None
+    today: dt.date
+
+    def children(self, parent: str) -> list[FkEdge]:
+        """Foreign keys pointing at `parent`, from every table."""
+        return [f for t in self.tables.values() for f in t.fks if f.ref_table == parent]
+
+
+def profile_schema(schema: Schema, bank: ValueBank, *, denied: frozenset[str]) -> SchemaProfile:
+    """Classify every usable column of every table from its type, name and sampled data."""
+    aliases = _aliases([t.name for t in schema.tables])
+    tables = {}
+    for t in schema.tables:
+        if not bank.rows(t.name):
+            continue
+        tables[t.name] = _profile_table(t, bank, aliases[t.name], denied)
+    for name, p in list(tables.items()):
+        fks = tuple(f for f in p.fks if f.ref_table in tables)
+        tables[name] = _replace(p, fks=fks)
+    return SchemaProfile(tables, _find_period(tables, bank), bank.today)
+
+
+def _replace(p: TableProfile, **kw) -> TableProfile:
+    import dataclasses
+
+    return dataclasses.replace(p, **kw)
+
+
+def _aliases(names: list[str]) -> dict[str, str]:
+    """Short, unique, stable table aliases: course_topics -> ct, students -> st when s is taken."""
+    out: dict[str, str] = {}
+    for name in sorted(names):
+        words = [w for w in name.lower().split("_") if w]
+        base = "".join(w[0] for w in words) or "t"
+        alias, extra = base, 1
+        while alias in out.values() or alias in ("as", "on", "in", "is", "or", "by", "to", "do", "if", "at"):
+            alias = base + words[-1][extra] if extra < len(words[-1]) else f"{base}{extra}"
+            extra += 1
+        out[name] = alias
+    return out
+
+
+def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]) -> TableProfile:
+    sample = bank.samples[t.name]
+    fk_cols = {fk.columns[0] for fk in t.foreign_keys if len(fk.columns) == 1}
+    fks = tuple(FkEdge(t.name, fk.columns[0], fk.ref_table, fk.ref_columns[0], humanise(fk.columns[0]))
+                for fk in t.foreign_keys if len(fk.columns) == 1)
+    pk = t.primary_key[0] if len(t.primary_key) == 1 else None
+    usable = [c for c in t.columns if f"{t.name}.{c.name}" not in denied and c.name in sample.stats]
+    idents, categories, numbers, dates, times, texts, own = [], [], [], [], [], [], []
+    total = max(sample.total, 1)
+    for c in usable:
+        st = sample.stats[c.name]
+        key = c.name in t.primary_key or c.name in fk_cols or c.name.endswith("_id") or c.name == "id"
+        if key:
+            continue
+        own.append(c.name)
+        base = re.sub(r"\(.*\)", "", c.type)
+        if base in _TEXT:
+            if st.distinct >= 0.8 * total and st.max_len <= 60 and total >= 2:
+                idents.append(c.name)
+            elif (2 <= st.distinct <= 12 and st.distinct <= 0.5 * total
+                  or 2 <= st.distinct <= 30 and st.distinct <= 0.3 * total) and st.max_len <= 40:
+                categories.append(c.name)
+            if st.max_len > 15 and st.distinct >= 3:
+                texts.append(c.name)
+        elif base in _NUMBER and st.distinct >= 2:
+            numbers.append(c.name)
+        elif base == "date" or base.startswith("timestamp"):
+            dates.append(c.name)
+        elif base.startswith("time"):
+            times.append(c.name)
+    names = {c.name for c in usable}
+    person = next(((f, l) for f, l in _PERSON_COLUMNS if f in names and l in names), None)
+    idents = [c for c in idents if not person or c not in person]
+    # Columns called like a name come first: they are what people use to say which row they mean.
+    idents.sort(key=lambda c: (c not in _NAME_LIKE and not c.endswith(_NAME_LIKE), sample.stats[c].max_len, c))
+    noun = singular(humanise(t.name))
+    return TableProfile(t.name, alias, noun, pk, fks, tuple(idents), person, tuple(categories), tuple(numbers),
+                        tuple(dates), tuple(times), tuple(texts), tuple(own), t.comment or "")
+
+
+def _find_period(tables: dict[str, TableProfile], bank: ValueBank) -> Period | None:
+    """The table whose rows have a start and an end date and one of them contains today."""
+    for p in tables.values():
+        if len(p.dates) < 2 or not p.idents:
+            continue
+        start, end = p.dates[0], p.dates[1]
+        rows = [r for r in bank.rows(p.name) if isinstance(r.get(start), dt.date) and isinstance(r.get(end), dt.date)]
+        if not rows:
+            continue
+        label = p.idents[0] if len(p.idents) == 1 else max(p.idents, key=lambda c: len(str(rows[0][c])))
+        day = lambda v: v.date() if isinstance(v, dt.datetime) else v  # noqa: E731
+        current = next((r[label] for r in rows if day(r[start]) <= bank.today <= day(r[end])), None)
+        if current is None:
+            continue
+        earlier = sorted((r for r in rows if day(r[end]) < bank.today), key=lambda r: day(r[start]), reverse=True)
+        return Period(p.name, label, current, tuple(r[label] for r in earlier))
+    return None

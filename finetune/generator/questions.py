@@ -1,0 +1,219 @@
+"""Question templates per intent, filled from a candidate's slots, in the voices people type in a chat."""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from .shapes import Candidate
+
+# Several phrasings per intent, so no single template dominates the set.
+TEMPLATES: dict[str, tuple[str, ...]] = {
+    "lookup": (
+        "What is the {attrs} of {ent}?", "what's the {attrs} for {ent}", "{attrs} of {ent}?",
+        "Can you tell me the {attrs} of {ent}?", "I need the {attrs} for {ent}", "show the {attrs} for {ent}",
+        "{ent} {attrs}?", "look up the {attrs} of {ent}", "what {attrs} does {ent} have?",
+        "do you know the {attrs} of {ent}", "give me {ent}'s {attrs}", "which {attrs} is listed for {ent}?",
+    ),
+    "filter_eq": (
+        "Which {Ts} have {col} {val}?", "list all {Ts} where the {col} is {val}", "{Ts} with {col} {val}",
+        "show me {Ts} whose {col} is {val}", "are there any {Ts} with {col} {val}?",
+        "give me every {Ts} that has {col} = {val}", "find {Ts} with a {col} of {val}", "{val} {Ts}?",
+        "What {Ts} are {val}?", "all {Ts} with {col} set to {val}",
+    ),
+    "filter_cmp": (
+        "Which {Ts} have a {col} {op} {val}?", "list {Ts} with {col} {op} {val}", "{Ts} where {col} is {op} {val}",
+        "show me all {Ts} whose {col} is {op} {val}", "any {Ts} with {col} {op} {val}?",
+        "find the {Ts} with {col} {op} {val}", "{Ts} {col} {op} {val}", "I'm looking for {Ts} with a {col} {op} {val}",
+    ),
+    "filter_like": (
+        "any {Ts} with '{word}' in the {col}?", "Which {Ts} have a {col} containing {word}?",
+        "{Ts} whose {col} mentions {word}", "search {Ts} for {word}", "find {Ts} with {word} in their {col}",
+        "list {Ts} where the {col} includes \"{word}\"", "are there {Ts} about {word}?", "{word} {Ts}",
+    ),
+    "count": (
+        "How many {Ts} are there{cond}?", "how many {Ts}{cond}", "number of {Ts}{cond}",
+        "count the {Ts}{cond}", "total number of {Ts}{cond}?", "What is the count of {Ts}{cond}?",
+        "how many {Ts} do we have{cond}", "# of {Ts}{cond}?",
+    ),
+    "aggregate": (
+        "What is the {fn} {col} of {Ts}{scope}?", "{fn} {col}{scope}?", "what's the {fn} {col} across {Ts}{scope}",
+        "Calculate the {fn} {col} for {Ts}{scope}", "tell me the {fn} {col} of the {Ts}{scope}",
+        "{fn} {col} of all {Ts}{scope}", "give me the {fn} {col}{scope}",
+    ),
+    "distinct": (
+        "What {col} values are there for {Ts}?", "list the distinct {col} of {Ts}", "which {col}s do {Ts} have?",
+        "different {col} values among {Ts}", "what kinds of {col} exist for {Ts}", "unique {col} of {Ts}?",
+        "Show all possible {col} values of {Ts}.",
+    ),
+    "date_year": (
+        "Which {Ts} have a {col} in {year}?", "{Ts} with {col} during {year}", "list {Ts} whose {col} falls in {year}",
+        "show {Ts} where the {col} is in {year}", "any {Ts} with {col} in {year}?",
+    ),
+    "date_on": (
+        "What {T} is running on {day}?", "which {T} includes {day}?", "{T} on {day}?",
+        "what {T} was it on {day}", "Which {T} covers the date {day}?",
+    ),
+    "above_avg": (
+        "Which {Ts} have a {col} above the average?", "{Ts} with more {col} than average",
+        "list {Ts} whose {col} is higher than the average {col}", "above-average {col} {Ts}?",
+        "show {Ts} with {col} greater than the mean",
+    ),
+    "below_avg": (
+        "Which {Ts} have a {col} below the average?", "{Ts} with less {col} than average",
+        "list {Ts} whose {col} is lower than the average {col}", "below-average {col} {Ts}?",
+        "show {Ts} with {col} under the mean",
+    ),
+    "in_list": (
+        "What is the {col} of {ents}?", "{col} for {ents}", "show the {col} of {ents}",
+        "compare the {col} of {ents}", "give me {col} for {ents}", "{ents}: what {col}?",
+    ),
+    "fk_lookup": (
+        "Which {P} is {ent} in?", "what {P} does {ent} belong to?", "{P} of {ent}?", "{who} is the {P} for {ent}?",
+        "tell me the {P} of {ent}", "whats the {P} for {ent}", "{ent} - which {P}?", "look up {ent}'s {P}",
+    ),
+    "children": (
+        "What are the {Cs} of {ent}{when}?", "list the {Cs} for {ent}{when}", "show me all {Cs} in {ent}{when}",
+        "{ent} {Cs}{when}", "which {Cs} does {ent} have{when}?", "{Cs} for {ent}{when}, by {order}",
+        "give me the {Cs} of {ent}{when}", "what {Cs} are there for {ent}{when}?", "I want to see the {Cs} of {ent}{when}",
+        "{Cs} of {ent}{when}?",
+    ),
+    "bridge": (
+        "{who} is the {target} for {ent}{when}?", "What are the {targets} of {ent}{when}?",
+        "list the {targets} for {ent}{when}", "{targets} of {ent}{when}", "who/what is the {target} of {ent}{when}",
+        "show me the {targets} linked to {ent}{when}", "which {targets} go with {ent}{when}?",
+        "{ent} {targets}{when}?",
+    ),
+    "bridge_rev": (
+        "Which {targets} are there for {srcs} with {src} {ent}{when}?", "{targets} connected to {ent}{when}",
+        "find every {target} that has {ent} as {src}{when}", "{targets} where the {src} is {ent}{when}",
+        "list the {targets} for {src} {ent}{when}", "{who} goes with {ent}{when}?",
+    ),
+    "count_children": (
+        "How many {Cs} does {ent} have{when}{cond}?", "how many {Cs} are in {ent}{when}{cond}",
+        "number of {Cs} for {ent}{when}{cond}", "count of {Cs} in {ent}{when}{cond}?",
+        "how many {Cs}{cond} for {ent}{when}", "{ent}: how many {Cs}{when}{cond}?",
+        "total {Cs} of {ent}{when}{cond}", "What is the number of {Cs} in {ent}{when}{cond}?",
+    ),
+    "per_group": (
+        "How many {Ts} are there per {G}?", "number of {Ts} for each {G}", "{Ts} count by {G}",
+        "count {Ts} for every {G}", "how many {Ts} does each {G} have?", "Break down the number of {Ts} by {G}.",
+        "{Ts} per {G}?", "how many {Ts} in each {G}",
+    ),
+    "per_group_agg": (
+        "What is the {fn} {col} of {Ts} per {G}?", "{fn} {col} for each {G}", "{fn} {col} by {G}",
+        "show the {fn} {col} of {Ts} grouped by {G}", "for every {G}, what's the {fn} {col}?",
+        "{G} and {fn} {col} of its {Ts}",
+    ),
+    "having": (
+        "Which {Ps} have {op} {n} {Cs}?", "{Ps} with {op} {n} {Cs}", "list {Ps} that have {op} {n} {Cs}",
+        "show {Ps} having {op} {n} {Cs}", "any {Ps} with {op} {n} {Cs}?", "find {Ps} where the number of {Cs} is {op} {n}",
+    ),
+    "top_num": (
+        "What are the top {k} {Ts} by {col}?", "the {k} {Ts} with the {most} {col}", "top {k} {Ts} by {col}",
+        "show {k} {Ts} with the {most} {col}", "list the {k} {Ts} that have the {most} {col}",
+        "which {k} {Ts} have the {most} {col}?",
+    ),
+    "top_num_low": (
+        "What are the {k} {Ts} with the {most} {col}?", "the {k} {Ts} with the {most} {col}",
+        "show {k} {Ts} with the {most} {col}", "list the {k} {Ts} that have the {most} {col}",
+        "which {k} {Ts} have the {most} {col}?", "bottom {k} {Ts} by {col}",
+    ),
+    "top_one": (
+        "Which {T} has the {most} {col}?", "{T} with the {most} {col}", "what's the {T} with the {most} {col}",
+        "find the {T} with the {most} {col}", "who/what has the {most} {col} among {Ts}?",
+    ),
+    "top_count": (
+        "Which {k} {Ps} have the most {Cs}?", "top {k} {Ps} by number of {Cs}", "the {k} {Ps} with the most {Cs}",
+        "list the top {k} {Ps} by {Cs}", "{k} {Ps} with the most {Cs}?",
+    ),
+    "top_count_one": (
+        "Which {P} has the most {Cs}?", "{P} with the most {Cs}", "what {P} has the largest number of {Cs}",
+        "who/what has the most {Cs}?", "the {P} that has the most {Cs}",
+    ),
+    "anti": (
+        "Which {Ps} have no {Cs}?", "{Ps} without any {Cs}", "are there {Ps} with zero {Cs}?",
+        "list {Ps} that don't have {Cs}", "show {Ps} missing {Cs}", "find {Ps} with no {Cs} at all",
+        "which {Ps} don't have any {Cs}",
+    ),
+    "has_child": (
+        "Which {Ps} have a {C} with {col} {val}?", "{Ps} that have a {val} {C}", "which {Ps} have any {val} {Cs}?",
+        "list {Ps} with {Cs} whose {col} is {val}", "{Ps} with a {val} {C}?", "show {Ps} having {col} {val} {Cs}",
+    ),
+    "has_child_like": (
+        "Which {Ps} have a {C} about {val}?", "{Ps} with {Cs} mentioning {val}", "which {Ps} cover {val}?",
+        "list {Ps} that have a {C} with {val} in the {col}", "any {Ps} with {val} {Cs}?",
+        "find {Ps} whose {Cs} include {val}",
+    ),
+    "period": (
+        "Which {Ts} are there{when}{cond}?", "list the {Ts}{when}{cond}", "{Ts}{when}{cond}",
+        "show me all {Ts}{cond}{when}", "what {Ts} do we have{when}{cond}?", "any {Ts}{cond}{when}?",
+        "I need the list of {Ts}{when}{cond}",
+    ),
+}
+
+_PROTECTED = ("ent", "ents", "val", "word", "n", "k", "year", "day", "when")
+_CASUAL = {"what is": "whats", "what's": "whats", "what are": "what r", "you": "u", "please": "pls",
+           "which": "wich", "how many": "how mnay", "show me": "show me"}
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    text: str
+    template: str  # "<intent>:<index>"
+    style: str
+
+
+def write_questions(cand: Candidate, rng: random.Random, n: int = 1) -> list[Phrasing]:
+    """`n` different template questions for `cand` (each a different template)."""
+    options = list(enumerate(TEMPLATES[cand.intent]))
+    rng.shuffle(options)
+    out = []
+    for i, template in options[:n]:
+        text = _fill(template, cand.slots)
+        style = rng.choices(["formal", "casual", "terse", "typo"], [0.4, 0.35, 0.1, 0.15])[0]
+        out.append(Phrasing(_voice(text, style, cand.slots, rng), f"{cand.intent}:{i}", style))
+    return out
+
+
+def _fill(template: str, slots: dict) -> str:
+    text = template.format_map(_Blank(slots))
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+([?,.])", r"\1", text)
+    return text[0].upper() + text[1:] if text else text
+
+
+class _Blank(dict):
+    def __missing__(self, key):
+        return ""
+
+
+def _voice(text: str, style: str, slots: dict, rng: random.Random) -> str:
+    """The same question typed formally, casually, tersely or hastily (typos never touch values)."""
+    if style == "formal":
+        return text if text.endswith(("?", ".")) else text + "?"
+    protected = {w.lower() for k in _PROTECTED for w in str(slots.get(k, "")).split()}
+    if style == "terse":
+        text = re.sub(r"^(can you tell me|tell me|please|i need|i want to see|show me|give me)\s+", "", text,
+                      flags=re.I)
+        return text.rstrip("?.")
+    text = text.rstrip("?.") if rng.random() < 0.6 else text
+    if style == "casual":
+        return _lower_words(text, protected if rng.random() < 0.5 else set())
+    text = _lower_words(text, set())
+    for a, b in _CASUAL.items():
+        if a in text and rng.random() < 0.5 and not set(a.split()) & protected:
+            text = text.replace(a, b, 1)
+            return text
+    words = text.split(" ")
+    idx = [i for i, w in enumerate(words) if len(w) > 4 and w.isalpha() and w.lower() not in protected]
+    if idx:
+        i = rng.choice(idx)
+        w = words[i]
+        j = rng.randrange(1, len(w) - 2)
+        words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2:]
+    return " ".join(words)
+
+
+def _lower_words(text: str, keep: set[str]) -> str:
+    return " ".join(w if w.lower() in keep else w.lower() for w in text.split(" "))

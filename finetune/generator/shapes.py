@@ -1,0 +1,685 @@
+"""The catalogue of query shapes: each builds one SQL candidate from the real schema and sampled values.
+
+Every shape is a plain function (ctx, rng) -> Candidate | None, named like its shape; None means
+"this database has nothing for that shape right now" and the caller tries another.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from .profile import FkEdge, SchemaProfile, TableProfile
+from .refs import Ref, pick_ref, relative_phrases
+from .sqlbuild import Query, colname, desc, join_words, lit, noun, render, show
+from .values import ValueBank
+
+
+@dataclass(frozen=True)
+class Candidate:
+    shape: str
+    sql: str
+    tables: tuple[str, ...]
+    intent: str  # which family of question templates fits
+    slots: dict
+    relative: dict = field(default_factory=dict)  # SQL literal -> words that may stand for it
+
+
+@dataclass
+class Ctx:
+    profile: SchemaProfile
+    bank: ValueBank
+    usage: Counter = field(default_factory=Counter)  # table -> pairs kept, for balance
+
+
+def _pick(ctx: Ctx, rng: random.Random, tables: list[TableProfile]) -> TableProfile | None:
+    """One of `tables`, favouring those the set has used least."""
+    if not tables:
+        return None
+    weights = [1.0 / (1 + ctx.usage[t.name]) ** 2 for t in tables]
+    return rng.choices(tables, weights)[0]
+
+
+def _edges(ctx: Ctx, pred=lambda f: True, *, main_only: bool = True) -> list[FkEdge]:
+    return [f for t in ctx.profile.tables.values() for f in t.fks if pred(f) and (not main_only or _main_edge(ctx, f))]
+
+
+def _main_edge(ctx: Ctx, f: FkEdge) -> bool:
+    """For a table with several keys to one parent (course_id, prerequisite_id), only the one named like the parent."""
+    same = ctx.profile.tables[f.table].fk_to(f.ref_table)
+    return len(same) == 1 or f.label == ctx.profile.tables[f.ref_table].noun
+
+
+def _pick_edge(ctx: Ctx, rng: random.Random, edges: list[FkEdge]) -> FkEdge | None:
+    if not edges:
+        return None
+    weights = [1.0 / (1 + ctx.usage[f.table] + ctx.usage[f.ref_table]) ** 2 for f in edges]
+    return rng.choices(edges, weights)[0]
+
+
+def _tp(ctx: Ctx, name: str) -> TableProfile:
+    return ctx.profile.tables[name]
+
+
+def _apply(q: Query, alias: str, ref: Ref) -> None:
+    for c, v in ref.conds:
+        q.eq(alias, c, v)
+
+
+def _parent_row(ctx: Ctx, fk: FkEdge, child_row: dict) -> dict | None:
+    key = child_row.get(fk.column)
+    return ctx.bank.by_key(fk.ref_table, fk.ref_column).get(key) if key is not None else None
+
+
+def _labels(q: Query, alias: str, t: TableProfile) -> list[exp.Column]:
+    return [q.col(alias, c) for c in t.labels]
+
+
+def _show_cols(t: TableProfile, rng: random.Random, k: int = 3) -> list[str]:
+    """Columns worth showing for rows of a table without a name: its own columns, numbers first."""
+    cols = list(t.labels) or [c for c in t.own if c in t.texts or c in t.categories][:1]
+    rest = [c for c in t.own if c not in cols and c not in t.texts[1:]]
+    return (cols + rest)[:k] or list(t.own[:k])
+
+
+def _when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile, row: dict) -> tuple[str, dict]:
+    """Restrict to the period of `row` when `t` points at the period table: ' this semester', ' in Fall 2025'."""
+    per = ctx.profile.period
+    if per is None:
+        return "", {}
+    fk = next((f for f in t.fks if f.ref_table == per.table), None)
+    prow = _parent_row(ctx, fk, row) if fk else None
+    if prow is None or prow.get(per.label_column) is None:
+        return "", {}
+    value = prow[per.label_column]
+    pa = q.join_parent(alias, fk)
+    q.eq(pa, per.label_column, value)
+    phrases = relative_phrases(ctx.profile, value)
+    if phrases and rng.random() < 0.6:
+        return " " + rng.choice(phrases), {value: phrases}
+    return " " + rng.choice(["in", "in", "for", "during"]) + f" {value}", {}
+
+
+def _cand(shape, q_tree, tables, intent, slots, relative=None) -> Candidate:
+    return Candidate(shape, render(q_tree), tuple(sorted(set(tables))), intent, slots, relative or {})
+
+
+def _count_alias(t: TableProfile) -> str:
+    # Never the table's own name: the guard reads a bare table name as its whole row.
+    return t.noun.split()[-1].replace(" ", "_") + "_count"
+
+
+def _label_like(col: str) -> bool:
+    return any(w in col.lower() for w in ("year", "week", "number", "_no", "day", "month"))
+
+
+# ---- single table ---------------------------------------------------------------------------------
+
+def lookup(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """One or two facts about a row named by its code, title or name."""
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.labels and len(t.own) > len(t.labels)])
+    if t is None:
+        return None
+    row = rng.choice(ctx.bank.rows(t.name))
+    ref = pick_ref(rng, ctx.profile, t, row)
+    if ref is None:
+        return None
+    named = {c for c, _ in ref.conds}
+    attrs = [c for c in t.own if c not in named and c not in (t.person or ())]
+    if not attrs:
+        return None
+    attrs = rng.sample(attrs, min(len(attrs), rng.choice([1, 1, 2])))
+    q = Query(ctx.profile, t.name)
+    _apply(q, q.root_alias, ref)
+    tree = q.select(*[q.col(q.root_alias, c) for c in attrs])
+    return _cand("lookup", tree, [t.name], "lookup",
+                 {"ent": ref.text, "attrs": join_words([colname(c) for c in attrs]), "T": noun(rng, t)}, ref.relative)
+
+
+def filter_category(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Rows with one category value: 'graduate courses'."""
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.categories and t.labels])
+    if t is None:
+        return None
+    col = rng.choice(t.categories)
+    value = rng.choice([r[col] for r in ctx.bank.rows(t.name) if r.get(col) is not None])
+    q = Query(ctx.profile, t.name)
+    q.eq(q.root_alias, col, value)
+    labels = _labels(q, q.root_alias, t)
+    tree = q.select(*labels, order=[labels[-1] if t.person else labels[0]])
+    return _cand("filter_category", tree, [t.name], "filter_eq",
+                 {"Ts": noun(rng, t, many=True), "col": colname(col), "val": show(value)})
+
+
+_OPS = {">": ("more than", "over", "greater than", "above"), "<": ("less than", "under", "fewer than", "below"),
+        ">=": ("at least",), "<=": ("at most", "no more than")}
+_TIME_OPS = {">": ("after", "later than"), "<": ("before", "earlier than"), ">=": ("at or after",),
+             "<=": ("at or before",)}
+
+
+def filter_compare(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Rows whose number, time or date compares with a real value."""
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if (t.numbers or t.times or t.dates)])
+    if t is None:
+        return None
+    col = rng.choice(t.numbers + t.times + t.dates)
+    values = sorted({r[col] for r in ctx.bank.rows(t.name) if r.get(col) is not None})
+    if len(values) < 2:
+        return None
+    value = values[rng.randrange(1, len(values))] if rng.random() < 0.5 else values[rng.randrange(0, len(values) - 1)]
+    op = rng.choice([">", "<", ">", "<", ">=", "<="])
+    cls = {">": exp.GT, "<": exp.LT, ">=": exp.GTE, "<=": exp.LTE}[op]
+    words = _OPS if col in t.numbers else _TIME_OPS
+    q = Query(ctx.profile, t.name)
+    q.cond(cls(this=q.col(q.root_alias, col), expression=lit(value)))
+    shown = _show_cols(t, rng, 2)
+    cols = [q.col(q.root_alias, c) for c in shown if c != col] + [q.col(q.root_alias, col)]
+    tree = q.select(*cols, order=[q.col(q.root_alias, col)])
+    return _cand("filter_compare", tree, [t.name], "filter_cmp",
+                 {"Ts": noun(rng, t, many=True), "col": colname(col), "op": rng.choice(words[op]), "val": show(value)})
+
+
+def _word(rng: random.Random, values: list[str]) -> str | None:
+    words = [w.strip(",.;:()'\"").lower() for v in values for w in str(v).split()]
+    words = [w for w in words if len(w) >= 5 and w.isalpha()]
+    return rng.choice(words) if words else None
+
+
+def filter_like(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Rows whose text mentions a word: ILIKE '%word%'."""
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.texts])
+    if t is None:
+        return None
+    col = rng.choice(t.texts)
+    word = _word(rng, [r[col] for r in ctx.bank.rows(t.name) if r.get(col)])
+    if word is None:
+        return None
+    q = Query(ctx.profile, t.name)
+    q.cond(exp.ILike(this=q.col(q.root_alias, col), expression=exp.Literal.string(f"%{word}%")))
+    shown = [c for c in _show_cols(t, rng, 2)]
+    if col not in shown and len(shown) < 2:
+        shown.append(col)
+    cols = [q.col(q.root_alias, c) for c in shown]
+    tree = q.select(*cols, order=[cols[0]])
+    return _cand("filter_like", tree, [t.name], "filter_like",
+                 {"Ts": noun(rng, t, many=True), "col": colname(col), "word": word})
+
+
+def count_rows(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """How many rows, optionally with one category value."""
+    t = _pick(ctx, rng, list(ctx.profile.tables.values()))
+    if t is None:
+        return None
+    q = Query(ctx.profile, t.name)
+    slots = {"Ts": noun(rng, t, many=True), "cond": ""}
+    if t.categories and rng.random() < 0.75:
+        col = rng.choice(t.categories)
+        value = rng.choice([r[col] for r in ctx.bank.rows(t.name) if r.get(col) is not None])
+        q.eq(q.root_alias, col, value)
+        slots["cond"] = rng.choice([f" with {colname(col)} {show(value)}", f" whose {colname(col)} is {show(value)}",
+                                    f" where {colname(col)} = {show(value)}"])
+    tree = q.select(exp.Count(this=exp.Star()))
+    return _cand("count_rows", tree, [t.name], "count", slots)
+
+
+_FNS = {"avg": (exp.Avg, ("average", "mean", "avg")), "sum": (exp.Sum, ("total", "sum of the")),
+        "min": (exp.Min, ("smallest", "lowest", "minimum")), "max": (exp.Max, ("largest", "highest", "maximum"))}
+
+
+def aggregate(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """AVG/SUM/MIN/MAX of a number, over a table or the children of one row."""
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.numbers])
+    if t is None:
+        return None
+    col = rng.choice(t.numbers)
+    # Sums and averages of years or numbers-as-labels mean nothing to anyone.
+    fn = rng.choice(["min", "max"] if _label_like(col) else list(_FNS))
+    cls, words = _FNS[fn]
+    q = Query(ctx.profile, t.name)
+    slots = {"fn": rng.choice(words), "col": colname(col), "Ts": noun(rng, t, many=True), "scope": ""}
+    rel = {}
+    parents = [f for f in t.fks if _tp(ctx, f.ref_table).labels]
+    if parents and rng.random() < 0.6:
+        fk = rng.choice(parents)
+        row = rng.choice(ctx.bank.rows(t.name))
+        prow = _parent_row(ctx, fk, row)
+        ref = pick_ref(rng, ctx.profile, _tp(ctx, fk.ref_table), prow) if prow else None
+        if ref is None:
+            return None
+        pa = q.join_parent(q.root_alias, fk)
+        _apply(q, pa, ref)
+        slots["scope"] = rng.choice([f" for {ref.text}", f" in {ref.text}", f" of {ref.text}"])
+        slots["Ts"] = noun(rng, t, many=True, parent=_tp(ctx, fk.ref_table).noun)
+        rel = ref.relative
+    tree = q.select(cls(this=q.col(q.root_alias, col)))
+    return _cand("aggregate", tree, list(q.aliases.values()), "aggregate", slots, rel)
+
+
+def distinct(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """The different values of a category column."""
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.categories])
+    if t is None:
+        return None
+    col = rng.choice(t.categories)
+    q = Query(ctx.profile, t.name)
+    c = q.col(q.root_alias, col)
+    tree = q.select(c, distinct=True, order=[c])
+    return _cand("distinct", tree, [t.name], "distinct", {"Ts": noun(rng, t, many=True), "col": colname(col)})
+
+
+def date_range(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Rows whose date falls in a year, or a period containing a given day."""
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.dates])
+    if t is None:
+        return None
+    col = rng.choice(t.dates)
+    days = [r[col] for r in ctx.bank.rows(t.name) if isinstance(r.get(col), dt.date)]
+    if not days:
+        return None
+    day = rng.choice(days)
+    q = Query(ctx.profile, t.name)
+    c = q.col(q.root_alias, col)
+    shown = [q.col(q.root_alias, x) for x in _show_cols(t, rng, 1) if x != col] + [c]
+    if len(t.dates) >= 2 and rng.random() < 0.35:
+        start, end = t.dates[0], t.dates[1]
+        rows = [r for r in ctx.bank.rows(t.name) if isinstance(r.get(start), dt.date) and isinstance(r.get(end), dt.date)]
+        r = rng.choice(rows)
+        span = (r[end] - r[start]).days
+        inside = r[start] + dt.timedelta(days=rng.randrange(0, max(span, 1)))
+        q.cond(exp.Between(this=exp.Cast(this=lit(inside), to=exp.DataType.build("date")),
+                           low=q.col(q.root_alias, start), high=q.col(q.root_alias, end)))
+        tree = q.select(*[q.col(q.root_alias, x) for x in _show_cols(t, rng, 1)])
+        return _cand("date_range", tree, [t.name], "date_on", {"T": noun(rng, t), "day": show(inside)})
+    year = day.year
+    if rng.random() < 0.5:
+        q.cond(exp.GTE(this=c, expression=lit(dt.date(year, 1, 1))))
+        q.cond(exp.LT(this=c.copy(), expression=lit(dt.date(year + 1, 1, 1))))
+        tree = q.select(*shown, order=[c.copy()])
+        return _cand("date_range", tree, [t.name], "date_year", {"Ts": noun(rng, t, many=True), "col": colname(col),
+                                                                "year": str(year)})
+    op = rng.choice([">", "<"])
+    cls = exp.GT if op == ">" else exp.LT
+    q.cond(cls(this=c, expression=lit(day)))
+    tree = q.select(*shown, order=[c.copy()])
+    return _cand("date_range", tree, [t.name], "filter_cmp", {"Ts": noun(rng, t, many=True), "col": colname(col),
+                                                              "op": rng.choice(_TIME_OPS[op]), "val": show(day)})
+
+
+def subquery(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Rows above or below the table's average of a number."""
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.numbers and (t.labels or t.own)])
+    if t is None:
+        return None
+    col = rng.choice(t.numbers)
+    q = Query(ctx.profile, t.name)
+    c = q.col(q.root_alias, col)
+    above = rng.random() < 0.6
+    inner = exp.select(exp.Avg(this=exp.column(col))).from_(t.name)
+    cls = exp.GT if above else exp.LT
+    q.cond(cls(this=c, expression=exp.Subquery(this=inner)))
+    shown = [q.col(q.root_alias, x) for x in _show_cols(t, rng, 2) if x != col] + [c.copy()]
+    tree = q.select(*shown, order=[desc(c.copy()) if above else c.copy()])
+    return _cand("subquery", tree, [t.name], "above_avg" if above else "below_avg",
+                 {"Ts": noun(rng, t, many=True), "col": colname(col)})
+
+
+def in_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """A fact about two or three named rows: code IN ('A', 'B')."""
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.idents and not t.person and len(t.own) > 1])
+    if t is None:
+        return None
+    col = t.idents[0]
+    values = sorted({r[col] for r in ctx.bank.rows(t.name) if isinstance(r.get(col), str)})
+    if len(values) < 3:
+        return None
+    picked = rng.sample(values, rng.choice([2, 3]))
+    attrs = [c for c in t.own if c != col and c not in t.texts[1:]]
+    if not attrs:
+        return None
+    attr = rng.choice(attrs)
+    q = Query(ctx.profile, t.name)
+    c = q.col(q.root_alias, col)
+    q.cond(exp.In(this=c, expressions=[lit(v) for v in picked]))
+    tree = q.select(c.copy(), q.col(q.root_alias, attr), order=[c.copy()])
+    return _cand("in_list", tree, [t.name], "in_list", {"Ts": noun(rng, t, many=True), "col": colname(attr),
+                                                        "ents": join_words(picked)})
+
+
+# ---- along foreign keys ---------------------------------------------------------------------------
+
+def fk_lookup(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """The row a named row points at: 'which department offers CS 2110'."""
+    fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.table).labels) and bool(_tp(ctx, f.ref_table).labels)
+                                     and f.table != f.ref_table))
+    if fk is None:
+        return None
+    child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
+    row = rng.choice(ctx.bank.rows(child.name))
+    ref = pick_ref(rng, ctx.profile, child, row)
+    if ref is None or _parent_row(ctx, fk, row) is None:
+        return None
+    q = Query(ctx.profile, child.name)
+    pa = q.join_parent(q.root_alias, fk)
+    _apply(q, q.root_alias, ref)
+    tree = q.select(*_labels(q, pa, parent))
+    return _cand("fk_lookup", tree, [child.name, parent.name], "fk_lookup",
+                 {"ent": ref.text, "P": fk.label if rng.random() < 0.7 else noun(rng, parent), "T": noun(rng, child),
+                  "who": "who" if parent.person else "what"}, ref.relative)
+
+
+def child_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """The child rows of one named row, ordered: 'topics of CE 4229 by week'."""
+    fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.ref_table).labels) and bool(_tp(ctx, f.table).own)))
+    if fk is None:
+        return None
+    child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
+    row = rng.choice(ctx.bank.rows(child.name))
+    prow = _parent_row(ctx, fk, row)
+    ref = pick_ref(rng, ctx.profile, parent, prow) if prow else None
+    if ref is None:
+        return None
+    q = Query(ctx.profile, child.name)
+    pa = q.join_parent(q.root_alias, fk)
+    _apply(q, pa, ref)
+    when, rel = ("", {})
+    if parent.name != (ctx.profile.period.table if ctx.profile.period else None) and rng.random() < 0.6:
+        when, rel = _when(ctx, rng, q, q.root_alias, child, row)
+    cols = _show_cols(child, rng, rng.choice([2, 3, 4]))
+    order = child.numbers[0] if child.numbers and rng.random() < 0.7 else (child.times or cols)[0]
+    tree = q.select(*[q.col(q.root_alias, c) for c in cols], order=[q.col(q.root_alias, order)])
+    return _cand("child_list", tree, list(q.aliases.values()), "children",
+                 {"Cs": noun(rng, child, many=True, parent=parent.noun), "ent": ref.text, "when": when,
+                  "order": colname(order)}, {**ref.relative, **rel})
+
+
+def _bridges(ctx: Ctx) -> list[TableProfile]:
+    return [t for t in ctx.profile.tables.values() if len(t.fks) >= 2]
+
+
+def bridge_join(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Rows of one table reached from a named row of another through a table that links them (2-3 joins)."""
+    b = _pick(ctx, rng, _bridges(ctx))
+    if b is None:
+        return None
+    per = ctx.profile.period.table if ctx.profile.period else None
+    ends = [f for f in b.fks if f.ref_table != per and _tp(ctx, f.ref_table).labels]
+    if len(ends) < 2:
+        return None
+    src, dst = rng.sample(ends, 2)
+    row = rng.choice(ctx.bank.rows(b.name))
+    srow = _parent_row(ctx, src, row)
+    ref = pick_ref(rng, ctx.profile, _tp(ctx, src.ref_table), srow) if srow else None
+    if ref is None or _parent_row(ctx, dst, row) is None:
+        return None
+    q = Query(ctx.profile, b.name)
+    sa = q.join_parent(q.root_alias, src)
+    da = q.join_parent(q.root_alias, dst)
+    _apply(q, sa, ref)
+    when, rel = _when(ctx, rng, q, q.root_alias, b, row) if rng.random() < 0.7 else ("", {})
+    dst_t = _tp(ctx, dst.ref_table)
+    labels = _labels(q, da, dst_t)
+    tree = q.select(*labels, distinct=True, order=[c.copy() for c in labels[::-1 if dst_t.person else 1]])
+    reverse = rng.random() < 0.4
+    slots = {"ent": ref.text, "when": when, "target": dst.label, "targets": _plural_label(dst.label),
+             "srcs": noun(rng, _tp(ctx, src.ref_table), many=True), "src": src.label, "via": noun(rng, b, many=True),
+             "who": "who" if dst_t.person else f"which {_plural_label(dst.label)}"}
+    if reverse:
+        # The same SQL read the other way: 'which courses have X as prerequisite' keeps src as the filter.
+        slots.update(targets=_plural_label(dst.label), ent_role=src.label)
+    return _cand("bridge_join", tree, list(q.aliases.values()), "bridge_rev" if reverse else "bridge",
+                 slots, {**ref.relative, **rel})
+
+
+def _plural_label(label: str) -> str:
+    from .profile import plural
+
+    return plural(label)
+
+
+def count_children(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """How many child rows one named row has, optionally one hop further and in a period."""
+    fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: True))
+    if fk is None:
+        return None
+    child = _tp(ctx, fk.table)
+    row = rng.choice(ctx.bank.rows(child.name))
+    q = Query(ctx.profile, child.name)
+    hop_alias, hop_t, hop_row = q.root_alias, child, row
+    parent_fk = fk
+    if not _tp(ctx, fk.ref_table).labels:
+        # One more hop: enrollments -> sections -> courses.
+        mid = _tp(ctx, fk.ref_table)
+        mid_row = _parent_row(ctx, fk, row)
+        ups = [f for f in mid.fks if _tp(ctx, f.ref_table).labels and
+               (not ctx.profile.period or f.ref_table != ctx.profile.period.table)]
+        if mid_row is None or not ups:
+            return None
+        hop_alias = q.join_parent(q.root_alias, fk)
+        hop_t, hop_row, parent_fk = mid, mid_row, rng.choice(ups)
+    parent = _tp(ctx, parent_fk.ref_table)
+    prow = _parent_row(ctx, parent_fk, hop_row)
+    ref = pick_ref(rng, ctx.profile, parent, prow) if prow else None
+    if ref is None:
+        return None
+    pa = q.join_parent(hop_alias, parent_fk)
+    _apply(q, pa, ref)
+    when, rel = _when(ctx, rng, q, hop_alias, hop_t, hop_row) if rng.random() < 0.6 and parent.name != (
+        ctx.profile.period.table if ctx.profile.period else None) else ("", {})
+    cond = ""
+    if child.categories and rng.random() < 0.4:
+        col = rng.choice(child.categories)
+        if row.get(col) is not None:
+            q.eq(q.root_alias, col, row[col])
+            cond = f" with {colname(col)} {show(row[col])}"
+    tree = q.select(exp.Count(this=exp.Star()))
+    return _cand("count_children", tree, list(q.aliases.values()), "count_children",
+                 {"Cs": noun(rng, child, many=True, parent=parent.noun), "ent": ref.text, "when": when, "cond": cond},
+                 {**ref.relative, **rel})
+
+
+def group_count(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Rows per parent (or per category), most first."""
+    if rng.random() < 0.35:
+        t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.categories])
+        if t is None:
+            return None
+        col = rng.choice(t.categories)
+        q = Query(ctx.profile, t.name)
+        c = q.col(q.root_alias, col)
+        n = exp.alias_(exp.Count(this=exp.Star()), "n")
+        tree = q.select(c, n, group=[c.copy()], order=[desc(exp.column("n"))])
+        return _cand("group_count", tree, [t.name], "per_group", {"Ts": noun(rng, t, many=True), "G": colname(col)})
+    fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.ref_table).labels)))
+    if fk is None:
+        return None
+    child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
+    q = Query(ctx.profile, parent.name)
+    ca = q.join_child(q.root_alias, fk)
+    labels = _labels(q, q.root_alias, parent)
+    alias = _count_alias(child)
+    tree = q.select(*labels, exp.alias_(exp.Count(this=exp.Star()), alias), group=[c.copy() for c in labels],
+                    order=[desc(exp.column(alias))])
+    return _cand("group_count", tree, [child.name, parent.name], "per_group",
+                 {"Ts": noun(rng, child, many=True, parent=parent.noun), "G": fk.label})
+
+
+def group_agg(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """AVG/SUM/MAX of a number per category or per parent."""
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.numbers and (t.categories or t.fks)])
+    if t is None:
+        return None
+    col = rng.choice(t.numbers)
+    fn = rng.choice(["max", "min"] if _label_like(col) else ["avg", "sum", "max", "min", "avg"])
+    cls, words = _FNS[fn]
+    q = Query(ctx.profile, t.name)
+    groups = [("cat", c) for c in t.categories] + [("fk", f) for f in t.fks if _tp(ctx, f.ref_table).labels]
+    kind, g = rng.choice(groups)
+    if kind == "cat":
+        keys = [q.col(q.root_alias, g)]
+        gname = colname(g)
+    else:
+        pa = q.join_parent(q.root_alias, g)
+        keys = _labels(q, pa, _tp(ctx, g.ref_table))
+        gname = g.label
+    tree = q.select(*keys, cls(this=q.col(q.root_alias, col)), group=[k.copy() for k in keys],
+                    order=[k.copy() for k in keys])
+    return _cand("group_agg", tree, list(q.aliases.values()), "per_group_agg",
+                 {"fn": rng.choice(words), "col": colname(col), "G": gname, "Ts": noun(rng, t, many=True)})
+
+
+def having(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Parents with more (or fewer) than N children, N taken from the real counts."""
+    fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.ref_table).labels)))
+    if fk is None:
+        return None
+    child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
+    counts = Counter(r[fk.column] for r in ctx.bank.rows(child.name) if r.get(fk.column) is not None)
+    if len(counts) < 3:
+        return None
+    scale = max(1.0, ctx.bank.samples[child.name].total / max(len(ctx.bank.rows(child.name)), 1))
+    values = sorted(round(v * scale) for v in counts.values())
+    n = values[rng.randrange(len(values) // 4, max(len(values) * 3 // 4, len(values) // 4 + 1))]
+    more = rng.random() < 0.7
+    n = max(n - 1, 1) if more else n + 1
+    q = Query(ctx.profile, parent.name)
+    q.join_child(q.root_alias, fk)
+    labels = _labels(q, q.root_alias, parent)
+    alias = _count_alias(child)
+    cnt = exp.Count(this=exp.Star())
+    cond = (exp.GT if more else exp.LT)(this=cnt, expression=exp.Literal.number(n))
+    tree = q.select(*labels, exp.alias_(cnt.copy(), alias), group=[c.copy() for c in labels], having=cond,
+                    order=[desc(exp.column(alias))])
+    return _cand("having", tree, [child.name, parent.name], "having",
+                 {"Ps": noun(rng, parent, many=True), "Cs": noun(rng, child, many=True, parent=parent.noun),
+                  "op": rng.choice(_OPS[">" if more else "<"]), "n": str(n)})
+
+
+def top_k(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """The k rows with the largest (or smallest) number, or the parents with the most children."""
+    k = rng.choice([1, 1, 3, 5, 10])
+    if rng.random() < 0.55:
+        t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.numbers])
+        if t is None:
+            return None
+        col = rng.choice(t.numbers)
+        q = Query(ctx.profile, t.name)
+        big = rng.random() < 0.7
+        c = q.col(q.root_alias, col)
+        shown = [q.col(q.root_alias, x) for x in _show_cols(t, rng, 2) if x != col] + [c]
+        tree = q.select(*shown, order=[desc(c.copy()) if big else c.copy()], limit=k)
+        intent = ("top_num" if big else "top_num_low") if k > 1 else "top_one"
+        return _cand("top_k", tree, [t.name], intent,
+                     {"Ts": noun(rng, t, many=True), "T": noun(rng, t), "col": colname(col), "k": str(k),
+                      "most": rng.choice(["highest", "largest", "biggest", "most"]) if big else
+                      rng.choice(["lowest", "smallest", "least"])})
+    fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.ref_table).labels)))
+    if fk is None:
+        return None
+    child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
+    q = Query(ctx.profile, parent.name)
+    q.join_child(q.root_alias, fk)
+    labels = _labels(q, q.root_alias, parent)
+    alias = _count_alias(child)
+    tree = q.select(*labels, exp.alias_(exp.Count(this=exp.Star()), alias), group=[c.copy() for c in labels],
+                    order=[desc(exp.column(alias))], limit=k)
+    return _cand("top_k", tree, [child.name, parent.name], "top_count" if k > 1 else "top_count_one",
+                 {"Ps": noun(rng, parent, many=True), "P": noun(rng, parent),
+                  "Cs": noun(rng, child, many=True, parent=parent.noun), "k": str(k)})
+
+
+def anti_join(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Rows that nothing points at: NOT EXISTS."""
+    fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.ref_table).labels)))
+    if fk is None:
+        return None
+    child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
+    q = Query(ctx.profile, parent.name)
+    ca = q.profile.tables[child.name].alias
+    ca = ca if ca != q.root_alias else ca + "2"
+    inner = (exp.select(exp.Literal.number(1)).from_(exp.alias_(exp.to_table(child.name), ca, table=True))
+             .where(exp.EQ(this=exp.column(fk.column, table=ca), expression=q.col(q.root_alias, fk.ref_column))))
+    q.cond(exp.Not(this=exp.Exists(this=inner)))
+    labels = _labels(q, q.root_alias, parent)
+    tree = q.select(*labels, order=[c.copy() for c in labels[::-1 if parent.person else 1]][:1])
+    return _cand("anti_join", tree, [child.name, parent.name], "anti",
+                 {"Ps": noun(rng, parent, many=True), "Cs": noun(rng, child, many=True, parent=parent.noun)})
+
+
+def join_filter(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Parents that have a child with some value: JOIN + DISTINCT, or IN (subquery)."""
+    fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.ref_table).labels) and
+                                     bool(_tp(ctx, f.table).categories or _tp(ctx, f.table).texts)))
+    if fk is None:
+        return None
+    child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
+    cols = list(child.categories) + list(child.texts)
+    col = rng.choice(cols)
+    row = rng.choice([r for r in ctx.bank.rows(child.name) if r.get(col) is not None] or [{}])
+    if not row:
+        return None
+    like = col not in child.categories
+    value = _word(rng, [row[col]]) if like else row[col]
+    if value is None:
+        return None
+    test = (lambda c: exp.ILike(this=c, expression=exp.Literal.string(f"%{value}%"))) if like else \
+        (lambda c: exp.EQ(this=c, expression=lit(value)))
+    q = Query(ctx.profile, parent.name)
+    labels = _labels(q, q.root_alias, parent)
+    order = [c.copy() for c in labels[::-1 if parent.person else 1]][:1]
+    slots = {"Ps": noun(rng, parent, many=True), "C": noun(rng, child, parent=parent.noun),
+             "Cs": noun(rng, child, many=True, parent=parent.noun), "col": colname(col), "val": show(value)}
+    if rng.random() < 0.5:
+        inner = exp.select(exp.column(fk.column)).from_(child.name).where(test(exp.column(col)))
+        q.cond(exp.In(this=q.col(q.root_alias, fk.ref_column), query=exp.Subquery(this=inner)))
+        tree = q.select(*labels, order=order)
+        shape = "in_subquery"
+    else:
+        ca = q.join_child(q.root_alias, fk)
+        q.cond(test(q.col(ca, col)))
+        tree = q.select(*labels, distinct=True, order=order)
+        shape = "join_filter"
+    return _cand(shape, tree, [child.name, parent.name], "has_child_like" if like else "has_child", slots)
+
+
+def period_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Rows of a table that points at the period table, in this or a past period: 'sections this term'."""
+    per = ctx.profile.period
+    if per is None:
+        return None
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.fk_to(per.table)])
+    if t is None:
+        return None
+    rows = [r for r in ctx.bank.rows(t.name)]
+    row = rng.choice(rows)
+    q = Query(ctx.profile, t.name)
+    when, rel = _when(ctx, rng, q, q.root_alias, t, row)
+    if not when:
+        return None
+    slots = {"Ts": noun(rng, t, many=True), "when": when, "cond": ""}
+    cols = [q.col(q.root_alias, c) for c in _show_cols(t, rng, 2)]
+    others = [f for f in t.fks if f.ref_table != per.table and _tp(ctx, f.ref_table).labels]
+    if others and rng.random() < 0.8:
+        f = rng.choice(others)
+        pa = q.join_parent(q.root_alias, f)
+        cols = _labels(q, pa, _tp(ctx, f.ref_table)) + cols[:1]
+    usable = [c for c in t.categories + t.numbers + t.times if row.get(c) is not None]
+    if usable and rng.random() < 0.7:
+        col = rng.choice(usable)
+        if col in t.categories:
+            q.eq(q.root_alias, col, row[col])
+            slots["cond"] = rng.choice([f" with {colname(col)} {show(row[col])}", f" where {colname(col)} is {show(row[col])}"])
+        else:
+            op = rng.choice([">=", "<="])
+            q.cond((exp.GTE if op == ">=" else exp.LTE)(this=q.col(q.root_alias, col), expression=lit(row[col])))
+            words = _OPS if col in t.numbers else _TIME_OPS
+            slots["cond"] = f" with {colname(col)} {rng.choice(words[op])} {show(row[col])}"
+    tree = q.select(*cols, order=[c.copy() for c in cols[:1]])
+    return _cand("period_list", tree, list(q.aliases.values()), "period", slots, rel)
+
+
+SHAPES = (lookup, fk_lookup, filter_category, filter_compare, filter_like, child_list, bridge_join,
+          count_rows, count_children, aggregate, group_count, group_agg, having, top_k, distinct,
+          date_range, anti_join, join_filter, in_list, subquery, period_list)
