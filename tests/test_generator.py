@@ -1,0 +1,195 @@
+"""The training-data generator against real Postgres: verification, resume, determinism, dev-set exclusion, diversity."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+
+import asyncpg
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from finetune.generator.dedupe import normalise_question, normalise_sql
+from finetune.generator.run import GenerateSettings, generate
+from finetune.generator.verify import entity_problem, verify_sql
+from pipeline.executor import ExecLimits
+from pipeline.guard import GuardPolicy, check_sql
+from pipeline.schema import introspect_schema
+
+DENIED = frozenset({"students.email", "enrollments.grade"})
+TODAY = dt.date(2026, 11, 24)
+DEV = Path(__file__).resolve().parents[1] / "finetune" / "eval" / "course_dev.jsonl"
+COURSE_TABLES = {"departments", "instructors", "courses", "course_topics", "prerequisites", "terms", "sections",
+                 "students", "enrollments", "assessments"}
+
+
+async def _run(url: str, out: Path, *, count: int, seed: int = 7, denied=DENIED, batch_size: int = 48,
+               on_progress=None):
+    async with asyncpg.create_pool(url, min_size=1, max_size=4) as pool:
+        schema = await introspect_schema(pool)
+        policy = GuardPolicy.from_schema(schema, denied_columns=denied)
+        settings = GenerateSettings(count=count, seed=seed, sources=("sampling",), denied_columns=denied,
+                                    today=TODAY, db_label="test", batch_size=batch_size, concurrency=4,
+                                    exclude=(str(DEV),))
+        return await generate(pool, schema, policy, settings, out=out, on_progress=on_progress)
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def course_set(course_db_url, tmp_path_factory):
+    """One sampling-only run of 300 pairs on the course database, shared by the metric tests."""
+    out = tmp_path_factory.mktemp("gen") / "samples.jsonl"
+    asyncio.run(_run(course_db_url, out, count=300))
+    return out
+
+
+async def test_verification_rejects_broken_writes_denied_and_empty(course_db_url):
+    async with asyncpg.create_pool(course_db_url, min_size=1, max_size=2) as pool:
+        schema = await introspect_schema(pool)
+        policy = GuardPolicy.from_schema(schema, denied_columns=DENIED)
+        limits = ExecLimits(2000, 20, 10_000)
+        assert (await verify_sql(pool, "SELEC code FROM courses", policy, limits)).reason in ("parse", "guard")
+        assert (await verify_sql(pool, "DELETE FROM courses", policy, limits)).reason == "guard"
+        assert (await verify_sql(pool, "SELECT email FROM students", policy, limits)).reason == "guard"
+        assert (await verify_sql(pool, "SELECT nope FROM courses", policy, limits)).reason == "db_error"
+        empty = "SELECT title FROM courses WHERE code = 'ZZ 0000'"
+        assert (await verify_sql(pool, empty, policy, limits)).reason == "empty"
+        assert (await verify_sql(pool, empty, policy, limits, require_rows=False)).ok
+        assert (await verify_sql(pool, "SELECT title FROM courses WHERE code = 'CS 2110'", policy, limits)).ok
+
+
+def test_round_trip_entity_check():
+    sql = "SELECT credits FROM courses WHERE code = 'CS 2110'"
+    assert entity_problem("how many credits is cs 2110", sql) is None
+    assert entity_problem("how many credits is CS 1010?", sql) == "entity_missing"
+    assert entity_problem("credits of CS 2110 in 2026?", sql) == "entity_extra"
+    assert entity_problem("credits of CS 2110 vs 'Linear Algebra'", sql) == "entity_extra"
+    term = "SELECT count(*) FROM sections s JOIN terms t ON t.id = s.term_id WHERE t.name = 'Fall 2026'"
+    assert entity_problem("how many sections this semester", term) == "entity_missing"
+    assert entity_problem("how many sections this semester", term, relative={"Fall 2026": ("this semester",)}) is None
+    assert entity_problem("sections starting before 9am",
+                          "SELECT room FROM sections WHERE start_time < '09:00'") is None
+
+
+async def test_resume_after_interrupt_has_no_duplicates_and_reaches_count(course_db_url, tmp_path):
+    out = tmp_path / "samples.jsonl"
+    task = None
+
+    def stop_early(stats):
+        if stats.kept >= 20:
+            task.cancel()
+
+    task = asyncio.ensure_future(_run(course_db_url, out, count=60, batch_size=10, on_progress=stop_early))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    first = out.read_text()
+    assert 20 <= len(first.splitlines()) < 60
+    with out.open("a") as f:
+        f.write('{"question": "torn li')  # a line cut by the interrupt
+    stats = await _run(course_db_url, out, count=60, batch_size=10)
+    rows = _rows(out)
+    assert len(rows) == 60 and stats.kept == 60
+    assert out.read_text().startswith(first)
+    assert len({normalise_sql(r["sql"]) for r in rows}) == 60
+    again = await _run(course_db_url, out, count=60)
+    assert again.kept == 60 and len(_rows(out)) == 60  # already complete: nothing added
+
+
+async def test_same_seed_gives_the_same_file(course_db_url, tmp_path):
+    a, b, c = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "c.jsonl"
+    await _run(course_db_url, a, count=80, seed=3)
+    await _run(course_db_url, b, count=80, seed=3)
+    await _run(course_db_url, c, count=80, seed=4)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+
+def test_dev_set_never_produced(course_set):
+    dev = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
+    dev_sql = {normalise_sql(d["sql"]) for d in dev}
+    dev_q = {normalise_question(d["question"]) for d in dev}
+    for r in _rows(course_set):
+        assert normalise_sql(r["sql"]) not in dev_sql, r
+        assert normalise_question(r["question"]) not in dev_q, r
+
+
+def test_diversity_of_a_sampling_run(course_set):
+    rows = _rows(course_set)
+    n = len(rows)
+    assert n == 300
+    assert len({normalise_sql(r["sql"]) for r in rows}) >= 0.95 * n
+    assert set().union(*(r["tables"] for r in rows)) >= COURSE_TABLES
+    trees = [sqlglot.parse_one(r["sql"], read="postgres") for r in rows]
+    assert sum(1 for t in trees if t.find(exp.Join)) >= 0.4 * n
+    assert sum(1 for t in trees if t.find(exp.AggFunc)) >= 0.3 * n
+    assert len({r["shape"] for r in rows}) >= 12
+    assert sum(len(r["question"].split()) for r in rows) / n >= 6
+    stats = json.loads(course_set.with_name("samples.stats.json").read_text())
+    assert stats["max_template_share"] <= 0.05
+    assert set(rows[0]) == {"question", "sql", "shape", "tables", "source", "db"}
+
+
+def test_generated_sql_never_reads_denied_columns(course_set):
+    policy = GuardPolicy(denied_columns=DENIED)
+    for r in _rows(course_set):
+        check_sql(r["sql"], policy)  # raises UnsafeSql on students.email / enrollments.grade
+
+
+@pytest.fixture
+def shop_db_url(pg_admin_url, test_run_id):
+    """A fresh database loaded from tests/fixtures/shopdb.sql, dropped afterwards."""
+    name = f"askdb_shop_{test_run_id}"
+    base = pg_admin_url.rsplit("/", 1)[0]
+    sql = (Path(__file__).parent / "fixtures" / "shopdb.sql").read_text()
+
+    async def setup():
+        admin = await asyncpg.connect(pg_admin_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        conn = await asyncpg.connect(f"{base}/{name}")
+        await conn.execute(sql)
+        await conn.close()
+
+    async def teardown():
+        admin = await asyncpg.connect(pg_admin_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    asyncio.run(setup())
+    yield f"{base}/{name}"
+    asyncio.run(teardown())
+
+
+def test_second_database_without_code_change(shop_db_url, tmp_path):
+    out = tmp_path / "shop.jsonl"
+    stats = asyncio.run(_run(shop_db_url, out, count=80, denied=frozenset({"customers.email"})))
+    rows = _rows(out)
+    assert len(rows) == 80 and stats.kept == 80
+    assert len(set().union(*(r["tables"] for r in rows))) >= 6
+    assert len({r["shape"] for r in rows}) >= 12
+    assert not any("email" in r["sql"] for r in rows)
+
+    async def rerun():
+        async with asyncpg.create_pool(shop_db_url, min_size=1, max_size=2) as pool:
+            for r in rows[:20]:
+                assert await pool.fetch(r["sql"]), r
+    asyncio.run(rerun())
+
+
+def test_cli_generate_writes_the_set_and_refuses_unknown_sources(course_db_url, tmp_path, capsys):
+    from askdb.cli import main
+
+    out = tmp_path / "cli.jsonl"
+    assert main(["generate", "--database", course_db_url, "--count", "25", "--out", str(out),
+                 "--sources", "sampling", "--no-progress"]) == 0
+    rows = _rows(out)
+    assert len(rows) == 25 and {r["db"] for r in rows} == {"course"}
+    assert main(["generate", "--database", course_db_url, "--sources", "sampling,magic", "--out", str(out)]) == 1
+    assert "unknown source 'magic'" in capsys.readouterr().err
