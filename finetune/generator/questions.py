@@ -80,14 +80,14 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     ),
     "bridge": (
         "{who} is the {target} for {ent}{when}?", "What are the {targets} of {ent}{when}?",
-        "list the {targets} for {ent}{when}", "{targets} of {ent}{when}", "who/what is the {target} of {ent}{when}",
+        "list the {targets} for {ent}{when}", "{targets} of {ent}{when}", "what's the {target} of {ent}{when}",
         "show me the {targets} linked to {ent}{when}", "which {targets} go with {ent}{when}?",
         "{ent} {targets}{when}?",
     ),
     "bridge_rev": (
-        "Which {targets} are there for {srcs} with {src} {ent}{when}?", "{targets} connected to {ent}{when}",
+        "Which {targets} have {ent} as their {src}{when}?", "{targets} with {src} {ent}{when}",
         "find every {target} that has {ent} as {src}{when}", "{targets} where the {src} is {ent}{when}",
-        "list the {targets} for {src} {ent}{when}", "{who} goes with {ent}{when}?",
+        "list {targets} whose {src} is {ent}{when}", "{who} has {ent} as {src}{when}?",
     ),
     "count_children": (
         "How many {Cs} does {ent} have{when}{cond}?", "how many {Cs} are in {ent}{when}{cond}",
@@ -121,7 +121,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     ),
     "top_one": (
         "Which {T} has the {most} {col}?", "{T} with the {most} {col}", "what's the {T} with the {most} {col}",
-        "find the {T} with the {most} {col}", "who/what has the {most} {col} among {Ts}?",
+        "find the {T} with the {most} {col}", "which of the {Ts} has the {most} {col}?",
     ),
     "top_count": (
         "Which {k} {Ps} have the most {Cs}?", "top {k} {Ps} by number of {Cs}", "the {k} {Ps} with the most {Cs}",
@@ -129,7 +129,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     ),
     "top_count_one": (
         "Which {P} has the most {Cs}?", "{P} with the most {Cs}", "what {P} has the largest number of {Cs}",
-        "who/what has the most {Cs}?", "the {P} that has the most {Cs}",
+        "which {P} has the largest number of {Cs}?", "the {P} that has the most {Cs}",
     ),
     "anti": (
         "Which {Ps} have no {Cs}?", "{Ps} without any {Cs}", "are there {Ps} with zero {Cs}?",
@@ -144,6 +144,11 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "Which {Ps} have a {C} about {val}?", "{Ps} with {Cs} mentioning {val}", "which {Ps} cover {val}?",
         "list {Ps} that have a {C} with {val} in the {col}", "any {Ps} with {val} {Cs}?",
         "find {Ps} whose {Cs} include {val}",
+    ),
+    "has_child_when": (
+        "Which {cond}{Ps} have {Cs}{when}?", "{cond}{Ps} with {Cs}{when}", "which {cond}{Ps} have any {Cs}{when}",
+        "list {cond}{Ps} that have {Cs}{when}", "{cond}{Ps} that have at least one {C}{when}",
+        "Which {cond}{Ps} are running{when}?",
     ),
     "period": (
         "Which {Ts} are there{when}{cond}?", "list the {Ts}{when}{cond}", "{Ts}{when}{cond}",

@@ -422,7 +422,8 @@ def bridge_join(ctx: Ctx, rng: random.Random) -> Candidate | None:
     dst_t = _tp(ctx, dst.ref_table)
     labels = _labels(q, da, dst_t)
     tree = q.select(*labels, distinct=True, order=[c.copy() for c in labels[::-1 if dst_t.person else 1]])
-    reverse = rng.random() < 0.4
+    # Two keys to one table (course_id, prerequisite_id): reading 'the course of X' forwards is confusing.
+    reverse = rng.random() < 0.4 or (src.ref_table == dst.ref_table and dst.label == dst_t.noun)
     slots = {"ent": ref.text, "when": when, "target": dst.label, "targets": _plural_label(dst.label),
              "srcs": noun(rng, _tp(ctx, src.ref_table), many=True), "src": src.label, "via": noun(rng, b, many=True),
              "who": "who" if dst_t.person else f"which {_plural_label(dst.label)}"}
@@ -475,8 +476,12 @@ def count_children(ctx: Ctx, rng: random.Random) -> Candidate | None:
             q.eq(q.root_alias, col, row[col])
             cond = f" with {colname(col)} {show(row[col])}"
     tree = q.select(exp.Count(this=exp.Star()))
+    ent = ref.text
+    if hop_t is not child:
+        # enrollments -> sections -> instructors: 'enrollments in Ivan Novak's sections'.
+        ent = f"{ref.text}'s {noun(rng, hop_t, many=True, parent=parent.noun)}"
     return _cand("count_children", tree, list(q.aliases.values()), "count_children",
-                 {"Cs": noun(rng, child, many=True, parent=parent.noun), "ent": ref.text, "when": when, "cond": cond},
+                 {"Cs": noun(rng, child, many=True, parent=parent.noun), "ent": ent, "when": when, "cond": cond},
                  {**ref.relative, **rel})
 
 
@@ -610,12 +615,18 @@ def anti_join(ctx: Ctx, rng: random.Random) -> Candidate | None:
 
 def join_filter(ctx: Ctx, rng: random.Random) -> Candidate | None:
     """Parents that have a child with some value: JOIN + DISTINCT, or IN (subquery)."""
-    fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.ref_table).labels) and
-                                     bool(_tp(ctx, f.table).categories or _tp(ctx, f.table).texts)))
+    per = ctx.profile.period.table if ctx.profile.period else None
+    fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.ref_table).labels) and f.ref_table != per and (
+        bool(_tp(ctx, f.table).categories or _tp(ctx, f.table).texts) or bool(per and _tp(ctx, f.table).fk_to(per)))))
     if fk is None:
         return None
     child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
+    per = ctx.profile.period
+    if per and parent.name != per.table and child.fk_to(per.table) and rng.random() < 0.4:
+        return _has_child_in_period(ctx, rng, fk, child, parent)
     cols = list(child.categories) + list(child.texts)
+    if not cols:
+        return None
     col = rng.choice(cols)
     row = rng.choice([r for r in ctx.bank.rows(child.name) if r.get(col) is not None] or [{}])
     if not row:
@@ -642,6 +653,28 @@ def join_filter(ctx: Ctx, rng: random.Random) -> Candidate | None:
         tree = q.select(*labels, distinct=True, order=order)
         shape = "join_filter"
     return _cand(shape, tree, [child.name, parent.name], "has_child_like" if like else "has_child", slots)
+
+
+def _has_child_in_period(ctx: Ctx, rng: random.Random, fk: FkEdge, child: TableProfile,
+                         parent: TableProfile) -> Candidate | None:
+    """Parents with a child row in a period: 'which courses have sections this term'."""
+    row = rng.choice(ctx.bank.rows(child.name))
+    q = Query(ctx.profile, parent.name)
+    ca = q.join_child(q.root_alias, fk)
+    when, rel = _when(ctx, rng, q, ca, child, row)
+    if not when:
+        return None
+    cond = ""
+    if parent.categories and rng.random() < 0.5:
+        col = rng.choice(parent.categories)
+        value = rng.choice([r[col] for r in ctx.bank.rows(parent.name) if r.get(col) is not None])
+        q.eq(q.root_alias, col, value)
+        cond = f"{show(value)} "
+    labels = _labels(q, q.root_alias, parent)
+    tree = q.select(*labels, distinct=True, order=[c.copy() for c in labels[::-1 if parent.person else 1]][:1])
+    return _cand("join_filter", tree, list(q.aliases.values()), "has_child_when",
+                 {"Ps": noun(rng, parent, many=True), "C": noun(rng, child, parent=parent.noun),
+                  "Cs": noun(rng, child, many=True, parent=parent.noun), "when": when, "cond": cond}, rel)
 
 
 def period_list(ctx: Ctx, rng: random.Random) -> Candidate | None:

@@ -126,7 +126,12 @@ def noun(rng: random.Random, t: TableProfile, *, many: bool = False, parent: str
 
 
 def colname(name: str) -> str:
-    return humanise(name)
+    """How people say a column: 'starts_on' -> 'start date', 'joined_on' -> 'date joined'."""
+    words = humanise(name).split()
+    if len(words) == 2 and words[1] in ("on", "at"):
+        w = words[0]
+        return f"date {w}" if w.endswith("ed") else f"{w[:-1] if w.endswith('s') else w} date"
+    return " ".join(words)
 
 
 def join_words(words: list[str]) -> str:
