@@ -11,13 +11,13 @@ from pipeline.roles import QueryRole, drop_query_role, grant_query_role
 from tests.security import COURSE_TABLES, DENIED_COLUMNS, data_checksum
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def guard_policy() -> GuardPolicy:
     """The policy the pipeline would use for the course database, with two restricted columns."""
     return GuardPolicy(allowed_tables=frozenset(COURSE_TABLES), denied_columns=DENIED_COLUMNS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def secure_role_url(course_db_url: str, test_run_id: str) -> str:
     """The course DB as a read-only role without SELECT on the restricted columns; askdb's own schema exists."""
     role = QueryRole(name=f"askdb_s_{test_run_id}", password="test-only", denied_columns=tuple(DENIED_COLUMNS))
@@ -43,7 +43,7 @@ def secure_role_url(course_db_url: str, test_run_id: str) -> str:
     asyncio.run(teardown())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def baseline_checksum(course_db_url: str, secure_role_url: str, test_run_id: str):
     """The data before the suite; the whole suite must leave it exactly as it was."""
     before = asyncio.run(data_checksum(course_db_url, test_run_id))
