@@ -1,0 +1,1 @@
+"""Benchmarks: runnable scripts (bench_*.py) and the helpers they share (common.py)."""
