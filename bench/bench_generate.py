@@ -25,6 +25,7 @@ import asyncpg  # noqa: E402
 
 from askdb.config import load_config  # noqa: E402
 from askdb.coursedb.seed import load_course_database  # noqa: E402
+from askdb.commands.generate import patient_config  # noqa: E402
 from askdb.runtime import clock, guard_policy, open_model  # noqa: E402
 from finetune.generator.metrics import diversity  # noqa: E402
 from finetune.generator.run import GenerateSettings, generate  # noqa: E402
@@ -53,7 +54,7 @@ async def main(args) -> int:
     try:
         started = time.perf_counter()
         if {"llm_questions", "llm_free"} & set(sources):
-            model = await open_model(cfg, adapter="", backend="transformers")
+            model = await open_model(patient_config(cfg), adapter="", backend="transformers")
             load_s = time.perf_counter() - started
         async with asyncpg.create_pool(url, min_size=1, max_size=8) as pool:
             schema = await introspect_schema(pool)

@@ -68,7 +68,7 @@ async def run(args: argparse.Namespace) -> int:
         policy = guard_policy(cfg, schema)
         if {"llm_questions", "llm_free"} & set(settings.sources):
             # The base model phrases questions: a SQL-tuned adapter would answer with SQL.
-            model = await open_model(cfg, adapter="", backend=args.backend)
+            model = await open_model(patient_config(cfg), adapter="", backend=args.backend)
         try:
             with _progress(settings.count, enabled=not args.no_progress and sys.stderr.isatty()) as update:
                 stats = await generate(pool, schema, policy, settings, out=out, model=model, on_progress=update)
@@ -79,6 +79,11 @@ async def run(args: argparse.Namespace) -> int:
     print(f"{out}: {d['kept']} pairs ({d['resumed_from_file']} already there), {d['elapsed_s']} s, "
           f"{d['pairs_per_minute']} pairs/min; rejected: {d['rejected']}")
     return 0 if stats.kept >= settings.count else 1
+
+
+def patient_config(cfg):
+    """Batch work, not a chat: a busy CPU may take minutes for a batch of rephrasings."""
+    return cfg.replace(model=dataclasses.replace(cfg.model, timeout_s=max(cfg.model.timeout_s, 300)))
 
 
 class _progress:

@@ -7,20 +7,25 @@ from typing import Sequence
 
 from pipeline.errors import ModelUnavailable
 from pipeline.models.base import Completion, Message, TextModel
-from pipeline.schema import Schema, render_schema
+from pipeline.prompt import render_table
+from pipeline.schema import Schema
 
 from .verify import Verdict, entity_problem
 from .writer import Stats
 
-SYSTEM = ("You rewrite database questions the way a student or staff member would type them in a chat. "
-          "Keep every name, code, number and date exactly as given. Reply with one question only.")
+SYSTEM = ("Rewrite the question as a short chat message a student or staff member might type. "
+          "Keep every name, code, number and date exactly as written. Reply with the rewritten question only.")
+# One made-up exchange shows the small model the format; it names no table of any real database.
+_EXAMPLE = (Message("user", "Tables:\nitems(sku, name, price)  -- Things for sale.\nSQL: SELECT price FROM items WHERE "
+                            "sku = 'AB-12'\nIt returns: 9.5\nRewrite this question: What is the price of AB-12?"),
+            Message("assistant", "how much does AB-12 cost?"))
 
 
 def rephrase_prompt(question: str, sql: str, schema: Schema, tables: Sequence[str], preview: str) -> list[Message]:
-    """The model sees the relevant schema with comments, the SQL, a result preview and the template question."""
-    text = (f"Tables:\n{render_schema(schema, list(tables), samples=False)}\n\nSQL: {sql}\nResult: {preview}\n\n"
-            f"Question: {question}\nRewrite the question in your own words:")
-    return [Message("system", SYSTEM), Message("user", text)]
+    """The model sees the relevant tables with comments, the SQL, a result preview and the template question."""
+    lines = "\n".join(render_table(t, with_comments=True) for t in schema.tables if t.name in tables)
+    text = f"Tables:\n{lines}\nSQL: {sql}\nIt returns: {preview}\nRewrite this question: {question}"
+    return [Message("system", SYSTEM), *_EXAMPLE, Message("user", text)]
 
 
 def clean(text: str) -> str:
@@ -28,6 +33,18 @@ def clean(text: str) -> str:
     line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^(rewritten question|question|rewrite|answer)\s*:\s*", "", line.strip(), flags=re.I)
     return line.strip().strip('"').strip("'").strip()
+
+
+def usable(text: str, template: str) -> bool:
+    """A question (not an answer or a comment about the question), of chat length, not the template itself."""
+    words = text.split()
+    lowered = text.lower()
+    return (3 <= len(words) <= 30 and lowered != template.lower() and "question" not in lowered
+            and (text.endswith("?") or words[0].lower() in _STARTS))
+
+
+_STARTS = {"what", "which", "who", "whos", "whats", "how", "list", "show", "give", "find", "any", "are", "is", "does",
+           "do", "when", "where", "count", "tell", "can"}
 
 
 async def ask(model: TextModel, prompts: list[list[Message]], stats: Stats, *, max_tokens: int,
@@ -53,7 +70,7 @@ def _preview(v: Verdict) -> str:
     if v.result is None:
         return ""
     rows = [", ".join(str(x) for x in r) for r in v.result.rows[:3]]
-    return "; ".join(rows)[:200]
+    return "; ".join(rows)[:120]
 
 
 async def rephrase(model: TextModel, batch: list, verdicts: list[Verdict], schema: Schema, rng: random.Random,
@@ -71,7 +88,7 @@ async def rephrase(model: TextModel, batch: list, verdicts: list[Verdict], schem
         stats.llm["asked"] += 1
         text = clean(c.text)
         p = batch[i]
-        if len(text.split()) < 3 or len(text) > 200 or text.lower() == p.question.lower():
+        if not usable(text, p.question):
             stats.llm["rejected_unusable"] += 1
             stats.rejected["llm_unusable"] += 1
             continue
