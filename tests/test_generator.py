@@ -189,3 +189,46 @@ def test_cli_generate_writes_the_set_and_refuses_unknown_sources(course_db_url, 
     assert len(rows) == 25 and {r["db"] for r in rows} == {"course"}
     assert main(["generate", "--database", course_db_url, "--sources", "sampling,magic", "--out", str(out)]) == 1
     assert "unknown source 'magic'" in capsys.readouterr().err
+
+
+class _ScriptedModel:
+    """A TextModel that answers from a list: the rephrasing filter is the subject here, not the model."""
+    name = "scripted"
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.prompts = []
+
+    async def complete_many(self, batch, *, max_tokens=160, stop=()):
+        from pipeline.models.base import Completion
+
+        self.prompts += list(batch)
+        return [Completion(self.replies.pop(0)) for _ in batch]
+
+    async def aclose(self):
+        pass
+
+
+async def test_llm_rephrasing_kept_only_when_values_round_trip():
+    import random
+
+    from finetune.generator.paraphrase import rephrase
+    from finetune.generator.run import _Pending
+    from finetune.generator.shapes import Candidate
+    from finetune.generator.verify import Verdict
+    from finetune.generator.writer import Stats
+    from pipeline.schema import Column, Schema, Table
+
+    schema = Schema((Table("courses", (Column("code", "text"), Column("credits", "integer")), comment="Courses."),))
+    sql = "SELECT credits FROM courses WHERE code = 'CS 2110'"
+    batch = [_Pending(Candidate("lookup", sql, ("courses",), "lookup", {}), "What is the credits of CS 2110?", "t", "formal")
+             for _ in range(3)]
+    model = _ScriptedModel(["how many credits is cs 2110?", "how many credits is CS 1010?",
+                            "The course has 4 credits."])
+    stats = Stats()
+    await rephrase(model, batch, [Verdict(True)] * 3, schema, random.Random(0), 1.0, stats, frozenset())
+    assert [p.source for p in batch] == ["llm_questions", "sampling", "sampling"]
+    assert batch[0].question == "how many credits is cs 2110?"
+    assert stats.llm["kept"] == 1 and stats.llm["rejected_entities"] == 1 and stats.llm["rejected_unusable"] == 1
+    prompt = model.prompts[0][-1].content
+    assert sql in prompt and "Courses." in prompt  # the SQL and the schema comments reach the model
