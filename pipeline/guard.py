@@ -258,8 +258,18 @@ def _check_column(col: exp.Column, refs: dict[str, set[str]], in_scope: set[str]
     if name in refs.get(qualifier, ()) or (not qualifier and name in in_scope):
         raise UnsafeSql(f"column {col.sql(dialect='postgres')} is restricted")
     # `s` or `public.students` used as a value is the whole row, restricted columns included.
-    if name in refs:
+    if name in refs and not (not qualifier and _is_output_name_in_order_by(col)):
         raise UnsafeSql(f"using the whole row of {col.name} would read restricted columns")
+
+
+def _is_output_name_in_order_by(col: exp.Column) -> bool:
+    # Postgres resolves a bare ORDER BY name to an output column first (`count(*) AS students ... ORDER BY students`).
+    ordered = col.parent
+    if not isinstance(ordered, exp.Ordered) or not isinstance(ordered.parent, exp.Order):
+        return False
+    select = ordered.parent.parent
+    return isinstance(select, exp.Select) and any(
+        isinstance(e, exp.Alias) and e.alias.lower() == col.name.lower() for e in select.expressions)
 
 
 def _check_star(star: exp.Star, holders: list[exp.Table]) -> None:

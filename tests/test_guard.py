@@ -196,3 +196,17 @@ def test_policy_from_schema_lists_every_table_and_takes_overrides():
     assert check_sql("SELECT id FROM uni.terms", policy)
     assert "not available" in refused("SELECT * FROM students", policy)
     assert "restricted" in refused("SELECT title FROM courses", policy)
+
+
+def test_order_by_output_alias_named_like_a_restricted_table_is_not_a_whole_row():
+    from pipeline.guard import GuardPolicy, check_sql
+    from pipeline.errors import UnsafeSql
+    import pytest as _pytest
+
+    policy = GuardPolicy(table_columns={"students": ("id", "email", "major_department_id"), "departments": ("id", "name")},
+                         denied_columns=frozenset({"students.email"}))
+    ok = ("SELECT d.name, count(*) AS students FROM students s JOIN departments d ON d.id = s.major_department_id "
+          "GROUP BY d.name ORDER BY students DESC")
+    check_sql(ok, policy)
+    with _pytest.raises(UnsafeSql):  # an expression is not an output name: it is the whole row
+        check_sql("SELECT count(*) AS students FROM students GROUP BY students.id ORDER BY students::text", policy)
