@@ -66,6 +66,32 @@ class SqlConfig:
     self_correction_attempts: int = 1
     max_new_tokens: int = 120
     today: str = ""  # fixed ISO date for tests; empty: the real date
+    adapter_few_shot_k: int = 0  # few-shot examples when a LoRA adapter is loaded (it was trained without them)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """LoRA fine-tuning (askdb train); the fields mirror finetune.train.TrainSettings."""
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                               "gate_proj", "up_proj", "down_proj"])
+    learning_rate: float = 2e-3
+    batch_size: int = 16
+    cuda_batch_size: int = 32
+    epochs: int = 2
+    max_steps: int = 0  # 0: the epochs decide
+    warmup_steps: int = 10
+    val_fraction: float = 0.1
+    eval_every: int = 15
+    patience: int = 3
+    checkpoint_every: int = 10
+    correction_repeat: int = 3
+    max_seq_tokens: int = 1024
+    seed: int = 42
+    threads: int = 0  # 0: all cores
+    cpu_bf16: bool = True  # bf16 autocast on CPUs with native bf16 support
 
 
 @dataclass(frozen=True)
@@ -141,6 +167,7 @@ class Config:
     guard: GuardConfig = field(default_factory=GuardConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     sql: SqlConfig = field(default_factory=SqlConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)

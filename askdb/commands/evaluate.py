@@ -1,0 +1,137 @@
+"""askdb eval: execution accuracy of the pipeline on a question/SQL file, optionally base vs adapter side by side."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+from pipeline.retrieval import ExampleStore
+
+from ..runtime import database_label, example_paths, open_app, resolve_adapter
+from .common import add_common, config_from
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="execution accuracy on a question/SQL file")
+    p.add_argument("--questions", required=True, metavar="JSONL", help='{"question", "sql", "shape"?, "difficulty"?} lines')
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--adapter", metavar="DIR", help="LoRA adapter (default: model.adapter when present)")
+    who.add_argument("--no-adapter", action="store_true", help="the base model alone")
+    p.add_argument("--backend", choices=("transformers", "ollama", "openai"), help="model backend (default: config)")
+    p.add_argument("--few-shot", type=int, metavar="K", help="few-shot examples per prompt (default: config)")
+    p.add_argument("--compare", action="store_true", help="base+few-shot, adapter, adapter+few-shot side by side")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
+    p.add_argument("--concurrency", type=int, metavar="N", help="questions in flight (default: model.max_batch)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", metavar="PATH", help="also write the JSON report here")
+    p.add_argument("--show-failures", type=int, default=15, metavar="N", help="failures listed per run (default 15)")
+    add_common(p)
+    p.set_defaults(func=lambda a: asyncio.run(run(a)))
+
+
+def _runs(args, cfg) -> list[tuple[str, str | None, int | None]]:
+    """(label, adapter: None = configured, '' = none, few-shot k: None = configured) for each run."""
+    if not args.compare:
+        adapter = "" if args.no_adapter else args.adapter
+        return [("adapter" if resolve_adapter(cfg, adapter, args.backend) else "base", adapter, args.few_shot)]
+    adapter = args.adapter or cfg.model.adapter
+    if not resolve_adapter(cfg, adapter, args.backend) or not Path(adapter, "adapter_config.json").exists():
+        raise ConfigError("--adapter", f"--compare needs a trained adapter; none at {adapter} (run askdb train)")
+    k = args.few_shot if args.few_shot is not None else cfg.sql.few_shot_k
+    return [("base+few-shot", "", k), ("adapter", adapter, cfg.sql.adapter_few_shot_k),
+            ("adapter+few-shot", adapter, k)]
+
+
+async def run(args) -> int:
+    from finetune.evaluate import few_shot_overlap, read_items
+
+    cfg = config_from(args)
+    if args.limit is not None and args.limit <= 0:
+        raise ConfigError("--limit", "must be positive")
+    items = read_items(args.questions, limit=args.limit)
+    # Answer phrasing is not scored: skip the second model call.
+    cfg = cfg.replace(answer=dataclasses.replace(cfg.answer, use_model=False))
+    gold_cache: dict = {}
+    reports = []
+    for label, adapter, k in _runs(args, cfg):
+        run_cfg = cfg if k is None else cfg.replace(sql=dataclasses.replace(cfg.sql, few_shot_k=k, adapter_few_shot_k=k))
+        async with open_app(run_cfg, database=args.database, adapter=adapter, backend=args.backend) as app:
+            known = ExampleStore.read_jsonl(example_paths(cfg, database_label(app.owner_url)))
+            overlap = few_shot_overlap(items, [e.question for e in known]) if app.pipeline.store else 0
+            report = await _evaluate(app, items, label, args, overlap)
+        reports.append(report)
+        if not args.json:
+            _print_run(report, args.show_failures)
+    out = _combined(reports) if args.compare else reports[0].to_json()
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=2, default=str) + "\n")
+    if args.json:
+        print(json.dumps(out, default=str, ensure_ascii=False))
+    elif args.compare:
+        _print_comparison(reports)
+    return 0
+
+
+async def _evaluate(app, items, label: str, args, overlap: int):
+    from rich.progress import Progress
+
+    from finetune.evaluate import evaluate
+
+    concurrency = args.concurrency or app.cfg.model.max_batch
+    show = not args.json and sys.stderr.isatty()
+    with Progress(transient=True, disable=not show) as bar:
+        task = bar.add_task(f"{label} ({app.model.name})", total=len(items))
+        return await evaluate(app.pipeline, app.pool, items, label=label, concurrency=concurrency, overlap=overlap,
+                              progress=lambda r: bar.advance(task))
+
+
+def _combined(reports) -> dict:
+    runs = [r.to_json() for r in reports]
+    return {"compare": True, "n": runs[0]["n"],
+            "execution_accuracy": {r["label"]: r["execution_accuracy"] for r in runs}, "runs": runs}
+
+
+def _print_run(report, show_failures: int) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    d = report.to_json()
+    con = Console()
+    con.print(f"[bold]{d['label']}[/] ({d['model']}, few-shot k={d['few_shot_k']}): "
+              f"EX {d['execution_accuracy']:.1%} ({d['correct']}/{d['n']}), generation p50 {d['latency_ms_p50']} ms, "
+              f"p95 {d['latency_ms_p95']} ms, {d['wall_s']} s in all")
+    if d["questions_in_few_shot_files"]:
+        con.print(f"[yellow]warning:[/] {d['questions_in_few_shot_files']} evaluation questions are also few-shot "
+                  "examples; their score is inflated")
+    table = Table("group", "n", "EX", box=None)
+    for kind in ("by_difficulty", "by_shape"):
+        for name, g in d[kind].items():
+            table.add_row(f"{kind[3:]}: {name}", str(g["n"]), f"{g['ex']:.0%}")
+    con.print(table)
+    if d["failure_reasons"]:
+        con.print("failures: " + ", ".join(f"{k} {v}" for k, v in sorted(d["failure_reasons"].items())))
+    for f in d["failures"][:show_failures]:
+        text = (f"{f['question']}\n    gold: {f['gold_sql']}\n    got:  {f['predicted_sql']}"
+                + (f"\n    ({f['detail'][:200]})" if f["detail"] and f["reason"] != "wrong result" else ""))
+        con.print(f"  [red]{escape(f['reason'])}[/] {escape(text)}", highlight=False)
+    con.print()
+
+
+def _print_comparison(reports) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    runs = [r.to_json() for r in reports]
+    table = Table("", *[r["label"] for r in runs], title=f"execution accuracy, {runs[0]['n']} questions")
+    table.add_row("EX", *[f"{r['execution_accuracy']:.1%}" for r in runs])
+    for diff in runs[0]["by_difficulty"]:
+        table.add_row(f"  {diff}", *[f"{r['by_difficulty'].get(diff, {}).get('ex', 0):.0%}" for r in runs])
+    table.add_row("few-shot k", *[str(r["few_shot_k"]) for r in runs])
+    table.add_row("generation p50 ms", *[str(r["latency_ms_p50"]) for r in runs])
+    table.add_row("generation p95 ms", *[str(r["latency_ms_p95"]) for r in runs])
+    Console().print(table)

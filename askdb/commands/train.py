@@ -1,0 +1,68 @@
+"""askdb train: LoRA-fine-tune the SQL model on generated pairs (and feedback corrections)."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+
+from ..config import cache_dir
+from ..runtime import clock, database_label, guard_policy, open_app
+from .common import add_common, config_from
+
+log = logging.getLogger("askdb")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="fine-tune a LoRA adapter on question/SQL pairs")
+    p.add_argument("--data", required=True, metavar="JSONL", help="generated pairs, e.g. data/course/samples.jsonl")
+    p.add_argument("--corrections", metavar="JSONL", help="feedback corrections; weighted higher than --data")
+    p.add_argument("--base", help="base model: bundled, a .gguf or a transformers directory (default: model.source)")
+    p.add_argument("--out", help="adapter directory (default: model.adapter)")
+    p.add_argument("--epochs", type=int, help="passes over the data (default: train.epochs)")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    p.add_argument("--seed", type=int, help="seed for the split, the order and LoRA init (default: train.seed)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/last.pt")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from finetune.dataset import data_sha256, merge_pairs, read_pairs
+    from finetune.train import TrainSettings, train
+
+    cfg = config_from(args)
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("max_steps", args.max_steps), ("seed", args.seed))
+                 if v is not None}
+    for key, value in overrides.items():
+        if value < (1 if key == "epochs" else 0):
+            raise ConfigError(f"--{key.replace('_', '-')}", f"must be positive, got {value}")
+    settings = TrainSettings(**{**dataclasses.asdict(cfg.train), **overrides,
+                                "target_modules": tuple(cfg.train.target_modules)})
+    files = [Path(args.data)] + ([Path(args.corrections)] if args.corrections else [])
+    pairs = merge_pairs(read_pairs(files[0]),
+                        read_pairs(files[1], source="corrections") if args.corrections else [],
+                        repeat=settings.correction_repeat)
+    if not pairs:
+        raise ConfigError("--data", f"{args.data} holds no question/SQL pairs")
+    schema, label = asyncio.run(_training_schema(cfg, args.database))
+    other = sorted({p.db for p in pairs if p.db and p.db != label})
+    if other:
+        log.warning("pairs are labelled for database %s but training introspects %s", ", ".join(other), label)
+    console = Console(stderr=True)
+    train(pairs, schema, out_dir=Path(args.out or cfg.model.adapter), settings=settings,
+          base_source=args.base or cfg.model.source, cache_root=cache_dir(cfg), today=clock(cfg)(),
+          budget_tokens=cfg.sql.prompt_token_budget, data_sha=data_sha256(files), resume=args.resume,
+          console=console)
+    return 0
+
+
+async def _training_schema(cfg, database: str | None):
+    """The schema exactly as the runtime pipeline shows it to the model (denied columns removed)."""
+    async with open_app(cfg, database=database, with_model=False) as app:
+        schema = app.schema.without_columns(guard_policy(cfg, app.schema).denied_columns)
+        return schema, database_label(app.owner_url)

@@ -1,0 +1,164 @@
+"""Question/SQL pairs -> tokenized examples whose loss covers only the SQL the model has to write.
+
+The prompt is pipeline.prompt.build_sql_prompt rendered by the runtime's render_chat, so the model is
+trained on exactly the text it sees when answering.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from pipeline.errors import ConfigError
+from pipeline.models.base import Message
+from pipeline.models.transformers_backend import render_chat
+from pipeline.prompt import build_sql_prompt
+from pipeline.schema import Schema
+
+IGNORE = -100  # label of tokens the loss skips (torch's cross_entropy default ignore_index)
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    sql: str
+    db: str = ""
+    source: str = "samples"  # "samples" or "corrections"
+
+
+@dataclass(frozen=True)
+class TrainExample:
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]
+    prompt_len: int
+    question: str = ""
+
+
+def read_pairs(path: str | Path, *, source: str = "samples") -> list[Pair]:
+    """Pairs from a JSONL file of {"question", "sql", "db"?}; a bad line is an error naming file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read the training data ({exc.strerror})") from exc
+    pairs = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{n}", f"not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("sql"), str):
+            raise ConfigError(f"{path}:{n}", 'expected an object with "question" and "sql" strings')
+        if row["question"].strip() and row["sql"].strip():
+            pairs.append(Pair(" ".join(row["question"].split()), row["sql"].strip(), str(row.get("db") or ""), source))
+    return pairs
+
+
+def merge_pairs(samples: Sequence[Pair], corrections: Sequence[Pair], *, repeat: int = 3) -> list[Pair]:
+    """Generated pairs plus corrections; a correction replaces a pair with the same question and counts `repeat` times."""
+    corrected = {_key(p.question) for p in corrections}
+    kept = [p for p in samples if _key(p.question) not in corrected]
+    return kept + [p for p in corrections for _ in range(max(1, repeat))]
+
+
+def _key(question: str) -> str:
+    return " ".join(question.lower().split())
+
+
+def data_sha256(paths: Iterable[Path]) -> str:
+    """One hash over the training files, recorded in the report and checked on --resume."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()
+
+
+def split_holdout(pairs: Sequence[Pair], fraction: float, *, seed: int) -> tuple[list[Pair], list[Pair]]:
+    """(train, validation), split by question so repeated corrections never straddle the two."""
+    questions = sorted({_key(p.question) for p in pairs})
+    random.Random(seed).shuffle(questions)
+    n_val = int(round(len(questions) * fraction)) if len(questions) >= 10 else 0
+    held = set(questions[:n_val])
+    return [p for p in pairs if _key(p.question) not in held], [p for p in pairs if _key(p.question) in held]
+
+
+def sql_messages(question: str, schema: Schema, *, today: dt.date, budget_tokens: int) -> list[Message]:
+    """The runtime's prompt for `question` (no few-shot examples: the adapter learns them instead)."""
+    return build_sql_prompt(question, schema, today=today, budget_tokens=budget_tokens)
+
+
+def encode_pair(tokenizer, pair: Pair, schema: Schema, *, today: dt.date, budget_tokens: int) -> TrainExample:
+    """Prompt tokens (label -100) followed by the SQL and the end-of-turn token (labelled)."""
+    messages = sql_messages(pair.question, schema, today=today, budget_tokens=budget_tokens)
+    prompt = render_chat(tokenizer, messages)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    target_ids = tokenizer(target_text(tokenizer, messages, prompt, pair.sql), add_special_tokens=False)["input_ids"]
+    return TrainExample(tuple(prompt_ids) + tuple(target_ids), (IGNORE,) * len(prompt_ids) + tuple(target_ids),
+                        len(prompt_ids), pair.question)
+
+
+def target_text(tokenizer, messages: Sequence[Message], prompt: str, sql: str) -> str:
+    """The assistant turn as the chat template closes it ('SQL<|im_end|>' for ChatML)."""
+    full = tokenizer.apply_chat_template(
+        [{"role": m.role, "content": m.content} for m in messages] + [{"role": "assistant", "content": sql}],
+        tokenize=False)
+    if full.startswith(prompt) and sql in full[len(prompt):]:
+        # What follows the end-of-turn token ("\n") is never generated, so it is not trained either.
+        return full[len(prompt):].rstrip("\n")
+    return sql + tokenizer.eos_token
+
+
+def length_batches(examples: Sequence[TrainExample], batch_size: int, *, seed: int, epoch: int) -> list[list[int]]:
+    """Index batches of similar length (little padding), in a shuffled order that depends only on seed and epoch."""
+    rng = random.Random(seed * 1000 + epoch)
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    # Sort within windows of 16 batches: similar lengths share a batch, yet batches stay varied.
+    window = batch_size * 16
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start:start + window], key=lambda i: len(examples[i].input_ids))
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the token prefix every sequence shares."""
+    if not seqs:
+        return 0
+    n = min(len(s) for s in seqs)
+    first = seqs[0]
+    for i in range(n):
+        t = first[i]
+        if any(s[i] != t for s in seqs[1:]):
+            return i
+    return n
+
+
+def collate(batch: Sequence[TrainExample], pad_id: int, *, share_prefix: bool = True):
+    """Tensors for one batch: the shared prompt prefix (once) and the right-padded rest with its labels."""
+    import torch
+
+    # Prompts share the schema text; computing it once per batch instead of once per row is the big CPU saving.
+    # The last prompt token stays in the rest: its logits predict the first SQL token.
+    shared = min(common_prefix_len([e.input_ids for e in batch]), min(e.prompt_len for e in batch)) - 1
+    prefix = max(shared, 0) if share_prefix else 0
+    rest = [e.input_ids[prefix:] for e in batch]
+    width = max(len(r) for r in rest)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, e in enumerate(batch):
+        n = len(e.input_ids) - prefix
+        ids[i, :n] = torch.tensor(e.input_ids[prefix:])
+        labels[i, :n] = torch.tensor(e.labels[prefix:])
+        mask[i, :n] = 1
+    prefix_ids = torch.tensor([batch[0].input_ids[:prefix]], dtype=torch.long)
+    return prefix_ids, ids, labels, mask

@@ -1,0 +1,280 @@
+"""Execution accuracy (EX): questions through the real pipeline, predicted and gold SQL run and compared.
+
+    askdb eval --questions finetune/eval/course_dev.jsonl --compare
+
+Two results match when they hold the same rows (a multiset; in order only when the gold SQL has a
+top-level ORDER BY) with the columns in any order, numbers equal within a small tolerance.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import sqlglot
+
+from pipeline.errors import AskdbError, ConfigError
+from pipeline.executor import ExecLimits, QueryResult, execute
+
+REL_TOL, ABS_TOL = 1e-6, 0.01
+EVAL_LIMITS = ExecLimits(statement_timeout_ms=10_000, max_rows=10_000, max_result_bytes=20_000_000)
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    question: str
+    sql: str
+    shape: str = ""
+    difficulty: str = ""
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    question: str
+    gold_sql: str
+    predicted_sql: str
+    correct: bool
+    reason: str = ""  # syntax error, no sql, refused, sql error, wrong result, timeout, model error, gold failed
+    detail: str = ""
+    shape: str = ""
+    difficulty: str = ""
+    latency_ms: float = 0.0
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    label: str
+    model: str
+    few_shot_k: int
+    results: tuple[ItemResult, ...]
+    wall_s: float
+    overlap: int = 0  # evaluation questions also present in the few-shot example files
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def scored(self) -> list[ItemResult]:
+        """Results that count: a gold query that itself fails is a data bug, reported but not scored."""
+        return [r for r in self.results if r.reason != "gold failed"]
+
+    @property
+    def execution_accuracy(self) -> float:
+        scored = self.scored
+        return sum(r.correct for r in scored) / len(scored) if scored else 0.0
+
+    def to_json(self) -> dict:
+        """The object `askdb eval --json` prints."""
+        lat = sorted(r.latency_ms for r in self.results if r.latency_ms)
+        reasons: dict[str, int] = {}
+        for r in self.results:
+            if not r.correct:
+                reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        return {
+            "label": self.label, "model": self.model, "few_shot_k": self.few_shot_k, "n": len(self.scored),
+            "correct": sum(r.correct for r in self.scored), "execution_accuracy": round(self.execution_accuracy, 4),
+            "by_shape": _breakdown(self.scored, "shape"), "by_difficulty": _breakdown(self.scored, "difficulty"),
+            "failure_reasons": reasons, "latency_ms_p50": _percentile(lat, 50), "latency_ms_mean":
+            round(statistics.fmean(lat), 1) if lat else None, "latency_ms_p95": _percentile(lat, 95),
+            "wall_s": round(self.wall_s, 1), "questions_in_few_shot_files": self.overlap, **self.extra,
+            "failures": [asdict(r) for r in self.results if not r.correct],
+        }
+
+
+def read_items(path: str | Path, *, limit: int | None = None) -> list[EvalItem]:
+    """{"question", "sql", "shape"?, "difficulty"?} lines; a bad line is an error naming file and line."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read the questions file ({exc.strerror})") from exc
+    items = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            items.append(EvalItem(row["question"], row["sql"], str(row.get("shape", "")),
+                                  str(row.get("difficulty", ""))))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ConfigError(f"{path}:{n}", 'expected a JSON object with "question" and "sql"') from None
+    if not items:
+        raise ConfigError(str(path), "no questions in the file")
+    return items[:limit] if limit else items
+
+
+# --- comparing results -------------------------------------------------------------------------
+
+def values_equal(a, b) -> bool:
+    """Equal values; numbers within 1e-6 relative or 0.01 absolute."""
+    if _is_number(a) and _is_number(b):
+        return math.isclose(float(a), float(b), rel_tol=REL_TOL, abs_tol=ABS_TOL)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _sort_key(v):
+    # Numbers sort by value so that, column by column, the sorted pairing is the tolerant matching.
+    if v is None:
+        return (0, 0.0, "")
+    if _is_number(v):
+        return (1, float(v), "")
+    return (2, 0.0, json.dumps(v, default=str, sort_keys=True))
+
+
+def rows_match(gold: Sequence[Sequence], pred: Sequence[Sequence], *, ordered: bool) -> bool:
+    """Same rows (columns already aligned): in sequence when `ordered`, else as multisets."""
+    if len(gold) != len(pred):
+        return False
+    if ordered:
+        return all(values_equal(g, p) for g, p in zip(gold, pred))
+    key = lambda r: tuple(_sort_key(v) for v in r)  # noqa: E731
+    if all(values_equal(g, p) for g, p in zip(sorted(gold, key=key), sorted(pred, key=key))):
+        return True
+    # Tolerance can reorder near-equal rows; an exact greedy match settles those rare cases.
+    unused = list(pred)
+    for g in gold:
+        hit = next((i for i, p in enumerate(unused) if values_equal(g, p)), None)
+        if hit is None:
+            return False
+        unused.pop(hit)
+    return True
+
+
+def results_match(gold_columns: Sequence[str], gold_rows: Sequence[Sequence], pred_columns: Sequence[str],
+                  pred_rows: Sequence[Sequence], *, ordered: bool) -> bool:
+    """EX: the same rows under some permutation of the predicted columns (names are ignored)."""
+    width = len(gold_columns)
+    if len(pred_columns) != width or len(gold_rows) != len(pred_rows):
+        return False
+    if width == 0 or not gold_rows:
+        return True
+    # A column can only map to one holding the same multiset of values: that prunes the permutations.
+    sorted_cols = lambda rows, j: sorted((r[j] for r in rows), key=_sort_key)  # noqa: E731
+    gold_cols = [sorted_cols(gold_rows, j) for j in range(width)]
+    pred_cols = [sorted_cols(pred_rows, k) for k in range(width)]
+    candidates = [[k for k in range(width) if all(values_equal(a, b) for a, b in zip(gold_cols[j], pred_cols[k]))]
+                  for j in range(width)]
+    for perm in itertools.islice(_permutations(candidates), 5000):
+        if rows_match(gold_rows, [tuple(r[k] for k in perm) for r in pred_rows], ordered=ordered):
+            return True
+    return False
+
+
+def _permutations(candidates: list[list[int]], chosen: tuple[int, ...] = ()):
+    if len(chosen) == len(candidates):
+        yield chosen
+        return
+    for k in candidates[len(chosen)]:
+        if k not in chosen:
+            yield from _permutations(candidates, chosen + (k,))
+
+
+def gold_is_ordered(sql: str) -> bool:
+    """True when the statement's top level has ORDER BY (then row order is part of the answer)."""
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.ParseError:
+        return False
+    return tree is not None and tree.args.get("order") is not None
+
+
+# --- running -----------------------------------------------------------------------------------
+
+_REASONS = {"QueryTimeout": "timeout", "QueryFailed": "sql error", "ModelUnavailable": "model error",
+            "ModelTimeout": "model error", "ModelNotInstalled": "model error", "DatabaseUnavailable": "database error",
+            "QuestionRejected": "refused"}
+
+
+def failure_reason(error_kind: str | None, error: str | None) -> str:
+    """The failure class of a pipeline Answer's error."""
+    if error_kind == "UnsafeSql":
+        if "did not write" in (error or ""):
+            return "no sql"
+        return "syntax error" if "could not parse" in (error or "") else "refused"
+    return _REASONS.get(error_kind or "", "error")
+
+
+async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits: ExecLimits = EVAL_LIMITS) -> ItemResult:
+    """One question: the pipeline's SQL (answer phrasing off) against the gold SQL, both executed read-only."""
+    base = dict(question=item.question, gold_sql=item.sql, shape=item.shape, difficulty=item.difficulty)
+    gold = await _gold_result(pool, item.sql, gold_cache, limits)
+    ans = await pipeline.answer(item.question)
+    base.update(predicted_sql=ans.sql, latency_ms=round(ans.timings_ms.get("generate", 0.0), 1),
+                attempts=ans.attempts)
+    if isinstance(gold, AskdbError):
+        return ItemResult(correct=False, reason="gold failed", detail=str(gold), **base)
+    if not ans.ok:
+        return ItemResult(correct=False, reason=failure_reason(ans.error_kind, ans.error), detail=ans.error or "",
+                          **base)
+    try:
+        pred = await execute(pool, ans.sql, limits)  # again, uncapped, so both sides are compared in full
+    except AskdbError as exc:
+        return ItemResult(correct=False, reason=failure_reason(type(exc).__name__, str(exc)), detail=str(exc), **base)
+    ok = results_match(gold.columns, gold.rows, pred.columns, pred.rows, ordered=gold_is_ordered(item.sql))
+    detail = "" if ok else f"{len(pred.rows)} rows x {len(pred.columns)} cols, expected {len(gold.rows)} x {len(gold.columns)}"
+    return ItemResult(correct=ok, reason="" if ok else "wrong result", detail=detail, **base)
+
+
+async def _gold_result(pool, sql: str, cache: dict, limits: ExecLimits) -> QueryResult | AskdbError:
+    if sql not in cache:
+        try:
+            cache[sql] = await execute(pool, sql, limits)
+        except AskdbError as exc:
+            cache[sql] = exc
+    return cache[sql]
+
+
+async def evaluate(pipeline, pool, items: Sequence[EvalItem], *, label: str, concurrency: int = 8,
+                   gold_cache: dict | None = None, overlap: int = 0, progress=None) -> EvalReport:
+    """Score every item, `concurrency` questions in flight (the local model batches them)."""
+    gold_cache = {} if gold_cache is None else gold_cache
+    sem = asyncio.Semaphore(max(1, concurrency))
+    started = time.perf_counter()
+
+    async def one(item: EvalItem) -> ItemResult:
+        async with sem:
+            r = await score_item(pipeline, pool, item, gold_cache=gold_cache)
+        if progress is not None:
+            progress(r)
+        return r
+
+    results = await asyncio.gather(*(one(i) for i in items))
+    k = pipeline.settings.few_shot_k if pipeline.store is not None else 0
+    return EvalReport(label, pipeline.sql_model.name, k, tuple(results), time.perf_counter() - started, overlap)
+
+
+def few_shot_overlap(items: Sequence[EvalItem], example_questions: Sequence[str]) -> int:
+    """How many evaluation questions also sit in the few-shot files (they would leak their gold SQL)."""
+    norm = lambda q: " ".join(q.lower().split())  # noqa: E731
+    known = {norm(q) for q in example_questions}
+    return sum(norm(i.question) in known for i in items)
+
+
+def _percentile(sorted_values: Sequence[float], pct: float) -> float | None:
+    if not sorted_values:
+        return None
+    i = (len(sorted_values) - 1) * pct / 100
+    lo, hi = math.floor(i), math.ceil(i)
+    return round(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (i - lo), 1)
+
+
+def _breakdown(results: Sequence[ItemResult], attr: str) -> dict:
+    out: dict[str, dict] = {}
+    for r in results:
+        d = out.setdefault(getattr(r, attr) or "-", {"n": 0, "correct": 0})
+        d["n"] += 1
+        d["correct"] += r.correct
+    for d in out.values():
+        d["ex"] = round(d["correct"] / d["n"], 4)
+    return dict(sorted(out.items()))

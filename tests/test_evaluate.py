@@ -1,0 +1,166 @@
+"""Execution accuracy: the result comparison, and scoring through the real pipeline, guard and Postgres."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+
+import pytest
+
+from finetune.evaluate import EvalItem, evaluate, gold_is_ordered, read_items, results_match, values_equal
+from pipeline.database import open_pool
+from pipeline.errors import ConfigError
+from pipeline.guard import GuardPolicy
+from pipeline.models.base import Completion
+from pipeline.pipeline import Pipeline, PipelineSettings
+from pipeline.schema import introspect_schema
+
+COLS2 = ("code", "credits")
+
+
+@pytest.mark.parametrize("gold, pred, ordered, same", [
+    # row order is ignored unless the gold SQL orders
+    ([("CS 1", 3), ("CS 2", 4)], [("CS 2", 4), ("CS 1", 3)], False, True),
+    ([("CS 1", 3), ("CS 2", 4)], [("CS 2", 4), ("CS 1", 3)], True, False),
+    ([("CS 1", 3), ("CS 2", 4)], [("CS 1", 3), ("CS 2", 4)], True, True),
+    # duplicates count: a multiset, not a set
+    ([("CS 1", 3), ("CS 1", 3)], [("CS 1", 3)], False, False),
+    ([("CS 1", 3), ("CS 1", 3), ("CS 2", 4)], [("CS 1", 3), ("CS 2", 4), ("CS 2", 4)], False, False),
+    # numbers within 0.01 absolute (AVG rounding), ints equal floats
+    ([("CS 1", 3.3333333)], [("CS 1", 3.33)], False, True),
+    ([("CS 1", 3)], [("CS 1", 3.0)], False, True),
+    ([("CS 1", 3.3333)], [("CS 1", 3.35)], False, False),
+    # strings are exact; '3' is not 3; NULL equals NULL only
+    ([("CS 1", 3)], [("cs 1", 3)], False, False),
+    ([("CS 1", 3)], [("CS 1", "3")], False, False),
+    ([("CS 1", None)], [("CS 1", None)], False, True),
+    ([("CS 1", None)], [("CS 1", 0)], False, False),
+    # empty results match empty results of the same width
+    ([], [], False, True),
+])
+def test_rows_compare_as_multisets_with_numeric_tolerance(gold, pred, ordered, same):
+    assert results_match(COLS2, gold, COLS2, pred, ordered=ordered) is same
+
+
+def test_column_order_and_names_are_ignored():
+    gold = [("CS 1", 3, "Algorithms"), ("CS 2", 4, "Databases")]
+    pred = [("Databases", "CS 2", 4), ("Algorithms", "CS 1", 3)]
+    assert results_match(("code", "credits", "title"), gold, ("t", "c", "n"), pred, ordered=False)
+    assert results_match(("code", "credits", "title"), gold, ("t", "c", "n"),
+                         [("Algorithms", "CS 1", 3), ("Databases", "CS 2", 4)], ordered=True)
+
+
+def test_column_permutation_must_be_consistent_across_rows():
+    # Each column's values match some column, but no single permutation makes the rows equal.
+    gold = [(1, 2), (2, 1), (1, 1)]
+    pred = [(1, 2), (1, 2), (2, 1)]
+    assert not results_match(("a", "b"), gold, ("a", "b"), pred, ordered=False)
+    swapped = [(2, 1), (1, 2), (1, 1)]  # same rows, columns swapped
+    assert results_match(("a", "b"), gold, ("b", "a"), swapped, ordered=False)
+
+
+def test_extra_or_missing_columns_do_not_match():
+    assert not results_match(("code",), [("CS 1",)], ("code", "title"), [("CS 1", "Algorithms")], ordered=False)
+
+
+def test_values_equal_is_strict_about_booleans_and_lists():
+    assert not values_equal(True, 1)
+    assert values_equal([1, 2.0], [1.0, 2])
+    assert not values_equal([1, 2], [2, 1])
+
+
+@pytest.mark.parametrize("sql, ordered", [
+    ("SELECT code FROM courses ORDER BY code", True),
+    ("SELECT code FROM courses ORDER BY code LIMIT 3", True),
+    ("SELECT code FROM (SELECT code FROM courses ORDER BY code) s", False),
+    ("SELECT count(*) FROM courses", False),
+])
+def test_order_matters_only_for_a_top_level_order_by(sql, ordered):
+    assert gold_is_ordered(sql) is ordered
+
+
+def test_questions_file_errors_name_the_line(tmp_path):
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"question": "a", "sql": "SELECT 1"}\n{"question": "no sql"}\n')
+    with pytest.raises(ConfigError) as err:
+        read_items(bad)
+    assert err.value.key.endswith("q.jsonl:2")
+    with pytest.raises(ConfigError):
+        read_items(tmp_path / "missing.jsonl")
+
+
+class MappedModel:
+    """Replies with the SQL mapped to the question in the prompt (concurrency-safe, unlike a script)."""
+
+    name = "mapped"
+
+    def __init__(self, answers: dict[str, str]):
+        self.answers = answers
+
+    async def complete(self, messages, *, max_tokens=160, stop=()):
+        text = messages[-1].content
+        return Completion(next((sql for q, sql in self.answers.items() if f"Question: {q}" in text), "no idea"), 5, 1.0)
+
+    async def complete_many(self, batch, **kw):
+        return [await self.complete(m, **kw) for m in batch]
+
+    async def aclose(self):
+        pass
+
+
+ITEMS = [
+    EvalItem("How many credits is CS 2110?", "SELECT credits FROM courses WHERE code = 'CS 2110'", "lookup", "easy"),
+    EvalItem("List CE courses by code", "SELECT c.code, c.title FROM courses c JOIN departments d ON d.id = "
+             "c.department_id WHERE d.code = 'CE' ORDER BY c.code", "list", "medium"),
+    EvalItem("How many students are there?", "SELECT count(*) FROM students", "count", "easy"),
+    EvalItem("Delete everything", "SELECT 1", "attack", "hard"),
+    EvalItem("Broken SQL?", "SELECT 1", "lookup", "hard"),
+    EvalItem("Just chat", "SELECT 1", "lookup", "hard"),
+    EvalItem("Gold is broken", "SELECT nope FROM courses", "lookup", "hard"),
+]
+ANSWERS = {
+    # same rows, different column names and column order
+    "How many credits is CS 2110?": "SELECT credits AS n FROM courses WHERE code = 'CS 2110'",
+    "List CE courses by code": "SELECT c.title, c.code FROM courses c WHERE c.code LIKE 'CE %' ORDER BY c.code",
+    "How many students are there?": "SELECT count(*) FROM students WHERE admit_year > 3000",  # wrong
+    "Delete everything": "DELETE FROM students",
+    "Broken SQL?": "SELECT code FROM courses WHERE (",
+    "Just chat": "Sure! Here is some help.",
+    "Gold is broken": "SELECT 1",
+}
+
+
+async def test_evaluate_scores_through_the_real_pipeline(query_db_url):
+    async with open_pool(query_db_url) as pool:
+        schema = await introspect_schema(pool)
+        pipeline = Pipeline(sql_model=MappedModel(ANSWERS), pool=pool, schema=schema,
+                            policy=GuardPolicy.from_schema(schema), clock=lambda: dt.date(2026, 11, 24),
+                            settings=PipelineSettings(answer_with_model=False, few_shot_k=0,
+                                                      self_correction_attempts=0))
+        report = await evaluate(pipeline, pool, ITEMS, label="t", concurrency=4)
+    d = report.to_json()
+    by_q = {r.question: r for r in report.results}
+    assert by_q["How many credits is CS 2110?"].correct
+    assert by_q["List CE courses by code"].correct
+    assert by_q["How many students are there?"].reason == "wrong result"
+    assert by_q["Delete everything"].reason == "refused"
+    assert by_q["Broken SQL?"].reason == "syntax error"
+    assert by_q["Just chat"].reason == "no sql"
+    assert by_q["Gold is broken"].reason == "gold failed"
+    # the broken gold is reported but not scored
+    assert d["n"] == 6 and d["correct"] == 2 and d["execution_accuracy"] == pytest.approx(2 / 6, abs=1e-4)
+    assert d["by_difficulty"]["easy"] == {"n": 2, "correct": 1, "ex": 0.5}
+    assert d["latency_ms_p50"] is not None and d["latency_ms_p95"] >= d["latency_ms_p50"]
+    assert {f["question"] for f in d["failures"]} == {"How many students are there?", "Delete everything",
+                                                     "Broken SQL?", "Just chat", "Gold is broken"}
+    json.dumps(d)  # the --json output is serialisable
+
+
+def test_eval_command_bad_input_is_a_message_not_a_traceback(tmp_path):
+    bad = tmp_path / "q.jsonl"
+    bad.write_text("not json\n")
+    out = subprocess.run([sys.executable, "-m", "askdb.cli", "eval", "--questions", str(bad)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "q.jsonl:1" in out.stderr and "Traceback" not in out.stderr
