@@ -1,6 +1,7 @@
 """What each table's columns are for (names, categories, numbers, dates), read from any schema and its data."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -124,14 +125,8 @@ def profile_schema(schema: Schema, bank: ValueBank, *, denied: frozenset[str]) -
         tables[t.name] = _profile_table(t, bank, aliases[t.name], denied)
     for name, p in list(tables.items()):
         fks = tuple(f for f in p.fks if f.ref_table in tables)
-        tables[name] = _replace(p, fks=fks)
+        tables[name] = dataclasses.replace(p, fks=fks)
     return SchemaProfile(tables, _find_period(tables, bank), bank.today)
-
-
-def _replace(p: TableProfile, **kw) -> TableProfile:
-    import dataclasses
-
-    return dataclasses.replace(p, **kw)
 
 
 def _aliases(names: list[str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ import asyncpg
 from pipeline.executor import ExecLimits
 from pipeline.guard import GuardPolicy
 from pipeline.models.base import TextModel
-from pipeline.schema import Schema, render_schema
+from pipeline.schema import Schema
 
 from .dedupe import Seen, load_exclusions
 from .profile import profile_schema
@@ -202,7 +202,3 @@ def _known_values(profile, bank) -> frozenset[str]:
                 if isinstance(v, str) and 4 <= len(v) <= 40 and (" " in v.strip() or any(ch.isdigit() for ch in v)):
                     out.add(v.lower())
     return frozenset(out)
-
-
-def schema_text(schema: Schema, tables) -> str:
-    return render_schema(schema, list(tables))

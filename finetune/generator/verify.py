@@ -10,7 +10,7 @@ import asyncpg
 import sqlglot
 from sqlglot import exp
 
-from pipeline.errors import DatabaseUnavailable, QueryFailed, QueryTimeout, UnsafeSql
+from pipeline.errors import QueryFailed, QueryTimeout, UnsafeSql
 from pipeline.executor import ExecLimits, QueryResult, execute
 from pipeline.guard import GuardPolicy, check_sql
 
@@ -54,10 +54,7 @@ async def verify_many(pool: asyncpg.Pool, sqls: Sequence[str], policy: GuardPoli
         async with gate:
             return await verify_sql(pool, sql, policy, limits, require_rows=require_rows)
 
-    try:
-        return list(await asyncio.gather(*(one(s) for s in sqls)))
-    except DatabaseUnavailable:
-        raise
+    return list(await asyncio.gather(*(one(s) for s in sqls)))
 
 
 # ---- round trip: the question and the SQL name the same values -------------------------------------
