@@ -100,7 +100,7 @@ class GenerateConfig:
     count: int = 500
     seed: int = 42
     sources: list[str] = field(default_factory=lambda: ["sampling", "llm_questions"])  # + llm_free
-    llm_fraction: float = 0.15  # share of sampled pairs whose question the model rephrases
+    llm_fraction: float = 0.1  # share of sampled pairs whose question the model rephrases
     free_fraction: float = 0.1  # share of the count the model writes from scratch (when llm_free is on)
     phrasings_per_sql: int = 1
     require_rows: bool = True

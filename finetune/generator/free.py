@@ -69,7 +69,7 @@ async def free_pairs(model: TextModel, pool: asyncpg.Pool, schema: Schema, polic
             row = {"question": question, "sql": sql, "shape": "llm_free", "tables": tables, "source": "llm_free",
                    "db": settings.db_label}
             seen.add(question, sql)
-            stats.count(row, "llm_free", "llm")
+            stats.count(row, "", "llm")
             rows.append(row)
             kept += 1
         writer.write_batch(rows)

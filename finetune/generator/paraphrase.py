@@ -97,4 +97,4 @@ async def rephrase(model: TextModel, batch: list, verdicts: list[Verdict], schem
             stats.rejected["llm_entity_mismatch"] += 1
             continue
         stats.llm["kept"] += 1
-        p.question, p.template, p.style, p.source = text, "llm", "llm", "llm_questions"
+        p.question, p.template, p.style, p.source = text, "", "llm", "llm_questions"  # no template to count

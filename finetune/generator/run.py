@@ -35,7 +35,7 @@ class GenerateSettings:
     count: int = 500
     seed: int = 42
     sources: tuple[str, ...] = ("sampling",)
-    llm_fraction: float = 0.15  # share of sampled pairs whose question the model rephrases
+    llm_fraction: float = 0.1  # share of sampled pairs whose question the model rephrases
     free_fraction: float = 0.1  # share of the count written by the model from scratch (llm_free)
     phrasings_per_sql: int = 1
     require_rows: bool = True
