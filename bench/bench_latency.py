@@ -90,10 +90,11 @@ async def sql_latency(pipeline: Pipeline, questions: list[dict], ms_per_token: f
     lat, tokens, corrected, ratios = [], [], 0, []
     for q in questions:
         started = time.perf_counter()
+        before = pipeline.sql_model.tokens_total
         ans = await pipeline.answer(q["question"])
         lat.append((time.perf_counter() - started) * 1000)
-        gen_ms = ans.timings_ms.get("generate", 0.0)
-        n = pipeline.sql_model.last_tokens
+        gen_ms = ans.timings_ms.get("generate", 0.0)  # all attempts, so count the tokens of all attempts too
+        n = pipeline.sql_model.tokens_total - before
         tokens.append(n)
         corrected += ans.attempts > 1
         if n:
@@ -149,10 +150,10 @@ def guard_overhead(policy: GuardPolicy, sqls: list[str], repeats: int = 5) -> di
 
 
 class _CountingModel:
-    """Wraps a TransformersModel to expose the token count of the last completion."""
+    """Wraps a TransformersModel to count the tokens it generates."""
 
     def __init__(self, inner: TransformersModel):
-        self.inner, self.name, self.last_tokens = inner, inner.name, 0
+        self.inner, self.name, self.tokens_total = inner, inner.name, 0
 
     @property
     def batches_run(self) -> int:
@@ -160,7 +161,7 @@ class _CountingModel:
 
     async def complete(self, messages, **kw):
         c = await self.inner.complete(messages, **kw)
-        self.last_tokens = c.tokens
+        self.tokens_total += c.tokens
         return c
 
     async def complete_many(self, batch, **kw):
