@@ -1,0 +1,123 @@
+"""`make bench`: every performance figure, one command, one results file and one markdown table.
+
+    .venv/bin/python -m bench.run_all            # about 25 minutes on 2 cores
+    .venv/bin/python -m bench.run_all --quick    # a smoke run in a few minutes
+
+Runs each benchmark in its own process (so peak memory is per benchmark), collects their JSON from
+bench/results/, and writes bench/results/<date>.json and bench/results/<date>.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import RESULTS_DIR, machine_info
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def steps(quick: bool) -> list[tuple[str, list[str], str]]:
+    """(label, command, results-file prefix)."""
+    py = [sys.executable, "-m"]
+    return [
+        ("latency", py + ["bench.bench_latency", "--questions", "6" if quick else "16"] + (["--quick"] if quick else []),
+         "latency-"),
+        ("generate", py + ["bench.bench_generate", "--count", "60" if quick else "500"], "generate-"),
+        ("load", py + ["bench.bench_load", "--model", "scripted", "--questions", "60" if quick else "200"],
+         "load-scripted-"),
+        ("accuracy", py + ["bench.bench_accuracy"] + (["--limit", "8"] if quick else []), "accuracy-"),
+    ]
+
+
+def newest(prefix: str, since: float) -> dict | None:
+    files = [p for p in RESULTS_DIR.glob(f"{prefix}*.json") if p.stat().st_mtime >= since]
+    return json.loads(max(files, key=lambda p: p.stat().st_mtime).read_text()) if files else None
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--only", help="comma-separated subset: latency,generate,load,accuracy")
+    args = p.parse_args(argv)
+    collected: dict = {"machine": machine_info(), "quick": args.quick, "runs": {}}
+    for label, cmd, prefix in steps(args.quick):
+        if args.only and label not in args.only.split(","):
+            continue
+        print(f"== {label}: {' '.join(cmd[1:])}", flush=True)
+        started = time.time()
+        proc = subprocess.run(cmd, cwd=ROOT)
+        result = newest(prefix, started)
+        collected["runs"][label] = {"exit": proc.returncode, "wall_s": round(time.time() - started, 1),
+                                    "result": result}
+    stamp = dt.date.today().isoformat()
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / f"{stamp}.json").write_text(json.dumps(collected, indent=2, default=str) + "\n")
+    table = markdown(collected)
+    (RESULTS_DIR / f"{stamp}.md").write_text(table + "\n")
+    print(table)
+    return 0 if all(r["exit"] == 0 for r in collected["runs"].values()) else 1
+
+
+def _get(d, *keys, default="—"):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return default
+        d = d[k]
+    return d
+
+
+def markdown(c: dict) -> str:
+    """The README table: one row per figure, with the way it was measured."""
+    m = c["machine"]
+    rows = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, GPU: {m['gpu'] or 'none'}; "
+            f"torch {m['versions']['torch']}, transformers {m['versions']['transformers']}.", "",
+            "| figure | value |", "|---|---|"]
+    lat = _get(c, "runs", "latency", "result")
+    if isinstance(lat, dict):
+        cs = lat["cold_start"]
+        rows.append(f"| model load: first start (dequantize + cache) / cached | {cs['first_load_s']} s / "
+                    f"{cs['cached_load_s']['median']} s (ratio {cs['cached_over_first']}) |")
+        for label, r in lat.get("sql_generation", {}).items():
+            rows.append(f"| SQL generation p50 / p95, {label} | {r['latency_ms']['median']:.0f} / {r['latency_ms']['p95']:.0f} ms "
+                        f"({r['tokens_per_s']} tok/s, {r['floor_ratio'].get('median')}x the decode floor of "
+                        f"{r['decode_ms_per_token']['median']} ms/token; self-corrected {r['self_corrected']}/{r['n']}) |")
+        for label, r in lat.get("end_to_end", {}).items():
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in r["stage_share_median"].items() if v)
+            rows.append(f"| end-to-end answer p50 / p95, {label} | {r['latency_ms']['median']:.0f} / "
+                        f"{r['latency_ms']['p95']:.0f} ms ({shares}) |")
+        for batching, levels in lat.get("throughput", {}).items():
+            cells = "; ".join(f"{x['concurrency']}: {x['q_per_min']} q/min, p95 {x['p95_ms']:.0f} ms" for x in levels)
+            rows.append(f"| throughput {batching} (concurrency: questions/min, p95) | {cells} |")
+        if "batching_gain_at_max_concurrency" in lat:
+            rows.append(f"| dynamic batching gain at the highest concurrency | {lat['batching_gain_at_max_concurrency']}x |")
+        rows.append(f"| guard overhead per check (dev-set SQL) | {lat['guard']['us_per_check']['median']:.0f} µs |")
+        rows.append(f"| peak RSS, latency run | {lat['peak_rss_mb']} MiB |")
+    gen = _get(c, "runs", "generate", "result")
+    if isinstance(gen, dict):
+        rows.append(f"| data generation: {gen.get('count', '?')} verified pairs | {gen.get('total_s')} s "
+                    f"({gen.get('pairs_per_minute')} pairs/min; distinct SQL {gen.get('distinct_sql')}, joins "
+                    f"{gen.get('with_join')}, aggregates {gen.get('with_aggregate')}, shapes {gen.get('shapes')}) |")
+    load = _get(c, "runs", "load", "result")
+    if isinstance(load, dict):
+        f = load["figures"]
+        rows.append(f"| load: {f['questions']} questions, {load['params'].get('users', 20)} users (scripted model) | "
+                    f"lost {f['lost']}, p50 {f['latency_ms']['median']} ms, p95 {f['latency_ms']['p95']} ms, "
+                    f"{f['throughput_per_min']} q/min, peak RSS {f['peak_rss_mb']} MiB |")
+    acc = _get(c, "runs", "accuracy", "result")
+    if isinstance(acc, dict):
+        ex = ", ".join(f"{k} {v:.0%}" for k, v in acc["execution_accuracy"].items())
+        rows.append(f"| execution accuracy on the dev set (n={acc['n']}) | {ex} |")
+        t = acc.get("training") or {}
+        if t.get("time_s"):
+            rows.append(f"| training the shipped adapter | {t['time_s'] / 60:.1f} min, {t.get('tokens_per_s')} tok/s, "
+                        f"peak RSS {t.get('peak_rss_mb')} MiB |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
