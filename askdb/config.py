@@ -79,6 +79,7 @@ class TrainConfig:
                                                                "gate_proj", "up_proj", "down_proj"])
     learning_rate: float = 2e-3
     batch_size: int = 16
+    micro_batch_size: int = 4  # rows per forward/backward (memory); 0: the whole batch at once
     cuda_batch_size: int = 32
     epochs: int = 2
     max_steps: int = 0  # 0: the epochs decide

@@ -36,6 +36,7 @@ class TrainSettings:
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     learning_rate: float = 2e-3
     batch_size: int = 16
+    micro_batch_size: int = 4  # rows per forward/backward (memory); 0: the whole batch at once
     cuda_batch_size: int = 32
     epochs: int = 2
     max_steps: int = 0  # 0: the epochs decide
@@ -86,20 +87,60 @@ def encode_all(tokenizer, pairs: Sequence[Pair], schema: Schema, *, today: dt.da
 
 def batch_loss(model, batch: Sequence[TrainExample], pad_id: int):
     """(summed loss over SQL tokens, number of SQL tokens) for one batch."""
+    prefix_ids, ids, labels, mask = (t.to(model.device) for t in collate(batch, pad_id))
+    causal_lm = model.get_base_model()  # LoRA layers are injected in place; call its parts directly
+    return _rest_loss(causal_lm, _prefix_kv(causal_lm, prefix_ids), ids, labels, mask)
+
+
+def accumulate_gradients(model, batch: Sequence[TrainExample], pad_id: int, *, micro_batch: int, bf16: bool):
+    """Backward of the batch's mean SQL-token loss: the shared prefix once, the rest in micro-batches.
+
+    Memory then scales with the micro-batch while the prefix is still paid once per batch."""
+    import torch
+
+    prefix_ids, ids, labels, mask = (t.to(model.device) for t in collate(batch, pad_id))
+    causal_lm = model.get_base_model()
+    n_target = max(int((labels[:, 1:] != -100).sum()), 1)
+    with _autocast(model, bf16):
+        kv = _prefix_kv(causal_lm, prefix_ids)
+    # Each micro-batch differentiates w.r.t. detached copies of the prefix keys/values; their gradients are
+    # summed and sent through the prefix graph once at the end.
+    leaves = [tuple(t.detach().requires_grad_(t.requires_grad) for t in pair) for pair in kv]
+    total = 0.0
+    step = micro_batch if micro_batch > 0 else len(ids)
+    for i in range(0, len(ids), step):
+        with _autocast(model, bf16):
+            loss_sum, _ = _rest_loss(causal_lm, leaves, ids[i:i + step], labels[i:i + step], mask[i:i + step])
+        (loss_sum / n_target).backward()
+        total += float(loss_sum)
+    # (Layer 0's keys do not depend on LoRA when k_proj carries none: those need no gradient.)
+    pairs = [(t, leaf) for kv_pair, leaf_pair in zip(kv, leaves) for t, leaf in zip(kv_pair, leaf_pair)
+             if t.requires_grad and leaf.grad is not None]
+    if pairs:
+        torch.autograd.backward([t for t, _ in pairs], [leaf.grad for _, leaf in pairs])
+    return total, n_target
+
+
+def _prefix_kv(causal_lm, prefix_ids) -> list:
+    """Per-layer (keys, values) of the shared prompt prefix (batch of one), or [] when there is none."""
+    if not prefix_ids.shape[1]:
+        return []
+    cache = causal_lm.model(input_ids=prefix_ids, use_cache=True).past_key_values
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _rest_loss(causal_lm, kv: list, ids, labels, mask):
+    """Loss of the rows' remaining tokens, attending to the prefix keys/values `kv` shared by every row."""
     import torch
     import torch.nn.functional as F
+    from transformers import DynamicCache
 
-    dev = model.device
-    prefix_ids, ids, labels, mask = (t.to(dev) for t in collate(batch, pad_id))
-    causal_lm = model.get_base_model()  # LoRA layers are injected in place; call its parts directly
     n, width = ids.shape
-    p = prefix_ids.shape[1]
-    if p:
-        # The shared prompt runs once; its keys/values are repeated for every row, gradients flow through them.
-        cache = causal_lm.model(input_ids=prefix_ids, use_cache=True).past_key_values
-        cache.batch_repeat_interleave(n)
-        attn = torch.cat([torch.ones((n, p), dtype=mask.dtype, device=dev), mask], dim=1)
-        pos = torch.arange(p, p + width, device=dev).unsqueeze(0).expand(n, -1)
+    if kv:
+        p = kv[0][0].shape[2]
+        cache = DynamicCache(ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in kv])
+        attn = torch.cat([torch.ones((n, p), dtype=mask.dtype, device=ids.device), mask], dim=1)
+        pos = torch.arange(p, p + width, device=ids.device).unsqueeze(0).expand(n, -1)
         hidden = causal_lm.model(input_ids=ids, attention_mask=attn, position_ids=pos, past_key_values=cache,
                                  use_cache=True).last_hidden_state
     else:
@@ -108,8 +149,7 @@ def batch_loss(model, batch: Sequence[TrainExample], pad_id: int):
     keep = target != -100
     # Vocabulary logits only where there is a label: the 49k-wide head is the largest activation.
     logits = causal_lm.lm_head(hidden[:, :-1][keep]).float()
-    loss = F.cross_entropy(logits, target[keep], reduction="sum")
-    return loss, int(keep.sum())
+    return F.cross_entropy(logits, target[keep], reduction="sum"), int(keep.sum())
 
 
 def validation_loss(model, examples: Sequence[TrainExample], pad_id: int, batch_size: int, *,
@@ -258,10 +298,9 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
             batches = length_batches(train_ex, batch_size, seed=settings.seed, epoch=epoch)
             for b in range(state.batch_in_epoch, len(batches)):
                 batch = [train_ex[i] for i in batches[b]]
-                with _autocast(model, bf16):
-                    loss_sum, n = batch_loss(model, batch, pad_id)
-                loss = loss_sum / max(n, 1)
-                loss.backward()
+                loss_sum, n = accumulate_gradients(model, batch, pad_id, micro_batch=settings.micro_batch_size,
+                                                   bf16=bf16)
+                loss = loss_sum / n
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 scheduler.step()
@@ -344,7 +383,7 @@ def _reporter(console):
 
 
 class _progress:
-    """A rich progress bar with loss and tokens/s; plain lines every 10 steps when not on a terminal."""
+    """A rich progress bar with loss and tokens/s; plain lines every 5 steps when not on a terminal."""
 
     def __init__(self, console, total: int, done: int):
         self.console, self.total, self.done = console, total, done
@@ -364,7 +403,7 @@ class _progress:
     def update(self, step: int, loss: float, tps: float) -> None:
         if self._bar is not None:
             self._bar.update(self._task, completed=step, loss=loss, tps=tps)
-        elif self.console is not None and (step % 10 == 0 or step == self.total):
+        elif self.console is not None and (step % 5 == 0 or step <= 3 or step == self.total):
             self.console.print(f"step {step}/{self.total}  loss {loss:.4f}  {tps:.0f} tok/s  "
                                f"rss {peak_rss_mb():.0f} MB")
 

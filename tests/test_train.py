@@ -100,6 +100,36 @@ def test_shared_prefix_loss_equals_the_plain_loss(loaded, schema):
     assert float(shared) / n1 == pytest.approx(float(plain) / n2, rel=1e-4)
 
 
+def test_micro_batches_give_the_full_batch_gradients(loaded, schema):
+    import torch
+    from peft import get_peft_model
+
+    from finetune.train import TrainSettings, accumulate_gradients, batch_loss, build_lora_config
+
+    tok = loaded.tokenizer
+    batch = [encode_pair(tok, p, schema, today=TODAY, budget_tokens=700) for p in PAIRS]
+    torch.manual_seed(0)
+    model = get_peft_model(loaded.model, build_lora_config(TrainSettings(lora_r=4, target_modules=("q_proj", "v_proj"))))
+    model.eval()
+    try:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(0, 0.02)  # B = 0 would make the gradients of A vanish
+        lora = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        loss, n = batch_loss(model, batch, tok.pad_token_id)
+        (loss / n).backward()
+        full = {k: p.grad.clone() for k, p in lora.items()}
+        model.zero_grad()
+        total, n2 = accumulate_gradients(model, batch, tok.pad_token_id, micro_batch=1, bf16=False)
+        micro = {k: p.grad.clone() for k, p in lora.items()}
+    finally:
+        model.unload()
+    assert n2 == n and total == pytest.approx(float(loss), rel=1e-4)
+    for k in full:  # equal up to float summation order
+        assert (micro[k] - full[k]).norm() <= 1e-3 * full[k].norm(), k
+
+
 def test_corrections_replace_and_outweigh_generated_pairs():
     fixed = Pair("How many students are there?", "SELECT count(*) FROM students", source="corrections")
     merged = merge_pairs(PAIRS, [fixed], repeat=3)
