@@ -27,6 +27,7 @@ from askdb.config import load_config  # noqa: E402
 from askdb.coursedb.seed import load_course_database  # noqa: E402
 from askdb.commands.generate import patient_config  # noqa: E402
 from askdb.runtime import clock, guard_policy, open_model  # noqa: E402
+from bench.common import write_results  # noqa: E402
 from finetune.generator.metrics import diversity  # noqa: E402
 from finetune.generator.run import GenerateSettings, generate  # noqa: E402
 from pipeline.schema import introspect_schema  # noqa: E402
@@ -73,6 +74,8 @@ async def main(args) -> int:
               **diversity(rows), "max_template_share": s["max_template_share"], "llm": s["llm"],
               "rejected": s["rejected"]}
     print(json.dumps(report, indent=2))
+    report["count"] = len(rows)
+    write_results("generate", report)
     ok = (len(rows) >= args.count and total <= 600 and report["distinct_sql"] >= 0.95 and report["with_join"] >= 0.4
           and report["with_aggregate"] >= 0.3 and report["shapes"] >= 12 and report["avg_question_words"] >= 6
           and (report["max_template_share"] or 0) <= 0.05 and len(report["tables"]) == len(schema.tables))
