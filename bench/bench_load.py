@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_load.py                                  # 200 questions, 20 users, scripted SQL model
     .venv/bin/python bench/bench_load.py --model bundled --questions 40   # the real embedded model (slow on CPU)
+    .venv/bin/python bench/bench_load.py --model bundled --questions 40 --model-timeout 900   # capacity, not timeouts
 
 Loads the course data and a read-only role into a scratch database on --admin-url's server, builds the app
 through askdb.runtime.open_app (the same composition as `askdb serve`), and drops both at the end.
@@ -93,7 +94,7 @@ async def run_users(pipeline: Pipeline, questions: list[str], users: int) -> tup
                 records.append({"i": i, "user": uid, "lost": f"{type(exc).__name__}: {exc}",
                                 "latency_ms": (time.perf_counter() - started) * 1000})
                 continue
-            records.append({"i": i, "user": uid, "ok": ans.ok, "error_kind": ans.error_kind,
+            records.append({"i": i, "user": uid, "ok": ans.ok, "error_kind": ans.error_kind, "error": ans.error,
                             "answered": bool(ans.answer.strip()), "attempts": ans.attempts, "rows": len(ans.rows),
                             "answer_source": ans.answer_source, "timings_ms": ans.timings_ms,
                             "latency_ms": (time.perf_counter() - started) * 1000})
@@ -126,6 +127,7 @@ def report(records: list[dict], questions: list[str], wall_s: float) -> dict:
         "throughput_per_min": round(len(records) / wall_s * 60, 1) if wall_s else None,
         "peak_rss_mb": peak_rss_mb(),
         "lost_details": [r["lost"] for r in records if "lost" in r][:10],
+        "error_examples": {r["error_kind"]: r["error"][:300] for r in records if r.get("error_kind")},
     }
 
 
@@ -187,6 +189,8 @@ async def main(args) -> int:
     db = dataclasses.replace(cfg.database, query_role=role.name, query_password_env=PASSWORD_ENV,
                              pool_size=args.pool_size or cfg.database.pool_size)
     cfg = cfg.replace(database=db)
+    if args.model_timeout:
+        cfg = cfg.replace(model=dataclasses.replace(cfg.model, timeout_s=args.model_timeout))
     dev = read_dev_set()
     questions = pick_questions(dev, args.questions, args.seed)
     setup_started = time.perf_counter()
@@ -212,7 +216,8 @@ async def main(args) -> int:
     params = {"model": args.model, "model_name": model_name, "questions": args.questions, "users": args.users,
               "pool_size": cfg.database.pool_size, "delay_ms": args.delay_ms if not bundled else None,
               "answer_model": bool(bundled and args.answer_model), "setup_s": round(setup_s, 1),
-              "statement_timeout_ms": cfg.database.statement_timeout_ms}
+              "statement_timeout_ms": cfg.database.statement_timeout_ms,
+              "model_timeout_s": cfg.model.timeout_s if bundled else None}
     print_table(f"askdb load: {args.questions} questions, {args.users} users, model={model_name}, "
                 f"pool={cfg.database.pool_size}", fig)
     path = write_results(f"load-{args.model}", {"params": params, "figures": fig})
@@ -228,6 +233,7 @@ def parse_args(argv=None):
     p.add_argument("--delay-ms", type=float, default=50.0, help="scripted model: simulated generation time")
     p.add_argument("--answer-model", action="store_true", help="bundled: also phrase answers with the model")
     p.add_argument("--adapter", default=None, help="bundled: LoRA directory ('' = none; default: model.adapter)")
+    p.add_argument("--model-timeout", type=float, default=0, help="bundled: model.timeout_s override (0: config)")
     p.add_argument("--pool-size", type=int, default=0, help="0: database.pool_size from the config")
     p.add_argument("--admin-url", default=os.environ.get("ASKDB_BENCH_ADMIN_URL",
                                                          "postgresql://postgres@127.0.0.1:5432/postgres"))
