@@ -181,3 +181,21 @@ async def test_bundled_model_timeout_stops_generation_and_frees_the_worker(bundl
     out = await model.complete(PROMPT, max_tokens=5)
     assert out.tokens <= 5 and out.text.strip()
     await model.aclose()
+
+
+@pytest.mark.slow
+async def test_queued_requests_time_out_from_their_own_batch_start(bundled_cache):
+    from pipeline.models.transformers_backend import TransformersModel
+
+    # max_batch=1: the second request waits for the whole first generation, longer than its own timeout
+    # would allow if the clock started at enqueue time.
+    model = await TransformersModel.load("bundled", cache_root=bundled_cache, max_batch=1)
+    first = asyncio.ensure_future(model.complete(PROMPT, max_tokens=24))
+    await asyncio.sleep(0)
+    t0 = asyncio.get_running_loop().time()
+    await first
+    one_generation = asyncio.get_running_loop().time() - t0
+    model.timeout_s = max(one_generation * 3, 1.0)
+    outs = await asyncio.gather(*(model.complete(PROMPT, max_tokens=24) for _ in range(6)))
+    assert all(o.text.strip() for o in outs)  # none timed out although the last waited five generations
+    await model.aclose()

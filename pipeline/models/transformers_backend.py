@@ -21,6 +21,7 @@ class _Request:
     max_tokens: int
     stop: Sequence[str]
     future: asyncio.Future = field(repr=False)
+    started: asyncio.Event = field(repr=False, default_factory=asyncio.Event)
 
 
 class TransformersModel:
@@ -60,12 +61,23 @@ class TransformersModel:
             self._queue = asyncio.Queue()
             self._worker = loop.create_task(self._run())
         fut = loop.create_future()
-        await self._queue.put(_Request(messages, max_tokens, stop, fut))
+        request = _Request(messages, max_tokens, stop, fut, asyncio.Event())
+        await self._queue.put(request)
         try:
+            # The clock starts when this request's batch starts: waiting behind other askers is bounded by
+            # the callers' concurrency limits, and a slow queue must not turn every queued question into a timeout.
+            started = asyncio.ensure_future(request.started.wait())
+            try:
+                await asyncio.wait({started, fut}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                started.cancel()
             # Timeout or caller cancellation cancels the future: the worker skips it, or stops mid-generation.
             return await asyncio.wait_for(fut, self.timeout_s)
         except asyncio.TimeoutError:
             raise ModelTimeout("local", self.name, self.timeout_s) from None
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
 
     async def complete_many(self, batch: Sequence[Sequence[Message]], *, max_tokens: int = 160,
                             stop: Sequence[str] = ()) -> list[Completion]:
@@ -87,6 +99,8 @@ class TransformersModel:
             live = [r for r in batch if not r.future.done()]
             if not live:
                 continue
+            for r in live:
+                r.started.set()
             try:
                 texts = await asyncio.to_thread(self._generate, live)
             except Exception as exc:  # noqa: BLE001 - a model failure must reach every waiter, not kill the worker
