@@ -244,7 +244,7 @@ def peak_rss_mb() -> float:
 
 def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: TrainSettings, base_source: str,
           cache_root: Path, today: dt.date, budget_tokens: int, data_sha: str = "", resume: bool = False,
-          console=None) -> dict:
+          init_adapter: Path | None = None, console=None) -> dict:
     """Train a LoRA adapter on `pairs`; the best one by validation loss ends up in `out_dir`. Returns the report."""
     import torch
     from peft import get_peft_model
@@ -266,7 +266,13 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     if not train_ex:
         raise ConfigError("--data", "no usable training pairs")
 
-    model = get_peft_model(loaded.model, build_lora_config(settings))
+    if init_adapter is not None:
+        from peft import PeftModel
+
+        # Continue from a trained adapter (more epochs, or new corrections on top of the shipped one).
+        model = PeftModel.from_pretrained(loaded.model, str(init_adapter), is_trainable=True)
+    else:
+        model = get_peft_model(loaded.model, build_lora_config(settings))
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)
@@ -279,7 +285,7 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
 
     fingerprint = {"data": data_sha, "settings": json.dumps(dataclasses.asdict(settings), sort_keys=True),
                    "base": str(loaded.source), "today": today.isoformat(), "budget_tokens": budget_tokens,
-                   "device": device}
+                   "device": device, "init_adapter": str(init_adapter or "")}
     ckpt = out_dir / "checkpoints" / "last.pt"
     state = _State()
     if resume:
@@ -358,7 +364,8 @@ def _report(state: _State, settings, fingerprint, train_ex, val_ex, batch_size, 
             tps) -> dict:
     prompt_lens = [e.prompt_len for e in train_ex]
     return {
-        "data_sha256": fingerprint["data"], "base": fingerprint["base"], "device": device, "bf16": bf16,
+        "data_sha256": fingerprint["data"], "base": fingerprint["base"], "init_adapter": fingerprint["init_adapter"],
+        "device": device, "bf16": bf16,
         "config": dataclasses.asdict(settings) | {"batch_size_used": batch_size,
                                                   "budget_tokens": fingerprint["budget_tokens"],
                                                   "today": fingerprint["today"], "few_shot_k": 0},

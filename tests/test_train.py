@@ -1,17 +1,15 @@
 """Training data and a tiny real LoRA run on the bundled model against the course database."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from finetune.dataset import (IGNORE, Pair, collate, encode_pair, length_batches, merge_pairs, read_pairs,
-                              split_holdout)
+from finetune.dataset import (IGNORE, Pair, TrainExample, collate, encode_pair, length_batches, merge_pairs,
+                              read_pairs, split_holdout)
 from pipeline.database import open_pool
 from pipeline.errors import ConfigError
 from pipeline.models.transformers_backend import render_chat
@@ -143,6 +141,10 @@ def test_split_and_batches_are_deterministic():
     train_b, val_b = split_holdout(pairs, 0.1, seed=7)
     assert (train_a, val_a) == (train_b, val_b) and len(val_a) == 4
     assert not {p.question for p in val_a} & {p.question for p in train_a}
+    examples = [TrainExample(tuple(range(n % 13 + 1)), (), 0) for n in range(50)]
+    epoch0 = length_batches(examples, 8, seed=7, epoch=0)
+    assert epoch0 == length_batches(examples, 8, seed=7, epoch=0) != length_batches(examples, 8, seed=7, epoch=1)
+    assert sorted(i for b in epoch0 for i in b) == list(range(50))  # every example once per epoch
 
 
 def test_bad_training_file_names_the_line(tmp_path):

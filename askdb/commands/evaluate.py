@@ -41,7 +41,8 @@ def _runs(args, cfg) -> list[tuple[str, str | None, int | None]]:
     if not resolve_adapter(cfg, adapter, args.backend) or not Path(adapter, "adapter_config.json").exists():
         raise ConfigError("--adapter", f"--compare needs a trained adapter; none at {adapter} (run askdb train)")
     k = args.few_shot if args.few_shot is not None else cfg.sql.few_shot_k
-    return [("base+few-shot", "", k), ("adapter", adapter, cfg.sql.adapter_few_shot_k),
+    # The adapter alone first: it is the shipped configuration and the quickest to score.
+    return [("adapter", adapter, cfg.sql.adapter_few_shot_k), ("base+few-shot", "", k),
             ("adapter+few-shot", adapter, k)]
 
 
@@ -52,8 +53,10 @@ async def run(args) -> int:
     if args.limit is not None and args.limit <= 0:
         raise ConfigError("--limit", "must be positive")
     items = read_items(args.questions, limit=args.limit)
-    # Answer phrasing is not scored: skip the second model call.
-    cfg = cfg.replace(answer=dataclasses.replace(cfg.answer, use_model=False))
+    # Answer phrasing is not scored: skip the second model call. Batch work waits its turn in the model's queue
+    # far longer than a chat user would, so the chat timeout does not apply.
+    cfg = cfg.replace(answer=dataclasses.replace(cfg.answer, use_model=False),
+                      model=dataclasses.replace(cfg.model, timeout_s=max(cfg.model.timeout_s, 900.0)))
     gold_cache: dict = {}
     reports = []
     for label, adapter, k in _runs(args, cfg):

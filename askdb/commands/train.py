@@ -25,6 +25,7 @@ def register(sub) -> None:
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     p.add_argument("--seed", type=int, help="seed for the split, the order and LoRA init (default: train.seed)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/last.pt")
+    p.add_argument("--from-adapter", metavar="DIR", help="start from this trained adapter instead of a fresh LoRA")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -57,7 +58,7 @@ def run(args) -> int:
     train(pairs, schema, out_dir=Path(args.out or cfg.model.adapter), settings=settings,
           base_source=args.base or cfg.model.source, cache_root=cache_dir(cfg), today=clock(cfg)(),
           budget_tokens=cfg.sql.prompt_token_budget, data_sha=data_sha256(files), resume=args.resume,
-          console=console)
+          init_adapter=_adapter_dir(args.from_adapter), console=console)
     return 0
 
 
@@ -66,3 +67,11 @@ async def _training_schema(cfg, database: str | None):
     async with open_app(cfg, database=database, with_model=False) as app:
         schema = app.schema.without_columns(guard_policy(cfg, app.schema).denied_columns)
         return schema, database_label(app.owner_url)
+
+
+def _adapter_dir(path: str | None) -> Path | None:
+    if path is None:
+        return None
+    if not Path(path, "adapter_config.json").exists():
+        raise ConfigError("--from-adapter", f"no trained adapter in {path} (adapter_config.json is missing)")
+    return Path(path)
