@@ -53,6 +53,7 @@ def _quiet_libraries() -> None:
 
     warnings.filterwarnings("ignore")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # library progress bars (GGUF dequantizing, weight loading)
     try:
         from transformers.utils import logging as hf_logging
 

@@ -76,6 +76,8 @@ def load_weights(source: str, *, cache_root: Path, device: str = "cpu", dtype: s
             model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch_dtype)
             from_cache = True
         else:
+            log.warning("first start: dequantizing %s once and caching it under %s (about 20 s; later starts "
+                        "load the cache)", path.name, cached.parent)
             tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
             model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
             _save_cache(model, tok, cached)
