@@ -156,10 +156,18 @@ async def render_answer(
         text = _first_sentence(text)
     if not text or not is_grounded(text, result, question):
         return done(fallback, "fallback", "model answer not supported by the rows")
+    if listing and not _lead_is_neutral(text, result, question):
+        # A lead over a list may only count the rows: "CS 2110 is 3 credits:" above 43 counts misleads.
+        return done(fallback, "fallback", "model lead states a value the list does not support")
     if listing:
         body = fallback.split("\n", 1)[1] if "\n" in fallback else fallback
         text = _cap(f"{text}\n{body}", max_chars, len(result.rows))
     return done(text, "model")
+
+
+def _lead_is_neutral(text: str, result: QueryResult, question: str) -> bool:
+    allowed = {float(len(result.rows))} | {float(m.replace(",", "")) for m in _NUMBER.findall(question)}
+    return all(float(m.replace(",", "")) in allowed for m in _NUMBER.findall(text))
 
 
 def _first_sentence(text: str) -> str:
