@@ -53,8 +53,8 @@ async def test_fallback_when_model_invents():
 
 
 async def test_a_lead_over_a_list_may_not_state_a_value():
-    r = result(["count"], [[3], [2], [4]])
+    r = result(["count"], [[3], [2], [4], [5]])
     ans = await render_answer("How many credits is CS 2110?", r, model=ScriptedModel("CS 2110 is 3 credits."))
     assert ans.source == "fallback" and not ans.text.startswith("CS 2110 is 3")
-    ans = await render_answer("Which courses?", r, model=ScriptedModel("There are 3 results."))
-    assert ans.source == "model" and ans.text.startswith("There are 3 results:")
+    ans = await render_answer("Which courses?", r, model=ScriptedModel("There are 4 results."))
+    assert ans.source == "model" and ans.text.startswith("There are 4 results:")
