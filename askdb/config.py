@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from finetune.settings import TrainSettings as TrainConfig  # noqa: E402 - one definition for file and code
 from pipeline.errors import ConfigError
 
 
@@ -67,32 +68,6 @@ class SqlConfig:
     max_new_tokens: int = 120
     today: str = ""  # fixed ISO date for tests; empty: the real date
     adapter_few_shot_k: int = 0  # few-shot examples when a LoRA adapter is loaded (it was trained without them)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """LoRA fine-tuning (askdb train); the fields mirror finetune.train.TrainSettings."""
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
-                                                               "gate_proj", "up_proj", "down_proj"])
-    learning_rate: float = 2e-3
-    batch_size: int = 16
-    micro_batch_size: int = 4  # rows per forward/backward (memory); 0: the whole batch at once
-    cuda_batch_size: int = 32
-    epochs: int = 2
-    max_steps: int = 0  # 0: the epochs decide
-    warmup_steps: int = 10
-    val_fraction: float = 0.1
-    eval_every: int = 15
-    patience: int = 3
-    checkpoint_every: int = 10
-    correction_repeat: int = 3
-    max_seq_tokens: int = 1024
-    seed: int = 42
-    threads: int = 0  # 0: all cores
-    cpu_bf16: bool = True  # bf16 autocast on CPUs with native bf16 support
 
 
 @dataclass(frozen=True)
@@ -228,10 +203,11 @@ def _coerce(tp, value, where: str):
             return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(inner[0], value, where)
-    if origin is list:
+    if origin in (list, tuple):
         if not isinstance(value, list):
             raise ConfigError(where, f"expected a list, got {type(value).__name__}")
-        return [_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+        items = [_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(where, f"expected true or false, got {value!r}")
