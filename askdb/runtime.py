@@ -157,7 +157,7 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
         if with_model:
             model = await open_model(cfg, adapter=adapter, backend=backend)
             answer_model = model
-            if getattr(model, "adapter", None):
+            if getattr(model, "adapter", None) and cfg.answer.use_model:
                 # A SQL-tuned adapter answers every prompt with SQL: phrase answers with the base model.
                 answer_model = await open_model(cfg, adapter="", backend="transformers")
             settings = pipeline_settings(cfg)
