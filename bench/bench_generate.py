@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg  # noqa: E402
 
 from askdb.config import load_config  # noqa: E402
-from askdb.coursedb.seed import load_course_database  # noqa: E402
 from askdb.commands.generate import patient_config  # noqa: E402
 from askdb.runtime import clock, guard_policy, open_model  # noqa: E402
 from bench.common import write_results  # noqa: E402
+from bench.scratch import course_database  # noqa: E402
 from finetune.generator.metrics import diversity  # noqa: E402
 from finetune.generator.run import GenerateSettings, generate  # noqa: E402
 from pipeline.schema import introspect_schema  # noqa: E402
@@ -35,15 +35,6 @@ from pipeline.schema import introspect_schema  # noqa: E402
 
 async def main(args) -> int:
     cfg = load_config(args.config)
-    base = args.admin_url.rsplit("/", 1)[0]
-    url = f"{base}/{args.db}"
-    admin = await asyncpg.connect(args.admin_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{args.db}"')
-    await admin.close()
-    conn = await asyncpg.connect(url)
-    await load_course_database(conn)
-    await conn.close()
     sources = tuple(args.sources.split(","))
     g = cfg.generate
     settings = GenerateSettings(count=args.count, seed=args.seed, sources=sources, llm_fraction=g.llm_fraction,
@@ -52,21 +43,19 @@ async def main(args) -> int:
                                 denied_columns=frozenset(cfg.guard.denied_columns), today=clock(cfg)())
     out = Path(tempfile.mkdtemp()) / "samples.jsonl"
     model, load_s = None, 0.0
-    try:
-        started = time.perf_counter()
-        if {"llm_questions", "llm_free"} & set(sources):
-            model = await open_model(patient_config(cfg), adapter="", backend="transformers")
-            load_s = time.perf_counter() - started
-        async with asyncpg.create_pool(url, min_size=1, max_size=8) as pool:
-            schema = await introspect_schema(pool)
-            stats = await generate(pool, schema, guard_policy(cfg, schema), settings, out=out, model=model)
-        total = time.perf_counter() - started
-    finally:
-        if model is not None:
-            await model.aclose()
-        admin = await asyncpg.connect(args.admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
-        await admin.close()
+    async with course_database(args.admin_url, args.db) as (url, _):
+        try:
+            started = time.perf_counter()
+            if {"llm_questions", "llm_free"} & set(sources):
+                model = await open_model(patient_config(cfg), adapter="", backend="transformers")
+                load_s = time.perf_counter() - started
+            async with asyncpg.create_pool(url, min_size=1, max_size=8) as pool:
+                schema = await introspect_schema(pool)
+                stats = await generate(pool, schema, guard_policy(cfg, schema), settings, out=out, model=model)
+            total = time.perf_counter() - started
+        finally:
+            if model is not None:
+                await model.aclose()
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     s = stats.as_dict()
     report = {"cores": os.cpu_count(), "sources": list(sources), "model_load_s": round(load_s, 1),

@@ -30,15 +30,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 
 from askdb.config import load_config, validate  # noqa: E402
-from askdb.coursedb.seed import load_course_database  # noqa: E402
+from bench.scratch import course_database  # noqa: E402
 from askdb.runtime import clock, guard_policy, open_app, pipeline_settings  # noqa: E402
 from bench.common import peak_rss_mb, percentile, summarize, write_results  # noqa: E402
 from pipeline.models.base import Completion  # noqa: E402
 from pipeline.pipeline import Answer, Pipeline  # noqa: E402
-from pipeline.roles import QueryRole, drop_query_role, grant_query_role  # noqa: E402
+from pipeline.roles import QueryRole  # noqa: E402
 
 DEV_SET = ROOT / "finetune" / "eval" / "course_dev.jsonl"
 PASSWORD_ENV = "ASKDB_BENCH_QUERY_PASSWORD"
@@ -149,36 +148,6 @@ def print_table(title: str, fig: dict) -> None:
         print(f"  {k.ljust(width)}  {v}")
 
 
-async def scratch_database(admin_url: str, name: str, role: QueryRole) -> str:
-    """Create `name` with the course data and the read-only `role`; returns its superuser URL."""
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    conn = await asyncpg.connect(url)
-    try:
-        await load_course_database(conn)
-        await grant_query_role(conn, role)
-    finally:
-        await conn.close()
-    return url
-
-
-async def drop_scratch(admin_url: str, url: str, name: str, role: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await drop_query_role(conn, role)
-    finally:
-        await conn.close()
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 async def main(args) -> int:
     cfg = validate(load_config(args.config))
     run_id = uuid.uuid4().hex[:8]
@@ -194,8 +163,7 @@ async def main(args) -> int:
     dev = read_dev_set()
     questions = pick_questions(dev, args.questions, args.seed)
     setup_started = time.perf_counter()
-    url = await scratch_database(args.admin_url, name, role)
-    try:
+    async with course_database(args.admin_url, name, role=role) as (url, _):
         bundled = args.model == "bundled"
         async with open_app(cfg, database=url, with_model=bundled, adapter=args.adapter) as app:
             setup_s = time.perf_counter() - setup_started
@@ -210,8 +178,6 @@ async def main(args) -> int:
                                     policy=guard_policy(cfg, app.schema), settings=settings, clock=clock(cfg))
             records, wall_s = await run_users(pipeline, questions, args.users)
             model_name = pipeline.sql_model.name
-    finally:
-        await drop_scratch(args.admin_url, url, name, role.name)
     fig = report(records, questions, wall_s)
     params = {"model": args.model, "model_name": model_name, "questions": args.questions, "users": args.users,
               "pool_size": cfg.database.pool_size, "delay_ms": args.delay_ms if not bundled else None,

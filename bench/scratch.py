@@ -21,20 +21,20 @@ def with_database(url: str, name: str) -> str:
 @contextlib.asynccontextmanager
 async def course_database(admin_url: str = DEFAULT_ADMIN_URL, name: str = "askdb_bench",
                           *, denied_columns: tuple[str, ...] = ("students.email", "enrollments.grade"),
-                          ) -> AsyncIterator[tuple[str, str]]:
-    """Yield (owner URL, read-only role URL) of a fresh course database; dropped on exit."""
+                          role: QueryRole | None = None) -> AsyncIterator[tuple[str, str]]:
+    """Yield (owner URL, read-only role URL) of a fresh course database; role and database dropped on exit."""
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     owner_url = with_database(admin_url, name)
-    role = QueryRole(name=f"{name}_q", password="bench-only", denied_columns=denied_columns)
+    role = role or QueryRole(name=f"{name}_q", password="bench-only", denied_columns=denied_columns)
     conn = await asyncpg.connect(owner_url)
     await load_course_database(conn)
     await grant_query_role(conn, role)
     await conn.close()
     scheme, rest = owner_url.split("://", 1)
-    query_url = f"{scheme}://{role.name}:bench-only@{rest.split('@', 1)[-1]}"
+    query_url = f"{scheme}://{role.name}:{role.password}@{rest.split('@', 1)[-1]}"
     try:
         yield owner_url, query_url
     finally:
