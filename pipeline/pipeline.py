@@ -1,6 +1,7 @@
 """The composition: generate_sql -> check_sql -> execute -> render_answer, with one self-correction."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from dataclasses import asdict, dataclass, field
@@ -91,7 +92,8 @@ class Pipeline:
             examples = []
             if self.store is not None and self.settings.few_shot_k > 0:
                 t = time.perf_counter()
-                examples = self.store.nearest(question, self.settings.few_shot_k)
+                # Embedding the question is CPU work: keep it off the event loop.
+                examples = await asyncio.to_thread(self.store.nearest, question, self.settings.few_shot_k)
                 timings["retrieve"] = _ms(t)
             error = None
             while True:
