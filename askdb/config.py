@@ -65,9 +65,10 @@ class SqlConfig:
     few_shot_k: int = 3
     examples: list[str] = field(default_factory=lambda: ["data/{db}/samples.jsonl", "data/{db}/corrections.jsonl"])
     self_correction_attempts: int = 1
+    candidates_on_error: int = 4  # beam-search alternatives tried when the first SQL fails (transformers backend)
     max_new_tokens: int = 120
     today: str = ""  # fixed ISO date for tests; empty: the real date
-    adapter_few_shot_k: int = 0  # few-shot examples when a LoRA adapter is loaded (it was trained without them)
+    adapter_few_shot_k: int = 2  # with an adapter whose train_report.json does not record its few-shot k
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -70,7 +71,8 @@ def pipeline_settings(cfg: Config) -> PipelineSettings:
     """Pipeline knobs from config."""
     return PipelineSettings(
         budget_tokens=cfg.sql.prompt_token_budget, few_shot_k=cfg.sql.few_shot_k,
-        self_correction_attempts=cfg.sql.self_correction_attempts, max_new_tokens=cfg.sql.max_new_tokens,
+        self_correction_attempts=cfg.sql.self_correction_attempts,
+        candidates_on_error=cfg.sql.candidates_on_error, max_new_tokens=cfg.sql.max_new_tokens,
         max_question_chars=cfg.limits.max_question_chars, answer_with_model=cfg.answer.use_model,
         answer_timeout_s=cfg.answer.timeout_s, answer_max_tokens=cfg.answer.max_new_tokens,
         max_answer_chars=cfg.answer.max_answer_chars,
@@ -92,6 +94,15 @@ def resolve_adapter(cfg: Config, adapter: str | None = None, backend: str | None
     if adapter is None:
         adapter = cfg.model.adapter if cfg.model.adapter and Path(cfg.model.adapter, "adapter_config.json").exists() else None
     return adapter or None
+
+
+def adapter_few_shot_k(adapter_dir: str, default: int) -> int:
+    """The few-shot k an adapter was trained with (its train_report.json), else `default`."""
+    try:
+        report = json.loads(Path(adapter_dir, "train_report.json").read_text())
+        return int(report["config"]["few_shot_k"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return default
 
 
 async def open_model(cfg: Config, *, adapter: str | None = None, backend: str | None = None) -> TextModel:
@@ -134,7 +145,7 @@ class App:
 @contextlib.asynccontextmanager
 async def open_app(cfg: Config, *, database: str | None = None, with_model: bool = True,
                    adapter: str | None = None, backend: str | None = None,
-                   few_shot: bool = True) -> AsyncIterator[App]:
+                   few_shot: bool = True, few_shot_k: int | None = None) -> AsyncIterator[App]:
     """Everything a command needs, opened once and closed on exit (pool as the read-only role)."""
     owner_url = resolve_database_url(cfg, database)
     qurl = query_url(cfg, owner_url)
@@ -161,9 +172,12 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
                 # A SQL-tuned adapter answers every prompt with SQL: phrase answers with the base model.
                 answer_model = await open_model(cfg, adapter="", backend="transformers")
             settings = pipeline_settings(cfg)
-            if resolve_adapter(cfg, adapter, backend):
-                # The adapter was trained on prompts without examples; longer prompts only slow it down.
-                settings = dataclasses.replace(settings, few_shot_k=cfg.sql.adapter_few_shot_k)
+            adapter_dir = resolve_adapter(cfg, adapter, backend)
+            if few_shot_k is not None:
+                settings = dataclasses.replace(settings, few_shot_k=few_shot_k)
+            elif adapter_dir:
+                # The adapter sees prompts shaped as in training: as many retrieved examples as it was trained with.
+                settings = dataclasses.replace(settings, few_shot_k=adapter_few_shot_k(adapter_dir, cfg.sql.adapter_few_shot_k))
             store = None
             if few_shot and settings.few_shot_k > 0:
                 examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner_url)))

@@ -1,7 +1,8 @@
-"""Benchmark of the fine-tuned adapter: execution accuracy on the dev set, base vs adapter vs adapter+few-shot.
+"""Benchmark of the fine-tuned adapter: execution accuracy on the dev set, adapter (with and without its retrieved
+examples) vs the base model (with and without few-shot examples).
 
     .venv/bin/python bench/bench_accuracy.py                  # finetune/eval/course_dev.jsonl, models/course-lora
-    .venv/bin/python bench/bench_accuracy.py --limit 20       # a quick look
+    .venv/bin/python bench/bench_accuracy.py --sample 32      # 32 questions spread over every shape (make bench)
 
 Loads the course data into a scratch database (askdb_bench_acc) on the server of --admin-url, runs
 `askdb eval --compare --json` there, adds the training figures from <adapter>/train_report.json, checks the
@@ -51,6 +52,7 @@ def main(args) -> int:
             return 1
         cmd = ["eval", "--questions", args.questions, "--compare", "--adapter", args.adapter, "--json",
                "--out", str(out), "--database", url, *(["--limit", str(args.limit)] if args.limit else []),
+               *(["--sample", str(args.sample)] if args.sample else []),
                *(["--config", args.config] if args.config else [])]
         run = _askdb(*cmd)
         if run.returncode:
@@ -63,7 +65,7 @@ def main(args) -> int:
     report_file = Path(args.adapter) / "train_report.json"
     train = json.loads(report_file.read_text()) if report_file.exists() else {}
     summary = {
-        "questions": args.questions, "n": result["n"],
+        "questions": args.questions, "n": result["n"], "sample": args.sample,
         "execution_accuracy": result["execution_accuracy"],
         "by_difficulty": {k: r["by_difficulty"] for k, r in runs.items()},
         "latency_ms": {k: {"p50": r["latency_ms_p50"], "mean": r["latency_ms_mean"], "p95": r["latency_ms_p95"]}
@@ -90,4 +92,5 @@ if __name__ == "__main__":
     p.add_argument("--questions", default="finetune/eval/course_dev.jsonl")
     p.add_argument("--adapter", default="models/course-lora")
     p.add_argument("--limit", type=int)
+    p.add_argument("--sample", type=int, help="N questions spread through the dev set (make bench: 32)")
     sys.exit(main(p.parse_args()))

@@ -24,6 +24,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.common import peak_rss_mb, percentile, summarize, write_results  # noqa: E402
+from askdb.runtime import adapter_few_shot_k  # noqa: E402
 from bench.scratch import DEFAULT_ADMIN_URL, course_database  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
 from pipeline.guard import GuardPolicy, check_sql  # noqa: E402
@@ -41,8 +42,9 @@ TODAY = dt.date(2026, 11, 24)
 
 
 def read_dev(n: int) -> list[dict]:
+    """`n` dev questions spread over the file, so every shape (and answer length) is represented."""
     rows = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
-    return rows[:n]
+    return [rows[i * len(rows) // n] for i in range(min(n, len(rows)))]
 
 
 def cold_start(cache_root: Path, repeats: int) -> dict:
@@ -167,6 +169,12 @@ class _CountingModel:
     async def complete_many(self, batch, **kw):
         return [await self.complete(m, **kw) for m in batch]
 
+    async def complete_candidates(self, messages, **kw):
+        out = await self.inner.complete_candidates(messages, **kw)
+        # The beams decode side by side: the sequential steps are those of the longest one.
+        self.tokens_total += max((c.tokens for c in out), default=0)
+        return out
+
     async def aclose(self):
         await self.inner.aclose()
 
@@ -189,7 +197,8 @@ async def main(args) -> int:
                                  cache_dir=cache_root)
             variants = [("base+few-shot", None, 3)]
             if (ADAPTER / "adapter_config.json").exists():
-                variants.append(("fine-tuned", str(ADAPTER), 0))
+                # The adapter is shown as many retrieved examples as it was trained with, as `askdb ask` does.
+                variants.append(("fine-tuned", str(ADAPTER), adapter_few_shot_k(str(ADAPTER), 2)))
             base_for_answers = await TransformersModel.load("bundled", cache_root=cache_root)
             report["sql_generation"], report["end_to_end"] = {}, {}
             for label, adapter, k in variants:

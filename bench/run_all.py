@@ -1,6 +1,6 @@
 """`make bench`: every performance figure, one command, one results file and one markdown table.
 
-    .venv/bin/python -m bench.run_all            # about 25 minutes on 2 cores
+    .venv/bin/python -m bench.run_all            # under 30 minutes on 2 cores
     .venv/bin/python -m bench.run_all --quick    # a smoke run in a few minutes
 
 Runs each benchmark in its own process (so peak memory is per benchmark), collects their JSON from
@@ -25,12 +25,14 @@ def steps(quick: bool) -> list[tuple[str, list[str], str]]:
     """(label, command, results-file prefix)."""
     py = [sys.executable, "-m"]
     return [
-        ("latency", py + ["bench.bench_latency", "--questions", "6" if quick else "16"] + (["--quick"] if quick else []),
+        ("latency", py + ["bench.bench_latency", "--questions", "6" if quick else "10"] + (["--quick"] if quick else []),
          "latency-"),
-        ("generate", py + ["bench.bench_generate", "--count", "60" if quick else "500"], "generate-"),
+        # Pairs per minute with the default sources (templates + model rephrasing); 200 pairs show the rate.
+        ("generate", py + ["bench.bench_generate", "--count", "60" if quick else "200"], "generate-"),
         ("load", py + ["bench.bench_load", "--model", "scripted", "--questions", "60" if quick else "200"],
          "load-scripted-"),
-        ("accuracy", py + ["bench.bench_accuracy"] + (["--limit", "8"] if quick else []), "accuracy-"),
+        # Four model configurations on questions spread over every shape; `askdb eval` scores the whole set.
+        ("accuracy", py + ["bench.bench_accuracy", "--sample", "8" if quick else "32"], "accuracy-"),
     ]
 
 

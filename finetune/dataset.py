@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 from pipeline.errors import ConfigError
 from pipeline.models.base import Message
 from pipeline.models.transformers_backend import render_chat
-from pipeline.prompt import build_sql_prompt
+from pipeline.prompt import Example, build_sql_prompt
 from pipeline.schema import Schema
 
 IGNORE = -100  # label of tokens the loss skips (torch's cross_entropy default ignore_index)
@@ -79,6 +79,16 @@ def data_sha256(paths: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
+def limit_pairs(pairs: Sequence[Pair], max_pairs: int, *, seed: int) -> list[Pair]:
+    """At most `max_pairs` (0: all), corrections always kept, the rest a seeded sample in their original order."""
+    if max_pairs <= 0 or len(pairs) <= max_pairs:
+        return list(pairs)
+    fixed = [i for i, p in enumerate(pairs) if p.source == "corrections"]
+    rest = [i for i, p in enumerate(pairs) if p.source != "corrections"]
+    keep = set(fixed) | set(random.Random(seed).sample(rest, max(0, max_pairs - len(fixed))))
+    return [p for i, p in enumerate(pairs) if i in keep]
+
+
 def split_holdout(pairs: Sequence[Pair], fraction: float, *, seed: int) -> tuple[list[Pair], list[Pair]]:
     """(train, validation), split by question so repeated corrections never straddle the two."""
     questions = sorted({_key(p.question) for p in pairs})
@@ -88,14 +98,32 @@ def split_holdout(pairs: Sequence[Pair], fraction: float, *, seed: int) -> tuple
     return [p for p in pairs if _key(p.question) not in held], [p for p in pairs if _key(p.question) in held]
 
 
-def sql_messages(question: str, schema: Schema, *, today: dt.date, budget_tokens: int) -> list[Message]:
-    """The runtime's prompt for `question` (no few-shot examples: the adapter learns them instead)."""
-    return build_sql_prompt(question, schema, today=today, budget_tokens=budget_tokens)
+def sql_messages(question: str, schema: Schema, *, today: dt.date, budget_tokens: int,
+                 examples: Sequence[Example] = ()) -> list[Message]:
+    """The runtime's prompt for `question`, with the retrieved examples it would show."""
+    return build_sql_prompt(question, schema, today=today, examples=examples, budget_tokens=budget_tokens)
 
 
-def encode_pair(tokenizer, pair: Pair, schema: Schema, *, today: dt.date, budget_tokens: int) -> TrainExample:
+def retrieved_examples(pairs: Sequence[Pair], store, *, k: int, pool: int, seed: int) -> list[tuple[Example, ...]]:
+    """Per pair, k examples as the runtime retrieves them (most similar first), never the pair itself.
+
+    They are drawn from the `pool` nearest, not always the top k: at inference the nearest pair is often
+    a worse fit than in generated data, and the model has to learn to judge an example, not copy it."""
+    if k <= 0 or store is None:
+        return [()] * len(pairs)
+    rng = random.Random(seed)
+    out = []
+    for p in pairs:
+        near = store.nearest(p.question, max(pool, k), exclude_question=p.question, exclude_sql=p.sql)
+        keep = sorted(rng.sample(range(len(near)), min(k, len(near))))
+        out.append(tuple(near[i] for i in keep))
+    return out
+
+
+def encode_pair(tokenizer, pair: Pair, schema: Schema, *, today: dt.date, budget_tokens: int,
+                examples: Sequence[Example] = ()) -> TrainExample:
     """Prompt tokens (label -100) followed by the SQL and the end-of-turn token (labelled)."""
-    messages = sql_messages(pair.question, schema, today=today, budget_tokens=budget_tokens)
+    messages = sql_messages(pair.question, schema, today=today, budget_tokens=budget_tokens, examples=examples)
     prompt = render_chat(tokenizer, messages)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     target_ids = tokenizer(target_text(tokenizer, messages, prompt, pair.sql), add_special_tokens=False)["input_ids"]

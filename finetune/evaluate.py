@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 import sqlglot
+from sqlglot import exp
 
 from pipeline.errors import AskdbError, ConfigError
 from pipeline.executor import ExecLimits, QueryResult, execute
@@ -86,6 +87,13 @@ class EvalReport:
         }
 
 
+def spread_sample(items: Sequence[EvalItem], n: int) -> list[EvalItem]:
+    """`n` items evenly spaced through the file, so a quick run keeps the file's mix of shapes."""
+    if n <= 0 or n >= len(items):
+        return list(items)
+    return [items[i * len(items) // n] for i in range(n)]
+
+
 def read_items(path: str | Path, *, limit: int | None = None) -> list[EvalItem]:
     """{"question", "sql", "shape"?, "difficulty"?} lines; a bad line is an error naming file and line."""
     path = Path(path)
@@ -132,10 +140,22 @@ def _sort_key(v):
     return (2, 0.0, json.dumps(v, default=str, sort_keys=True))
 
 
-def rows_match(gold: Sequence[Sequence], pred: Sequence[Sequence], *, ordered: bool) -> bool:
-    """Same rows (columns already aligned): in sequence when `ordered`, else as multisets."""
+def rows_match(gold: Sequence[Sequence], pred: Sequence[Sequence], *, ordered: bool,
+               order_key: Sequence[int] | None = None) -> bool:
+    """Same rows (columns already aligned): in sequence when `ordered`, else as multisets.
+
+    With `order_key` (the gold columns its ORDER BY sorts on), rows tied on that key may come in any order:
+    the gold statement does not order them either."""
     if len(gold) != len(pred):
         return False
+    if ordered and order_key:
+        start = 0
+        for end in range(1, len(gold) + 1):
+            if end == len(gold) or any(not values_equal(gold[end][j], gold[start][j]) for j in order_key):
+                if not rows_match(gold[start:end], pred[start:end], ordered=False):
+                    return False
+                start = end
+        return True
     if ordered:
         return all(values_equal(g, p) for g, p in zip(gold, pred))
     key = lambda r: tuple(_sort_key(v) for v in r)  # noqa: E731
@@ -152,7 +172,7 @@ def rows_match(gold: Sequence[Sequence], pred: Sequence[Sequence], *, ordered: b
 
 
 def results_match(gold_columns: Sequence[str], gold_rows: Sequence[Sequence], pred_columns: Sequence[str],
-                  pred_rows: Sequence[Sequence], *, ordered: bool) -> bool:
+                  pred_rows: Sequence[Sequence], *, ordered: bool, order_key: Sequence[int] | None = None) -> bool:
     """EX: the same rows under some permutation of the predicted columns (names are ignored)."""
     width = len(gold_columns)
     if len(pred_columns) != width or len(gold_rows) != len(pred_rows):
@@ -166,7 +186,7 @@ def results_match(gold_columns: Sequence[str], gold_rows: Sequence[Sequence], pr
     candidates = [[k for k in range(width) if all(values_equal(a, b) for a, b in zip(gold_cols[j], pred_cols[k]))]
                   for j in range(width)]
     for perm in itertools.islice(_permutations(candidates), 5000):
-        if rows_match(gold_rows, [tuple(r[k] for k in perm) for r in pred_rows], ordered=ordered):
+        if rows_match(gold_rows, [tuple(r[k] for k in perm) for r in pred_rows], ordered=ordered, order_key=order_key):
             return True
     return False
 
@@ -187,6 +207,31 @@ def gold_is_ordered(sql: str) -> bool:
     except sqlglot.errors.ParseError:
         return False
     return tree is not None and tree.args.get("order") is not None
+
+
+def gold_order_key(sql: str, columns: Sequence[str]) -> tuple[int, ...] | None:
+    """The result columns the gold's top-level ORDER BY sorts on, when every key is a selected column (else None)."""
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.ParseError:
+        return None
+    order = tree.args.get("order") if tree is not None else None
+    if order is None:
+        return None
+    projections = tree.expressions if isinstance(tree, exp.Select) else []
+    if len(projections) != len(columns):
+        return None
+    key = []
+    for o in order.expressions:
+        e = o.this
+        if not isinstance(e, exp.Column) or list(columns).count(e.name) != 1:
+            return None  # an expression, an unselected or an ambiguous column: keep the strict order
+        i = list(columns).index(e.name)
+        p = projections[i]
+        if isinstance(p, exp.Column) and e.table and p.table and p.table != e.table:
+            return None  # c.code ordered while p.code is shown
+        key.append(i)
+    return tuple(key)
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -221,7 +266,8 @@ async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits
         pred = await execute(pool, ans.sql, limits)  # again, uncapped, so both sides are compared in full
     except AskdbError as exc:
         return ItemResult(correct=False, reason=failure_reason(type(exc).__name__, str(exc)), detail=str(exc), **base)
-    ok = results_match(gold.columns, gold.rows, pred.columns, pred.rows, ordered=gold_is_ordered(item.sql))
+    ok = results_match(gold.columns, gold.rows, pred.columns, pred.rows, ordered=gold_is_ordered(item.sql),
+                       order_key=gold_order_key(item.sql, gold.columns))
     detail = "" if ok else f"{len(pred.rows)} rows x {len(pred.columns)} cols, expected {len(gold.rows)} x {len(gold.columns)}"
     return ItemResult(correct=ok, reason="" if ok else "wrong result", detail=detail, **base)
 

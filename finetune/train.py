@@ -24,7 +24,8 @@ from pipeline.models.bundled import load_weights
 from pipeline.schema import Schema
 
 from .settings import TrainSettings  # noqa: F401 - re-exported: callers import it from here
-from .dataset import Pair, TrainExample, collate, encode_pair, length_batches, split_holdout
+from .dataset import (Pair, TrainExample, collate, encode_pair, length_batches, limit_pairs, retrieved_examples,
+                      split_holdout)
 
 log = logging.getLogger("askdb.train")
 
@@ -53,13 +54,24 @@ def build_lora_config(s: TrainSettings):
 
 
 def encode_all(tokenizer, pairs: Sequence[Pair], schema: Schema, *, today: dt.date, budget_tokens: int,
-               max_tokens: int) -> list[TrainExample]:
-    """Tokenized examples; pairs longer than `max_tokens` are dropped (logged)."""
-    out = [encode_pair(tokenizer, p, schema, today=today, budget_tokens=budget_tokens) for p in pairs]
+               max_tokens: int, examples: Sequence[tuple] | None = None) -> list[TrainExample]:
+    """Tokenized examples (with their retrieved few-shot examples); pairs longer than `max_tokens` are dropped."""
+    examples = examples or [()] * len(pairs)
+    out = [encode_pair(tokenizer, p, schema, today=today, budget_tokens=budget_tokens, examples=ex)
+           for p, ex in zip(pairs, examples)]
     kept = [e for e in out if len(e.input_ids) <= max_tokens]
     if len(kept) < len(out):
         log.warning("dropped %d pairs longer than %d tokens", len(out) - len(kept), max_tokens)
     return kept
+
+
+def example_store(pairs: Sequence[Pair], cache_root: Path):
+    """The runtime's retrieval store over the training file's pairs (same embedder, same dedupe)."""
+    from pipeline.prompt import Example
+    from pipeline.retrieval import ExampleStore, MiniLMEmbedder
+
+    unique = list(dict.fromkeys(Example(p.question, p.sql) for p in pairs))
+    return ExampleStore(unique, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_root)
 
 
 def batch_loss(model, batch: Sequence[TrainExample], pad_id: int):
@@ -214,6 +226,19 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, fingerprint: dict)
     return _State(**blob["state"])
 
 
+def map_large_buffers() -> None:
+    """Have glibc map (and unmap on free) buffers from 256 KB up instead of keeping them in its heap.
+
+    Every batch has other shapes; heap-allocated tensor buffers then fragment and RSS ratchets up by
+    gigabytes over a run although live memory stays flat."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -227,6 +252,7 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     from peft import get_peft_model
 
     started = time.perf_counter()
+    map_large_buffers()
     if settings.threads > 0:
         torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
@@ -236,10 +262,15 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     loaded = load_weights(base_source, cache_root=cache_root, device=device, dtype="float32")
     tok = loaded.tokenizer
     train_pairs, val_pairs = split_holdout(pairs, settings.val_fraction, seed=settings.seed)
+    train_pairs = limit_pairs(train_pairs, settings.max_pairs, seed=settings.seed)
+    val_pairs = limit_pairs(val_pairs, max(1, settings.max_pairs // 10) if settings.max_pairs else 0, seed=settings.seed)
+    # Every pair serves as a retrievable example, also those not trained on: the runtime's store holds them all.
+    store = example_store(pairs, cache_root) if settings.few_shot_k > 0 else None
+    shots = dict(k=settings.few_shot_k, pool=settings.few_shot_pool, seed=settings.seed)
     train_ex = encode_all(tok, train_pairs, schema, today=today, budget_tokens=budget_tokens,
-                          max_tokens=settings.max_seq_tokens)
+                          max_tokens=settings.max_seq_tokens, examples=retrieved_examples(train_pairs, store, **shots))
     val_ex = encode_all(tok, val_pairs, schema, today=today, budget_tokens=budget_tokens,
-                        max_tokens=settings.max_seq_tokens)
+                        max_tokens=settings.max_seq_tokens, examples=retrieved_examples(val_pairs, store, **shots))
     if not train_ex:
         raise ConfigError("--data", "no usable training pairs")
 
@@ -345,7 +376,7 @@ def _report(state: _State, settings, fingerprint, train_ex, val_ex, batch_size, 
         "device": device, "bf16": bf16,
         "config": dataclasses.asdict(settings) | {"batch_size_used": batch_size,
                                                   "budget_tokens": fingerprint["budget_tokens"],
-                                                  "today": fingerprint["today"], "few_shot_k": 0},
+                                                  "today": fingerprint["today"]},
         "n_train": len(train_ex), "n_val": len(val_ex), "steps": state.step, "planned_steps": total,
         "stopped_early": state.step < total,
         "prompt_tokens_mean": round(sum(prompt_lens) / len(prompt_lens), 1),

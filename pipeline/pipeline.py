@@ -12,7 +12,7 @@ import asyncpg
 from .errors import AskdbError, DatabaseUnavailable, QueryFailed
 from .errors import QuestionRejected, UnsafeSql
 from .executor import ExecLimits, QueryResult, execute
-from .generate import generate_sql
+from .generate import GeneratedSql, generate_sql, sql_candidates
 from .guard import CheckedSql, GuardPolicy, check_sql
 from .models.base import TextModel
 from .render import render_answer
@@ -25,6 +25,7 @@ class PipelineSettings:
     budget_tokens: int = 700
     few_shot_k: int = 3
     self_correction_attempts: int = 1
+    candidates_on_error: int = 4  # beam-search alternatives tried when the first SQL fails (models that offer them)
     max_new_tokens: int = 120
     max_question_chars: int = 500
     answer_with_model: bool = True
@@ -96,14 +97,21 @@ class Pipeline:
                 examples = await asyncio.to_thread(self.store.nearest, question, self.settings.few_shot_k)
                 timings["retrieve"] = _ms(t)
             error = None
+            alternatives: list[GeneratedSql] | None = None
+            tried: set[str] = set()
+            corrections = 0
             while True:
                 attempts += 1
                 t = time.perf_counter()
-                gen = await generate_sql(self.sql_model, question, self.schema, today=self.clock(),
-                                         examples=examples, budget_tokens=self.settings.budget_tokens,
-                                         max_tokens=self.settings.max_new_tokens, error=error)
+                if alternatives:
+                    gen = alternatives.pop(0)
+                else:
+                    gen = await generate_sql(self.sql_model, question, self.schema, today=self.clock(),
+                                             examples=examples, budget_tokens=self.settings.budget_tokens,
+                                             max_tokens=self.settings.max_new_tokens, error=error)
                 timings["generate"] = timings.get("generate", 0) + _ms(t)
                 sql = gen.sql or gen.raw.strip()
+                tried.add(gen.sql)
                 try:
                     t = time.perf_counter()
                     if not gen.sql:
@@ -116,8 +124,20 @@ class Pipeline:
                     timings["execute"] = timings.get("execute", 0) + _ms(t)
                     break
                 except (UnsafeSql, QueryFailed) as exc:
-                    if attempts > self.settings.self_correction_attempts:
+                    if alternatives is None:
+                        # The first SQL failed: the model's next-best statements are cheaper and, for a tuned
+                        # model, more reliable than asking it to repair its own error.
+                        t = time.perf_counter()
+                        alternatives = [g for g in await sql_candidates(
+                            self.sql_model, question, self.schema, n=self.settings.candidates_on_error,
+                            today=self.clock(), examples=examples, budget_tokens=self.settings.budget_tokens,
+                            max_tokens=self.settings.max_new_tokens) if g.sql not in tried]
+                        timings["generate"] = timings.get("generate", 0) + _ms(t)
+                    if alternatives:
+                        continue
+                    if corrections >= self.settings.self_correction_attempts:
                         raise
+                    corrections += 1
                     reason = exc.reason if isinstance(exc, UnsafeSql) else exc.pg_message
                     error = (gen.sql or gen.raw.strip()[:300], reason)
             t = time.perf_counter()

@@ -54,6 +54,21 @@ class MiniLMEmbedder:
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_WITH_DIGIT = re.compile(r"\b[A-Za-z]*\d[\w-]*\b")
+# A run of Capitalised words after the first word of a sentence: a name ('Introduction to Cloud Computing').
+_NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][\w'&-]*(?:\s+(?:of|to|and|in|for|the|&)?\s*[A-Z][\w'&-]*)*")
+
+
+def question_skeleton(question: str) -> str:
+    """The question with its entities (quoted text, codes, numbers, capitalised names) masked.
+
+    Similar questions are those that ask the same thing: 'topics of CE 4229' should find 'topics of
+    Operating Systems', not 'description of CE 4229'."""
+    q = _QUOTED.sub(" X ", question)
+    q = _WITH_DIGIT.sub(" N ", q)
+    q = _NAME.sub(" X ", q)
+    return " ".join(q.split())
 
 
 def _terms(text: str) -> Counter:
@@ -96,7 +111,7 @@ class ExampleStore:
         with self._lock:
             self.examples.extend(examples)
             if self._embedder is not None:
-                new = self._embed_cached([e.question for e in examples])
+                new = self._embed_cached([question_skeleton(e.question) for e in examples])
                 torch = self._embedder._torch
                 self._vectors = new if self._vectors is None else torch.cat([self._vectors, new])
 
@@ -116,18 +131,19 @@ class ExampleStore:
             pass
         return vecs
 
-    def nearest(self, question: str, k: int, *, exclude_question: str | None = None) -> list[Example]:
-        """The k most similar examples, most similar first (an identical question is skipped when excluded)."""
+    def nearest(self, question: str, k: int, *, exclude_question: str | None = None,
+                exclude_sql: str | None = None) -> list[Example]:
+        """The k most similar examples, most similar first (an identical question or SQL is skipped when excluded)."""
         if k <= 0 or not self.examples:
             return []
         with self._lock:
             if self._embedder is not None and self._vectors is not None:
-                q = self._embedder.embed([question])[0]
+                q = self._embedder.embed([question_skeleton(question)])[0]
                 scores = (self._vectors @ q).tolist()
             else:
                 scores = self._lexical_scores(question)
             order = sorted(range(len(self.examples)), key=lambda i: -scores[i])
-        out, seen = [], set()
+        out, seen = [], {exclude_sql} if exclude_sql else set()
         for i in order:
             e = self.examples[i]
             if exclude_question and e.question.strip().lower() == exclude_question.strip().lower():

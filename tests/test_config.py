@@ -46,3 +46,15 @@ def test_env_overrides_database_url(tmp_path):
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml", env={})
+
+
+def test_an_adapter_is_shown_as_many_examples_as_it_was_trained_with(tmp_path):
+    import json
+
+    from askdb.runtime import adapter_few_shot_k
+
+    (tmp_path / "train_report.json").write_text(json.dumps({"config": {"few_shot_k": 3}}))
+    assert adapter_few_shot_k(str(tmp_path), 2) == 3
+    (tmp_path / "train_report.json").write_text("{not json")
+    assert adapter_few_shot_k(str(tmp_path), 2) == 2  # unreadable report: the configured fallback
+    assert adapter_few_shot_k(str(tmp_path / "missing"), 1) == 1

@@ -164,3 +164,31 @@ def test_eval_command_bad_input_is_a_message_not_a_traceback(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "q.jsonl:1" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_rows_tied_on_the_gold_order_key_may_come_in_any_order():
+    from finetune.evaluate import gold_order_key
+
+    sql = ("SELECT i.last_name, count(*) AS sections FROM instructors i JOIN sections s ON s.instructor_id = i.id "
+           "GROUP BY i.last_name ORDER BY sections DESC")
+    cols = ("last_name", "sections")
+    assert gold_order_key(sql, cols) == (1,)
+    gold = [("Chen", 5), ("Okafor", 4), ("Novak", 4), ("Reyes", 2)]
+    ties_swapped = [("Chen", 5), ("Novak", 4), ("Okafor", 4), ("Reyes", 2)]
+    misordered = [("Okafor", 4), ("Chen", 5), ("Novak", 4), ("Reyes", 2)]
+    assert results_match(cols, gold, cols, ties_swapped, ordered=True, order_key=gold_order_key(sql, cols))
+    assert not results_match(cols, gold, cols, misordered, ordered=True, order_key=gold_order_key(sql, cols))
+    assert not results_match(cols, gold, cols, ties_swapped, ordered=True)  # without the key: strict order
+    # Keys that are not plain selected columns keep the strict comparison.
+    assert gold_order_key("SELECT name FROM terms ORDER BY starts_on", ("name",)) is None
+    assert gold_order_key("SELECT c.code FROM courses c JOIN courses p ON p.id = c.id ORDER BY p.code", ("code",)) is None
+    assert gold_order_key("SELECT level, count(*) FROM courses GROUP BY level", ("level", "count")) is None
+
+
+def test_a_spread_sample_keeps_every_part_of_the_file():
+    from finetune.evaluate import spread_sample
+
+    items = [EvalItem(f"q{i}", "SELECT 1", shape=f"s{i // 10}") for i in range(95)]
+    picked = spread_sample(items, 19)
+    assert len(picked) == 19 and len({i.shape for i in picked}) == 10
+    assert spread_sample(items, 0) == items and spread_sample(items, 500) == items

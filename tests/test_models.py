@@ -199,3 +199,19 @@ async def test_queued_requests_time_out_from_their_own_batch_start(bundled_cache
     outs = await asyncio.gather(*(model.complete(PROMPT, max_tokens=24) for _ in range(6)))
     assert all(o.text.strip() for o in outs)  # none timed out although the last waited five generations
     await model.aclose()
+
+
+@pytest.mark.slow
+async def test_bundled_model_proposes_distinct_candidates_alongside_greedy_askers(bundled_cache):
+    from pipeline.models.base import CandidateModel
+    from pipeline.models.transformers_backend import TransformersModel
+
+    model = await TransformersModel.load("bundled", cache_root=bundled_cache, max_batch=4)
+    assert isinstance(model, CandidateModel)
+    # A beam-search request and greedy ones arrive together: each gets its own kind of answer.
+    beams, greedy = await asyncio.gather(model.complete_candidates(PROMPT, n=3, max_tokens=12),
+                                         model.complete(PROMPT, max_tokens=12))
+    assert 1 <= len(beams) <= 3 and all(b.text.strip() for b in beams)
+    assert len({b.text.strip() for b in beams}) == len(beams)  # duplicates are dropped
+    assert greedy.text.strip()
+    await model.aclose()

@@ -45,6 +45,43 @@ async def test_self_correction_feeds_the_error_back(query_db_url):
     assert "nme" in model.prompts[1][-1].content and "does not exist" in model.prompts[1][-1].content
 
 
+class CandidateScriptedModel(ScriptedModel):
+    """A scripted model that also offers alternatives, as beam search does."""
+
+    def __init__(self, *replies: str, candidates: list[str]):
+        super().__init__(*replies)
+        self.candidates = candidates
+        self.candidate_calls = 0
+
+    async def complete_candidates(self, messages, *, n: int, max_tokens: int = 160, stop=()):
+        from pipeline.models.base import Completion
+
+        self.candidate_calls += 1
+        return [Completion(c) for c in self.candidates[:n]]
+
+
+async def test_failed_sql_falls_back_to_the_next_candidate_before_self_correction(query_db_url):
+    bad = "SELECT nme FROM courses"
+    model = CandidateScriptedModel(bad, candidates=[bad, "SELECT nme, title FROM courses",
+                                                    "SELECT title FROM courses WHERE code = 'CS 2110'"])
+    async with open_pool(query_db_url) as pool:
+        p = await _pipeline(pool, model, candidates_on_error=4)
+        ans = await p.answer("What is CS 2110 called?")
+    assert ans.ok and ans.rows == (("Data Structures",),)
+    # greedy, then two candidates (the repeat of the failed one is skipped); no error-feedback prompt was needed
+    assert ans.attempts == 3 and model.candidate_calls == 1 and len(model.prompts) == 1
+
+
+async def test_when_every_candidate_fails_the_error_is_fed_back_once(query_db_url):
+    model = CandidateScriptedModel("SELECT nme FROM courses", "SELECT title FROM courses WHERE code = 'CS 2110'",
+                                   candidates=["SELECT nmee FROM courses"])
+    async with open_pool(query_db_url) as pool:
+        p = await _pipeline(pool, model, candidates_on_error=4, self_correction_attempts=1)
+        ans = await p.answer("What is CS 2110 called?")
+    assert ans.ok and ans.attempts == 3 and model.candidate_calls == 1
+    assert "nmee" in model.prompts[1][-1].content  # the last failure is what the model is told about
+
+
 async def test_refusal_is_a_clear_message_not_an_exception(query_db_url):
     async with open_pool(query_db_url) as pool:
         p = await _pipeline(pool, ScriptedModel("DELETE FROM students"), self_correction_attempts=0)

@@ -8,12 +8,13 @@ import sys
 
 import pytest
 
-from finetune.dataset import (IGNORE, Pair, TrainExample, collate, encode_pair, length_batches, merge_pairs,
-                              read_pairs, split_holdout)
+from finetune.dataset import (IGNORE, Pair, TrainExample, collate, encode_pair, length_batches, limit_pairs,
+                              merge_pairs, read_pairs, retrieved_examples, split_holdout)
 from pipeline.database import open_pool
 from pipeline.errors import ConfigError
 from pipeline.models.transformers_backend import render_chat
-from pipeline.prompt import build_sql_prompt
+from pipeline.prompt import Example, build_sql_prompt
+from pipeline.retrieval import ExampleStore
 from pipeline.schema import introspect_schema
 
 TODAY = dt.date(2026, 11, 24)
@@ -55,6 +56,31 @@ def test_labels_mask_the_prompt_and_keep_the_sql(loaded, schema):
     target = ex.labels[ex.prompt_len:]
     assert IGNORE not in target and list(target) == list(ex.input_ids[ex.prompt_len:])
     assert tok.decode(target) == PAIRS[0].sql + "<|im_end|>"
+
+
+def test_retrieved_examples_are_the_runtime_prompt_and_never_the_pair_itself(loaded, schema):
+    pairs = PAIRS + [Pair("How many students are in the system?", "SELECT count(*) FROM students"),
+                     Pair("how many credits does CS 3110 have", "SELECT credits FROM courses WHERE code = 'CS 3110'")]
+    store = ExampleStore([Example(p.question, p.sql) for p in pairs])  # lexical similarity: no model needed
+    shots = retrieved_examples(pairs, store, k=2, pool=3, seed=7)
+    assert shots == retrieved_examples(pairs, store, k=2, pool=3, seed=7)  # seeded
+    for pair, ex in zip(pairs, shots):
+        assert len(ex) == 2
+        assert all(e.question != pair.question and e.sql != pair.sql for e in ex)
+    # The training prompt is exactly the runtime's prompt with those examples, all of it masked.
+    tok = loaded.tokenizer
+    ex = encode_pair(tok, pairs[0], schema, today=TODAY, budget_tokens=700, examples=shots[0])
+    messages = build_sql_prompt(pairs[0].question, schema, today=TODAY, budget_tokens=700, examples=shots[0])
+    assert list(ex.input_ids[:ex.prompt_len]) == tok(render_chat(tok, messages), add_special_tokens=False)["input_ids"]
+    assert "Examples:" in messages[-1].content and set(ex.labels[:ex.prompt_len]) == {IGNORE}
+    assert tok.decode(ex.labels[ex.prompt_len:]) == pairs[0].sql + "<|im_end|>"
+
+
+def test_limit_pairs_keeps_every_correction_and_a_seeded_sample():
+    pairs = [Pair(f"q{i}", f"SELECT {i}") for i in range(20)] + [Pair("fix", "SELECT 99", source="corrections")]
+    kept = limit_pairs(pairs, 5, seed=1)
+    assert len(kept) == 5 and kept[-1].source == "corrections" and kept == limit_pairs(pairs, 5, seed=1)
+    assert limit_pairs(pairs, 0, seed=1) == pairs
 
 
 def test_collate_shares_the_prompt_prefix_but_keeps_every_label(loaded, schema):

@@ -22,8 +22,9 @@ def register(sub) -> None:
     who.add_argument("--no-adapter", action="store_true", help="the base model alone")
     p.add_argument("--backend", choices=("transformers", "ollama", "openai"), help="model backend (default: config)")
     p.add_argument("--few-shot", type=int, metavar="K", help="few-shot examples per prompt (default: config)")
-    p.add_argument("--compare", action="store_true", help="base+few-shot, adapter, adapter+few-shot side by side")
+    p.add_argument("--compare", action="store_true", help="adapter (as trained), adapter without examples, base+few-shot and base side by side")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
+    p.add_argument("--sample", type=int, metavar="N", help="N questions spread evenly through the file (all shapes)")
     p.add_argument("--concurrency", type=int, metavar="N", help="questions in flight (default: model.max_batch)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="PATH", help="also write the JSON report here")
@@ -33,7 +34,7 @@ def register(sub) -> None:
 
 
 def _runs(args, cfg) -> list[tuple[str, str | None, int | None]]:
-    """(label, adapter: None = configured, '' = none, few-shot k: None = configured) for each run."""
+    """(label, adapter: None = configured, '' = none, few-shot k: None = as configured/trained) for each run."""
     if not args.compare:
         adapter = "" if args.no_adapter else args.adapter
         return [("adapter" if resolve_adapter(cfg, adapter, args.backend) else "base", adapter, args.few_shot)]
@@ -41,18 +42,21 @@ def _runs(args, cfg) -> list[tuple[str, str | None, int | None]]:
     if not resolve_adapter(cfg, adapter, args.backend) or not Path(adapter, "adapter_config.json").exists():
         raise ConfigError("--adapter", f"--compare needs a trained adapter; none at {adapter} (run askdb train)")
     k = args.few_shot if args.few_shot is not None else cfg.sql.few_shot_k
-    # The adapter alone first: it is the shipped configuration and the quickest to score.
-    return [("adapter", adapter, cfg.sql.adapter_few_shot_k), ("base+few-shot", "", k),
-            ("adapter+few-shot", adapter, k)]
+    # The adapter as shipped first (with the retrieved examples it was trained with): the quickest to score.
+    return [("adapter", adapter, None), ("adapter, no examples", adapter, 0), ("base+few-shot", "", k),
+            ("base", "", 0)]
 
 
 async def run(args) -> int:
-    from finetune.evaluate import few_shot_overlap, read_items
+    from finetune.evaluate import few_shot_overlap, read_items, spread_sample
 
     cfg = config_from(args)
-    if args.limit is not None and args.limit <= 0:
-        raise ConfigError("--limit", "must be positive")
+    for flag in ("limit", "sample"):
+        if getattr(args, flag) is not None and getattr(args, flag) <= 0:
+            raise ConfigError(f"--{flag}", "must be positive")
     items = read_items(args.questions, limit=args.limit)
+    if args.sample:
+        items = spread_sample(items, args.sample)
     # Answer phrasing is not scored: skip the second model call. Batch work waits its turn in the model's queue
     # far longer than a chat user would, so the chat timeout does not apply.
     cfg = cfg.replace(answer=dataclasses.replace(cfg.answer, use_model=False),
@@ -60,8 +64,8 @@ async def run(args) -> int:
     gold_cache: dict = {}
     reports = []
     for label, adapter, k in _runs(args, cfg):
-        run_cfg = cfg if k is None else cfg.replace(sql=dataclasses.replace(cfg.sql, few_shot_k=k, adapter_few_shot_k=k))
-        async with open_app(run_cfg, database=args.database, adapter=adapter, backend=args.backend) as app:
+        async with open_app(cfg, database=args.database, adapter=adapter, backend=args.backend,
+                            few_shot_k=k) as app:
             known = ExampleStore.read_jsonl(example_paths(cfg, database_label(app.owner_url)))
             overlap = few_shot_overlap(items, [e.question for e in known]) if app.pipeline.store else 0
             report = await _evaluate(app, items, label, args, overlap)

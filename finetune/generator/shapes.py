@@ -135,7 +135,9 @@ def lookup(ctx: Ctx, rng: random.Random) -> Candidate | None:
     q = Query(ctx.profile, t.name)
     _apply(q, q.root_alias, ref)
     tree = q.select(*[q.col(q.root_alias, c) for c in attrs])
-    return _cand("lookup", tree, [t.name], "lookup",
+    # 'How many credits is CS 2110?' asks for a stored number, not a count: a phrasing of its own.
+    intent = "lookup_num" if len(attrs) == 1 and attrs[0] in t.numbers and not _label_like(attrs[0]) else "lookup"
+    return _cand("lookup", tree, [t.name], intent,
                  {"ent": ref.text, "attrs": join_words([colname(c) for c in attrs]), "T": noun(rng, t)}, ref.relative)
 
 
@@ -151,6 +153,24 @@ def filter_category(ctx: Ctx, rng: random.Random) -> Candidate | None:
     labels = _labels(q, q.root_alias, t)
     tree = q.select(*labels, order=[labels[-1] if t.person else labels[0]])
     return _cand("filter_category", tree, [t.name], "filter_eq",
+                 {"Ts": noun(rng, t, many=True), "col": colname(col), "val": show(value)})
+
+
+def filter_number(ctx: Ctx, rng: random.Random) -> Candidate | None:
+    """Rows with one value of a whole number that takes few values: 'courses worth 4 credits', 'admitted in 2024'."""
+    def few(t: TableProfile) -> list[str]:
+        return [c for c in t.numbers if 2 <= len({r.get(c) for r in ctx.bank.rows(t.name)} - {None}) <= 12
+                and all(isinstance(r.get(c), int) for r in ctx.bank.rows(t.name) if r.get(c) is not None)]
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.labels and few(t)])
+    if t is None:
+        return None
+    col = rng.choice(few(t))
+    value = rng.choice([r[col] for r in ctx.bank.rows(t.name) if r.get(col) is not None])
+    q = Query(ctx.profile, t.name)
+    q.eq(q.root_alias, col, value)
+    labels = _labels(q, q.root_alias, t)
+    tree = q.select(*labels, order=[c.copy() for c in labels[::-1 if t.person else 1]][:1])
+    return _cand("filter_number", tree, [t.name], "filter_eq",
                  {"Ts": noun(rng, t, many=True), "col": colname(col), "val": show(value)})
 
 
@@ -713,6 +733,6 @@ def period_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
     return _cand("period_list", tree, list(q.aliases.values()), "period", slots, rel)
 
 
-SHAPES = (lookup, fk_lookup, filter_category, filter_compare, filter_like, child_list, bridge_join,
+SHAPES = (lookup, fk_lookup, filter_category, filter_number, filter_compare, filter_like, child_list, bridge_join,
           count_rows, count_children, aggregate, group_count, group_agg, having, top_k, distinct,
           date_range, anti_join, join_filter, in_list, subquery, period_list)

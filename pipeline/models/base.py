@@ -41,6 +41,17 @@ class TextModel(Protocol):
         ...
 
 
+@runtime_checkable
+class CandidateModel(Protocol):
+    """A model that can also propose several different completions for one prompt (beam search)."""
+
+    async def complete_candidates(
+        self, messages: Sequence[Message], *, n: int, max_tokens: int = 160, stop: Sequence[str] = ()
+    ) -> list[Completion]:
+        """Up to `n` distinct completions, most likely first."""
+        ...
+
+
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     """`text` up to the first stop string."""
     cut = len(text)

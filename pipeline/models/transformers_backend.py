@@ -22,6 +22,7 @@ class _Request:
     stop: Sequence[str]
     future: asyncio.Future = field(repr=False)
     started: asyncio.Event = field(repr=False, default_factory=asyncio.Event)
+    candidates: int = 1  # >1: beam search, the result is a list of that many completions
 
 
 class TransformersModel:
@@ -55,13 +56,21 @@ class TransformersModel:
     async def complete(self, messages: Sequence[Message], *, max_tokens: int = 160,
                        stop: Sequence[str] = ()) -> Completion:
         """One greedy completion; waits its turn in the shared batch queue."""
+        return await self._submit(messages, max_tokens, stop, 1)
+
+    async def complete_candidates(self, messages: Sequence[Message], *, n: int, max_tokens: int = 160,
+                                  stop: Sequence[str] = ()) -> list[Completion]:
+        """Up to `n` distinct completions by beam search, most likely first (runs as its own batch)."""
+        return await self._submit(messages, max_tokens, stop, max(1, n))
+
+    async def _submit(self, messages, max_tokens, stop, candidates):
         loop = asyncio.get_running_loop()
         if self._worker is None or self._worker.done() or self._worker.get_loop() is not loop:
             # One worker per event loop: tests and CLI commands may each run their own loop.
             self._queue = asyncio.Queue()
             self._worker = loop.create_task(self._run())
         fut = loop.create_future()
-        request = _Request(messages, max_tokens, stop, fut, asyncio.Event())
+        request = _Request(messages, max_tokens, stop, fut, asyncio.Event(), candidates)
         await self._queue.put(request)
         try:
             # The clock starts when this request's batch starts: waiting behind other askers is bounded by
@@ -113,7 +122,39 @@ class TransformersModel:
                 if not r.future.done():
                     r.future.set_result(c)
 
-    def _generate(self, requests: list[_Request]) -> list[Completion]:
+    def _generate(self, requests: list[_Request]) -> list:
+        """Greedy requests share one generate call; each beam-search request runs alone."""
+        greedy = [r for r in requests if r.candidates <= 1]
+        done = dict(zip(map(id, greedy), self._generate_greedy(greedy))) if greedy else {}
+        for r in requests:
+            if r.candidates > 1:
+                done[id(r)] = self._generate_beams(r)
+        return [done[id(r)] for r in requests]
+
+    def _generate_beams(self, r: _Request) -> list[Completion]:
+        import torch
+
+        tok, model = self.loaded.tokenizer, self.loaded.model
+        started = time.perf_counter()
+        enc = tok([render_chat(tok, r.messages)], return_tensors="pt", add_special_tokens=False).to(model.device)
+        stops = sorted(s for s in r.stop if s.strip())
+        extra = {"stop_strings": stops, "tokenizer": tok} if stops else {}
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=r.max_tokens, do_sample=False, num_beams=r.candidates,
+                                 num_return_sequences=r.candidates, early_stopping=True,
+                                 pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                                 stopping_criteria=[_AllAbandoned([r])], **extra)
+        elapsed = (time.perf_counter() - started) * 1000
+        results, seen = [], set()
+        for row in out[:, enc["input_ids"].shape[1]:]:
+            text = cut_at_stop(tok.decode(row, skip_special_tokens=True), r.stop)
+            if text.strip() in seen:
+                continue
+            seen.add(text.strip())
+            results.append(Completion(text, int((row != tok.pad_token_id).sum()), elapsed))
+        return results
+
+    def _generate_greedy(self, requests: list[_Request]) -> list[Completion]:
         import torch
 
         tok, model = self.loaded.tokenizer, self.loaded.model
