@@ -99,10 +99,22 @@ def resolve_adapter(cfg: Config, adapter: str | None = None, backend: str | None
 def adapter_few_shot_k(adapter_dir: str, default: int) -> int:
     """The few-shot k an adapter was trained with (its train_report.json), else `default`."""
     try:
-        report = json.loads(Path(adapter_dir, "train_report.json").read_text())
-        return int(report["config"]["few_shot_k"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(_trained_with(adapter_dir)["few_shot_k"])
+    except (KeyError, TypeError, ValueError):
         return default
+
+
+def adapter_masks_entities(adapter_dir: str | None) -> bool:
+    """Whether an adapter was trained on examples retrieved by the entity-masked question."""
+    return bool(_trained_with(adapter_dir).get("mask_entities", False)) if adapter_dir else False
+
+
+def _trained_with(adapter_dir: str) -> dict:
+    try:
+        config = json.loads(Path(adapter_dir, "train_report.json").read_text()).get("config")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 async def open_model(cfg: Config, *, adapter: str | None = None, backend: str | None = None) -> TextModel:
@@ -182,7 +194,8 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
             if few_shot and settings.few_shot_k > 0:
                 examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner_url)))
                 if examples:
-                    store = ExampleStore(examples, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_dir(cfg))
+                    store = ExampleStore(examples, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_dir(cfg),
+                                         mask_entities=adapter_masks_entities(adapter_dir))
             pipeline = Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema,
                                 policy=guard_policy(cfg, schema), store=store, settings=settings,
                                 clock=clock(cfg))

@@ -65,13 +65,13 @@ def encode_all(tokenizer, pairs: Sequence[Pair], schema: Schema, *, today: dt.da
     return kept
 
 
-def example_store(pairs: Sequence[Pair], cache_root: Path):
+def example_store(pairs: Sequence[Pair], cache_root: Path, *, mask_entities: bool = False):
     """The runtime's retrieval store over the training file's pairs (same embedder, same dedupe)."""
     from pipeline.prompt import Example
     from pipeline.retrieval import ExampleStore, MiniLMEmbedder
 
     unique = list(dict.fromkeys(Example(p.question, p.sql) for p in pairs))
-    return ExampleStore(unique, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_root)
+    return ExampleStore(unique, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_root, mask_entities=mask_entities)
 
 
 def batch_loss(model, batch: Sequence[TrainExample], pad_id: int):
@@ -226,19 +226,6 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, fingerprint: dict)
     return _State(**blob["state"])
 
 
-def map_large_buffers() -> None:
-    """Have glibc map (and unmap on free) buffers from 256 KB up instead of keeping them in its heap.
-
-    Every batch has other shapes; heap-allocated tensor buffers then fragment and RSS ratchets up by
-    gigabytes over a run although live memory stays flat."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)  # -3: M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to tune
-
-
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -252,7 +239,6 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     from peft import get_peft_model
 
     started = time.perf_counter()
-    map_large_buffers()
     if settings.threads > 0:
         torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
@@ -265,7 +251,7 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     train_pairs = limit_pairs(train_pairs, settings.max_pairs, seed=settings.seed)
     val_pairs = limit_pairs(val_pairs, max(1, settings.max_pairs // 10) if settings.max_pairs else 0, seed=settings.seed)
     # Every pair serves as a retrievable example, also those not trained on: the runtime's store holds them all.
-    store = example_store(pairs, cache_root) if settings.few_shot_k > 0 else None
+    store = example_store(pairs, cache_root, mask_entities=settings.mask_entities) if settings.few_shot_k > 0 else None
     shots = dict(k=settings.few_shot_k, pool=settings.few_shot_pool, seed=settings.seed)
     train_ex = encode_all(tok, train_pairs, schema, today=today, budget_tokens=budget_tokens,
                           max_tokens=settings.max_seq_tokens, examples=retrieved_examples(train_pairs, store, **shots))

@@ -79,9 +79,11 @@ class ExampleStore:
     """Verified pairs searchable by similarity; corrections can be added while serving."""
 
     def __init__(self, examples: Iterable[Example] = (), *, embedder: MiniLMEmbedder | None = None,
-                 cache_dir: Path | None = None):
+                 cache_dir: Path | None = None, mask_entities: bool = False):
         self.examples: list[Example] = []
         self._embedder = embedder
+        # Similar by what is asked, not by which entity is named (an adapter must be trained the same way).
+        self._key = question_skeleton if mask_entities else (lambda q: q)
         self._cache_dir = cache_dir
         self._vectors = None
         self._lock = threading.Lock()
@@ -111,7 +113,7 @@ class ExampleStore:
         with self._lock:
             self.examples.extend(examples)
             if self._embedder is not None:
-                new = self._embed_cached([question_skeleton(e.question) for e in examples])
+                new = self._embed_cached([self._key(e.question) for e in examples])
                 torch = self._embedder._torch
                 self._vectors = new if self._vectors is None else torch.cat([self._vectors, new])
 
@@ -138,7 +140,7 @@ class ExampleStore:
             return []
         with self._lock:
             if self._embedder is not None and self._vectors is not None:
-                q = self._embedder.embed([question_skeleton(question)])[0]
+                q = self._embedder.embed([self._key(question)])[0]
                 scores = (self._vectors @ q).tolist()
             else:
                 scores = self._lexical_scores(question)

@@ -15,11 +15,6 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "{ent} {attrs}?", "look up the {attrs} of {ent}", "what {attrs} does {ent} have?",
         "do you know the {attrs} of {ent}", "give me {ent}'s {attrs}", "which {attrs} is listed for {ent}?",
     ),
-    "lookup_num": (
-        "How many {attrs} does {ent} have?", "how many {attrs} is {ent}", "{ent}: how many {attrs}?",
-        "What is the {attrs} of {ent}?", "how many {attrs} for {ent}", "{attrs} of {ent}?",
-        "How many {attrs} are listed for {ent}?", "what's the {attrs} for {ent}",
-    ),
     "filter_eq": (
         "Which {Ts} have {col} {val}?", "list all {Ts} where the {col} is {val}", "{Ts} with {col} {val}",
         "show me {Ts} whose {col} is {val}", "are there any {Ts} with {col} {val}?",

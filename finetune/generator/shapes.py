@@ -135,9 +135,7 @@ def lookup(ctx: Ctx, rng: random.Random) -> Candidate | None:
     q = Query(ctx.profile, t.name)
     _apply(q, q.root_alias, ref)
     tree = q.select(*[q.col(q.root_alias, c) for c in attrs])
-    # 'How many credits is CS 2110?' asks for a stored number, not a count: a phrasing of its own.
-    intent = "lookup_num" if len(attrs) == 1 and attrs[0] in t.numbers and not _label_like(attrs[0]) else "lookup"
-    return _cand("lookup", tree, [t.name], intent,
+    return _cand("lookup", tree, [t.name], "lookup",
                  {"ent": ref.text, "attrs": join_words([colname(c) for c in attrs]), "T": noun(rng, t)}, ref.relative)
 
 
