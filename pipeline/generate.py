@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .extract import extract_sql
-from .models.base import CandidateModel, TextModel
+from .models.base import CandidateModel, Message, TextModel
 from .prompt import Example, build_sql_prompt
 from .schema import Schema
 
@@ -43,22 +43,12 @@ async def generate_sql(
 _STOP = ("\n\n\n", "Question:", "Q:")
 
 
-async def sql_candidates(
-    model: TextModel,
-    question: str,
-    schema: Schema,
-    *,
-    n: int,
-    today: dt.date,
-    examples: Sequence[Example] = (),
-    budget_tokens: int = 700,
-    max_tokens: int = 120,
-) -> list[GeneratedSql]:
-    """Up to `n` distinct statements for the same prompt (beam search); [] when the model cannot propose several."""
+async def sql_candidates(model: TextModel, messages: Sequence[Message], *, n: int, max_tokens: int = 120
+                         ) -> list[GeneratedSql]:
+    """Up to `n` distinct statements for the prompt (beam search); [] when the model cannot propose several."""
     if n <= 1 or not isinstance(model, CandidateModel):
         return []
     started = time.perf_counter()
-    messages = build_sql_prompt(question, schema, today=today, examples=examples, budget_tokens=budget_tokens)
     completions = await model.complete_candidates(messages, n=n, max_tokens=max_tokens, stop=_STOP)
     elapsed = (time.perf_counter() - started) * 1000
     out, seen = [], set()
