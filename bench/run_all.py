@@ -108,7 +108,7 @@ def markdown(c: dict) -> str:
     if isinstance(load, dict):
         f = load["figures"]
         rows.append(f"| load: {f['questions']} questions, {load['params'].get('users', 20)} users (scripted model) | "
-                    f"lost {f['lost']}, p50 {f['latency_ms']['median']} ms, p95 {f['latency_ms']['p95']} ms, "
+                    f"lost {f['lost']}, p50 {f['latency_ms']['p50']} ms, p95 {f['latency_ms']['p95']} ms, "
                     f"{f['throughput_per_min']} q/min, peak RSS {f['peak_rss_mb']} MiB |")
     acc = _get(c, "runs", "accuracy", "result")
     if isinstance(acc, dict):
