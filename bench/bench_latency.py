@@ -26,6 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from bench.common import peak_rss_mb, percentile, summarize, write_results  # noqa: E402
 from askdb.runtime import adapter_few_shot_k  # noqa: E402
 from bench.scratch import DEFAULT_ADMIN_URL, course_database  # noqa: E402
+from finetune.evaluate import spread_sample  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
 from pipeline.guard import GuardPolicy, check_sql  # noqa: E402
 from pipeline.models.transformers_backend import TransformersModel  # noqa: E402
@@ -43,8 +44,7 @@ TODAY = dt.date(2026, 11, 24)
 
 def read_dev(n: int) -> list[dict]:
     """`n` dev questions spread over the file, so every shape (and answer length) is represented."""
-    rows = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
-    return [rows[i * len(rows) // n] for i in range(min(n, len(rows)))]
+    return spread_sample([json.loads(line) for line in DEV.read_text().splitlines() if line.strip()], n)
 
 
 def cold_start(cache_root: Path, repeats: int) -> dict:

@@ -8,6 +8,7 @@ top-level ORDER BY) with the columns in any order, numbers equal within a small 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import math
@@ -87,7 +88,7 @@ class EvalReport:
         }
 
 
-def spread_sample(items: Sequence[EvalItem], n: int) -> list[EvalItem]:
+def spread_sample(items: Sequence, n: int) -> list:
     """`n` items evenly spaced through the file, so a quick run keeps the file's mix of shapes."""
     if n <= 0 or n >= len(items):
         return list(items)
@@ -200,21 +201,24 @@ def _permutations(candidates: list[list[int]], chosen: tuple[int, ...] = ()):
             yield from _permutations(candidates, chosen + (k,))
 
 
+@functools.lru_cache(maxsize=512)
+def _parse_gold(sql: str):
+    """The gold statement's tree (read, never changed), parsed once per statement; None when unparsable."""
+    try:
+        return sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.ParseError:
+        return None
+
+
 def gold_is_ordered(sql: str) -> bool:
     """True when the statement's top level has ORDER BY (then row order is part of the answer)."""
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.ParseError:
-        return False
+    tree = _parse_gold(sql)
     return tree is not None and tree.args.get("order") is not None
 
 
 def gold_order_key(sql: str, columns: Sequence[str]) -> tuple[int, ...] | None:
     """The result columns the gold's top-level ORDER BY sorts on, when every key is a selected column (else None)."""
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.ParseError:
-        return None
+    tree = _parse_gold(sql)
     order = tree.args.get("order") if tree is not None else None
     if order is None:
         return None

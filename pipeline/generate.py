@@ -18,6 +18,7 @@ class GeneratedSql:
     raw: str
     tokens: int
     elapsed_ms: float
+    messages: tuple[Message, ...] = ()  # the prompt it answered, so alternatives are asked of the very same one
 
 
 async def generate_sql(
@@ -37,7 +38,7 @@ async def generate_sql(
                                 error=error)
     completion = await model.complete(messages, max_tokens=max_tokens, stop=_STOP)
     return GeneratedSql(extract_sql(completion.text), completion.text, completion.tokens,
-                        (time.perf_counter() - started) * 1000)
+                        (time.perf_counter() - started) * 1000, tuple(messages))
 
 
 _STOP = ("\n\n\n", "Question:", "Q:")
@@ -56,5 +57,5 @@ async def sql_candidates(model: TextModel, messages: Sequence[Message], *, n: in
         sql = extract_sql(c.text)
         if sql and sql not in seen:
             seen.add(sql)
-            out.append(GeneratedSql(sql, c.text, c.tokens, elapsed))
+            out.append(GeneratedSql(sql, c.text, c.tokens, elapsed, tuple(messages)))
     return out

@@ -15,7 +15,6 @@ from .executor import ExecLimits, QueryResult, execute
 from .generate import GeneratedSql, generate_sql, sql_candidates
 from .guard import CheckedSql, GuardPolicy, check_sql
 from .models.base import TextModel
-from .prompt import build_sql_prompt
 from .render import render_answer
 from .retrieval import ExampleStore
 from .schema import Schema
@@ -129,10 +128,8 @@ class Pipeline:
                         # The first SQL failed: the model's next-best statements are cheaper and, for a tuned
                         # model, more reliable than asking it to repair its own error.
                         t = time.perf_counter()
-                        prompt = build_sql_prompt(question, self.schema, today=self.clock(), examples=examples,
-                                                  budget_tokens=self.settings.budget_tokens)
                         alternatives = [g for g in await sql_candidates(
-                            self.sql_model, prompt, n=self.settings.candidates_on_error,
+                            self.sql_model, gen.messages, n=self.settings.candidates_on_error,
                             max_tokens=self.settings.max_new_tokens) if g.sql not in tried]
                         timings["generate"] = timings.get("generate", 0) + _ms(t)
                     if alternatives:

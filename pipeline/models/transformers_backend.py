@@ -137,8 +137,7 @@ class TransformersModel:
         tok, model = self.loaded.tokenizer, self.loaded.model
         started = time.perf_counter()
         enc = tok([render_chat(tok, r.messages)], return_tensors="pt", add_special_tokens=False).to(model.device)
-        stops = sorted(s for s in r.stop if s.strip())
-        extra = {"stop_strings": stops, "tokenizer": tok} if stops else {}
+        extra = _stop_kwargs(tok, [r])
         with torch.inference_mode():
             out = model.generate(**enc, max_new_tokens=r.max_tokens, do_sample=False, num_beams=r.candidates,
                                  num_return_sequences=r.candidates, early_stopping=True,
@@ -162,8 +161,7 @@ class TransformersModel:
         prompts = [render_chat(tok, r.messages) for r in requests]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         max_new = max(r.max_tokens for r in requests)
-        stops = sorted({s for r in requests for s in r.stop if s.strip()})
-        extra = {"stop_strings": stops, "tokenizer": tok} if stops else {}
+        extra = _stop_kwargs(tok, requests)
         with torch.inference_mode():
             out = model.generate(**enc, max_new_tokens=max_new, do_sample=False, pad_token_id=tok.pad_token_id,
                                  eos_token_id=tok.eos_token_id, stopping_criteria=[_AllAbandoned(requests)],
@@ -202,6 +200,12 @@ class _AllAbandoned:
 
         abandoned = all(r.future.cancelled() for r in self.requests)
         return torch.full((input_ids.shape[0],), abandoned, dtype=torch.bool, device=input_ids.device)
+
+
+def _stop_kwargs(tokenizer, requests: Sequence[_Request]) -> dict:
+    """generate() arguments that stop at the requests' stop strings (none: no arguments)."""
+    stops = sorted({s for r in requests for s in r.stop if s.strip()})
+    return {"stop_strings": stops, "tokenizer": tokenizer} if stops else {}
 
 
 def render_chat(tokenizer, messages: Sequence[Message]) -> str:
