@@ -69,6 +69,7 @@ class SqlConfig:
     max_new_tokens: int = 120
     today: str = ""  # fixed ISO date for tests; empty: the real date
     adapter_few_shot_k: int = 2  # with an adapter whose train_report.json does not record its few-shot k
+    retrieve_by: str = ""  # question | skeleton | both; empty: as the adapter was trained (train_report.json)
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,10 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("slack.mode", f"must be socket or http, not {cfg.slack.mode!r}")
     if cfg.slack.response_type not in ("ephemeral", "in_channel"):
         raise ConfigError("slack.response_type", "must be ephemeral or in_channel")
+    for key, val, allowed in (("train.retrieve_by", cfg.train.retrieve_by, ("question", "skeleton", "both")),
+                              ("sql.retrieve_by", cfg.sql.retrieve_by, ("", "question", "skeleton", "both"))):
+        if val not in allowed:
+            raise ConfigError(key, f"must be question, skeleton or both, not {val!r}")
     for key, val in (("database.statement_timeout_ms", cfg.database.statement_timeout_ms),
                      ("database.max_rows", cfg.database.max_rows), ("database.pool_size", cfg.database.pool_size),
                      ("limits.max_question_chars", cfg.limits.max_question_chars),

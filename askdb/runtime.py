@@ -104,9 +104,17 @@ def adapter_few_shot_k(adapter_dir: str, default: int) -> int:
         return default
 
 
-def adapter_masks_entities(adapter_dir: str | None) -> bool:
-    """Whether an adapter was trained on examples retrieved by the entity-masked question."""
-    return bool(_trained_with(adapter_dir).get("mask_entities", False)) if adapter_dir else False
+def adapter_retrieval_match(adapter_dir: str | None) -> str:
+    """How the examples an adapter was trained with were retrieved (question, skeleton or both)."""
+    config = _trained_with(adapter_dir) if adapter_dir else {}
+    if config.get("mask_entities"):  # adapters trained before retrieve_by existed
+        return "skeleton"
+    return str(config.get("retrieve_by", "question"))
+
+
+def retrieval_match(cfg: Config, adapter_dir: str | None) -> str:
+    """How examples are retrieved: `sql.retrieve_by` when set, else as the adapter was trained."""
+    return cfg.sql.retrieve_by or adapter_retrieval_match(adapter_dir)
 
 
 def _trained_with(adapter_dir: str) -> dict:
@@ -195,7 +203,7 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
                 examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner_url)))
                 if examples:
                     store = ExampleStore(examples, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_dir(cfg),
-                                         mask_entities=adapter_masks_entities(adapter_dir))
+                                         match=retrieval_match(cfg, adapter_dir))
             pipeline = Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema,
                                 policy=guard_policy(cfg, schema), store=store, settings=settings,
                                 clock=clock(cfg))

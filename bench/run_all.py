@@ -25,14 +25,14 @@ def steps(quick: bool) -> list[tuple[str, list[str], str]]:
     """(label, command, results-file prefix)."""
     py = [sys.executable, "-m"]
     return [
-        ("latency", py + ["bench.bench_latency", "--questions", "6" if quick else "10"] + (["--quick"] if quick else []),
+        ("latency", py + ["bench.bench_latency", "--questions", "6" if quick else "8"] + (["--quick"] if quick else []),
          "latency-"),
         # Pairs per minute with the default sources (templates + model rephrasing); 200 pairs show the rate.
         ("generate", py + ["bench.bench_generate", "--count", "60" if quick else "200"], "generate-"),
         ("load", py + ["bench.bench_load", "--model", "scripted", "--questions", "60" if quick else "200"],
          "load-scripted-"),
         # Four model configurations on questions spread over every shape; `askdb eval` scores the whole set.
-        ("accuracy", py + ["bench.bench_accuracy", "--sample", "8" if quick else "32"], "accuracy-"),
+        ("accuracy", py + ["bench.bench_accuracy", "--sample", "8" if quick else "16"], "accuracy-"),
     ]
 
 
@@ -88,13 +88,17 @@ def markdown(c: dict) -> str:
             rows.append(f"| SQL generation p50 / p95, {label} | {r['latency_ms']['median']:.0f} / {r['latency_ms']['p95']:.0f} ms "
                         f"({r['tokens_per_s']} tok/s, {r['floor_ratio'].get('median')}x the decode floor of "
                         f"{r['decode_ms_per_token']['median']} ms/token; self-corrected {r['self_corrected']}/{r['n']}) |")
+            for path, p in r.get("by_path_ms", {}).items():
+                rows.append(f"| SQL generation p50 / p95, {label}, {path.replace('_', '-')} path | {p['median']:.0f} / "
+                            f"{p['p95']:.0f} ms (n={p['n']}) |")
         for label, r in lat.get("end_to_end", {}).items():
             shares = ", ".join(f"{k} {v:.0%}" for k, v in r["stage_share_median"].items() if v)
             rows.append(f"| end-to-end answer p50 / p95, {label} | {r['latency_ms']['median']:.0f} / "
                         f"{r['latency_ms']['p95']:.0f} ms ({shares}) |")
         for batching, levels in lat.get("throughput", {}).items():
             cells = "; ".join(f"{x['concurrency']}: {x['q_per_min']} q/min, p95 {x['p95_ms']:.0f} ms" for x in levels)
-            rows.append(f"| throughput {batching} (concurrency: questions/min, p95) | {cells} |")
+            rows.append(f"| throughput {batching}, one generation per question (concurrency: questions/min, p95) "
+                        f"| {cells} |")
         if "batching_gain_at_max_concurrency" in lat:
             rows.append(f"| dynamic batching gain at the highest concurrency | {lat['batching_gain_at_max_concurrency']}x |")
         rows.append(f"| guard overhead per check (dev-set SQL) | {lat['guard']['us_per_check']['median']:.0f} µs |")

@@ -13,6 +13,7 @@ class TrainSettings:
     learning_rate: float = 2e-3
     batch_size: int = 16
     micro_batch_size: int = 4  # rows per forward/backward (memory); 0: the whole batch at once
+    trim_memory: bool = False  # hand freed heap back to the OS after each step (lower peak RSS, more page faults)
     cuda_batch_size: int = 32
     epochs: int = 2
     max_steps: int = 0  # 0: the epochs decide
@@ -27,6 +28,6 @@ class TrainSettings:
     threads: int = 0  # 0: torch's default (all cores)
     few_shot_k: int = 2  # retrieved example pairs in each training prompt (the runtime then shows as many)
     few_shot_pool: int = 6  # the examples are drawn from this many nearest pairs, so the model learns to judge them
-    mask_entities: bool = False  # retrieve examples by the entity-masked question (the runtime then does too)
+    retrieve_by: str = "question"  # question | skeleton (entities masked) | both; the runtime then retrieves alike
     max_pairs: int = 0  # train on at most this many pairs (0: all); the rest still serve as examples
     cpu_bf16: bool = True  # bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX): ~1.5x faster

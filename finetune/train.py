@@ -65,13 +65,13 @@ def encode_all(tokenizer, pairs: Sequence[Pair], schema: Schema, *, today: dt.da
     return kept
 
 
-def example_store(pairs: Sequence[Pair], cache_root: Path, *, mask_entities: bool = False):
+def example_store(pairs: Sequence[Pair], cache_root: Path, *, match: str = "question"):
     """The runtime's retrieval store over the training file's pairs (same embedder, same dedupe)."""
     from pipeline.prompt import Example
     from pipeline.retrieval import ExampleStore, MiniLMEmbedder
 
     unique = list(dict.fromkeys(Example(p.question, p.sql) for p in pairs))
-    return ExampleStore(unique, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_root, mask_entities=mask_entities)
+    return ExampleStore(unique, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_root, match=match)
 
 
 def batch_loss(model, batch: Sequence[TrainExample], pad_id: int):
@@ -226,6 +226,19 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, fingerprint: dict)
     return _State(**blob["state"])
 
 
+def release_free_memory() -> None:
+    """Return freed heap pages to the OS (glibc only; elsewhere a no-op).
+
+    Activations of different lengths fragment glibc's arenas, so without this the resident set creeps up
+    step after step well past what one step needs."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -251,7 +264,7 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     train_pairs = limit_pairs(train_pairs, settings.max_pairs, seed=settings.seed)
     val_pairs = limit_pairs(val_pairs, max(1, settings.max_pairs // 10) if settings.max_pairs else 0, seed=settings.seed)
     # Every pair serves as a retrievable example, also those not trained on: the runtime's store holds them all.
-    store = example_store(pairs, cache_root, mask_entities=settings.mask_entities) if settings.few_shot_k > 0 else None
+    store = example_store(pairs, cache_root, match=settings.retrieve_by) if settings.few_shot_k > 0 else None
     shots = dict(k=settings.few_shot_k, pool=settings.few_shot_pool, seed=settings.seed)
     train_ex = encode_all(tok, train_pairs, schema, today=today, budget_tokens=budget_tokens,
                           max_tokens=settings.max_seq_tokens, examples=retrieved_examples(train_pairs, store, **shots))
@@ -305,6 +318,8 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                if settings.trim_memory:
+                    release_free_memory()
                 state.step += 1
                 state.epoch, state.batch_in_epoch = epoch, b + 1
                 seq_tokens = sum(len(e.input_ids) for e in batch)

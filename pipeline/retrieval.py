@@ -71,6 +71,9 @@ def question_skeleton(question: str) -> str:
     return " ".join(q.split())
 
 
+MATCH_KEYS = {"question": (lambda q: q,), "skeleton": (question_skeleton,), "both": (lambda q: q, question_skeleton)}
+
+
 def _terms(text: str) -> Counter:
     return Counter(_TOKEN.findall(text.lower()))
 
@@ -79,13 +82,17 @@ class ExampleStore:
     """Verified pairs searchable by similarity; corrections can be added while serving."""
 
     def __init__(self, examples: Iterable[Example] = (), *, embedder: MiniLMEmbedder | None = None,
-                 cache_dir: Path | None = None, mask_entities: bool = False):
+                 cache_dir: Path | None = None, match: str = "question"):
+        if match not in MATCH_KEYS:
+            raise ValueError(f"retrieval match must be one of {', '.join(MATCH_KEYS)}, not {match!r}")
         self.examples: list[Example] = []
         self._embedder = embedder
-        # Similar by what is asked, not by which entity is named (an adapter must be trained the same way).
-        self._key = question_skeleton if mask_entities else (lambda q: q)
+        # "skeleton" finds questions that ask the same thing whatever entity they name; "both" adds the two
+        # similarities, so the same kind of question about the same kind of entity comes first. An adapter is
+        # trained with one of them and the runtime must retrieve the same way.
+        self._keys = MATCH_KEYS[match]
         self._cache_dir = cache_dir
-        self._vectors = None
+        self._vectors: list | None = None
         self._lock = threading.Lock()
         self.add_many(list(examples))
 
@@ -113,9 +120,9 @@ class ExampleStore:
         with self._lock:
             self.examples.extend(examples)
             if self._embedder is not None:
-                new = self._embed_cached([self._key(e.question) for e in examples])
                 torch = self._embedder._torch
-                self._vectors = new if self._vectors is None else torch.cat([self._vectors, new])
+                new = [self._embed_cached([key(e.question) for e in examples]) for key in self._keys]
+                self._vectors = new if self._vectors is None else [torch.cat(p) for p in zip(self._vectors, new)]
 
     def _embed_cached(self, texts: list[str]):
         if self._cache_dir is None:
@@ -140,8 +147,8 @@ class ExampleStore:
             return []
         with self._lock:
             if self._embedder is not None and self._vectors is not None:
-                q = self._embedder.embed([self._key(question)])[0]
-                scores = (self._vectors @ q).tolist()
+                queries = self._embedder.embed([key(question) for key in self._keys])
+                scores = sum(v @ q for v, q in zip(self._vectors, queries)).tolist()
             else:
                 scores = self._lexical_scores(question)
             order = sorted(range(len(self.examples)), key=lambda i: -scores[i])

@@ -58,3 +58,17 @@ def test_an_adapter_is_shown_as_many_examples_as_it_was_trained_with(tmp_path):
     (tmp_path / "train_report.json").write_text("{not json")
     assert adapter_few_shot_k(str(tmp_path), 2) == 2  # unreadable report: the configured fallback
     assert adapter_few_shot_k(str(tmp_path / "missing"), 1) == 1
+
+
+def test_retrieval_follows_the_adapter_unless_configured(tmp_path):
+    import json
+
+    from askdb.runtime import adapter_retrieval_match
+
+    (tmp_path / "train_report.json").write_text(json.dumps({"config": {"retrieve_by": "both"}}))
+    assert adapter_retrieval_match(str(tmp_path)) == "both"
+    (tmp_path / "train_report.json").write_text(json.dumps({"config": {"mask_entities": True}}))
+    assert adapter_retrieval_match(str(tmp_path)) == "skeleton"  # reports written before retrieve_by
+    assert adapter_retrieval_match(None) == "question"
+    with pytest.raises(ConfigError, match="sql.retrieve_by"):
+        validate(load_config(write(tmp_path, "sql:\n  retrieve_by: entity\n"), env={}))

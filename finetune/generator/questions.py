@@ -15,6 +15,10 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "{ent} {attrs}?", "look up the {attrs} of {ent}", "what {attrs} does {ent} have?",
         "do you know the {attrs} of {ent}", "give me {ent}'s {attrs}", "which {attrs} is listed for {ent}?",
     ),
+    "lookup_many": (
+        "how many {attrs} is {ent}?", "How many {attrs} does {ent} have?", "how many {attrs} for {ent}",
+        "{ent}: how many {attrs}?", "how many {attrs} is {ent} worth?", "Do you know how many {attrs} {ent} has?",
+    ),
     "filter_eq": (
         "Which {Ts} have {col} {val}?", "list all {Ts} where the {col} is {val}", "{Ts} with {col} {val}",
         "show me {Ts} whose {col} is {val}", "are there any {Ts} with {col} {val}?",

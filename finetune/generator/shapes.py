@@ -85,6 +85,11 @@ def _show_cols(t: TableProfile, rng: random.Random, k: int = 3) -> list[str]:
     return (cols + rest)[:k] or list(t.own[:k])
 
 
+def _sort_col(t: TableProfile, cols: list[str]) -> str:
+    """How a list of `t` rows is sorted when nothing else is asked: people by last name, others by the first column."""
+    return t.person[1] if t.person and t.person[1] in cols else cols[0]
+
+
 def _when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile, row: dict) -> tuple[str, dict]:
     """Restrict to the period of `row` when `t` points at the period table: ' this semester', ' in Fall 2025'."""
     per = ctx.profile.period
@@ -135,7 +140,10 @@ def lookup(ctx: Ctx, rng: random.Random) -> Candidate | None:
     q = Query(ctx.profile, t.name)
     _apply(q, q.root_alias, ref)
     tree = q.select(*[q.col(q.root_alias, c) for c in attrs])
-    return _cand("lookup", tree, [t.name], "lookup",
+    # 'how many credits is CS 2110?' asks for a stored number, not for a count of rows.
+    counted = (len(attrs) == 1 and isinstance(row.get(attrs[0]), int) and not isinstance(row.get(attrs[0]), bool)
+               and colname(attrs[0]).endswith("s") and rng.random() < 0.5)
+    return _cand("lookup", tree, [t.name], "lookup_many" if counted else "lookup",
                  {"ent": ref.text, "attrs": join_words([colname(c) for c in attrs]), "T": noun(rng, t)}, ref.relative)
 
 
@@ -406,7 +414,8 @@ def child_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
     if parent.name != (ctx.profile.period.table if ctx.profile.period else None) and rng.random() < 0.6:
         when, rel = _when(ctx, rng, q, q.root_alias, child, row)
     cols = _show_cols(child, rng, rng.choice([2, 3, 4]))
-    order = child.numbers[0] if child.numbers and rng.random() < 0.7 else (child.times or cols)[0]
+    # One ordering per table, whatever the phrasing: a coin flip here taught the model to guess (week vs topic).
+    order = (child.numbers or child.times or [_sort_col(child, cols)])[0]
     tree = q.select(*[q.col(q.root_alias, c) for c in cols], order=[q.col(q.root_alias, order)])
     return _cand("child_list", tree, list(q.aliases.values()), "children",
                  {"Cs": noun(rng, child, many=True, parent=parent.noun), "ent": ref.text, "when": when,
@@ -712,10 +721,13 @@ def period_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
     slots = {"Ts": noun(rng, t, many=True), "when": when, "cond": ""}
     cols = [q.col(q.root_alias, c) for c in _show_cols(t, rng, 2)]
     others = [f for f in t.fks if f.ref_table != per.table and _tp(ctx, f.ref_table).labels]
+    order = cols[:1]
     if others and rng.random() < 0.8:
         f = rng.choice(others)
         pa = q.join_parent(q.root_alias, f)
-        cols = _labels(q, pa, _tp(ctx, f.ref_table)) + cols[:1]
+        parent = _tp(ctx, f.ref_table)
+        labels = _labels(q, pa, parent)
+        cols, order = labels + cols[:1], labels[::-1 if parent.person else 1][:1]
     usable = [c for c in t.categories + t.numbers + t.times if row.get(c) is not None]
     if usable and rng.random() < 0.7:
         col = rng.choice(usable)
@@ -727,7 +739,7 @@ def period_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
             q.cond((exp.GTE if op == ">=" else exp.LTE)(this=q.col(q.root_alias, col), expression=lit(row[col])))
             words = _OPS if col in t.numbers else _TIME_OPS
             slots["cond"] = f" with {colname(col)} {rng.choice(words[op])} {show(row[col])}"
-    tree = q.select(*cols, order=[c.copy() for c in cols[:1]])
+    tree = q.select(*cols, order=[c.copy() for c in order])
     return _cand("period_list", tree, list(q.aliases.values()), "period", slots, rel)
 
 
