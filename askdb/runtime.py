@@ -109,7 +109,8 @@ def adapter_retrieval_match(adapter_dir: str | None) -> str:
     config = _trained_with(adapter_dir) if adapter_dir else {}
     if config.get("mask_entities"):  # adapters trained before retrieve_by existed
         return "skeleton"
-    return str(config.get("retrieve_by", "question"))
+    match = str(config.get("retrieve_by", "question"))
+    return match if match in ("question", "skeleton", "both") else "question"
 
 
 def retrieval_match(cfg: Config, adapter_dir: str | None) -> str:

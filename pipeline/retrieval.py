@@ -88,8 +88,8 @@ class ExampleStore:
         self.examples: list[Example] = []
         self._embedder = embedder
         # "skeleton" finds questions that ask the same thing whatever entity they name; "both" adds the two
-        # similarities, so the same kind of question about the same kind of entity comes first. An adapter is
-        # trained with one of them and the runtime must retrieve the same way.
+        # similarities, so the same kind of question about the same kind of entity comes first. An adapter records
+        # the one it was trained with; measured best is trained by "question", served by "both" (README).
         self._keys = MATCH_KEYS[match]
         self._cache_dir = cache_dir
         self._vectors: list | None = None
