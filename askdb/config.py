@@ -11,6 +11,7 @@ import yaml
 
 from finetune.settings import TrainSettings as TrainConfig  # noqa: E402 - one definition for file and code
 from pipeline.errors import ConfigError
+from pipeline.retrieval import MATCH_KEYS
 
 
 @dataclass(frozen=True)
@@ -235,8 +236,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("slack.mode", f"must be socket or http, not {cfg.slack.mode!r}")
     if cfg.slack.response_type not in ("ephemeral", "in_channel"):
         raise ConfigError("slack.response_type", "must be ephemeral or in_channel")
-    for key, val, allowed in (("train.retrieve_by", cfg.train.retrieve_by, ("question", "skeleton", "both")),
-                              ("sql.retrieve_by", cfg.sql.retrieve_by, ("", "question", "skeleton", "both"))):
+    for key, val, allowed in (("train.retrieve_by", cfg.train.retrieve_by, tuple(MATCH_KEYS)),
+                              ("sql.retrieve_by", cfg.sql.retrieve_by, ("", *MATCH_KEYS))):
         if val not in allowed:
             raise ConfigError(key, f"must be question, skeleton or both, not {val!r}")
     for key, val in (("database.statement_timeout_ms", cfg.database.statement_timeout_ms),

@@ -20,7 +20,7 @@ from pipeline.executor import ExecLimits
 from pipeline.guard import GuardPolicy
 from pipeline.models.base import TextModel
 from pipeline.pipeline import Pipeline, PipelineSettings
-from pipeline.retrieval import ExampleStore, MiniLMEmbedder
+from pipeline.retrieval import MATCH_KEYS, ExampleStore, MiniLMEmbedder
 from pipeline.schema import Schema, introspect_schema
 
 from .config import Config, cache_dir, home_dir
@@ -110,7 +110,7 @@ def adapter_retrieval_match(adapter_dir: str | None) -> str:
     if config.get("mask_entities"):  # adapters trained before retrieve_by existed
         return "skeleton"
     match = str(config.get("retrieve_by", "question"))
-    return match if match in ("question", "skeleton", "both") else "question"
+    return match if match in MATCH_KEYS else "question"
 
 
 def retrieval_match(cfg: Config, adapter_dir: str | None) -> str:
