@@ -2,7 +2,8 @@
 examples) vs the base model (with and without few-shot examples).
 
     .venv/bin/python bench/bench_accuracy.py                  # finetune/eval/course_dev.jsonl, models/course-lora
-    .venv/bin/python bench/bench_accuracy.py --sample 16      # 16 questions spread over every shape (make bench)
+    .venv/bin/python bench/bench_accuracy.py --sample 16 --first-attempt   # make bench: 16 questions spread over
+                                                                           # every shape, first statement only
 
 Loads the course data into a scratch database (askdb_bench_acc) on the server of --admin-url, runs
 `askdb eval --compare --json` there, adds the training figures from <adapter>/train_report.json, reports the
@@ -54,6 +55,7 @@ def main(args) -> int:
         cmd = ["eval", "--questions", args.questions, "--compare", "--adapter", args.adapter, "--json",
                "--out", str(out), "--database", url, *(["--limit", str(args.limit)] if args.limit else []),
                *(["--sample", str(args.sample)] if args.sample else []),
+               *(["--first-attempt"] if args.first_attempt else []),
                *(["--config", args.config] if args.config else [])]
         run = _askdb(*cmd)
         if run.returncode:
@@ -66,7 +68,7 @@ def main(args) -> int:
     report_file = Path(args.adapter) / "train_report.json"
     train = json.loads(report_file.read_text()) if report_file.exists() else {}
     summary = {
-        "questions": args.questions, "n": result["n"], "sample": args.sample,
+        "questions": args.questions, "n": result["n"], "sample": args.sample, "first_attempt": args.first_attempt,
         "execution_accuracy": result["execution_accuracy"],
         "by_difficulty": {k: r["by_difficulty"] for k, r in runs.items()},
         "latency_ms": {k: {"p50": r["latency_ms_p50"], "mean": r["latency_ms_mean"], "p95": r["latency_ms_p95"]}
@@ -95,6 +97,8 @@ if __name__ == "__main__":
     p.add_argument("--adapter", default="models/course-lora")
     p.add_argument("--limit", type=int)
     p.add_argument("--sample", type=int, help="N questions spread through the dev set (make bench: 16)")
+    p.add_argument("--first-attempt", action="store_true",
+                   help="score each model's first statement only (make bench: the base model's retries dominate the run)")
     p.add_argument("--check-targets", action="store_true",
                    help="exit 1 unless the issue's targets are met (EX >= 85%%, +40 points over base+few-shot, "
                         "training <= 20 min and <= 6 GB)")

@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--compare", action="store_true", help="adapter (as trained), adapter without examples, base+few-shot and base side by side")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
     p.add_argument("--sample", type=int, metavar="N", help="N questions spread evenly through the file (all shapes)")
+    p.add_argument("--first-attempt", action="store_true",
+                   help="score the first statement only (no beam candidates, no self-correction): the model alone, quicker")
     p.add_argument("--concurrency", type=int, metavar="N", help="questions in flight (default: model.max_batch)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="PATH", help="also write the JSON report here")
@@ -61,6 +63,8 @@ async def run(args) -> int:
     # far longer than a chat user would, so the chat timeout does not apply.
     cfg = cfg.replace(answer=dataclasses.replace(cfg.answer, use_model=False),
                       model=dataclasses.replace(cfg.model, timeout_s=max(cfg.model.timeout_s, 900.0)))
+    if args.first_attempt:
+        cfg = cfg.replace(sql=dataclasses.replace(cfg.sql, self_correction_attempts=0, candidates_on_error=0))
     gold_cache: dict = {}
     reports = []
     for label, adapter, k in _runs(args, cfg):
