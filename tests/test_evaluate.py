@@ -1,6 +1,7 @@
 """Execution accuracy: the result comparison, and scoring through the real pipeline, guard and Postgres."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import subprocess
@@ -192,3 +193,29 @@ def test_a_spread_sample_keeps_every_part_of_the_file():
     picked = spread_sample(items, 19)
     assert len(picked) == 19 and len({i.shape for i in picked}) == 10
     assert spread_sample(items, 0) == items and spread_sample(items, 500) == items
+
+
+async def test_first_attempt_scoring_takes_the_first_statement_only(query_db_url):
+    from pathlib import Path
+
+    from askdb.commands.evaluate import scoring_config
+    from askdb.config import load_config
+    from askdb.runtime import pipeline_settings
+
+    from .fakes_models import ScriptedModel
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "config.yaml", env={})
+    full, first = scoring_config(cfg), scoring_config(cfg, first_attempt=True)
+    assert not full.answer.use_model and full.sql.self_correction_attempts == cfg.sql.self_correction_attempts
+    settings = dataclasses.replace(pipeline_settings(first), few_shot_k=0)
+    wrong_then_right = ("SELECT nme FROM courses", "SELECT title FROM courses WHERE code = 'CS 2110'")
+    async with open_pool(query_db_url) as pool:
+        schema = await introspect_schema(pool)
+        policy = GuardPolicy.from_schema(schema)
+        answers = []
+        for s in (settings, dataclasses.replace(pipeline_settings(full), few_shot_k=0)):
+            p = Pipeline(sql_model=ScriptedModel(*wrong_then_right), pool=pool, schema=schema, policy=policy,
+                         settings=s, clock=lambda: dt.date(2026, 11, 24))
+            answers.append(await p.answer("What is CS 2110 called?"))
+    assert answers[0].attempts == 1 and not answers[0].ok  # scored as written, no second chance
+    assert answers[1].attempts == 2 and answers[1].ok and answers[1].rows == (("Data Structures",),)

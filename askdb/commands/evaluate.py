@@ -49,6 +49,18 @@ def _runs(args, cfg) -> list[tuple[str, str | None, int | None]]:
             ("base", "", 0)]
 
 
+def scoring_config(cfg, *, first_attempt: bool = False):
+    """The configuration a scoring run uses: no answer phrasing, a batch-sized model timeout and, with
+    `first_attempt`, neither beam candidates nor self-correction."""
+    # Answer phrasing is not scored: skip the second model call. Batch work waits its turn in the model's queue
+    # far longer than a chat user would, so the chat timeout does not apply.
+    cfg = cfg.replace(answer=dataclasses.replace(cfg.answer, use_model=False),
+                      model=dataclasses.replace(cfg.model, timeout_s=max(cfg.model.timeout_s, 900.0)))
+    if first_attempt:
+        cfg = cfg.replace(sql=dataclasses.replace(cfg.sql, self_correction_attempts=0, candidates_on_error=0))
+    return cfg
+
+
 async def run(args) -> int:
     from finetune.evaluate import few_shot_overlap, read_items, spread_sample
 
@@ -59,12 +71,7 @@ async def run(args) -> int:
     items = read_items(args.questions, limit=args.limit)
     if args.sample:
         items = spread_sample(items, args.sample)
-    # Answer phrasing is not scored: skip the second model call. Batch work waits its turn in the model's queue
-    # far longer than a chat user would, so the chat timeout does not apply.
-    cfg = cfg.replace(answer=dataclasses.replace(cfg.answer, use_model=False),
-                      model=dataclasses.replace(cfg.model, timeout_s=max(cfg.model.timeout_s, 900.0)))
-    if args.first_attempt:
-        cfg = cfg.replace(sql=dataclasses.replace(cfg.sql, self_correction_attempts=0, candidates_on_error=0))
+    cfg = scoring_config(cfg, first_attempt=args.first_attempt)
     gold_cache: dict = {}
     reports = []
     for label, adapter, k in _runs(args, cfg):
