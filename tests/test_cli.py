@@ -88,3 +88,11 @@ def test_db_info_shows_schema_without_denied_columns(cli):
     out = cli("db", "info")
     assert out.returncode == 0, out.stderr
     assert "TABLE course_topics" in out.stdout and "email" not in out.stdout.split("TABLE students")[1].split("TABLE")[0]
+
+
+def test_db_info_on_an_empty_schema_says_what_to_do(course_db_url, tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("database:\n  schema: nothing_here\n")
+    out = subprocess.run([sys.executable, "-m", "askdb.cli", "db", "info", "--config", str(cfg), "--database",
+                          course_db_url], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "askdb db init" in out.stderr and "Traceback" not in out.stderr

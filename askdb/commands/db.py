@@ -103,6 +103,10 @@ async def _info(args) -> int:
         schema = await introspect_schema(conn, schema=cfg.database.schema)
     finally:
         await conn.close()
+    if not schema.tables:
+        print(f"No tables in schema '{cfg.database.schema}' of this database; `askdb db init` loads the course data.",
+              file=sys.stderr)
+        return 1
     print(render_schema(schema.without_columns(frozenset(cfg.guard.denied_columns))))
     return 0
 
