@@ -12,8 +12,8 @@ class TrainSettings:
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     learning_rate: float = 2e-3
     batch_size: int = 16
-    micro_batch_size: int = 4  # rows per forward/backward (memory); 0: the whole batch at once
-    trim_memory: bool = False  # hand freed heap back to the OS after each step (lower peak RSS, more page faults)
+    micro_batch_size: int = 2  # rows per forward/backward (memory); 0: the whole batch at once
+    trim_memory: bool = True  # hand freed heap back to the OS after each step (lower peak RSS, more page faults)
     cuda_batch_size: int = 32
     epochs: int = 2
     max_steps: int = 0  # 0: the epochs decide
