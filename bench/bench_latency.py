@@ -1,7 +1,7 @@
 """Latency of the embedded model on this machine: cold start, SQL generation vs the decode floor,
 end-to-end stage shares, throughput under concurrency (with and without dynamic batching), guard overhead.
 
-    .venv/bin/python -m bench.bench_latency --questions 8   # about 15 minutes on 2 cores (make bench)
+    .venv/bin/python -m bench.bench_latency --questions 8   # about 12 minutes on 2 cores (make bench)
     .venv/bin/python -m bench.bench_latency --questions 8 --quick
 
 Runs on a scratch copy of the course database (dropped afterwards) as the read-only role.
