@@ -210,48 +210,50 @@ async def main(args) -> int:
             report["sql_generation"], report["end_to_end"] = {}, {}
             for label, adapter, k in variants:
                 inner = await TransformersModel.load("bundled", cache_root=cache_root, adapter=adapter, max_batch=8)
-                model = _CountingModel(inner)
-                floor = decode_rate(inner)
-                settings = PipelineSettings(few_shot_k=k, answer_with_model=False)
-                p = Pipeline(sql_model=model, pool=pool, schema=schema, policy=policy, store=store, settings=settings,
-                             clock=lambda: TODAY)
-                # Warm-up: one short generation (threads, allocator); a whole question would cost the base model ~45 s.
-                await model.complete(build_sql_prompt(questions[0]["question"], schema, today=TODAY), max_tokens=8)
-                # The base model retries nearly every question (three generations each): fewer of them keep
-                # `make bench` under 30 minutes, and its median is no less clear.
-                asked = questions if adapter else questions[: min(len(questions), args.base_questions)]
-                r = await sql_latency(p, asked, floor["median"])
-                r["decode_ms_per_token"] = floor
-                report["sql_generation"][label] = r
-                print(label, json.dumps(r), flush=True)
-                if label != variants[-1][0]:
+                try:
+                    model = _CountingModel(inner)
+                    floor = decode_rate(inner)
+                    settings = PipelineSettings(few_shot_k=k, answer_with_model=False)
+                    p = Pipeline(sql_model=model, pool=pool, schema=schema, policy=policy, store=store,
+                                 settings=settings, clock=lambda: TODAY)
+                    # Warm-up: one short generation (threads, allocator); a whole question costs the base model ~45 s.
+                    await model.complete(build_sql_prompt(questions[0]["question"], schema, today=TODAY), max_tokens=8)
+                    # The base model retries nearly every question (three generations each): fewer of them keep
+                    # `make bench` under 30 minutes, and its median is no less clear.
+                    asked = questions if adapter else questions[: args.base_questions]
+                    r = await sql_latency(p, asked, floor["median"])
+                    r["decode_ms_per_token"] = floor
+                    report["sql_generation"][label] = r
+                    print(label, json.dumps(r), flush=True)
+                    if label != variants[-1][0]:
+                        continue
+                    # End to end for the configuration `askdb ask` serves; the base model's SQL time above already
+                    # dominates its total (generation is >99% of it).
+                    p_e2e = Pipeline(sql_model=model, answer_model=base_for_answers, pool=pool, schema=schema,
+                                     policy=policy, store=store, settings=PipelineSettings(few_shot_k=k),
+                                     clock=lambda: TODAY)
+                    report["end_to_end"][label] = await end_to_end(p_e2e, questions[: max(3, len(questions) // 2)])
+                    print(label, "e2e", json.dumps(report["end_to_end"][label]), flush=True)
+                    # One generation per question (no retries): the throughput of the model server itself, which
+                    # is what batching changes; retries would only multiply every level's work alike.
+                    p = Pipeline(sql_model=model, pool=pool, schema=schema, policy=policy, store=store,
+                                 settings=PipelineSettings(few_shot_k=k, answer_with_model=False,
+                                                           self_correction_attempts=0, candidates_on_error=0),
+                                 clock=lambda: TODAY)
+                    report["throughput"] = {}
+                    for batching, max_batch in (("batched", 8), ("unbatched", 1)):
+                        inner.max_batch = max_batch
+                        rows = []
+                        for level in ((1, 4) if args.quick else (1, 4, 16)):
+                            total = max(level, 3 if level == 1 else 4)
+                            rows.append(await throughput(p, questions, level, total))
+                            print(batching, json.dumps(rows[-1]), flush=True)
+                        report["throughput"][batching] = rows
+                    tp = report["throughput"]
+                    report["batching_gain_at_max_concurrency"] = round(
+                        tp["batched"][-1]["q_per_min"] / tp["unbatched"][-1]["q_per_min"], 2)
+                finally:
                     await inner.aclose()
-                    continue
-                # End to end for the configuration `askdb ask` serves; the base model's SQL time above already
-                # dominates its total (generation is >99% of it).
-                p_e2e = Pipeline(sql_model=model, answer_model=base_for_answers, pool=pool, schema=schema,
-                                 policy=policy, store=store, settings=PipelineSettings(few_shot_k=k), clock=lambda: TODAY)
-                report["end_to_end"][label] = await end_to_end(p_e2e, questions[: max(3, len(questions) // 2)])
-                print(label, "e2e", json.dumps(report["end_to_end"][label]), flush=True)
-                # One generation per question (no retries): the throughput of the model server itself, which
-                # is what batching changes; retries would only multiply every level's work alike.
-                p = Pipeline(sql_model=model, pool=pool, schema=schema, policy=policy, store=store,
-                             settings=PipelineSettings(few_shot_k=k, answer_with_model=False,
-                                                       self_correction_attempts=0, candidates_on_error=0),
-                             clock=lambda: TODAY)
-                report["throughput"] = {}
-                for batching, max_batch in (("batched", 8), ("unbatched", 1)):
-                    inner.max_batch = max_batch
-                    rows = []
-                    for level in ((1, 4) if args.quick else (1, 4, 16)):
-                        total = max(level, 3 if level == 1 else 4)
-                        rows.append(await throughput(p, questions, level, total))
-                        print(batching, json.dumps(rows[-1]), flush=True)
-                    report["throughput"][batching] = rows
-                top = -1
-                report["batching_gain_at_max_concurrency"] = round(
-                    report["throughput"]["batched"][top]["q_per_min"] / report["throughput"]["unbatched"][top]["q_per_min"], 2)
-                await inner.aclose()
             await base_for_answers.aclose()
     report["peak_rss_mb"] = peak_rss_mb()
     path = write_results("latency", report)
