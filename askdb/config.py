@@ -67,6 +67,7 @@ class SqlConfig:
     examples: list[str] = field(default_factory=lambda: ["data/{db}/samples.jsonl", "data/{db}/corrections.jsonl"])
     self_correction_attempts: int = 1
     candidates_on_error: int = 4  # beam-search alternatives tried when the first SQL fails (transformers backend)
+    candidates_on_empty: bool = False  # also when it finds nothing; the first alternative that finds rows wins
     max_new_tokens: int = 120
     today: str = ""  # fixed ISO date for tests; empty: the real date
     adapter_few_shot_k: int = 2  # with an adapter whose train_report.json does not record its few-shot k
@@ -82,6 +83,8 @@ class GenerateConfig:
     llm_fraction: float = 0.1  # share of sampled pairs whose question the model rephrases
     free_fraction: float = 0.1  # share of the count the model writes from scratch (when llm_free is on)
     phrasings_per_sql: int = 1
+    rare_shape_share: float = 0.02  # shapes below this share may ask one statement several ways
+    rare_phrasings: int = 6
     require_rows: bool = True
     max_shape_share: float = 0.1
     exclude: list[str] = field(default_factory=lambda: ["finetune/eval/*.jsonl"])  # never produce these pairs

@@ -28,6 +28,7 @@ class Pair:
     sql: str
     db: str = ""
     source: str = "samples"  # "samples" or "corrections"
+    shape: str = ""  # the generator's query shape, for an even training sample
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def read_pairs(path: str | Path, *, source: str = "samples") -> list[Pair]:
         if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("sql"), str):
             raise ConfigError(f"{path}:{n}", 'expected an object with "question" and "sql" strings')
         if row["question"].strip() and row["sql"].strip():
-            pairs.append(Pair(" ".join(row["question"].split()), row["sql"].strip(), str(row.get("db") or ""), source))
+            pairs.append(Pair(" ".join(row["question"].split()), row["sql"].strip(), str(row.get("db") or ""), source,
+                              str(row.get("shape") or "")))
     return pairs
 
 
@@ -80,12 +82,25 @@ def data_sha256(paths: Iterable[Path]) -> str:
 
 
 def limit_pairs(pairs: Sequence[Pair], max_pairs: int, *, seed: int) -> list[Pair]:
-    """At most `max_pairs` (0: all), corrections always kept, the rest a seeded sample in their original order."""
+    """At most `max_pairs` (0: all), corrections always kept, the rest a seeded sample in their original order.
+
+    The sample takes the query shapes in turn, so a shape with 40 pairs among 3,000 still gets its share of a few
+    hundred instead of the handful a uniform draw leaves it.
+    """
     if max_pairs <= 0 or len(pairs) <= max_pairs:
         return list(pairs)
+    rng = random.Random(seed)
     fixed = [i for i, p in enumerate(pairs) if p.source == "corrections"]
-    rest = [i for i, p in enumerate(pairs) if p.source != "corrections"]
-    keep = set(fixed) | set(random.Random(seed).sample(rest, max(0, max_pairs - len(fixed))))
+    by_shape: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        if p.source != "corrections":
+            by_shape.setdefault(p.shape, []).append(i)
+    queues = [rng.sample(idx, len(idx)) for _, idx in sorted(by_shape.items())]
+    keep, want = set(fixed), max(len(fixed), max_pairs)
+    while len(keep) < want:
+        for q in queues:
+            if q and len(keep) < want:
+                keep.add(q.pop())
     return [p for i, p in enumerate(pairs) if i in keep]
 
 

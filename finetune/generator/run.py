@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import time
@@ -38,6 +39,10 @@ class GenerateSettings:
     llm_fraction: float = 0.1  # share of sampled pairs whose question the model rephrases
     free_fraction: float = 0.1  # share of the count written by the model from scratch (llm_free)
     phrasings_per_sql: int = 1
+    # A shape with few distinct statements (NOT EXISTS over a handful of keys) would otherwise be all but absent:
+    # below this share of the count, a statement may come back with up to rare_phrasings different questions.
+    rare_shape_share: float = 0.02
+    rare_phrasings: int = 6
     require_rows: bool = True
     max_shape_share: float = 0.1
     exclude: tuple[str, ...] = ("finetune/eval/*.jsonl",)
@@ -139,7 +144,8 @@ def _candidates(ctx: Ctx, rng: random.Random, settings: GenerateSettings, seen: 
             stats.rejected["no_value_for_shape"] += 1
             continue
         stats.candidates += 1
-        problem = seen.sql_problem(cand.sql)
+        rare = shape_use[shape.__name__] < settings.rare_shape_share * settings.count
+        problem = seen.sql_problem(cand.sql, settings.rare_phrasings if rare else 1)
         if problem is None and cand.sql in batch_sql:
             problem = "duplicate_sql"
         if problem:
@@ -168,6 +174,8 @@ def _keep(batch: list[_Pending], verdicts, settings: GenerateSettings, seen: See
     """The verified, non-duplicate pairs of a batch in candidate order (so a fixed seed gives the same file)."""
     rows = []
     for p, v in zip(batch, verdicts):
+        if not v.ok and v.reason == "empty" and p.cand.empty_ok:
+            v = dataclasses.replace(v, ok=True, reason="")
         if not v.ok or stats.kept >= settings.count:
             if not v.ok:
                 stats.rejected[v.reason] += 1

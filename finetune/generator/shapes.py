@@ -5,6 +5,7 @@ Every shape is a plain function (ctx, rng) -> Candidate | None, named like its s
 """
 from __future__ import annotations
 
+
 import datetime as dt
 import random
 from collections import Counter
@@ -26,6 +27,9 @@ class Candidate:
     intent: str  # which family of question templates fits
     slots: dict
     relative: dict = field(default_factory=dict)  # SQL literal -> words that may stand for it
+    # 'Which departments have no instructors?' is answered by no rows; without such pairs a database whose
+    # every parent has children never shows the model NOT EXISTS at all.
+    empty_ok: bool = False
 
 
 @dataclass
@@ -85,9 +89,19 @@ def _show_cols(t: TableProfile, rng: random.Random, k: int = 3) -> list[str]:
     return (cols + rest)[:k] or list(t.own[:k])
 
 
-def _sort_col(t: TableProfile, cols: list[str]) -> str:
-    """How a list of `t` rows is sorted when nothing else is asked: people by last name, others by the first column."""
-    return t.person[1] if t.person and t.person[1] in cols else cols[0]
+def _sort_cols(t: TableProfile, cols: list[str]) -> list[str]:
+    """How a list of `t` rows is sorted when nothing else is asked: people by last then first name, else the first column."""
+    if t.person and t.person[1] in cols:
+        return [t.person[1]] + [t.person[0]] * (t.person[0] in cols)
+    return cols[:1]
+
+
+def _label_order(labels: list[exp.Column], t: TableProfile) -> list[exp.Column]:
+    """Sort keys for a list of `t`'s labels: people by last then first name (a phone book), others by the first label.
+
+    Last name alone leaves namesakes in any order, which an ordered comparison counts as a different answer.
+    """
+    return [c.copy() for c in (labels[::-1] if t.person else labels[:1])]
 
 
 def _when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile, row: dict) -> tuple[str, dict]:
@@ -108,8 +122,8 @@ def _when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile, r
     return " " + rng.choice(["in", "in", "for", "during"]) + f" {value}", {}
 
 
-def _cand(shape, q_tree, tables, intent, slots, relative=None) -> Candidate:
-    return Candidate(shape, render(q_tree), tuple(sorted(set(tables))), intent, slots, relative or {})
+def _cand(shape, q_tree, tables, intent, slots, relative=None, *, empty_ok: bool = False) -> Candidate:
+    return Candidate(shape, render(q_tree), tuple(sorted(set(tables))), intent, slots, relative or {}, empty_ok)
 
 
 def _count_alias(t: TableProfile) -> str:
@@ -175,7 +189,7 @@ def filter_number(ctx: Ctx, rng: random.Random) -> Candidate | None:
     q = Query(ctx.profile, t.name)
     q.eq(q.root_alias, col, value)
     labels = _labels(q, q.root_alias, t)
-    tree = q.select(*labels, order=[c.copy() for c in labels[::-1 if t.person else 1]][:1])
+    tree = q.select(*labels, order=_label_order(labels, t))
     return _cand("filter_number", tree, [t.name], "filter_eq",
                  {"Ts": noun(rng, t, many=True), "col": colname(col), "val": show(value)})
 
@@ -415,11 +429,11 @@ def child_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
         when, rel = _when(ctx, rng, q, q.root_alias, child, row)
     cols = _show_cols(child, rng, rng.choice([2, 3, 4]))
     # One ordering per table, whatever the phrasing: a coin flip here taught the model to guess (week vs topic).
-    order = (child.numbers or child.times or [_sort_col(child, cols)])[0]
-    tree = q.select(*[q.col(q.root_alias, c) for c in cols], order=[q.col(q.root_alias, order)])
+    order = list((child.numbers or child.times)[:1]) or _sort_cols(child, cols)
+    tree = q.select(*[q.col(q.root_alias, c) for c in cols], order=[q.col(q.root_alias, c) for c in order])
     return _cand("child_list", tree, list(q.aliases.values()), "children",
                  {"Cs": noun(rng, child, many=True, parent=parent.noun), "ent": ref.text, "when": when,
-                  "order": colname(order)}, {**ref.relative, **rel})
+                  "order": join_words([colname(c) for c in order])}, {**ref.relative, **rel})
 
 
 def _bridges(ctx: Ctx) -> list[TableProfile]:
@@ -448,7 +462,7 @@ def bridge_join(ctx: Ctx, rng: random.Random) -> Candidate | None:
     when, rel = _when(ctx, rng, q, q.root_alias, b, row) if rng.random() < 0.7 else ("", {})
     dst_t = _tp(ctx, dst.ref_table)
     labels = _labels(q, da, dst_t)
-    tree = q.select(*labels, distinct=True, order=[c.copy() for c in labels[::-1 if dst_t.person else 1]])
+    tree = q.select(*labels, distinct=True, order=_label_order(labels, dst_t))
     # Two keys to one table (course_id, prerequisite_id): reading 'the course of X' forwards is confusing.
     reverse = rng.random() < 0.4 or (src.ref_table == dst.ref_table and dst.label == dst_t.noun)
     slots = {"ent": ref.text, "when": when, "target": dst.label, "targets": _plural_label(dst.label),
@@ -635,9 +649,10 @@ def anti_join(ctx: Ctx, rng: random.Random) -> Candidate | None:
              .where(exp.EQ(this=exp.column(fk.column, table=ca), expression=q.col(q.root_alias, fk.ref_column))))
     q.cond(exp.Not(this=exp.Exists(this=inner)))
     labels = _labels(q, q.root_alias, parent)
-    tree = q.select(*labels, order=[c.copy() for c in labels[::-1 if parent.person else 1]][:1])
+    tree = q.select(*labels, order=_label_order(labels, parent))
     return _cand("anti_join", tree, [child.name, parent.name], "anti",
-                 {"Ps": noun(rng, parent, many=True), "Cs": noun(rng, child, many=True, parent=parent.noun)})
+                 {"Ps": noun(rng, parent, many=True), "Cs": noun(rng, child, many=True, parent=parent.noun)},
+                 empty_ok=True)
 
 
 def join_filter(ctx: Ctx, rng: random.Random) -> Candidate | None:
@@ -666,7 +681,7 @@ def join_filter(ctx: Ctx, rng: random.Random) -> Candidate | None:
         (lambda c: exp.EQ(this=c, expression=lit(value)))
     q = Query(ctx.profile, parent.name)
     labels = _labels(q, q.root_alias, parent)
-    order = [c.copy() for c in labels[::-1 if parent.person else 1]][:1]
+    order = _label_order(labels, parent)
     slots = {"Ps": noun(rng, parent, many=True), "C": noun(rng, child, parent=parent.noun),
              "Cs": noun(rng, child, many=True, parent=parent.noun), "col": colname(col), "val": show(value)}
     if rng.random() < 0.5:
@@ -698,7 +713,7 @@ def _has_child_in_period(ctx: Ctx, rng: random.Random, fk: FkEdge, child: TableP
         q.eq(q.root_alias, col, value)
         cond = f"{show(value)} "
     labels = _labels(q, q.root_alias, parent)
-    tree = q.select(*labels, distinct=True, order=[c.copy() for c in labels[::-1 if parent.person else 1]][:1])
+    tree = q.select(*labels, distinct=True, order=_label_order(labels, parent))
     return _cand("join_filter", tree, list(q.aliases.values()), "has_child_when",
                  {"Ps": noun(rng, parent, many=True), "C": noun(rng, child, parent=parent.noun),
                   "Cs": noun(rng, child, many=True, parent=parent.noun), "when": when, "cond": cond}, rel)
@@ -727,7 +742,7 @@ def period_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
         pa = q.join_parent(q.root_alias, f)
         parent = _tp(ctx, f.ref_table)
         labels = _labels(q, pa, parent)
-        cols, order = labels + cols[:1], labels[::-1 if parent.person else 1][:1]
+        cols, order = labels + cols[:1], _label_order(labels, parent)
     usable = [c for c in t.categories + t.numbers + t.times if row.get(c) is not None]
     if usable and rng.random() < 0.7:
         col = rng.choice(usable)
