@@ -67,7 +67,6 @@ class SqlConfig:
     examples: list[str] = field(default_factory=lambda: ["data/{db}/samples.jsonl", "data/{db}/corrections.jsonl"])
     self_correction_attempts: int = 1
     candidates_on_error: int = 4  # beam-search alternatives tried when the first SQL fails (transformers backend)
-    candidates_on_empty: bool = False  # also when it finds nothing; the first alternative that finds rows wins
     max_new_tokens: int = 120
     today: str = ""  # fixed ISO date for tests; empty: the real date
     adapter_few_shot_k: int = 2  # with an adapter whose train_report.json does not record its few-shot k

@@ -81,7 +81,7 @@ def data_sha256(paths: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
-def limit_pairs(pairs: Sequence[Pair], max_pairs: int, *, seed: int) -> list[Pair]:
+def limit_pairs(pairs: Sequence[Pair], max_pairs: int, *, seed: int, by_shape: bool = True) -> list[Pair]:
     """At most `max_pairs` (0: all), corrections always kept, the rest a seeded sample in their original order.
 
     The sample takes the query shapes in turn, so a shape with 40 pairs among 3,000 still gets its share of a few
@@ -91,11 +91,11 @@ def limit_pairs(pairs: Sequence[Pair], max_pairs: int, *, seed: int) -> list[Pai
         return list(pairs)
     rng = random.Random(seed)
     fixed = [i for i, p in enumerate(pairs) if p.source == "corrections"]
-    by_shape: dict[str, list[int]] = {}
+    groups: dict[str, list[int]] = {}
     for i, p in enumerate(pairs):
         if p.source != "corrections":
-            by_shape.setdefault(p.shape, []).append(i)
-    queues = [rng.sample(idx, len(idx)) for _, idx in sorted(by_shape.items())]
+            groups.setdefault(p.shape if by_shape else "", []).append(i)
+    queues = [rng.sample(idx, len(idx)) for _, idx in sorted(groups.items())]
     keep, want = set(fixed), max(len(fixed), max_pairs)
     while len(keep) < want:
         for q in queues:

@@ -261,8 +261,9 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     loaded = load_weights(base_source, cache_root=cache_root, device=device, dtype="float32")
     tok = loaded.tokenizer
     train_pairs, val_pairs = split_holdout(pairs, settings.val_fraction, seed=settings.seed)
-    train_pairs = limit_pairs(train_pairs, settings.max_pairs, seed=settings.seed)
-    val_pairs = limit_pairs(val_pairs, max(1, settings.max_pairs // 10) if settings.max_pairs else 0, seed=settings.seed)
+    train_pairs = limit_pairs(train_pairs, settings.max_pairs, seed=settings.seed, by_shape=settings.sample_by_shape)
+    val_pairs = limit_pairs(val_pairs, max(1, settings.max_pairs // 10) if settings.max_pairs else 0, seed=settings.seed,
+                            by_shape=settings.sample_by_shape)
     # Every pair serves as a retrievable example, also those not trained on: the runtime's store holds them all.
     store = example_store(pairs, cache_root, match=settings.retrieve_by) if settings.few_shot_k > 0 else None
     shots = dict(k=settings.few_shot_k, pool=settings.few_shot_pool, seed=settings.seed)

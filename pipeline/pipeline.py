@@ -5,7 +5,6 @@ import asyncio
 import datetime as dt
 import time
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from typing import Callable
 
 import asyncpg
@@ -27,7 +26,6 @@ class PipelineSettings:
     few_shot_k: int = 3
     self_correction_attempts: int = 1
     candidates_on_error: int = 4  # beam-search alternatives tried when the first SQL fails (models that offer them)
-    candidates_on_empty: bool = False  # also when it finds nothing (no rows, or a lone 0/NULL): the first that does wins
     max_new_tokens: int = 120
     max_question_chars: int = 500
     answer_with_model: bool = True
@@ -102,7 +100,6 @@ class Pipeline:
             alternatives: list[GeneratedSql] | None = None
             tried: set[str] = set()
             corrections = 0
-            empty: tuple[str, QueryResult] | None = None  # the first statement's answer when it found nothing
             while True:
                 attempts += 1
                 t = time.perf_counter()
@@ -125,16 +122,16 @@ class Pipeline:
                     t = time.perf_counter()
                     result = await execute(self.pool, checked.sql, self.settings.limits)
                     timings["execute"] = timings.get("execute", 0) + _ms(t)
+                    break
                 except (UnsafeSql, QueryFailed) as exc:
-                    if empty is not None:  # an alternative to an answer that found nothing
-                        if alternatives:
-                            continue
-                        sql, result = empty
-                        break
                     if alternatives is None:
                         # The first SQL failed: the model's next-best statements are cheaper and, for a tuned
                         # model, more reliable than asking it to repair its own error.
-                        alternatives = await self._alternatives(gen, tried, timings)
+                        t = time.perf_counter()
+                        alternatives = [g for g in await sql_candidates(
+                            self.sql_model, gen.messages, n=self.settings.candidates_on_error,
+                            max_tokens=self.settings.max_new_tokens) if g.sql not in tried]
+                        timings["generate"] = timings.get("generate", 0) + _ms(t)
                     if alternatives:
                         continue
                     if corrections >= self.settings.self_correction_attempts:
@@ -142,18 +139,6 @@ class Pipeline:
                     corrections += 1
                     reason = exc.reason if isinstance(exc, UnsafeSql) else exc.pg_message
                     error = (gen.sql or gen.raw.strip()[:300], reason)
-                    continue
-                if self.settings.candidates_on_empty and found_nothing(result):
-                    if empty is None and alternatives is None:
-                        # A literal in the wrong column (title = 'Fall 2026') finds nothing instead of failing; a
-                        # next-best statement that finds rows is more often the one meant. When none does, keep this.
-                        empty = (sql, result)
-                        alternatives = await self._alternatives(gen, tried, timings)
-                    if empty is not None and alternatives:
-                        continue
-                    if empty is not None:
-                        sql, result = empty
-                break
             t = time.perf_counter()
             rendered = await render_answer(
                 question, result, model=self.answer_model if self.settings.answer_with_model else None,
@@ -170,14 +155,6 @@ class Pipeline:
             timings["total"] = _ms(started)
             return Answer(question, sql, answer=friendly_error(exc), timings_ms=timings, error=str(exc),
                           error_kind=type(exc).__name__, attempts=attempts, model=self.sql_model.name)
-
-    async def _alternatives(self, gen: GeneratedSql, tried: set[str], timings: dict) -> list[GeneratedSql]:
-        """The model's next-best statements for the same prompt (beam search), those not tried yet."""
-        t = time.perf_counter()
-        out = [g for g in await sql_candidates(self.sql_model, gen.messages, n=self.settings.candidates_on_error,
-                                               max_tokens=self.settings.max_new_tokens) if g.sql not in tried]
-        timings["generate"] = timings.get("generate", 0) + _ms(t)
-        return out
 
     def _accept(self, question: str) -> str:
         question = " ".join((question or "").split())
@@ -200,14 +177,6 @@ def friendly_error(exc: AskdbError) -> str:
     if isinstance(exc, DatabaseUnavailable):
         return "Sorry, the database is not reachable right now. Please try again in a minute."
     return "Sorry: " + exc.user_message()
-
-
-def found_nothing(result: QueryResult) -> bool:
-    """No rows, or one row of zeros and NULLs (a count or sum over nothing)."""
-    if not result.rows:
-        return True
-    return len(result.rows) == 1 and all(v is None or (isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
-                                                       and v == 0) for v in result.rows[0])
 
 
 def _ms(since: float) -> float:

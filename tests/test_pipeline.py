@@ -82,32 +82,6 @@ async def test_when_every_candidate_fails_the_error_is_fed_back_once(query_db_ur
     assert "nmee" in model.prompts[1][-1].content  # the last failure is what the model is told about
 
 
-async def test_an_answer_that_finds_nothing_tries_the_candidates_when_asked(query_db_url):
-    wrong_column = "SELECT count(*) FROM sections s JOIN courses c ON c.id = s.course_id WHERE c.title = 'Fall 2026'"
-    right = "SELECT count(*) FROM sections s JOIN terms t ON t.id = s.term_id WHERE t.name = 'Fall 2026'"
-    models = [CandidateScriptedModel(wrong_column, candidates=[wrong_column, "SELECT nme FROM sections", right])
-              for _ in range(2)]
-    async with open_pool(query_db_url) as pool:
-        off = await (await _pipeline(pool, models[0], candidates_on_error=4)).answer("How many sections in Fall 2026?")
-        on = await (await _pipeline(pool, models[1], candidates_on_error=4, candidates_on_empty=True)).answer(
-            "How many sections in Fall 2026?")
-        expected = await pool.fetchval(right)
-    assert off.ok and off.rows == ((0,),) and off.attempts == 1 and models[0].candidate_calls == 0
-    # the repeat is skipped, the failing candidate passed over, the first that finds rows answers
-    assert on.ok and on.rows == ((expected,),) and expected > 0 and on.attempts == 3
-    assert models[1].candidate_calls == 1
-
-
-async def test_when_no_candidate_finds_anything_the_first_answer_stands(query_db_url):
-    none = "SELECT code FROM courses WHERE title = 'Underwater Basket Weaving'"
-    model = CandidateScriptedModel(none, candidates=["SELECT nme FROM courses",
-                                                     "SELECT code FROM courses WHERE code = 'XX 0000'"])
-    async with open_pool(query_db_url) as pool:
-        p = await _pipeline(pool, model, candidates_on_error=4, candidates_on_empty=True)
-        ans = await p.answer("What is the code of Underwater Basket Weaving?")
-    assert ans.ok and ans.rows == () and ans.sql == none and ans.attempts == 3
-
-
 async def test_refusal_is_a_clear_message_not_an_exception(query_db_url):
     async with open_pool(query_db_url) as pool:
         p = await _pipeline(pool, ScriptedModel("DELETE FROM students"), self_correction_attempts=0)
