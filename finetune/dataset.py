@@ -81,27 +81,33 @@ def data_sha256(paths: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
-def limit_pairs(pairs: Sequence[Pair], max_pairs: int, *, seed: int, by_shape: bool = True) -> list[Pair]:
+def limit_pairs(pairs: Sequence[Pair], max_pairs: int, *, seed: int, by_shape: bool = False) -> list[Pair]:
     """At most `max_pairs` (0: all), corrections always kept, the rest a seeded sample in their original order.
 
-    The sample takes the query shapes in turn, so a shape with 40 pairs among 3,000 still gets its share of a few
-    hundred instead of the handful a uniform draw leaves it.
+    With `by_shape` the sample takes the query shapes in turn, so a shape with 40 pairs among 3,000 gets its share of
+    a few hundred instead of the handful a uniform draw leaves it (it scored no better: README, Fine-tuning).
     """
     if max_pairs <= 0 or len(pairs) <= max_pairs:
         return list(pairs)
     rng = random.Random(seed)
     fixed = [i for i, p in enumerate(pairs) if p.source == "corrections"]
-    groups: dict[str, list[int]] = {}
-    for i, p in enumerate(pairs):
-        if p.source != "corrections":
-            groups.setdefault(p.shape if by_shape else "", []).append(i)
-    queues = [rng.sample(idx, len(idx)) for _, idx in sorted(groups.items())]
-    keep, want = set(fixed), max(len(fixed), max_pairs)
-    while len(keep) < want:
-        for q in queues:
-            if q and len(keep) < want:
-                keep.add(q.pop())
+    rest = [i for i, p in enumerate(pairs) if p.source != "corrections"]
+    want = max(0, max_pairs - len(fixed))
+    keep = set(fixed) | (_by_shape(pairs, rest, want, rng) if by_shape else set(rng.sample(rest, want)))
     return [p for i, p in enumerate(pairs) if i in keep]
+
+
+def _by_shape(pairs: Sequence[Pair], rest: list[int], want: int, rng: random.Random) -> set[int]:
+    groups: dict[str, list[int]] = {}
+    for i in rest:
+        groups.setdefault(pairs[i].shape, []).append(i)
+    queues = [rng.sample(idx, len(idx)) for _, idx in sorted(groups.items())]
+    chosen: set[int] = set()
+    while len(chosen) < want:
+        for q in queues:
+            if q and len(chosen) < want:
+                chosen.add(q.pop())
+    return chosen
 
 
 def split_holdout(pairs: Sequence[Pair], fraction: float, *, seed: int) -> tuple[list[Pair], list[Pair]]:

@@ -30,5 +30,5 @@ class TrainSettings:
     few_shot_pool: int = 6  # the examples are drawn from this many nearest pairs, so the model learns to judge them
     retrieve_by: str = "question"  # question | skeleton (entities masked) | both; the runtime follows unless sql.retrieve_by
     max_pairs: int = 0  # train on at most this many pairs (0: all); the rest still serve as examples
-    sample_by_shape: bool = True  # that sample takes the query shapes in turn (False: a uniform draw)
+    sample_by_shape: bool = False  # that sample takes the query shapes in turn (no better on the dev set)
     cpu_bf16: bool = True  # bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX): ~1.5x faster

@@ -86,7 +86,7 @@ def test_limit_pairs_keeps_every_correction_and_a_seeded_sample():
 def test_limit_pairs_gives_a_rare_shape_its_share():
     pairs = [Pair(f"q{i}", f"SELECT {i}", shape="lookup") for i in range(90)]
     pairs += [Pair(f"a{i}", f"SELECT {i} WHERE NOT EXISTS", shape="anti_join") for i in range(6)]
-    kept = limit_pairs(pairs, 20, seed=3)
+    kept = limit_pairs(pairs, 20, seed=3, by_shape=True)
     shapes = [p.shape for p in kept]
     assert len(kept) == 20 and shapes.count("anti_join") == 6 and shapes.count("lookup") == 14
     assert kept == sorted(kept, key=pairs.index)  # still in file order
