@@ -82,8 +82,6 @@ class GenerateConfig:
     llm_fraction: float = 0.1  # share of sampled pairs whose question the model rephrases
     free_fraction: float = 0.1  # share of the count the model writes from scratch (when llm_free is on)
     phrasings_per_sql: int = 1
-    rare_shape_share: float = 0.02  # shapes below this share may ask one statement several ways
-    rare_phrasings: int = 6
     require_rows: bool = True
     max_shape_share: float = 0.1
     exclude: list[str] = field(default_factory=lambda: ["finetune/eval/*.jsonl"])  # never produce these pairs

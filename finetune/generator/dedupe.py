@@ -4,7 +4,6 @@ from __future__ import annotations
 import glob
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,21 +49,20 @@ def question_key(q: str) -> str:
 @dataclass
 class Seen:
     """Normalised SQL and questions already written or excluded (the dev set)."""
-    sql: Counter = field(default_factory=Counter)  # normalised SQL -> questions written for it
+    sql: set[str] = field(default_factory=set)
     questions: set[str] = field(default_factory=set)
     excluded_sql: set[str] = field(default_factory=set)
     excluded_questions: set[str] = field(default_factory=set)
 
     def add(self, question: str, sql: str) -> None:
-        self.sql[normalise_sql(sql)] += 1
+        self.sql.add(normalise_sql(sql))
         self.questions.add(question_key(question))
 
-    def sql_problem(self, sql: str, phrasings: int = 1) -> str | None:
-        """Why `sql` may not be written again: a dev-set statement, or one already asked `phrasings` ways."""
+    def sql_problem(self, sql: str) -> str | None:
         n = normalise_sql(sql)
         if n in self.excluded_sql:
             return "dev_overlap"
-        return "duplicate_sql" if self.sql[n] >= phrasings else None
+        return "duplicate_sql" if n in self.sql else None
 
     def question_problem(self, question: str) -> str | None:
         if normalise_question(question) in self.excluded_questions:

@@ -39,10 +39,6 @@ class GenerateSettings:
     llm_fraction: float = 0.1  # share of sampled pairs whose question the model rephrases
     free_fraction: float = 0.1  # share of the count written by the model from scratch (llm_free)
     phrasings_per_sql: int = 1
-    # A shape with few distinct statements (NOT EXISTS over a handful of keys) would otherwise be all but absent:
-    # below this share of the count, a statement may come back with up to rare_phrasings different questions.
-    rare_shape_share: float = 0.02
-    rare_phrasings: int = 6
     require_rows: bool = True
     max_shape_share: float = 0.1
     exclude: tuple[str, ...] = ("finetune/eval/*.jsonl",)
@@ -144,8 +140,7 @@ def _candidates(ctx: Ctx, rng: random.Random, settings: GenerateSettings, seen: 
             stats.rejected["no_value_for_shape"] += 1
             continue
         stats.candidates += 1
-        rare = shape_use[shape.__name__] < settings.rare_shape_share * settings.count
-        problem = seen.sql_problem(cand.sql, settings.rare_phrasings if rare else 1)
+        problem = seen.sql_problem(cand.sql)
         if problem is None and cand.sql in batch_sql:
             problem = "duplicate_sql"
         if problem:
