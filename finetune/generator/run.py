@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import random
 import time
@@ -100,7 +99,8 @@ async def generate(pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy, sett
             if not batch:
                 continue
             verdicts = await verify_many(pool, [p.cand.sql for p in batch], policy, settings.limits,
-                                         require_rows=settings.require_rows, concurrency=settings.concurrency)
+                                         require_rows=[settings.require_rows and not p.cand.empty_ok for p in batch],
+                                         concurrency=settings.concurrency)
             if use_llm:
                 from .paraphrase import rephrase
 
@@ -169,8 +169,6 @@ def _keep(batch: list[_Pending], verdicts, settings: GenerateSettings, seen: See
     """The verified, non-duplicate pairs of a batch in candidate order (so a fixed seed gives the same file)."""
     rows = []
     for p, v in zip(batch, verdicts):
-        if not v.ok and v.reason == "empty" and p.cand.empty_ok:
-            v = dataclasses.replace(v, ok=True, reason="")
         if not v.ok or stats.kept >= settings.count:
             if not v.ok:
                 stats.rejected[v.reason] += 1

@@ -5,7 +5,6 @@ Every shape is a plain function (ctx, rng) -> Candidate | None, named like its s
 """
 from __future__ import annotations
 
-
 import datetime as dt
 import random
 from collections import Counter
@@ -28,7 +27,7 @@ class Candidate:
     slots: dict
     relative: dict = field(default_factory=dict)  # SQL literal -> words that may stand for it
     # 'Which departments have no instructors?' is answered by no rows; without such pairs a database whose
-    # every parent has children never shows the model NOT EXISTS at all.
+    # every parent has children never shows the model NOT EXISTS at all. Verified without generate.require_rows.
     empty_ok: bool = False
 
 
@@ -97,11 +96,12 @@ def _sort_cols(t: TableProfile, cols: list[str]) -> list[str]:
 
 
 def _label_order(labels: list[exp.Column], t: TableProfile) -> list[exp.Column]:
-    """Sort keys for a list of `t`'s labels: people by last then first name (a phone book), others by the first label.
+    """Sort keys for a list of `t`'s labels, by _sort_cols' rule.
 
     Last name alone leaves namesakes in any order, which an ordered comparison counts as a different answer.
     """
-    return [c.copy() for c in (labels[::-1] if t.person else labels[:1])]
+    by_name = {c.name: c for c in labels}
+    return [by_name[n].copy() for n in _sort_cols(t, list(by_name))]
 
 
 def _when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile, row: dict) -> tuple[str, dict]:

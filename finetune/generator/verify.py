@@ -46,15 +46,17 @@ async def verify_sql(pool: asyncpg.Pool, sql: str, policy: GuardPolicy, limits: 
 
 
 async def verify_many(pool: asyncpg.Pool, sqls: Sequence[str], policy: GuardPolicy, limits: ExecLimits, *,
-                      require_rows: bool = True, concurrency: int = 8) -> list[Verdict]:
-    """verify_sql for each statement, at most `concurrency` at once, in input order."""
+                      require_rows: bool | Sequence[bool] = True, concurrency: int = 8) -> list[Verdict]:
+    """verify_sql for each statement (require_rows: one flag for all, or one per statement), `concurrency` at once,
+    in input order."""
     gate = asyncio.Semaphore(concurrency)
+    flags = [require_rows] * len(sqls) if isinstance(require_rows, bool) else list(require_rows)
 
-    async def one(sql: str) -> Verdict:
+    async def one(sql: str, rows: bool) -> Verdict:
         async with gate:
-            return await verify_sql(pool, sql, policy, limits, require_rows=require_rows)
+            return await verify_sql(pool, sql, policy, limits, require_rows=rows)
 
-    return list(await asyncio.gather(*(one(s) for s in sqls)))
+    return list(await asyncio.gather(*(one(s, r) for s, r in zip(sqls, flags, strict=True))))
 
 
 # ---- round trip: the question and the SQL name the same values -------------------------------------
