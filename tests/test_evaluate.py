@@ -219,3 +219,14 @@ async def test_first_attempt_scoring_takes_the_first_statement_only(query_db_url
             answers.append(await p.answer("What is CS 2110 called?"))
     assert answers[0].attempts == 1 and not answers[0].ok  # scored as written, no second chance
     assert answers[1].attempts == 2 and answers[1].ok and answers[1].rows == (("Data Structures",),)
+
+
+def test_failure_kinds_tell_near_misses_from_wrong_rows():
+    from bench.failure_kinds import failure_kind
+
+    gold = [("CS 1010", "Intro"), ("CS 2110", "Data Structures")]
+    assert failure_kind(gold, list(reversed(gold))) == "other order"
+    assert failure_kind(gold, [(4, c, t) for c, t in gold]) == "extra columns"
+    assert failure_kind(gold, [(t,) for _, t in gold]) == "fewer columns"
+    assert failure_kind(gold, [("CS 1010", "Intro")]) == "other rows"
+    assert failure_kind(gold, [("CS 1010", "Intro"), ("CS 3200", "Algorithms")]) == "other rows"
