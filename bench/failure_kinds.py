@@ -24,15 +24,18 @@ from askdb.config import load_config  # noqa: E402
 from askdb.runtime import query_url, resolve_database_url  # noqa: E402
 from finetune.evaluate import EVAL_LIMITS, results_match  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
+from pipeline.errors import AskdbError  # noqa: E402
 from pipeline.executor import execute  # noqa: E402
 
 
 def _covers(wide_rows: list[tuple], narrow_rows: list[tuple], narrow_width: int) -> bool:
     """Some choice of `narrow_width` columns of `wide_rows` holds exactly `narrow_rows` (as multisets)."""
     width = len(wide_rows[0]) if wide_rows else 0
-    for cols in itertools.islice(itertools.permutations(range(width), narrow_width), 5000):
+    names = range(narrow_width)
+    # Combinations, not permutations: results_match already tries the column orders.
+    for cols in itertools.combinations(range(width), narrow_width):
         cut = [tuple(r[k] for k in cols) for r in wide_rows]
-        if results_match(cols, narrow_rows, cols, cut, ordered=False):
+        if results_match(names, narrow_rows, names, cut, ordered=False):
             return True
     return False
 
@@ -59,8 +62,13 @@ async def classify(report: dict, url: str) -> Counter:
             if f["reason"] != "wrong result" or not f.get("predicted_sql"):
                 kinds[f["reason"]] += 1
                 continue
-            gold = list((await execute(pool, f["gold_sql"], EVAL_LIMITS)).rows)
-            pred = list((await execute(pool, f["predicted_sql"], EVAL_LIMITS)).rows)
+            try:
+                gold = list((await execute(pool, f["gold_sql"], EVAL_LIMITS)).rows)
+                pred = list((await execute(pool, f["predicted_sql"], EVAL_LIMITS)).rows)
+            except AskdbError as exc:
+                kinds["could not run again"] += 1
+                print(f"{'not run':14} {f['question']}: {exc}")
+                continue
             kind = failure_kind(gold, pred)
             kinds[kind] += 1
             if kind != "other rows":
@@ -77,6 +85,8 @@ def main() -> None:
         report = json.loads(Path(args.report).read_text())
     except (OSError, ValueError) as exc:
         sys.exit(f"cannot read {args.report}: {exc}")
+    if not isinstance(report, dict) or not isinstance(report.get("failures"), list):
+        sys.exit(f"{args.report} is not an askdb eval --out report (no list of failures)")
     cfg = load_config(None)
     kinds = asyncio.run(classify(report, query_url(cfg, resolve_database_url(cfg, args.database))))
     print(json.dumps({"failures": sum(kinds.values()), **dict(kinds.most_common())}))
