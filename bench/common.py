@@ -125,3 +125,18 @@ def write_results(name: str, data: dict, *, command: Sequence[str] | None = None
     tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
     tmp.replace(path)  # no half-written results if the run is killed
     return path
+
+
+class ReportError(Exception):
+    """A file that is not an `askdb eval --out` report; the message names it."""
+
+
+def read_eval_report(path: str | Path) -> dict:
+    """An `askdb eval --out` report, checked to hold its list of failures."""
+    try:
+        report = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("failures"), list):
+        raise ReportError(f"{path} is not an askdb eval --out report (no list of failures)")
+    return report

@@ -21,6 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askdb.config import load_config  # noqa: E402
+from bench.common import ReportError, read_eval_report  # noqa: E402
 from askdb.runtime import query_url, resolve_database_url  # noqa: E402
 from finetune.evaluate import EVAL_LIMITS, results_match  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
@@ -82,11 +83,9 @@ def main() -> None:
     ap.add_argument("--database", help="PostgreSQL URL (default: config, else the embedded server)")
     args = ap.parse_args()
     try:
-        report = json.loads(Path(args.report).read_text())
-    except (OSError, ValueError) as exc:
-        sys.exit(f"cannot read {args.report}: {exc}")
-    if not isinstance(report, dict) or not isinstance(report.get("failures"), list):
-        sys.exit(f"{args.report} is not an askdb eval --out report (no list of failures)")
+        report = read_eval_report(args.report)
+    except ReportError as exc:
+        sys.exit(str(exc))
     cfg = load_config(None)
     kinds = asyncio.run(classify(report, query_url(cfg, resolve_database_url(cfg, args.database))))
     print(json.dumps({"failures": sum(kinds.values()), **dict(kinds.most_common())}))

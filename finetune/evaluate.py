@@ -270,10 +270,15 @@ async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits
         pred = await execute(pool, ans.sql, limits)  # again, uncapped, so both sides are compared in full
     except AskdbError as exc:
         return ItemResult(correct=False, reason=failure_reason(type(exc).__name__, str(exc)), detail=str(exc), **base)
-    ok = results_match(gold.columns, gold.rows, pred.columns, pred.rows, ordered=gold_is_ordered(item.sql),
-                       order_key=gold_order_key(item.sql, gold.columns))
+    ok = same_answer(item.sql, gold, pred)
     detail = "" if ok else f"{len(pred.rows)} rows x {len(pred.columns)} cols, expected {len(gold.rows)} x {len(gold.columns)}"
     return ItemResult(correct=ok, reason="" if ok else "wrong result", detail=detail, **base)
+
+
+def same_answer(gold_sql: str, gold: QueryResult, pred: QueryResult) -> bool:
+    """EX for one question: `pred` holds the rows of `gold`, in its order when `gold_sql` orders them."""
+    return results_match(gold.columns, gold.rows, pred.columns, pred.rows, ordered=gold_is_ordered(gold_sql),
+                         order_key=gold_order_key(gold_sql, gold.columns))
 
 
 async def _gold_result(pool, sql: str, cache: dict, limits: ExecLimits) -> QueryResult | AskdbError:

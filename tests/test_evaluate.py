@@ -230,3 +230,25 @@ def test_failure_kinds_tell_near_misses_from_wrong_rows():
     assert failure_kind(gold, [(t,) for _, t in gold]) == "fewer columns"
     assert failure_kind(gold, [("CS 1010", "Intro")]) == "other rows"
     assert failure_kind(gold, [("CS 1010", "Intro"), ("CS 3200", "Algorithms")]) == "other rows"
+
+
+def test_coverage_counts_statement_forms_and_splits_ex(tmp_path):
+    from bench.coverage import coverage, main
+
+    data = [{"question": "topics of CS 1010", "sql": "SELECT topic FROM course_topics ct JOIN courses c ON "
+                                                     "c.id = ct.course_id WHERE c.code = 'CS 1010' ORDER BY ct.week"},
+            {"question": "graduate courses", "sql": "SELECT code, title FROM courses WHERE level = 'graduate'"}]
+    dev = [{"question": "topics of CE 4229?", "sql": "SELECT topic FROM course_topics AS t JOIN courses AS k ON "
+                                                     "k.id = t.course_id WHERE k.code = 'CE 4229' ORDER BY t.week"},
+           {"question": "undergrad courses by code", "sql": "SELECT code, title FROM courses WHERE "
+                                                            "level = 'undergraduate' ORDER BY code"},
+           {"question": "how many courses", "sql": "SELECT count(*) FROM courses"}]
+    out = coverage(data, dev, failed={"how many courses", "undergrad courses by code"})
+    # Other values and aliases are the same form; an added ORDER BY is the same form only loosely.
+    assert (out["exact"], out["loose"]) == (1, 2)
+    assert out["uncovered"] == ["undergrad courses by code", "how many courses"]
+    assert out["ex_covered"] == {"right": 1, "n": 1} and out["ex_uncovered"] == {"right": 0, "n": 2}
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q"}\n')
+    assert main(["--data", str(bad), "--questions", str(bad)]) == 2

@@ -254,3 +254,13 @@ def test_not_exists_pairs_although_every_one_with_rows_is_a_dev_question(course_
     anti = [r for r in _rows(course_set) if r["shape"] == "anti_join"]
     assert len(anti) >= 3 and all("NOT EXISTS" in r["sql"] for r in anti)
     assert len({r["question"] for r in anti}) == len(anti)
+
+
+def test_counts_and_rankings_are_also_asked_within_one_term(course_set):
+    # 'Which instructor teaches the most sections this semester?': term-based data is counted per term.
+    grouped = [r for r in _rows(course_set) if r["shape"] in ("group_count", "having", "top_k")]
+    in_term = [r for r in grouped if re.search(r"WHERE t\d?\.name = '(Fall|Spring|Summer) \d{4}'", r["sql"])]
+    assert in_term, "no count or ranking restricted to one term"
+    for r in in_term:
+        # Never grouped by the term while filtered to one term: that question asks nothing.
+        assert not r["sql"].startswith("SELECT t.name"), r

@@ -35,6 +35,22 @@ def normalise_sql(sql: str) -> str:
     return " ".join(text.lower().split())
 
 
+def sql_form(sql: str, *, loose: bool = False) -> str:
+    """The statement with its values masked (what a template could write); `loose` also drops the output's
+    ORDER BY, LIMIT, DISTINCT and column aliases, so forms differing only in presentation meet."""
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.SqlglotError:
+        return normalise_sql(sql)
+    for node in list(tree.find_all(exp.Literal)):
+        node.replace(exp.Literal.string("?") if node.is_string else exp.Literal.number(0))
+    if loose and isinstance(tree, exp.Select):
+        for key in ("order", "limit", "distinct"):
+            tree.set(key, None)
+        tree.set("expressions", sorted((e.unalias() for e in tree.expressions), key=lambda e: e.sql()))
+    return normalise_sql(tree.sql(dialect="postgres"))
+
+
 def normalise_question(q: str) -> str:
     """Lower-case words in order, punctuation dropped."""
     return " ".join(re.findall(r"[a-z0-9]+", q.lower()))

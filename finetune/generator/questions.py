@@ -41,9 +41,9 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "how many {Ts} do we have{cond}", "# of {Ts}{cond}?",
     ),
     "aggregate": (
-        "What is the {fn} {col} of {Ts}{scope}?", "{fn} {col}{scope}?", "what's the {fn} {col} across {Ts}{scope}",
-        "Calculate the {fn} {col} for {Ts}{scope}", "tell me the {fn} {col} of the {Ts}{scope}",
-        "{fn} {col} of all {Ts}{scope}", "give me the {fn} {col}{scope}",
+        "What is the {fn} {col} of {Ts}{scope}{cond}{when}?", "{fn} {col}{scope}{cond}{when}?", "what's the {fn} {col} across {Ts}{scope}{cond}{when}",
+        "Calculate the {fn} {col} for {Ts}{scope}{cond}{when}", "tell me the {fn} {col} of the {Ts}{scope}{cond}{when}",
+        "{fn} {col} of all {Ts}{scope}{cond}{when}", "give me the {fn} {col}{scope}{cond}{when}",
     ),
     "distinct": (
         "What {col} values are there for {Ts}?", "list the distinct {col} of {Ts}", "which {col}s do {Ts} have?",
@@ -77,10 +77,15 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "tell me the {P} of {ent}", "whats the {P} for {ent}", "{ent} - which {P}?", "look up {ent}'s {P}",
     ),
     "children": (
-        "What are the {Cs} of {ent}{when}?", "list the {Cs} for {ent}{when}", "show me all {Cs} in {ent}{when}",
-        "{ent} {Cs}{when}", "which {Cs} does {ent} have{when}?", "{Cs} for {ent}{when}, by {order}",
-        "give me the {Cs} of {ent}{when}", "what {Cs} are there for {ent}{when}?", "I want to see the {Cs} of {ent}{when}",
-        "{Cs} of {ent}{when}?",
+        "What are the {Cs} of {ent}{when}{cond}?", "list the {Cs} for {ent}{when}{cond}", "show me all {Cs} in {ent}{when}{cond}",
+        "{ent} {Cs}{when}{cond}", "which {Cs} does {ent} have{when}{cond}?", "{Cs} for {ent}{when}{cond}, by {order}",
+        "give me the {Cs} of {ent}{when}{cond}", "what {Cs} are there for {ent}{when}{cond}?", "I want to see the {Cs} of {ent}{when}{cond}",
+        "{Cs} of {ent}{when}{cond}?",
+    ),
+    "child_top": (
+        "Which {C} of {ent} has the {most} {col}{when}?", "the {C} with the {most} {col} in {ent}{when}",
+        "what's the {C} with the {most} {col} for {ent}{when}", "{ent}: which {C} has the {most} {col}{when}?",
+        "find the {C} of {ent} with the {most} {col}{when}",
     ),
     "bridge": (
         "{who} is the {target} for {ent}{when}?", "What are the {targets} of {ent}{when}?",
@@ -100,9 +105,9 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "total {Cs} of {ent}{when}{cond}", "What is the number of {Cs} in {ent}{when}{cond}?",
     ),
     "per_group": (
-        "How many {Ts} are there per {G}?", "number of {Ts} for each {G}", "{Ts} count by {G}",
-        "count {Ts} for every {G}", "how many {Ts} does each {G} have?", "Break down the number of {Ts} by {G}.",
-        "{Ts} per {G}?", "how many {Ts} in each {G}",
+        "How many {Ts} are there per {G}{when}?", "number of {Ts} for each {G}{when}", "{Ts} count by {G}{when}",
+        "count {Ts} for every {G}{when}", "how many {Ts} does each {G} have{when}?", "Break down the number of {Ts}{when} by {G}.",
+        "{Ts} per {G}{when}?", "how many {Ts} in each {G}{when}",
     ),
     "per_group_agg": (
         "What is the {fn} {col} of {Ts} per {G}?", "{fn} {col} for each {G}", "{fn} {col} by {G}",
@@ -110,30 +115,30 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "{G} and {fn} {col} of its {Ts}",
     ),
     "having": (
-        "Which {Ps} have {op} {n} {Cs}?", "{Ps} with {op} {n} {Cs}", "list {Ps} that have {op} {n} {Cs}",
-        "show {Ps} having {op} {n} {Cs}", "any {Ps} with {op} {n} {Cs}?", "find {Ps} where the number of {Cs} is {op} {n}",
+        "Which {Ps} have {op} {n} {Cs}{when}?", "{Ps} with {op} {n} {Cs}{when}", "list {Ps} that have {op} {n} {Cs}{when}",
+        "show {Ps} having {op} {n} {Cs}{when}", "any {Ps} with {op} {n} {Cs}{when}?", "find {Ps} where the number of {Cs} is {op} {n}{when}",
     ),
     "top_num": (
-        "What are the top {k} {Ts} by {col}?", "the {k} {Ts} with the {most} {col}", "top {k} {Ts} by {col}",
-        "show {k} {Ts} with the {most} {col}", "list the {k} {Ts} that have the {most} {col}",
-        "which {k} {Ts} have the {most} {col}?",
+        "What are the top {k} {Ts} by {col}{when}?", "the {k} {Ts} with the {most} {col}{when}", "top {k} {Ts} by {col}{when}",
+        "show {k} {Ts} with the {most} {col}{when}", "list the {k} {Ts} that have the {most} {col}{when}",
+        "which {k} {Ts} have the {most} {col}{when}?",
     ),
     "top_num_low": (
-        "What are the {k} {Ts} with the {most} {col}?", "the {k} {Ts} with the {most} {col}",
-        "show {k} {Ts} with the {most} {col}", "list the {k} {Ts} that have the {most} {col}",
-        "which {k} {Ts} have the {most} {col}?", "bottom {k} {Ts} by {col}",
+        "What are the {k} {Ts} with the {most} {col}{when}?", "the {k} {Ts} with the {most} {col}{when}",
+        "show {k} {Ts} with the {most} {col}{when}", "list the {k} {Ts} that have the {most} {col}{when}",
+        "which {k} {Ts} have the {most} {col}{when}?", "bottom {k} {Ts} by {col}{when}",
     ),
     "top_one": (
-        "Which {T} has the {most} {col}?", "{T} with the {most} {col}", "what's the {T} with the {most} {col}",
-        "find the {T} with the {most} {col}", "which of the {Ts} has the {most} {col}?",
+        "Which {T} has the {most} {col}{when}?", "{T} with the {most} {col}{when}", "what's the {T} with the {most} {col}{when}",
+        "find the {T} with the {most} {col}{when}", "which of the {Ts} has the {most} {col}{when}?",
     ),
     "top_count": (
-        "Which {k} {Ps} have the most {Cs}?", "top {k} {Ps} by number of {Cs}", "the {k} {Ps} with the most {Cs}",
-        "list the top {k} {Ps} by {Cs}", "{k} {Ps} with the most {Cs}?",
+        "Which {k} {Ps} have the most {Cs}{when}?", "top {k} {Ps} by number of {Cs}{when}", "the {k} {Ps} with the most {Cs}{when}",
+        "list the top {k} {Ps} by {Cs}{when}", "{k} {Ps} with the most {Cs}{when}?",
     ),
     "top_count_one": (
-        "Which {P} has the most {Cs}?", "{P} with the most {Cs}", "what {P} has the largest number of {Cs}",
-        "which {P} has the largest number of {Cs}?", "the {P} that has the most {Cs}",
+        "Which {P} has the most {Cs}{when}?", "{P} with the most {Cs}{when}", "what {P} has the largest number of {Cs}{when}",
+        "which {P} has the largest number of {Cs}{when}?", "the {P} that has the most {Cs}{when}",
     ),
     "anti": (
         "Which {Ps} have no {Cs}?", "{Ps} without any {Cs}", "are there {Ps} with zero {Cs}?",

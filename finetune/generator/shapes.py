@@ -122,6 +122,35 @@ def _when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile, r
     return " " + rng.choice(["in", "in", "for", "during"]) + f" {value}", {}
 
 
+def _maybe_when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile, p: float,
+                *, parent: TableProfile | None = None) -> tuple[str, dict, dict | None]:
+    """With probability `p`, restrict rows of `t` to one period ('this semester'); also the row that names it.
+
+    Not when the rows are grouped by the period itself ('sections per term this term' asks nothing)."""
+    per = ctx.profile.period
+    fk = t.fk_to(per.table) if per else ()
+    if not fk or per.table in (t.name, parent.name if parent else None) or rng.random() >= p:
+        return "", {}, None
+    row = rng.choice(ctx.bank.rows(t.name))
+    when, rel = _when(ctx, rng, q, alias, t, row)
+    return (when, rel, row) if when else ("", {}, None)
+
+
+def _category_cond(ctx: Ctx, rng: random.Random, q: Query, t: TableProfile, p: float, row: dict | None = None) -> str:
+    """With probability `p`, keep only rows of `t` with one value of a category column (`row`'s, so some rows
+    remain); the words for it."""
+    if not t.categories or rng.random() >= p:
+        return ""
+    col = rng.choice(t.categories)
+    rows = [row] if row is not None else ctx.bank.rows(t.name)
+    values = [r[col] for r in rows if r.get(col) is not None]
+    if not values:
+        return ""
+    value = rng.choice(values)
+    q.eq(q.root_alias, col, value)
+    return rng.choice([f" with {colname(col)} {show(value)}", f" whose {colname(col)} is {show(value)}"])
+
+
 def _cand(shape, q_tree, tables, intent, slots, relative=None, *, empty_ok: bool = False) -> Candidate:
     return Candidate(shape, render(q_tree), tuple(sorted(set(tables))), intent, slots, relative or {}, empty_ok)
 
@@ -194,6 +223,8 @@ def filter_number(ctx: Ctx, rng: random.Random) -> Candidate | None:
                  {"Ts": noun(rng, t, many=True), "col": colname(col), "val": show(value)})
 
 
+_MOST = {True: ("highest", "largest", "biggest", "most"), False: ("lowest", "smallest", "least")}
+_LATEST = {True: ("latest", "highest"), False: ("earliest", "lowest")}  # weeks and years are not 'most'
 _OPS = {">": ("more than", "over", "greater than", "above"), "<": ("less than", "under", "fewer than", "below"),
         ">=": ("at least",), "<=": ("at most", "no more than")}
 _TIME_OPS = {">": ("after", "later than"), "<": ("before", "earlier than"), ">=": ("at or after",),
@@ -282,19 +313,25 @@ def aggregate(ctx: Ctx, rng: random.Random) -> Candidate | None:
     slots = {"fn": rng.choice(words), "col": colname(col), "Ts": noun(rng, t, many=True), "scope": ""}
     rel = {}
     parents = [f for f in t.fks if _tp(ctx, f.ref_table).labels]
+    parent = None
     if parents and rng.random() < 0.6:
         fk = rng.choice(parents)
         row = rng.choice(ctx.bank.rows(t.name))
         prow = _parent_row(ctx, fk, row)
-        ref = pick_ref(rng, ctx.profile, _tp(ctx, fk.ref_table), prow) if prow else None
+        parent = _tp(ctx, fk.ref_table)
+        ref = pick_ref(rng, ctx.profile, parent, prow) if prow else None
         if ref is None:
             return None
         pa = q.join_parent(q.root_alias, fk)
         _apply(q, pa, ref)
         slots["scope"] = rng.choice([f" for {ref.text}", f" in {ref.text}", f" of {ref.text}"])
-        slots["Ts"] = noun(rng, t, many=True, parent=_tp(ctx, fk.ref_table).noun)
+        slots["Ts"] = noun(rng, t, many=True, parent=parent.noun)
         rel = ref.relative
+    # 'total seats in CS 1010 this semester', 'total weight of the exams in CS 2110'.
+    slots["when"], when_rel, _ = _maybe_when(ctx, rng, q, q.root_alias, t, 0.4, parent=parent)
+    slots["cond"] = _category_cond(ctx, rng, q, t, 0.3)
     tree = q.select(cls(this=q.col(q.root_alias, col)))
+    rel = {**rel, **when_rel}
     return _cand("aggregate", tree, list(q.aliases.values()), "aggregate", slots, rel)
 
 
@@ -427,12 +464,40 @@ def child_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
     when, rel = ("", {})
     if parent.name != (ctx.profile.period.table if ctx.profile.period else None) and rng.random() < 0.6:
         when, rel = _when(ctx, rng, q, q.root_alias, child, row)
+    cond = ""
+    numbers = [c for c in child.numbers if row.get(c) is not None]
+    texts = [c for c in child.texts if isinstance(row.get(c), str)]
+    narrow = rng.random()
+    if numbers and narrow < 0.15:
+        # 'topics of CE 4229 in week 1': one value of a number column narrows the list.
+        col = rng.choice(numbers)
+        q.eq(q.root_alias, col, row[col])
+        cond = f" {'in' if _label_like(col) else 'with'} {colname(col)} {show(row[col])}"
+    elif narrow < 0.3:
+        # 'professors in the EE department' (a category), or 'topics of CE 4229 about kubernetes' (a word).
+        cond = _category_cond(ctx, rng, q, child, 1.0, row)
+        word = _word(rng, [row[c] for c in texts]) if not cond and texts else None
+        if word:
+            col = next(c for c in texts if word.lower() in row[c].lower())
+            q.cond(exp.ILike(this=q.col(q.root_alias, col), expression=exp.Literal.string(f"%{word}%")))
+            cond = rng.choice([f" about {word}", f" mentioning {word}", f" with {word} in the {colname(col)}"])
     cols = _show_cols(child, rng, rng.choice([2, 3, 4]))
+    if numbers and not cond and rng.random() < 0.15:
+        # The one child with the largest or smallest number: 'the heaviest assessment in CS 3200', 'the last topic'.
+        col = rng.choice(numbers)
+        big = rng.random() < 0.7
+        cols = [c for c in (list(child.labels) or _show_cols(child, rng, 1)) if c != col] + [col]
+        key = q.col(q.root_alias, col)
+        tree = q.select(*[q.col(q.root_alias, c) for c in cols], order=[desc(key) if big else key.copy()], limit=1)
+        return _cand("child_top", tree, list(q.aliases.values()), "child_top",
+                     {"C": noun(rng, child, parent=parent.noun), "ent": ref.text, "when": when, "col": colname(col),
+                      "most": rng.choice(_LATEST[big] if _label_like(col) else _MOST[big])},
+                     {**ref.relative, **rel})
     # One ordering per table, whatever the phrasing: a coin flip here taught the model to guess (week vs topic).
     order = list((child.numbers or child.times)[:1]) or _sort_cols(child, cols)
     tree = q.select(*[q.col(q.root_alias, c) for c in cols], order=[q.col(q.root_alias, c) for c in order])
     return _cand("child_list", tree, list(q.aliases.values()), "children",
-                 {"Cs": noun(rng, child, many=True, parent=parent.noun), "ent": ref.text, "when": when,
+                 {"Cs": noun(rng, child, many=True, parent=parent.noun), "ent": ref.text, "when": when, "cond": cond,
                   "order": join_words([colname(c) for c in order])}, {**ref.relative, **rel})
 
 
@@ -544,12 +609,14 @@ def group_count(ctx: Ctx, rng: random.Random) -> Candidate | None:
     child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
     q = Query(ctx.profile, parent.name)
     ca = q.join_child(q.root_alias, fk)
+    # Counting in one period ('sections per course this semester') is how people ask about term-based data.
+    when, rel, _ = _maybe_when(ctx, rng, q, ca, child, 0.5, parent=parent)
     labels = _labels(q, q.root_alias, parent)
     alias = _count_alias(child)
     tree = q.select(*labels, exp.alias_(exp.Count(this=exp.Star()), alias), group=[c.copy() for c in labels],
                     order=[desc(exp.column(alias))])
-    return _cand("group_count", tree, [child.name, parent.name], "per_group",
-                 {"Ts": noun(rng, child, many=True, parent=parent.noun), "G": fk.label})
+    return _cand("group_count", tree, list(q.aliases.values()), "per_group",
+                 {"Ts": noun(rng, child, many=True, parent=parent.noun), "G": fk.label, "when": when}, rel)
 
 
 def group_agg(ctx: Ctx, rng: random.Random) -> Candidate | None:
@@ -582,7 +649,14 @@ def having(ctx: Ctx, rng: random.Random) -> Candidate | None:
     if fk is None:
         return None
     child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
-    counts = Counter(r[fk.column] for r in ctx.bank.rows(child.name) if r.get(fk.column) is not None)
+    q = Query(ctx.profile, parent.name)
+    ca = q.join_child(q.root_alias, fk)
+    when, rel, prow = _maybe_when(ctx, rng, q, ca, child, 0.4, parent=parent)
+    rows = ctx.bank.rows(child.name)
+    if prow is not None:
+        pkey = child.fk_to(ctx.profile.period.table)[0].column
+        rows = [r for r in rows if r.get(pkey) == prow.get(pkey)]  # N from the counts in that period
+    counts = Counter(r[fk.column] for r in rows if r.get(fk.column) is not None)
     if len(counts) < 3:
         return None
     scale = max(1.0, ctx.bank.samples[child.name].total / max(len(ctx.bank.rows(child.name)), 1))
@@ -590,17 +664,15 @@ def having(ctx: Ctx, rng: random.Random) -> Candidate | None:
     n = values[rng.randrange(len(values) // 4, max(len(values) * 3 // 4, len(values) // 4 + 1))]
     more = rng.random() < 0.7
     n = max(n - 1, 1) if more else n + 1
-    q = Query(ctx.profile, parent.name)
-    q.join_child(q.root_alias, fk)
     labels = _labels(q, q.root_alias, parent)
     alias = _count_alias(child)
     cnt = exp.Count(this=exp.Star())
     cond = (exp.GT if more else exp.LT)(this=cnt, expression=exp.Literal.number(n))
     tree = q.select(*labels, exp.alias_(cnt.copy(), alias), group=[c.copy() for c in labels], having=cond,
                     order=[desc(exp.column(alias))])
-    return _cand("having", tree, [child.name, parent.name], "having",
+    return _cand("having", tree, list(q.aliases.values()), "having",
                  {"Ps": noun(rng, parent, many=True), "Cs": noun(rng, child, many=True, parent=parent.noun),
-                  "op": rng.choice(_OPS[">" if more else "<"]), "n": str(n)})
+                  "op": rng.choice(_OPS[">" if more else "<"]), "n": str(n), "when": when}, rel)
 
 
 def top_k(ctx: Ctx, rng: random.Random) -> Candidate | None:
@@ -612,28 +684,29 @@ def top_k(ctx: Ctx, rng: random.Random) -> Candidate | None:
             return None
         col = rng.choice(t.numbers)
         q = Query(ctx.profile, t.name)
+        when, rel, _ = _maybe_when(ctx, rng, q, q.root_alias, t, 0.5)
         big = rng.random() < 0.7
         c = q.col(q.root_alias, col)
         shown = [q.col(q.root_alias, x) for x in _show_cols(t, rng, 2) if x != col] + [c]
         tree = q.select(*shown, order=[desc(c.copy()) if big else c.copy()], limit=k)
         intent = ("top_num" if big else "top_num_low") if k > 1 else "top_one"
-        return _cand("top_k", tree, [t.name], intent,
+        return _cand("top_k", tree, list(q.aliases.values()), intent,
                      {"Ts": noun(rng, t, many=True), "T": noun(rng, t), "col": colname(col), "k": str(k),
-                      "most": rng.choice(["highest", "largest", "biggest", "most"]) if big else
-                      rng.choice(["lowest", "smallest", "least"])})
+                      "most": rng.choice(_MOST[big]), "when": when}, rel)
     fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.ref_table).labels)))
     if fk is None:
         return None
     child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
     q = Query(ctx.profile, parent.name)
-    q.join_child(q.root_alias, fk)
+    ca = q.join_child(q.root_alias, fk)
+    when, rel, _ = _maybe_when(ctx, rng, q, ca, child, 0.5, parent=parent)
     labels = _labels(q, q.root_alias, parent)
     alias = _count_alias(child)
     tree = q.select(*labels, exp.alias_(exp.Count(this=exp.Star()), alias), group=[c.copy() for c in labels],
                     order=[desc(exp.column(alias))], limit=k)
-    return _cand("top_k", tree, [child.name, parent.name], "top_count" if k > 1 else "top_count_one",
+    return _cand("top_k", tree, list(q.aliases.values()), "top_count" if k > 1 else "top_count_one",
                  {"Ps": noun(rng, parent, many=True), "P": noun(rng, parent),
-                  "Cs": noun(rng, child, many=True, parent=parent.noun), "k": str(k)})
+                  "Cs": noun(rng, child, many=True, parent=parent.noun), "k": str(k), "when": when}, rel)
 
 
 def anti_join(ctx: Ctx, rng: random.Random) -> Candidate | None:
