@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askdb.config import load_config  # noqa: E402
 from askdb.runtime import query_url, resolve_database_url  # noqa: E402
-from bench.common import ReportError, read_eval_report  # noqa: E402
+from bench.common import ReportError, read_eval_report, write_results  # noqa: E402
 from finetune.evaluate import EVAL_LIMITS, same_answer  # noqa: E402
 from finetune.generator.dedupe import sql_form  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="also check by answer: fill generated statements with each gold statement's values and run them")
     ap.add_argument("--database", help="PostgreSQL URL for --execute (default: config, else the embedded server)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--save", action="store_true", help="also write bench/results/coverage-<time>.json")
     args = ap.parse_args(argv)
     try:
         failed = {f["question"] for f in read_eval_report(args.report)["failures"]} if args.report else None
@@ -173,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     except (CoverageInputError, ReportError, AskdbError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.save:
+        write_results("coverage", {"data": args.data, "questions": args.questions, **result})
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

@@ -34,6 +34,8 @@ def steps(quick: bool) -> list[tuple[str, list[str], str]]:
         # Four model configurations on questions spread over every shape; `askdb eval` scores the whole set.
         # Each model's first statement only: the base model's retries (beam candidates, self-correction) would
         # triple its time for the same 0% (the full pipeline's EX is `askdb eval` on the whole set, README).
+        # What the generated data can answer at all: the ceiling for a model that picks the right statement.
+        ("coverage", py + ["bench.coverage", "--execute", "--save"], "coverage-"),
         ("accuracy", py + ["bench.bench_accuracy", "--sample", "8" if quick else "16", "--first-attempt"],
          "accuracy-"),
     ]
@@ -47,7 +49,7 @@ def newest(prefix: str, since: float) -> dict | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--only", help="comma-separated subset: latency,generate,load,accuracy")
+    p.add_argument("--only", help="comma-separated subset: latency,generate,load,coverage,accuracy")
     args = p.parse_args(argv)
     collected: dict = {"machine": machine_info(), "quick": args.quick, "runs": {}}
     for label, cmd, prefix in steps(args.quick):
@@ -117,6 +119,11 @@ def markdown(c: dict) -> str:
         rows.append(f"| load: {f['questions']} questions, {load['params'].get('users', 20)} users (scripted model) | "
                     f"lost {f['lost']}, p50 {f['latency_ms']['p50']} ms, p95 {f['latency_ms']['p95']} ms, "
                     f"{f['throughput_per_min']} q/min, peak RSS {f['peak_rss_mb']} MiB |")
+    cov = _get(c, "runs", "coverage", "result")
+    if isinstance(cov, dict):
+        rows.append(f"| dev questions the generated data covers: same statement form / answerable by a generated "
+                    f"statement with the question's values (n={cov['n']}, {cov['pairs']} pairs) | "
+                    f"{cov['exact']} / {cov.get('answerable', '—')} |")
     acc = _get(c, "runs", "accuracy", "result")
     if isinstance(acc, dict):
         ex = ", ".join(f"{k} {v:.0%}" for k, v in acc["execution_accuracy"].items())
