@@ -60,6 +60,17 @@ async def test_verification_rejects_broken_writes_denied_and_empty(course_db_url
         assert (await verify_sql(pool, empty, policy, limits)).reason == "empty"
         assert (await verify_sql(pool, empty, policy, limits, require_rows=False)).ok
         assert (await verify_sql(pool, "SELECT title FROM courses WHERE code = 'CS 2110'", policy, limits)).ok
+        # Two instructors share the most sections this term: LIMIT 1 would keep either.
+        most = ("SELECT i.first_name, i.last_name, count(*) AS n FROM instructors i JOIN sections s ON s.instructor_id "
+                "= i.id JOIN terms t ON t.id = s.term_id WHERE t.name = 'Fall 2026' GROUP BY i.first_name, i.last_name "
+                "ORDER BY n DESC LIMIT {}")
+        async with pool.acquire() as conn:
+            top = [r["n"] for r in await conn.fetch(most.format(3))]
+        assert top[0] == top[1] > top[2], top  # the fixture's data, as the assertions below assume
+        limits = ExecLimits(2000, 200, 100_000)
+        assert (await verify_sql(pool, most.format(1), policy, limits)).reason == "tie"
+        assert (await verify_sql(pool, most.format(2), policy, limits)).ok
+        assert (await verify_sql(pool, "SELECT code, title FROM courses ORDER BY code LIMIT 2", policy, limits)).ok
 
 
 def test_round_trip_entity_check():

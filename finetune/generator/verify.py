@@ -18,7 +18,7 @@ from pipeline.guard import GuardPolicy, check_sql
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
-    reason: str = ""  # why it was rejected: parse, guard, timeout, db_error, empty
+    reason: str = ""  # why it was rejected: parse, guard, timeout, db_error, empty, tie
     detail: str = ""
     result: QueryResult | None = None
 
@@ -42,7 +42,47 @@ async def verify_sql(pool: asyncpg.Pool, sql: str, policy: GuardPolicy, limits: 
         return Verdict(False, "db_error", exc.pg_message)
     if require_rows and (not result.rows or all(v is None for r in result.rows for v in r)):
         return Verdict(False, "empty", "no rows", result)
+    if await _tied_at_limit(pool, checked.sql, limits):
+        return Verdict(False, "tie", "the row after the LIMIT sorts equal to the last one kept", result)
     return Verdict(True, result=result)
+
+
+def limit_cut(sql: str) -> tuple[str, int, list[int]] | None:
+    """For a top-level ORDER BY ... LIMIT k whose sort keys are output columns: the statement with LIMIT k + 1,
+    k, and the positions of those columns; None otherwise."""
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.SqlglotError:
+        return None
+    order, limit = tree.args.get("order"), tree.args.get("limit")
+    if not isinstance(tree, exp.Select) or order is None or limit is None:
+        return None
+    count = limit.expression
+    if not (isinstance(count, exp.Literal) and not count.is_string and count.this.isdigit()):
+        return None
+    names = [e.alias_or_name for e in tree.expressions]
+    keys = []
+    for o in order.expressions:
+        name = o.this.name if isinstance(o.this, exp.Column) else None
+        if not name or names.count(name) != 1:
+            return None
+        keys.append(names.index(name))
+    k = int(count.this)
+    return tree.limit(k + 1).sql(dialect="postgres"), k, keys
+
+
+async def _tied_at_limit(pool: asyncpg.Pool, sql: str, limits: ExecLimits) -> bool:
+    # 'The instructor with the most sections' has no single answer when two share the most: the pair would teach
+    # (and score) an arbitrary row.
+    cut = limit_cut(sql)
+    if cut is None:
+        return False
+    wider, k, keys = cut
+    try:
+        rows = (await execute(pool, wider, limits)).rows
+    except (QueryTimeout, QueryFailed):
+        return False
+    return len(rows) > k > 0 and all(rows[k - 1][i] == rows[k][i] for i in keys)
 
 
 async def verify_many(pool: asyncpg.Pool, sqls: Sequence[str], policy: GuardPolicy, limits: ExecLimits, *,
