@@ -31,55 +31,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from askdb.config import load_config  # noqa: E402
 from askdb.runtime import query_url, resolve_database_url  # noqa: E402
 from bench.common import ReportError, read_eval_report, write_results  # noqa: E402
-from finetune.evaluate import EVAL_LIMITS, same_answer  # noqa: E402
+from finetune.evaluate import EVAL_LIMITS, EvalItem, read_items, same_answer  # noqa: E402
 from finetune.generator.dedupe import sql_form  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
-from pipeline.errors import AskdbError  # noqa: E402
+from pipeline.errors import AskdbError, ConfigError  # noqa: E402
 from pipeline.executor import ExecLimits, execute  # noqa: E402
 
 # A wrong filling of a template can scan a big join: keep each try short.
 TRY_LIMITS = ExecLimits(statement_timeout_ms=2_000, max_rows=10_000, max_result_bytes=20_000_000)
 
 
-class CoverageInputError(Exception):
-    """A file that cannot be read as pairs; the message names it."""
-
-
-def read_pairs(path: Path) -> list[dict]:
-    """{"question", "sql"} rows of a JSONL file (other lines are an error naming the line)."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise CoverageInputError(f"cannot read {path}: {exc.strerror}") from exc
-    rows = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise CoverageInputError(f"{path}:{n} is not JSON") from None
-        if not (isinstance(row, dict) and isinstance(row.get("sql"), str) and isinstance(row.get("question"), str)):
-            raise CoverageInputError(f"{path}:{n} has no \"question\" and \"sql\" strings")
-        rows.append(row)
-    return rows
-
-
-def coverage(data: list[dict], questions: list[dict], failed: set[str] | None = None) -> dict:
+def coverage(data: list[EvalItem], questions: list[EvalItem], failed: set[str] | None = None) -> dict:
     """Covered counts (exact and loose) and, given the questions an eval got wrong, EX inside and outside."""
-    exact = {sql_form(r["sql"]) for r in data}
-    loose = {sql_form(r["sql"], loose=True) for r in data}
+    exact = {sql_form(r.sql) for r in data}
+    loose = {sql_form(r.sql, loose=True) for r in data}
     out: dict = {"n": len(questions), "pairs": len(data), "exact": 0, "loose": 0, "uncovered": []}
     split = {"covered": [0, 0], "uncovered": [0, 0]}  # [right, total] by exact coverage
     for q in questions:
-        hit = sql_form(q["sql"]) in exact
+        hit = sql_form(q.sql) in exact
         out["exact"] += hit
-        out["loose"] += sql_form(q["sql"], loose=True) in loose
+        out["loose"] += sql_form(q.sql, loose=True) in loose
         if not hit:
-            out["uncovered"].append(q["question"])
+            out["uncovered"].append(q.question)
         if failed is not None:
             cell = split["covered" if hit else "uncovered"]
-            cell[0] += q["question"] not in failed
+            cell[0] += q.question not in failed
             cell[1] += 1
     if failed is not None:
         out["ex_covered"] = {"right": split["covered"][0], "n": split["covered"][1]}
@@ -113,25 +89,25 @@ def fillings(template: exp.Expression, gold: exp.Expression, limit: int = 24):
         yield out.sql(dialect="postgres")
 
 
-async def answerable(pool, data: list[dict], questions: list[dict], limits: ExecLimits = TRY_LIMITS) -> list[bool]:
+async def answerable(pool, data: list[EvalItem], questions: list[EvalItem], limits: ExecLimits = TRY_LIMITS) -> list[bool]:
     """For each question: can some generated statement over the same tables, filled with its values, answer it?"""
     by_key: dict[tuple, dict[str, exp.Expression]] = {}
     for r in data:
-        parts = _parts(r["sql"])
+        parts = _parts(r.sql)
         if parts:
-            by_key.setdefault(parts[1], {}).setdefault(sql_form(r["sql"]), parts[0])  # one template per form
+            by_key.setdefault(parts[1], {}).setdefault(sql_form(r.sql), parts[0])  # one template per form
     out = []
     for q in questions:
-        parts = _parts(q["sql"])
+        parts = _parts(q.sql)
         try:
-            gold = await execute(pool, q["sql"], EVAL_LIMITS)
+            gold = await execute(pool, q.sql, EVAL_LIMITS)
         except AskdbError:
             gold = None
         found = False
         for template in (by_key.get(parts[1], {}).values() if parts and gold is not None else ()):
             for sql in fillings(template, parts[0]):
                 try:
-                    found = same_answer(q["sql"], gold, await execute(pool, sql, limits))
+                    found = same_answer(q.sql, gold, await execute(pool, sql, limits))
                 except AskdbError:
                     found = False
                 if found:
@@ -142,7 +118,7 @@ async def answerable(pool, data: list[dict], questions: list[dict], limits: Exec
     return out
 
 
-async def _answerable(url: str, data: list[dict], questions: list[dict]) -> list[bool]:
+async def _answerable(url: str, data: list[EvalItem], questions: list[EvalItem]) -> list[bool]:
     # As the read-only role, as askdb eval runs model-written SQL.
     async with open_pool(url) as pool:
         return await answerable(pool, data, questions)
@@ -161,17 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         failed = {f["question"] for f in read_eval_report(args.report)["failures"]} if args.report else None
-        data, questions = read_pairs(Path(args.data)), read_pairs(Path(args.questions))
+        data, questions = read_items(args.data), read_items(args.questions)
         result = coverage(data, questions, failed)
         if args.execute:
             cfg = load_config(None)
             ok = asyncio.run(_answerable(query_url(cfg, resolve_database_url(cfg, args.database)), data, questions))
             result["answerable"] = sum(ok)
-            result["not_answerable"] = [q["question"] for q, a in zip(questions, ok) if not a]
+            result["not_answerable"] = [q.question for q, a in zip(questions, ok) if not a]
             if failed is not None:
-                result["ex_answerable"] = {"right": sum(a and q["question"] not in failed for q, a in zip(questions, ok)),
+                result["ex_answerable"] = {"right": sum(a and q.question not in failed for q, a in zip(questions, ok)),
                                            "n": sum(ok)}
-    except (CoverageInputError, ReportError, AskdbError) as exc:
+    except (ConfigError, ReportError, AskdbError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.save:

@@ -232,17 +232,17 @@ def test_failure_kinds_tell_near_misses_from_wrong_rows():
     assert failure_kind(gold, [("CS 1010", "Intro"), ("CS 3200", "Algorithms")]) == "other rows"
 
 
-def test_coverage_counts_statement_forms_and_splits_ex(tmp_path):
+def test_coverage_counts_statement_forms_and_splits_ex(tmp_path, capsys):
     from bench.coverage import coverage, main
 
-    data = [{"question": "topics of CS 1010", "sql": "SELECT topic FROM course_topics ct JOIN courses c ON "
-                                                     "c.id = ct.course_id WHERE c.code = 'CS 1010' ORDER BY ct.week"},
-            {"question": "graduate courses", "sql": "SELECT code, title FROM courses WHERE level = 'graduate'"}]
-    dev = [{"question": "topics of CE 4229?", "sql": "SELECT topic FROM course_topics AS t JOIN courses AS k ON "
-                                                     "k.id = t.course_id WHERE k.code = 'CE 4229' ORDER BY t.week"},
-           {"question": "undergrad courses by code", "sql": "SELECT code, title FROM courses WHERE "
-                                                            "level = 'undergraduate' ORDER BY code"},
-           {"question": "how many courses", "sql": "SELECT count(*) FROM courses"}]
+    data = [EvalItem("topics of CS 1010", "SELECT topic FROM course_topics ct JOIN courses c ON c.id = ct.course_id "
+                                          "WHERE c.code = 'CS 1010' ORDER BY ct.week"),
+            EvalItem("graduate courses", "SELECT code, title FROM courses WHERE level = 'graduate'")]
+    dev = [EvalItem("topics of CE 4229?", "SELECT topic FROM course_topics AS t JOIN courses AS k ON k.id = t.course_id "
+                                          "WHERE k.code = 'CE 4229' ORDER BY t.week"),
+           EvalItem("undergrad courses by code", "SELECT code, title FROM courses WHERE level = 'undergraduate' "
+                                                 "ORDER BY code"),
+           EvalItem("how many courses", "SELECT count(*) FROM courses")]
     out = coverage(data, dev, failed={"how many courses", "undergrad courses by code"})
     # Other values and aliases are the same form; an added ORDER BY is the same form only loosely.
     assert (out["exact"], out["loose"]) == (1, 2)
@@ -252,3 +252,20 @@ def test_coverage_counts_statement_forms_and_splits_ex(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q"}\n')
     assert main(["--data", str(bad), "--questions", str(bad)]) == 2
+    assert "bad.jsonl:1" in capsys.readouterr().err
+
+
+async def test_answerable_fills_generated_statements_with_the_gold_values(query_db_url):
+    from bench.coverage import answerable
+
+    data = [EvalItem("credits of CS 1010?", "SELECT credits FROM courses WHERE code = 'CS 1010'"),
+            EvalItem("CE 4229 topics", "SELECT ct.week, ct.topic FROM course_topics ct JOIN courses c ON "
+                                       "c.id = ct.course_id WHERE c.code = 'CE 4229' ORDER BY ct.week")]
+    dev = [EvalItem("how many credits is CS 2110?", "SELECT credits FROM courses WHERE code = 'CS 2110'"),
+           EvalItem("title of CS 2110", "SELECT title FROM courses WHERE code = 'CS 2110'"),
+           EvalItem("Data Structures topics by week", "SELECT ct.week, ct.topic FROM course_topics ct JOIN courses c "
+                                                      "ON c.id = ct.course_id WHERE c.title = 'Data Structures' "
+                                                      "ORDER BY ct.week")]
+    async with open_pool(query_db_url) as pool:
+        # The same statement with the question's value answers it; another column, or a value of another column, does not.
+        assert await answerable(pool, data, dev) == [True, False, False]
