@@ -96,26 +96,26 @@ async def answerable(pool, data: list[EvalItem], questions: list[EvalItem], limi
         parts = _parts(r.sql)
         if parts:
             by_key.setdefault(parts[1], {}).setdefault(sql_form(r.sql), parts[0])  # one template per form
-    out = []
-    for q in questions:
-        parts = _parts(q.sql)
-        try:
-            gold = await execute(pool, q.sql, EVAL_LIMITS)
-        except AskdbError:
-            gold = None
-        found = False
-        for template in (by_key.get(parts[1], {}).values() if parts and gold is not None else ()):
-            for sql in fillings(template, parts[0]):
-                try:
-                    found = same_answer(q.sql, gold, await execute(pool, sql, limits))
-                except AskdbError:
-                    found = False
-                if found:
-                    break
-            if found:
-                break
-        out.append(found)
-    return out
+    return [await _answered(pool, q, by_key, limits) for q in questions]
+
+
+async def _answered(pool, q: EvalItem, by_key: dict[tuple, dict[str, exp.Expression]], limits: ExecLimits) -> bool:
+    """Whether one filling of one template with the same key returns the gold answer of `q`."""
+    parts = _parts(q.sql)
+    if parts is None:
+        return False
+    try:
+        gold = await execute(pool, q.sql, EVAL_LIMITS)
+    except AskdbError:
+        return False
+    for template in by_key.get(parts[1], {}).values():
+        for sql in fillings(template, parts[0]):
+            try:
+                if same_answer(q.sql, gold, await execute(pool, sql, limits)):
+                    return True
+            except AskdbError:
+                continue
+    return False
 
 
 async def _answerable(url: str, data: list[EvalItem], questions: list[EvalItem]) -> list[bool]:

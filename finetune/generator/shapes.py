@@ -651,11 +651,11 @@ def having(ctx: Ctx, rng: random.Random) -> Candidate | None:
     child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
     q = Query(ctx.profile, parent.name)
     ca = q.join_child(q.root_alias, fk)
-    when, rel, prow = _maybe_when(ctx, rng, q, ca, child, 0.4, parent=parent)
+    when, rel, anchor = _maybe_when(ctx, rng, q, ca, child, 0.4, parent=parent)
     rows = ctx.bank.rows(child.name)
-    if prow is not None:
+    if anchor is not None:
         pkey = child.fk_to(ctx.profile.period.table)[0].column
-        rows = [r for r in rows if r.get(pkey) == prow.get(pkey)]  # N from the counts in that period
+        rows = [r for r in rows if r.get(pkey) == anchor.get(pkey)]  # N from the counts in that period
     counts = Counter(r[fk.column] for r in rows if r.get(fk.column) is not None)
     if len(counts) < 3:
         return None

@@ -10,6 +10,7 @@ import asyncpg
 import sqlglot
 from sqlglot import exp
 
+from finetune.evaluate import gold_order_key
 from pipeline.errors import QueryFailed, QueryTimeout, UnsafeSql
 from pipeline.executor import ExecLimits, QueryResult, execute
 from pipeline.guard import GuardPolicy, check_sql
@@ -42,42 +43,35 @@ async def verify_sql(pool: asyncpg.Pool, sql: str, policy: GuardPolicy, limits: 
         return Verdict(False, "db_error", exc.pg_message)
     if require_rows and (not result.rows or all(v is None for r in result.rows for v in r)):
         return Verdict(False, "empty", "no rows", result)
-    if await _tied_at_limit(pool, checked.sql, limits):
+    if await _tied_at_limit(pool, checked.sql, result.columns, limits):
         return Verdict(False, "tie", "the row after the LIMIT sorts equal to the last one kept", result)
     return Verdict(True, result=result)
 
 
-def limit_cut(sql: str) -> tuple[str, int, list[int]] | None:
-    """For a top-level ORDER BY ... LIMIT k whose sort keys are output columns: the statement with LIMIT k + 1,
-    k, and the positions of those columns; None otherwise."""
+def limit_cut(sql: str) -> tuple[str, int] | None:
+    """For a top-level ORDER BY ... LIMIT k: the statement with LIMIT k + 1, and k; None otherwise."""
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
     except sqlglot.errors.SqlglotError:
         return None
-    order, limit = tree.args.get("order"), tree.args.get("limit")
-    if not isinstance(tree, exp.Select) or order is None or limit is None:
+    limit = tree.args.get("limit")
+    if not isinstance(tree, exp.Select) or tree.args.get("order") is None or limit is None:
         return None
     count = limit.expression
     if not (isinstance(count, exp.Literal) and not count.is_string and count.this.isdigit()):
         return None
-    names = [e.alias_or_name for e in tree.expressions]
-    keys = []
-    for o in order.expressions:
-        name = o.this.name if isinstance(o.this, exp.Column) else None
-        if not name or names.count(name) != 1:
-            return None
-        keys.append(names.index(name))
     k = int(count.this)
-    return tree.limit(k + 1).sql(dialect="postgres"), k, keys
+    return tree.limit(k + 1).sql(dialect="postgres"), k
 
 
-async def _tied_at_limit(pool: asyncpg.Pool, sql: str, limits: ExecLimits) -> bool:
+async def _tied_at_limit(pool: asyncpg.Pool, sql: str, columns: Sequence[str], limits: ExecLimits) -> bool:
     # 'The instructor with the most sections' has no single answer when two share the most: the pair would teach
     # (and score) an arbitrary row.
     cut = limit_cut(sql)
-    if cut is None:
+    keys = gold_order_key(sql, columns) if cut else None  # the sort keys among the output columns, as EX reads them
+    if not keys:
         return False
-    wider, k, keys = cut
+    wider, k = cut
     try:
         rows = (await execute(pool, wider, limits)).rows
     except (QueryTimeout, QueryFailed):
