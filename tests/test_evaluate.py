@@ -269,3 +269,19 @@ async def test_answerable_fills_generated_statements_with_the_gold_values(query_
     async with open_pool(query_db_url) as pool:
         # The same statement with the question's value answers it; another column, or a value of another column, does not.
         assert await answerable(pool, data, dev) == [True, False, False]
+
+
+async def test_dev_variants_swap_named_values_in_question_and_statement(query_db_url):
+    from bench.dev_variants import make_variants
+
+    items = [EvalItem("Which building is the Physics department in?",
+                      "SELECT building FROM departments WHERE name = 'Physics'"),
+             EvalItem("How many students are there?", "SELECT count(*) FROM students")]
+    out = await make_variants(query_db_url, items, per_question=3, seed=1)
+    assert len(out) == 3 and {r["of"] for r in out} == {items[0].question}  # nothing named: no variant
+    async with open_pool(query_db_url) as pool:
+        names = {r["name"] for r in await pool.fetch("SELECT name FROM departments")}
+        for r in out:
+            name = r["question"].removeprefix("Which building is the ").removesuffix(" department in?")
+            assert name in names - {"Physics"} and r["sql"].endswith(f"name = '{name}'")
+            assert (await pool.fetch(r["sql"]))  # each variant returns rows
