@@ -8,6 +8,9 @@ question of every form: EX on the set then measures the model with the data limi
 This uses the evaluation set's forms, so its figure is a diagnostic, never the shipped adapter's.
 
     .venv/bin/python bench/dev_variants.py --questions finetune/eval/course_dev.jsonl --out /tmp/dev-variants.jsonl
+    .venv/bin/python bench/dev_variants.py --out /tmp/dev-variants.jsonl --report <askdb eval --out report>
+
+With --report (and the variants already written to --out) it prints EX on the questions with variants and the rest.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askdb.config import load_config  # noqa: E402
 from askdb.runtime import query_url, resolve_database_url  # noqa: E402
+from bench.common import ReportError, read_eval_report  # noqa: E402
 from finetune.evaluate import EVAL_LIMITS, EvalItem, read_items  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
 from pipeline.errors import AskdbError, ConfigError  # noqa: E402
@@ -103,6 +107,17 @@ async def make_variants(url: str, items: list[EvalItem], per_question: int, seed
         return out
 
 
+def split_ex(report: dict, variants: list[dict], questions: list[EvalItem]) -> dict:
+    """EX of an eval report on the questions that have variants and on those that have none."""
+    failed = {f["question"] for f in report["failures"]}
+    varied = {r["of"] for r in variants}
+    out = {}
+    for label, group in (("with_variants", [q for q in questions if q.question in varied]),
+                         ("without_variants", [q for q in questions if q.question not in varied])):
+        out[label] = {"right": sum(q.question not in failed for q in group), "n": len(group)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--questions", default="finetune/eval/course_dev.jsonl")
@@ -110,7 +125,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-question", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--database", help="PostgreSQL URL (default: config, else the embedded server)")
+    ap.add_argument("--report", help="an askdb eval --out report on --questions: split its EX by --out's variants")
     args = ap.parse_args(argv)
+    if args.report:
+        try:
+            report = read_eval_report(args.report)
+            try:
+                variants = [json.loads(line) for line in Path(args.out).read_text().splitlines() if line.strip()]
+            except (OSError, ValueError) as exc:
+                raise ReportError(f"cannot read the variants {args.out} (write them first, without --report): {exc}")
+            split = split_ex(report, variants, read_items(args.questions))
+        except (ReportError, ConfigError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for label, cell in split.items():
+            print(f"{label.replace('_', ' '):18s} {cell['right']:3d}/{cell['n']}")
+        return 0
     try:
         cfg = load_config(None)
         items = read_items(args.questions)

@@ -285,3 +285,13 @@ async def test_dev_variants_swap_named_values_in_question_and_statement(query_db
             name = r["question"].removeprefix("Which building is the ").removesuffix(" department in?")
             assert name in names - {"Physics"} and r["sql"].endswith(f"name = '{name}'")
             assert (await pool.fetch(r["sql"]))  # each variant returns rows
+
+
+def test_dev_variants_split_ex_by_questions_with_variants():
+    from bench.dev_variants import split_ex
+
+    questions = [EvalItem("a", "SELECT 1"), EvalItem("b", "SELECT 1"), EvalItem("c", "SELECT 1")]
+    report = {"failures": [{"question": "b"}, {"question": "c"}]}
+    variants = [{"question": "a2", "sql": "SELECT 1", "of": "a"}, {"question": "b2", "sql": "SELECT 1", "of": "b"}]
+    assert split_ex(report, variants, questions) == {"with_variants": {"right": 1, "n": 2},
+                                                      "without_variants": {"right": 0, "n": 1}}
