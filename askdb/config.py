@@ -132,6 +132,7 @@ class FeedbackConfig:
     schema: str = "askdb"
     retention_days: int = 365
     spool_file: str = ""  # empty: <home>/feedback-spool.jsonl
+    variants_per_correction: int = 3  # export: this many verified copies of each correction with other values
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 For each question of an evaluation set whose statement compares a column with a value the question names
 ("Who teaches CE 4229 this semester?" -> c.code = 'CE 4229'), write variants with other values of that column in both
-the question and the statement ("Who teaches CS 1010 this semester?"), keep those that return rows, and never the
-question itself. Trained on as corrections (`askdb train --corrections`), they stand for staff having corrected one
-question of every form: EX on the set then measures the model with the data limit lifted for those questions.
+the question and the statement ("Who teaches CS 1010 this semester?"; finetune/variants.py, as `askdb feedback
+export` does for corrections), keep those that return rows, and never the question itself. Trained on as
+corrections (`askdb train --corrections`), they stand for staff having corrected one question of every form: EX on
+the set then measures the model with the data limit lifted for those questions.
 This uses the evaluation set's forms, so its figure is a diagnostic, never the shipped adapter's.
 
     .venv/bin/python bench/dev_variants.py --questions finetune/eval/course_dev.jsonl --out /tmp/dev-variants.jsonl
@@ -18,13 +19,8 @@ import argparse
 import asyncio
 import json
 import os
-import random
-import re
 import sys
 from pathlib import Path
-
-import sqlglot
-from sqlglot import exp
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,77 +29,20 @@ from askdb.config import load_config  # noqa: E402
 from askdb.runtime import query_url, resolve_database_url  # noqa: E402
 from bench.common import ReportError, read_eval_report  # noqa: E402
 from finetune.evaluate import EVAL_LIMITS, EvalItem, read_items  # noqa: E402
+from finetune.variants import VariantMaker  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
 from pipeline.errors import AskdbError, ConfigError  # noqa: E402
-from pipeline.executor import execute  # noqa: E402
-
-_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)
-
-
-def named_slots(question: str, tree: exp.Expression) -> list[tuple[exp.Literal, str, str, re.Match]]:
-    """String literals compared with a column whose value the question names: (literal, table, column, match)."""
-    aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
-    out = []
-    for lit in tree.find_all(exp.Literal):
-        parent = lit.parent
-        if not lit.is_string or not isinstance(parent, _COMPARISONS) or not isinstance(parent.this, exp.Column):
-            continue
-        core = lit.this.strip("%")
-        m = re.search(r"(?<!\w)" + re.escape(core) + r"(?!\w)", question, re.I) if len(core) > 1 else None
-        col = parent.this
-        table = aliases.get(col.table) if col.table else (next(iter(aliases.values())) if len(aliases) == 1 else None)
-        if m and table:
-            out.append((lit, table, col.name, m))
-    return out
-
-
-async def variants(pool, item: EvalItem, per_question: int, rng: random.Random, taken: set[str]) -> list[dict]:
-    """Up to `per_question` (question, sql) variants of `item` with other values that return rows."""
-    tree = sqlglot.parse_one(item.sql, read="postgres")
-    slots = named_slots(item.question, tree)
-    if not slots:
-        return []
-    choices = []
-    for lit, table, column, _ in slots:
-        rows = await pool.fetch(f'SELECT DISTINCT "{column}"::text AS v FROM "{table}" WHERE "{column}" IS NOT NULL')
-        values = [r["v"] for r in rows if r["v"].lower() != lit.this.strip("%").lower()]
-        if not values:
-            return []
-        choices.append(values)
-    out = []
-    for _ in range(per_question * 6):
-        if len(out) == per_question:
-            break
-        picked = [rng.choice(v) for v in choices]
-        new_tree = tree.copy()
-        new_slots = named_slots(item.question, new_tree)
-        question = item.question
-        # Replace from the end so earlier spans stay where they are.
-        for (lit, _, _, m), value in sorted(zip(new_slots, picked), key=lambda s: -s[0][3].start()):
-            core = lit.this.strip("%")
-            lit.replace(exp.Literal.string(lit.this.replace(core, value, 1)))
-            question = question[:m.start()] + value + question[m.end():]
-        sql = new_tree.sql(dialect="postgres")
-        if question.lower() in taken:
-            continue
-        try:
-            result = await execute(pool, sql, EVAL_LIMITS)
-        except AskdbError:
-            continue
-        if result.rows:
-            taken.add(question.lower())
-            out.append({"question": question, "sql": sql, "of": item.question})
-    return out
 
 
 async def make_variants(url: str, items: list[EvalItem], per_question: int, seed: int) -> list[dict]:
     """Variants of every item, seeded; none repeats a question of the set or another variant."""
-    rng = random.Random(seed)
     taken = {i.question.lower() for i in items}
     async with open_pool(url) as pool:
+        maker = VariantMaker(pool, seed=seed, limits=EVAL_LIMITS)
         out = []
         for item in items:
-            out += await variants(pool, item, per_question, rng, taken)
+            out += [{"question": q, "sql": sql, "of": item.question}
+                    for q, sql in await maker.variants(item.question, item.sql, per_question, taken=taken)]
         return out
 
 

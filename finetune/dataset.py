@@ -27,7 +27,7 @@ class Pair:
     question: str
     sql: str
     db: str = ""
-    source: str = "samples"  # "samples" or "corrections"
+    source: str = "samples"  # "samples", "corrections" or "variants" (of a correction, with other values)
     shape: str = ""  # the generator's query shape, for an even training sample
 
 
@@ -57,16 +57,21 @@ def read_pairs(path: str | Path, *, source: str = "samples") -> list[Pair]:
         if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("sql"), str):
             raise ConfigError(f"{path}:{n}", 'expected an object with "question" and "sql" strings')
         if row["question"].strip() and row["sql"].strip():
-            pairs.append(Pair(" ".join(row["question"].split()), row["sql"].strip(), str(row.get("db") or ""), source,
+            kind = "variants" if source == "corrections" and row.get("source") == "correction-variant" else source
+            pairs.append(Pair(" ".join(row["question"].split()), row["sql"].strip(), str(row.get("db") or ""), kind,
                               str(row.get("shape") or "")))
     return pairs
 
 
 def merge_pairs(samples: Sequence[Pair], corrections: Sequence[Pair], *, repeat: int = 3) -> list[Pair]:
-    """Generated pairs plus corrections; a correction replaces a pair with the same question and counts `repeat` times."""
+    """Generated pairs plus corrections; a correction replaces a pair with the same question and counts `repeat` times
+    (its variants with other values once each: they are many, and only as sure as the correction)."""
     corrected = {_key(p.question) for p in corrections}
     kept = [p for p in samples if _key(p.question) not in corrected]
-    return kept + [p for p in corrections for _ in range(max(1, repeat))]
+    return kept + [p for p in corrections for _ in range(max(1, repeat) if p.source == "corrections" else 1)]
+
+
+_FEEDBACK = ("corrections", "variants")  # always trained on, whatever the sample size
 
 
 def _key(question: str) -> str:
@@ -90,8 +95,8 @@ def limit_pairs(pairs: Sequence[Pair], max_pairs: int, *, seed: int, by_shape: b
     if max_pairs <= 0 or len(pairs) <= max_pairs:
         return list(pairs)
     rng = random.Random(seed)
-    fixed = [i for i, p in enumerate(pairs) if p.source == "corrections"]
-    rest = [i for i, p in enumerate(pairs) if p.source != "corrections"]
+    fixed = [i for i, p in enumerate(pairs) if p.source in _FEEDBACK]
+    rest = [i for i, p in enumerate(pairs) if p.source not in _FEEDBACK]
     want = max(0, max_pairs - len(fixed))
     keep = set(fixed) | (_by_shape(pairs, rest, want, rng) if by_shape else set(rng.sample(rest, want)))
     return [p for i, p in enumerate(pairs) if i in keep]

@@ -334,19 +334,31 @@ class FeedbackStore:
                 f" f.location, i.platform, f.corrected_sql, f.reviewed_by, f.reviewed_at"
                 f" FROM {self._t}flags f JOIN {self._t}interactions i ON i.id = f.interaction_id")
 
-    async def export_corrections(self, path: str | os.PathLike, db_label: str) -> int:
-        """Write every accepted correction as training/few-shot JSONL (replacing `path`); returns the count."""
-        rows = [v for v in await self.list_flags("corrected")]
-        lines = [json.dumps({"question": v.question, "sql": v.corrected_sql, "source": "correction", "flag_id": v.id,
-                             "interaction_id": v.interaction_id, "corrected_by": v.reviewed_by,
-                             "corrected_at": v.reviewed_at.isoformat() if v.reviewed_at else None, "db": db_label},
-                            ensure_ascii=False) for v in rows]
+    async def export_corrections(self, path: str | os.PathLike, db_label: str, *,
+                                 variants: Callable[[str, str], Awaitable[list[tuple[str, str]]]] | None = None
+                                 ) -> tuple[int, int]:
+        """Write every accepted correction as training/few-shot JSONL (replacing `path`); returns how many
+        corrections and how many variants.
+
+        `variants(question, sql)` gives copies of a correction with other values; each follows its correction,
+        marked `"source": "correction-variant"` (training counts it once, the correction itself several times)."""
+        lines, n_variants = [], 0
+        corrected = await self.list_flags("corrected")
+        for v in corrected:
+            lines.append(json.dumps({"question": v.question, "sql": v.corrected_sql, "source": "correction",
+                                     "flag_id": v.id, "interaction_id": v.interaction_id, "corrected_by": v.reviewed_by,
+                                     "corrected_at": v.reviewed_at.isoformat() if v.reviewed_at else None,
+                                     "db": db_label}, ensure_ascii=False))
+            for question, sql in (await variants(v.question, v.corrected_sql) if variants else []):
+                lines.append(json.dumps({"question": question, "sql": sql, "source": "correction-variant",
+                                         "flag_id": v.id, "db": db_label}, ensure_ascii=False))
+                n_variants += 1
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         os.replace(tmp, path)  # readers (a serving bot) never see half a file
-        return len(lines)
+        return len(corrected), n_variants
 
     async def prune(self, *, now: dt.datetime | None = None) -> int:
         """Delete interactions past retention, keeping those behind open or corrected flags; returns the count."""

@@ -306,9 +306,9 @@ async def test_a_correction_is_guarded_run_stored_and_learned_at_once(feedback_d
         assert fid not in [f.id for f in await store.list_flags("open")]
 
         out = tmp_path / "data" / "course" / "corrections.jsonl"
-        n = await store.export_corrections(out, "course")
+        n, n_variants = await store.export_corrections(out, "course")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert n == len(rows) >= 1
+    assert n == len(rows) >= 1 and n_variants == 0
     mine = next(r for r in rows if r["flag_id"] == fid)
     assert mine == {"question": QUESTION, "sql": flag.corrected_sql, "source": "correction", "flag_id": fid,
                     "interaction_id": iid, "corrected_by": "ana", "corrected_at": flag.reviewed_at.isoformat(),

@@ -21,7 +21,7 @@ from pipeline.retrieval import ExampleStore, MiniLMEmbedder
 QUESTION = "Which courses are prerequisites for Introduction to Cloud Computing?"
 WRONG_SQL = "SELECT title FROM courses WHERE title = 'Introduction to Cloud Computing'"
 CORRECTION = ("SELECT p.code, p.title FROM prerequisites pr JOIN courses c ON c.id = pr.course_id\n"
-              "JOIN courses p ON p.id = pr.prerequisite_id\nWHERE c.code = 'CE 4229';\n")
+              "JOIN courses p ON p.id = pr.prerequisite_id\nWHERE c.title = 'Introduction to Cloud Computing';\n")
 # Hand-written pairs (never the dev set): distractors for retrieval and the rest of the tiny retrain.
 PAIRS = [
     {"question": "How many departments are there?", "sql": "SELECT count(*) FROM departments"},
@@ -98,11 +98,17 @@ def test_review_on_stdin_corrects_the_flag_and_export_writes_it(loop):
     assert f"Flag #{loop['flag_id']} corrected." in text and "1 corrected" in text
 
     rc, text = loop["export"]
-    assert rc == 0 and "Exported" in text
+    assert rc == 0 and "Exported 1 correction and 3 variants with other values" in text
     rows = [json.loads(x) for x in loop["out"].read_text().splitlines()]
     mine = next(r for r in rows if r["flag_id"] == loop["flag_id"])
     assert mine["question"] == QUESTION and mine["source"] == "correction" and mine["db"] == "course"
     assert "prerequisite_id" in mine["sql"] and mine["corrected_by"] == "ana"
+    # Its variants: the same question and statement for other courses that have prerequisites.
+    variants = [r for r in rows if r["source"] == "correction-variant"]
+    assert len(variants) == 3 and {r["flag_id"] for r in variants} == {loop["flag_id"]}
+    for r in variants:
+        title = r["question"].removeprefix("Which courses are prerequisites for ").removesuffix("?")
+        assert title != "Introduction to Cloud Computing" and f"c.title = '{title}'" in r["sql"]
 
     rc, text = loop["list"]
     assert rc == 0 and str(loop["flag_id"]) in text and "corrected" in text
@@ -140,6 +146,7 @@ def test_a_short_retrain_takes_the_exported_corrections(loop, query_db_url):
                                        target_modules=("q_proj", "v_proj"), max_seq_tokens=768)
     pairs = merge_pairs([Pair(p["question"], p["sql"]) for p in PAIRS], corrections, repeat=settings.correction_repeat)
     assert sum(p.question == QUESTION for p in pairs) == settings.correction_repeat  # corrections weigh more
+    assert sum(p.source == "variants" for p in pairs) == 3  # their variants count once each
     out_dir = loop["tmp"] / "adapter"
     report = train_mod.train(pairs, asyncio.run(schema()), out_dir=out_dir, settings=settings, base_source="bundled",
                              cache_root=loop["tmp"] / "cache", today=dt.date(2026, 10, 1), budget_tokens=500)

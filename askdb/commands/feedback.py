@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import AsyncIterator
 
-from pipeline.errors import AskdbError, UnsafeSql
+from pipeline.errors import AskdbError, ConfigError, UnsafeSql
 from pipeline.feedback_store import FeedbackSettings, FeedbackStore, FlagView, Verifier
 from pipeline.render import format_table
 
@@ -70,13 +70,23 @@ async def list_command(args) -> int:
 
 
 async def export_command(args) -> int:
+    from finetune.variants import VariantMaker
+
     cfg = config_from(args)
-    owner_url = resolve_database_url(cfg, args.database)
-    label = database_label(owner_url)
-    out = Path(args.out or f"data/{label}/corrections.jsonl")
-    async with open_feedback(cfg, owner_url) as store:
-        n = await store.export_corrections(out, label)
-    print(f"Exported {n} correction{'s' if n != 1 else ''} to {out}")
+    per = cfg.feedback.variants_per_correction
+    if per < 0:
+        raise ConfigError("feedback.variants_per_correction", f"must be 0 or more, got {per}")
+    async with open_app(cfg, database=args.database, with_model=False) as app:
+        label = database_label(app.owner_url)
+        out = Path(args.out or f"data/{label}/corrections.jsonl")
+        # Variants run as the read-only role, as every other statement askdb runs on the data.
+        maker = VariantMaker(app.pool)
+        async with open_feedback(cfg, app.owner_url) as store:
+            taken = {f.question.lower() for f in await store.list_flags("corrected")}  # no variant repeats one
+            n, n_variants = await store.export_corrections(
+                out, label, variants=(lambda q, sql: maker.variants(q, sql, per, taken=taken)) if per else None)
+    also = f" and {n_variants} variant{'s' if n_variants != 1 else ''} with other values" if per else ""
+    print(f"Exported {n} correction{'s' if n != 1 else ''}{also} to {out}")
     return 0
 
 
