@@ -51,6 +51,27 @@ async def test_variants_swap_values_in_question_and_statement_and_return_rows(qu
             name = q.removeprefix("Who shares a department with ").removesuffix("?")
             assert s.count(f"'{name}'") == 2
 
+        # Values of one row are drawn together: another instructor's first *and* last name.
+        people = {tuple(r) for r in await pool.fetch("SELECT first_name, last_name FROM instructors")}
+        by_name = ("SELECT c.code FROM sections s JOIN courses c ON c.id = s.course_id JOIN instructors i "
+                   "ON i.id = s.instructor_id WHERE i.first_name = 'Maria' AND i.last_name = 'Gonzalez'")
+        out = await maker.variants("What does Maria Gonzalez teach?", by_name, 3)
+        assert len(out) == 3
+        for q, s in out:
+            first, last = q.removeprefix("What does ").removesuffix(" teach?").split(" ", 1)
+            assert (first, last) in people - {("Maria", "Gonzalez")} and f"'{first}'" in s and f"'{last}'" in s
+
+        # A number that bounds a count or a LIMIT becomes a nearby one; a number in a select list stays.
+        having = ("SELECT d.name FROM departments d JOIN courses c ON c.department_id = d.id GROUP BY d.name "
+                  "HAVING count(*) > 8 ORDER BY count(*) DESC LIMIT 2")
+        out = await maker.variants("Which 2 departments have the most courses, if more than 8?", having, 3)
+        assert out
+        for q, s in out:
+            top, more = q.split()[1], q.removesuffix("?").split()[-1]
+            assert (top, more) != ("2", "8") and f"> {more}" in s and f"LIMIT {top}" in s
+        assert [s.value for s in named_slots("week 1", sqlglot.parse_one(
+            "SELECT EXISTS (SELECT 1 FROM course_topics ct WHERE ct.week = 1)", read="postgres"))] == ["1"]
+
         # Nothing named, overlapping names, no statement: no variants rather than wrong ones.
         assert await maker.variants("How many students are there?", "SELECT count(*) FROM students", 3) == []
         assert await maker.variants("sections of CS 1010", "SELECT 1 FROM courses c JOIN departments d ON "
