@@ -153,11 +153,13 @@ class FeedbackStore:
     """Interactions, flags and corrections; `async with` opens the owner's pool and replays the spool."""
 
     def __init__(self, *, url: str, settings: FeedbackSettings, verifier: SqlRunner | None = None,
-                 examples=None):
+                 examples=None, variants: Callable[[str, str], Awaitable[list[tuple[str, str]]]] | None = None):
         self.url = url
         self.settings = settings
         self.verifier = verifier  # guards and runs corrections on the read-only pool
         self.examples = examples  # a live ExampleStore that learns accepted corrections at once
+        # (question, sql) -> copies with other values (finetune.variants), exported and learnt with each correction
+        self.variants = variants
         self.spool = Spool(settings.spool_path)
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
@@ -302,7 +304,9 @@ class FeedbackStore:
             f"UPDATE {self._t}flags SET status = 'corrected', corrected_sql = $2, reviewed_by = $3,"
             " reviewed_at = now() WHERE id = $1", flag_id, checked.sql, who))
         if self.examples is not None:
-            await asyncio.to_thread(self.examples.add_many, [Example(view.question, checked.sql)])
+            more = await self.variants(view.question, checked.sql) if self.variants else []
+            await asyncio.to_thread(self.examples.add_many,
+                                    [Example(view.question, checked.sql)] + [Example(q, s) for q, s in more])
 
     async def reject(self, flag_id: int, *, who: str) -> None:
         """Close a flag without a correction (the answer was right, or the question unanswerable)."""
@@ -334,14 +338,12 @@ class FeedbackStore:
                 f" f.location, i.platform, f.corrected_sql, f.reviewed_by, f.reviewed_at"
                 f" FROM {self._t}flags f JOIN {self._t}interactions i ON i.id = f.interaction_id")
 
-    async def export_corrections(self, path: str | os.PathLike, db_label: str, *,
-                                 variants: Callable[[str, str], Awaitable[list[tuple[str, str]]]] | None = None
-                                 ) -> tuple[int, int]:
+    async def export_corrections(self, path: str | os.PathLike, db_label: str) -> tuple[int, int]:
         """Write every accepted correction as training/few-shot JSONL (replacing `path`); returns how many
         corrections and how many variants.
 
-        `variants(question, sql)` gives copies of a correction with other values; each follows its correction,
-        marked `"source": "correction-variant"` (training counts it once, the correction itself several times)."""
+        With `variants`, each correction is followed by its copies with other values, marked
+        `"source": "correction-variant"` (training counts them once, the correction itself several times)."""
         lines, n_variants = [], 0
         corrected = await self.list_flags("corrected")
         for v in corrected:
@@ -349,7 +351,7 @@ class FeedbackStore:
                                      "flag_id": v.id, "interaction_id": v.interaction_id, "corrected_by": v.reviewed_by,
                                      "corrected_at": v.reviewed_at.isoformat() if v.reviewed_at else None,
                                      "db": db_label}, ensure_ascii=False))
-            for question, sql in (await variants(v.question, v.corrected_sql) if variants else []):
+            for question, sql in (await self.variants(v.question, v.corrected_sql) if self.variants else []):
                 lines.append(json.dumps({"question": question, "sql": sql, "source": "correction-variant",
                                          "flag_id": v.id, "db": db_label}, ensure_ascii=False))
                 n_variants += 1

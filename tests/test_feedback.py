@@ -316,6 +316,32 @@ async def test_a_correction_is_guarded_run_stored_and_learned_at_once(feedback_d
     assert ExampleStore.read_jsonl([out])  # the format the pipeline's few-shot store reads
 
 
+async def test_a_correction_with_variants_teaches_its_form_at_once_and_in_the_export(feedback_db, verifier,
+                                                                                    query_db_url, tmp_path):
+    from finetune.variants import VariantMaker
+
+    question = "How many credits is CS 2110, the one on data structures?"
+    examples = ExampleStore([])
+    async with open_pool(query_db_url, max_size=2) as pool:
+        maker = VariantMaker(pool, seed=5)
+        async with FeedbackStore(url=feedback_db, settings=settings(tmp_path), verifier=verifier, examples=examples,
+                                 variants=lambda q, sql: maker.variants(q, sql, 2)) as store:
+            _, fid = await flag_one(store, question=question)
+            await store.correct(fid, sql=RIGHT_SQL, who="ana")
+            # The live examples learn the correction and two siblings for other courses.
+            learnt = [e for e in examples.examples if "credits" in e.question]
+            assert len(learnt) == 3 and learnt[0].question == question
+            for e in learnt[1:]:
+                code = e.question.removeprefix("How many credits is ").split(",")[0]
+                assert code != "CS 2110" and e.sql.endswith(f"code = '{code}'")
+            out = tmp_path / "corrections.jsonl"
+            n, n_variants = await store.export_corrections(out, "course")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    mine = [r for r in rows if r["flag_id"] == fid]
+    assert [r["source"] for r in mine] == ["correction", "correction-variant", "correction-variant"]
+    assert n_variants >= 2 and n + n_variants == len(rows)
+
+
 async def test_rejected_flags_are_closed_and_not_exported(feedback_db, verifier, tmp_path):
     async with FeedbackStore(url=feedback_db, settings=settings(tmp_path), verifier=verifier) as store:
         _, fid = await flag_one(store, question="Is this a rejected one?")

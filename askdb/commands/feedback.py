@@ -47,12 +47,25 @@ def feedback_settings(cfg: Config, *, adapter: str = "") -> FeedbackSettings:
                             adapter=adapter)
 
 
+def correction_variants(cfg: Config, pool, *, taken: set[str] | None = None):
+    """`(question, sql) -> variants with other values`, run on `pool` (the read-only role); None when turned off."""
+    from finetune.variants import VariantMaker
+
+    per = cfg.feedback.variants_per_correction
+    if per < 0:
+        raise ConfigError("feedback.variants_per_correction", f"must be 0 or more, got {per}")
+    if per == 0:
+        return None
+    maker, taken = VariantMaker(pool), set() if taken is None else taken
+    return lambda question, sql: maker.variants(question, sql, per, taken=taken)
+
+
 @contextlib.asynccontextmanager
-async def open_feedback(cfg: Config, owner_url: str, *, verifier=None, examples=None,
+async def open_feedback(cfg: Config, owner_url: str, *, verifier=None, examples=None, variants=None,
                         adapter: str = "") -> AsyncIterator[FeedbackStore]:
     """The feedback store on the owner's connection, replaying any spooled writes on entry."""
     async with FeedbackStore(url=owner_url, settings=feedback_settings(cfg, adapter=adapter),
-                             verifier=verifier, examples=examples) as store:
+                             verifier=verifier, examples=examples, variants=variants) as store:
         yield store
 
 
@@ -70,22 +83,17 @@ async def list_command(args) -> int:
 
 
 async def export_command(args) -> int:
-    from finetune.variants import VariantMaker
-
     cfg = config_from(args)
-    per = cfg.feedback.variants_per_correction
-    if per < 0:
-        raise ConfigError("feedback.variants_per_correction", f"must be 0 or more, got {per}")
     async with open_app(cfg, database=args.database, with_model=False) as app:
         label = database_label(app.owner_url)
         out = Path(args.out or f"data/{label}/corrections.jsonl")
+        taken: set[str] = set()
         # Variants run as the read-only role, as every other statement askdb runs on the data.
-        maker = VariantMaker(app.pool)
-        async with open_feedback(cfg, app.owner_url) as store:
-            taken = {f.question.lower() for f in await store.list_flags("corrected")}  # no variant repeats one
-            n, n_variants = await store.export_corrections(
-                out, label, variants=(lambda q, sql: maker.variants(q, sql, per, taken=taken)) if per else None)
-    also = f" and {n_variants} variant{'s' if n_variants != 1 else ''} with other values" if per else ""
+        variants = correction_variants(cfg, app.pool, taken=taken)
+        async with open_feedback(cfg, app.owner_url, variants=variants) as store:
+            taken |= {f.question.lower() for f in await store.list_flags("corrected")}  # no variant repeats one
+            n, n_variants = await store.export_corrections(out, label)
+    also = f" and {n_variants} variant{'s' if n_variants != 1 else ''} with other values" if variants else ""
     print(f"Exported {n} correction{'s' if n != 1 else ''}{also} to {out}")
     return 0
 

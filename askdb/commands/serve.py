@@ -95,14 +95,16 @@ async def open_core(cfg: Config, args) -> AsyncIterator[BotCore]:
             return
         from pipeline.feedback_store import migrate
 
-        from .feedback import open_feedback
+        from .feedback import correction_variants, open_feedback
 
         conn = await asyncpg.connect(app.owner_url, timeout=cfg.database.connect_timeout_s)
         try:
             await migrate(conn, schema=cfg.feedback.schema)  # idempotent; a missing table would lose every flag
         finally:
             await conn.close()
+        # A correction made in chat answers its siblings at once: it joins the examples with its variants.
         async with open_feedback(cfg, app.owner_url, verifier=app.pipeline, examples=app.pipeline.store,
+                                 variants=correction_variants(cfg, app.pool),
                                  adapter=resolve_adapter(cfg, args.adapter) or "") as store:
             yield BotCore(answer=app.pipeline.answer, feedback=store, limits=core_limits(cfg))
 
