@@ -304,9 +304,19 @@ class FeedbackStore:
             f"UPDATE {self._t}flags SET status = 'corrected', corrected_sql = $2, reviewed_by = $3,"
             " reviewed_at = now() WHERE id = $1", flag_id, checked.sql, who))
         if self.examples is not None:
-            more = await self.variants(view.question, checked.sql) if self.variants else []
+            more = await self._variants(view.question, checked.sql)
             await asyncio.to_thread(self.examples.add_many,
                                     [Example(view.question, checked.sql)] + [Example(q, s) for q, s in more])
+
+    async def _variants(self, question: str, sql: str) -> list[tuple[str, str]]:
+        # Siblings are a bonus: a lost connection must not fail a correction already stored, or a whole export.
+        if self.variants is None:
+            return []
+        try:
+            return await self.variants(question, sql)
+        except (AskdbError, asyncpg.PostgresError, OSError) as exc:
+            log.warning("no variants of the correction to %r: %s", question, exc)
+            return []
 
     async def reject(self, flag_id: int, *, who: str) -> None:
         """Close a flag without a correction (the answer was right, or the question unanswerable)."""
@@ -351,7 +361,7 @@ class FeedbackStore:
                                      "flag_id": v.id, "interaction_id": v.interaction_id, "corrected_by": v.reviewed_by,
                                      "corrected_at": v.reviewed_at.isoformat() if v.reviewed_at else None,
                                      "db": db_label}, ensure_ascii=False))
-            for question, sql in (await self.variants(v.question, v.corrected_sql) if self.variants else []):
+            for question, sql in await self._variants(v.question, v.corrected_sql):
                 lines.append(json.dumps({"question": question, "sql": sql, "source": "correction-variant",
                                          "flag_id": v.id, "db": db_label}, ensure_ascii=False))
                 n_variants += 1

@@ -417,3 +417,18 @@ async def test_review_can_take_a_model_candidate(feedback_db, verifier, tmp_path
 async def _fixed_suggestions(flag):
     # Stands in for the model: what is under test is how review shows, guards and uses candidates.
     return ["DELETE FROM courses", RIGHT_SQL]
+
+
+async def test_variants_that_fail_do_not_fail_the_correction(feedback_db, verifier, tmp_path):
+    async def broken(question, sql):
+        raise OSError("connection reset")
+
+    examples = ExampleStore([])
+    async with FeedbackStore(url=feedback_db, settings=settings(tmp_path), verifier=verifier, examples=examples,
+                             variants=broken) as store:
+        _, fid = await flag_one(store, question="How many credits has CS 2110 got, again?")
+        await store.correct(fid, sql=RIGHT_SQL, who="ana")
+        assert (await store.get_flag(fid)).status == "corrected"
+        assert [e.question for e in examples.examples] == ["How many credits has CS 2110 got, again?"]
+        n, n_variants = await store.export_corrections(tmp_path / "c.jsonl", "course")
+        assert n >= 1 and n_variants == 0
