@@ -147,7 +147,9 @@ def test_a_short_retrain_takes_the_exported_corrections(loop, query_db_url):
                                        target_modules=("q_proj", "v_proj"), max_seq_tokens=768)
     pairs = merge_pairs([Pair(p["question"], p["sql"]) for p in PAIRS], corrections, repeat=settings.correction_repeat)
     assert sum(p.question == QUESTION for p in pairs) == settings.correction_repeat  # corrections weigh more
-    assert sum(p.source == "variants" for p in pairs) == 3  # their variants count once each
+    mine = {r["question"] for r in map(json.loads, loop["out"].read_text().splitlines())
+            if r["flag_id"] == loop["flag_id"] and r["source"] == "correction-variant"}
+    assert len(mine) == 3 and sorted(p.question for p in pairs if p.question in mine) == sorted(mine)  # once each
     out_dir = loop["tmp"] / "adapter"
     report = train_mod.train(pairs, asyncio.run(schema()), out_dir=out_dir, settings=settings, base_source="bundled",
                              cache_root=loop["tmp"] / "cache", today=dt.date(2026, 10, 1), budget_tokens=500)
