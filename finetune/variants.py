@@ -17,6 +17,7 @@ import asyncpg
 import sqlglot
 from sqlglot import exp
 
+from pipeline.database import quote_ident
 from pipeline.errors import AskdbError
 from pipeline.executor import ExecLimits, execute
 
@@ -81,11 +82,10 @@ class VariantMaker:
         """Distinct value tuples (as text) of some columns of a table; none where the role cannot read them."""
         key = (table, columns)
         if key not in self._rows:
-            ident = lambda s: '"' + s.replace('"', '""') + '"'  # noqa: E731
-            cols = ", ".join(f"{ident(c)}::text" for c in columns)
-            not_null = " AND ".join(f"{ident(c)} IS NOT NULL" for c in columns)
+            cols = ", ".join(f"{quote_ident(c)}::text" for c in columns)
+            not_null = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in columns)
             try:
-                rows = await self.pool.fetch(f"SELECT DISTINCT {cols} FROM {ident(table)} WHERE {not_null} "
+                rows = await self.pool.fetch(f"SELECT DISTINCT {cols} FROM {quote_ident(table)} WHERE {not_null} "
                                              f"ORDER BY {cols} LIMIT 5000")
                 self._rows[key] = [tuple(r) for r in rows]
             except asyncpg.PostgresError:

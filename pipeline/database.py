@@ -9,6 +9,11 @@ import asyncpg
 
 from .errors import DatabaseUnavailable
 
+
+def quote_ident(name: str) -> str:
+    """`name` as a quoted SQL identifier, safe to put in a statement whatever it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
 # Connection-level failures: the server is down, restarting or refusing us.
 CONNECTION_ERRORS = (
     OSError,

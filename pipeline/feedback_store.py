@@ -20,7 +20,7 @@ from typing import Awaitable, Callable, Protocol, TypeVar
 
 import asyncpg
 
-from .database import CONNECTION_ERRORS, redact_url
+from .database import CONNECTION_ERRORS, quote_ident, redact_url
 from .errors import AskdbError, ConfigError, DatabaseUnavailable
 from .executor import ExecLimits, QueryResult, execute, to_plain
 from .guard import CheckedSql, GuardPolicy, check_sql
@@ -96,10 +96,6 @@ def temp_id(key: uuid.UUID) -> int:
     return -((key.int >> 76) or 1)
 
 
-def _q(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
-
-
 class Spool:
     """An append-only JSONL file of writes waiting for Postgres; fsynced, locked against other processes."""
 
@@ -163,7 +159,7 @@ class FeedbackStore:
         self.spool = Spool(settings.spool_path)
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
-        self._t = f"{_q(settings.schema)}."
+        self._t = f"{quote_ident(settings.schema)}."
 
     async def __aenter__(self) -> "FeedbackStore":
         # min_size=0 connects lazily, so the store starts (and spools) even while Postgres is down.

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from .database import quote_ident
+
 
 @dataclass(frozen=True)
 class Column:
@@ -136,11 +138,11 @@ async def introspect_schema(
 
 
 async def _sample_values(conn, schema: str, table: str, column: str, k: int) -> tuple[str, ...]:
-    ident = lambda s: '"' + s.replace('"', '""') + '"'  # noqa: E731
     # Most common short values: they are what people type in questions.
     sql = (
-        f"SELECT v FROM (SELECT {ident(column)}::text AS v, count(*) AS n FROM {ident(schema)}.{ident(table)} "
-        f"WHERE {ident(column)} IS NOT NULL AND length({ident(column)}::text) <= 60 "
+        f"SELECT v FROM (SELECT {quote_ident(column)}::text AS v, count(*) AS n "
+        f"FROM {quote_ident(schema)}.{quote_ident(table)} "
+        f"WHERE {quote_ident(column)} IS NOT NULL AND length({quote_ident(column)}::text) <= 60 "
         f"GROUP BY 1 ORDER BY n DESC, v LIMIT {int(k)}) s"
     )
     try:

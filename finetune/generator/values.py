@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from pipeline.database import quote_ident
 from pipeline.executor import to_plain
 from pipeline.schema import Schema, Table
 
@@ -41,22 +42,18 @@ class ValueBank:
         return {r[column]: r for r in self.rows(table) if r.get(column) is not None}
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 async def sample_table(pool: asyncpg.Pool, table: Table, denied: frozenset[str], limit: int) -> TableSample:
     """Up to `limit` rows of `table` in a data-determined order, plus per-column statistics."""
     cols = [c for c in table.columns if f"{table.name}.{c.name}" not in denied]
-    qualified = f"{_ident(table.schema)}.{_ident(table.name)}"
-    select = ", ".join(_ident(c.name) for c in cols)
-    key = ", ".join(_ident(c) for c in table.primary_key) or select
+    qualified = f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+    select = ", ".join(quote_ident(c.name) for c in cols)
+    key = ", ".join(quote_ident(c) for c in table.primary_key) or select
     # md5 of the key: a stable pseudo-random order that depends only on the data, so runs repeat.
     rows_sql = f"SELECT {select} FROM {qualified} ORDER BY md5(({key})::text), ({key})::text LIMIT {int(limit)}"
     stat_parts = [f"count(*)"]
     for c in cols:
-        stat_parts += [f"count(DISTINCT {_ident(c.name)})", f"count(*) - count({_ident(c.name)})",
-                       f"coalesce(max(length({_ident(c.name)}::text)), 0)"]
+        stat_parts += [f"count(DISTINCT {quote_ident(c.name)})", f"count(*) - count({quote_ident(c.name)})",
+                       f"coalesce(max(length({quote_ident(c.name)}::text)), 0)"]
     stats_sql = f"SELECT {', '.join(stat_parts)} FROM {qualified}"
     async with pool.acquire() as conn:
         records = await conn.fetch(rows_sql)

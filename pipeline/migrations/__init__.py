@@ -7,6 +7,8 @@ from importlib import resources
 
 import asyncpg
 
+from ..database import quote_ident
+
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -27,19 +29,15 @@ def available_migrations() -> list[Migration]:
     return sorted(found, key=lambda mig: mig.version)
 
 
-def _q(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
-
-
 async def migrate(conn: asyncpg.Connection, *, schema: str = "askdb") -> list[str]:
     """Apply pending migrations to `schema` in one transaction; returns the versions applied (idempotent)."""
     async with conn.transaction():
         # Two `db init` runs at once must not both apply 0001.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"askdb.migrate:{schema}")
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(schema)}")
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
         # Private to the owner: the read-only query role must not even see it.
-        await conn.execute(f"REVOKE ALL ON SCHEMA {_q(schema)} FROM PUBLIC")
-        await conn.execute(f"SET LOCAL search_path = {_q(schema)}")
+        await conn.execute(f"REVOKE ALL ON SCHEMA {quote_ident(schema)} FROM PUBLIC")
+        await conn.execute(f"SET LOCAL search_path = {quote_ident(schema)}")
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version text PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
