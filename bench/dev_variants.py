@@ -8,8 +8,11 @@ corrections (`askdb train --corrections`), they stand for staff having corrected
 the set then measures the model with the data limit lifted for those questions.
 This uses the evaluation set's forms, so its figure is a diagnostic, never the shipped adapter's.
 
-    .venv/bin/python bench/dev_variants.py --questions finetune/eval/course_dev.jsonl --out /tmp/dev-variants.jsonl
+    .venv/bin/python bench/dev_variants.py --questions finetune/eval/course_dev.jsonl --per-question 3 \
+        --out /tmp/dev-variants.jsonl
     .venv/bin/python bench/dev_variants.py --out /tmp/dev-variants.jsonl --report <askdb eval --out report>
+
+`--per-question 3` is how bench/results/dev-variants-v2-20261201.jsonl (166 variants of 60 questions) was written.
 
 With --report (and the variants already written to --out) it prints EX on the questions with variants and the rest.
 """
