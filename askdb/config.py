@@ -71,6 +71,7 @@ class SqlConfig:
     today: str = ""  # fixed ISO date for tests; empty: the real date
     adapter_few_shot_k: int = 2  # with an adapter whose train_report.json does not record its few-shot k
     retrieve_by: str = ""  # question | skeleton | both; empty: as the adapter was trained (train_report.json)
+    link_weight: float = 1.0  # weight of schema linking when ranking examples; 0: similarity alone
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,8 @@ def validate(cfg: Config) -> Config:
                               ("sql.retrieve_by", cfg.sql.retrieve_by, ("", *MATCH_KEYS))):
         if val not in allowed:
             raise ConfigError(key, f"must be question, skeleton or both, not {val!r}")
+    if cfg.sql.link_weight < 0:
+        raise ConfigError("sql.link_weight", f"must be 0 or more, got {cfg.sql.link_weight}")
     for key, val in (("database.statement_timeout_ms", cfg.database.statement_timeout_ms),
                      ("database.max_rows", cfg.database.max_rows), ("database.pool_size", cfg.database.pool_size),
                      ("limits.max_question_chars", cfg.limits.max_question_chars),

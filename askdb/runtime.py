@@ -18,6 +18,7 @@ from pipeline.database import open_pool
 from pipeline.errors import ConfigError, DatabaseUnavailable
 from pipeline.executor import ExecLimits
 from pipeline.guard import GuardPolicy
+from pipeline.linking import load_linker
 from pipeline.models.base import TextModel
 from pipeline.pipeline import Pipeline, PipelineSettings
 from pipeline.retrieval import MATCH_KEYS, ExampleStore, MiniLMEmbedder
@@ -203,8 +204,12 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
             if few_shot and settings.few_shot_k > 0:
                 examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner_url)))
                 if examples:
+                    linker = None
+                    if cfg.sql.link_weight > 0:
+                        linker = await load_linker(pool, schema.without_columns(frozenset(cfg.guard.denied_columns)))
                     store = ExampleStore(examples, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_dir(cfg),
-                                         match=retrieval_match(cfg, adapter_dir))
+                                         match=retrieval_match(cfg, adapter_dir), linker=linker,
+                                         link_weight=cfg.sql.link_weight)
             pipeline = Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema,
                                 policy=guard_policy(cfg, schema), store=store, settings=settings,
                                 clock=clock(cfg))

@@ -36,6 +36,9 @@ def steps(quick: bool) -> list[tuple[str, list[str], str]]:
         # triple its time for the same 0% (the full pipeline's EX is `askdb eval` on the whole set, README).
         # What the generated data can answer at all: the ceiling for a model that picks the right statement.
         ("coverage", py + ["bench.coverage", "--execute", "--save"], "coverage-"),
+        # What the model is shown: retrieved examples on the gold tables / in the gold form, with and without
+        # schema linking (no model; a minute).
+        ("retrieval", py + ["bench.bench_retrieval", "--save", "--weights", "0,1"], "retrieval-"),
         ("accuracy", py + ["bench.bench_accuracy", "--sample", "8" if quick else "16", "--first-attempt"],
          "accuracy-"),
     ]
@@ -49,7 +52,7 @@ def newest(prefix: str, since: float) -> dict | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--only", help="comma-separated subset: latency,generate,load,coverage,accuracy")
+    p.add_argument("--only", help="comma-separated subset: latency,generate,load,coverage,retrieval,accuracy")
     args = p.parse_args(argv)
     collected: dict = {"machine": machine_info(), "quick": args.quick, "runs": {}}
     for label, cmd, prefix in steps(args.quick):
@@ -124,6 +127,12 @@ def markdown(c: dict) -> str:
         rows.append(f"| dev questions the generated data covers: same statement form / answerable by a generated "
                     f"statement with the question's values (n={cov['n']}, {cov['pairs']} pairs) | "
                     f"{cov['exact']} / {cov.get('answerable', '—')} |")
+    ret = _get(c, "runs", "retrieval", "result")
+    if isinstance(ret, dict):
+        cells = "; ".join(f"weight {w}: first example on the gold tables {r['first_same_tables']}/{ret['n']}, gold form "
+                          f"{r['form_retrieved']}/{r['form_in_data']}, up to presentation {r['loose_form_retrieved']}/"
+                          f"{r['loose_form_in_data']}" for w, r in ret["by_weight"].items())
+        rows.append(f"| retrieved examples (k={ret['k']}) by similarity alone vs re-ranked by schema linking | {cells} |")
     acc = _get(c, "runs", "accuracy", "result")
     if isinstance(acc, dict):
         ex = ", ".join(f"{k} {v:.0%}" for k, v in acc["execution_accuracy"].items())

@@ -29,6 +29,7 @@ class TrainSettings:
     few_shot_k: int = 2  # retrieved example pairs in each training prompt (the runtime then shows as many)
     few_shot_pool: int = 6  # the examples are drawn from this many nearest pairs, so the model learns to judge them
     retrieve_by: str = "question"  # question | skeleton (entities masked) | both; the runtime follows unless sql.retrieve_by
+    link_weight: float = 0.0  # schema linking when retrieving training examples, as sql.link_weight at question time
     max_pairs: int = 0  # train on at most this many pairs (0: all); the rest still serve as examples
     sample_by_shape: bool = False  # that sample takes the query shapes in turn (no better on the dev set)
     cpu_bf16: bool = True  # bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX): ~1.5x faster

@@ -65,13 +65,15 @@ def encode_all(tokenizer, pairs: Sequence[Pair], schema: Schema, *, today: dt.da
     return kept
 
 
-def example_store(pairs: Sequence[Pair], cache_root: Path, *, match: str = "question"):
-    """The runtime's retrieval store over the training file's pairs (same embedder, same dedupe)."""
+def example_store(pairs: Sequence[Pair], cache_root: Path, *, match: str = "question", linker=None,
+                  link_weight: float = 0.0):
+    """The runtime's retrieval store over the training file's pairs (same embedder, same dedupe, same linking)."""
     from pipeline.prompt import Example
     from pipeline.retrieval import ExampleStore, MiniLMEmbedder
 
     unique = list(dict.fromkeys(Example(p.question, p.sql) for p in pairs))
-    return ExampleStore(unique, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_root, match=match)
+    return ExampleStore(unique, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_root, match=match,
+                        linker=linker, link_weight=link_weight)
 
 
 def batch_loss(model, batch: Sequence[TrainExample], pad_id: int):
@@ -246,8 +248,9 @@ def peak_rss_mb() -> float:
 
 def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: TrainSettings, base_source: str,
           cache_root: Path, today: dt.date, budget_tokens: int, data_sha: str = "", resume: bool = False,
-          init_adapter: Path | None = None, console=None) -> dict:
-    """Train a LoRA adapter on `pairs`; the best one by validation loss ends up in `out_dir`. Returns the report."""
+          init_adapter: Path | None = None, console=None, linker=None) -> dict:
+    """Train a LoRA adapter on `pairs`; the best one by validation loss ends up in `out_dir`. Returns the report.
+    `linker` (pipeline.linking) re-ranks the training prompts' examples when settings.link_weight > 0."""
     import torch
     from peft import get_peft_model
 
@@ -265,7 +268,8 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     val_pairs = limit_pairs(val_pairs, max(1, settings.max_pairs // 10) if settings.max_pairs else 0, seed=settings.seed,
                             by_shape=settings.sample_by_shape)
     # Every pair serves as a retrievable example, also those not trained on: the runtime's store holds them all.
-    store = example_store(pairs, cache_root, match=settings.retrieve_by) if settings.few_shot_k > 0 else None
+    store = example_store(pairs, cache_root, match=settings.retrieve_by, linker=linker,
+                          link_weight=settings.link_weight) if settings.few_shot_k > 0 else None
     shots = dict(k=settings.few_shot_k, pool=settings.few_shot_pool, seed=settings.seed)
     train_ex = encode_all(tok, train_pairs, schema, today=today, budget_tokens=budget_tokens,
                           max_tokens=settings.max_seq_tokens, examples=retrieved_examples(train_pairs, store, **shots))

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .linking import SchemaLinker, link_score, sql_links
 from .prompt import Example
 
 log = logging.getLogger("askdb.retrieval")
@@ -82,7 +83,8 @@ class ExampleStore:
     """Verified pairs searchable by similarity; corrections can be added while serving."""
 
     def __init__(self, examples: Iterable[Example] = (), *, embedder: MiniLMEmbedder | None = None,
-                 cache_dir: Path | None = None, match: str = "question"):
+                 cache_dir: Path | None = None, match: str = "question", linker: SchemaLinker | None = None,
+                 link_weight: float = 1.0, rerank_pool: int = 100):
         if match not in MATCH_KEYS:
             raise ValueError(f"retrieval match must be one of {', '.join(MATCH_KEYS)}, not {match!r}")
         self.examples: list[Example] = []
@@ -93,6 +95,12 @@ class ExampleStore:
         self._keys = MATCH_KEYS[match]
         self._cache_dir = cache_dir
         self._vectors: list | None = None
+        # With a linker, the `rerank_pool` most similar examples are re-ordered by similarity plus `link_weight`
+        # times how well their SQL matches the tables, columns and values the question names.
+        self._linker = linker if link_weight > 0 else None
+        self._link_weight = link_weight
+        self._rerank_pool = rerank_pool
+        self._links: list[frozenset[str]] = []
         self._lock = threading.Lock()
         self.add_many(list(examples))
 
@@ -117,8 +125,10 @@ class ExampleStore:
         """Add examples (embedding them now, or from the cache)."""
         if not examples:
             return
+        links = [sql_links(e.sql) for e in examples] if self._linker is not None else []
         with self._lock:
             self.examples.extend(examples)
+            self._links.extend(links)
             if self._embedder is not None:
                 torch = self._embedder._torch
                 new = [self._embed_cached([key(e.question) for e in examples]) for key in self._keys]
@@ -152,6 +162,11 @@ class ExampleStore:
             else:
                 scores = self._lexical_scores(question)
             order = sorted(range(len(self.examples)), key=lambda i: -scores[i])
+            if self._linker is not None:
+                asked = self._linker.question_links(question)
+                head = order[:self._rerank_pool]
+                head.sort(key=lambda i: -(scores[i] + self._link_weight * link_score(asked, self._links[i])))
+                order[:self._rerank_pool] = head
         out, seen = [], {exclude_sql} if exclude_sql else set()
         for i in order:
             e = self.examples[i]
@@ -170,4 +185,7 @@ class ExampleStore:
         docs = [_terms(e.question) for e in self.examples]
         df = Counter(t for d in docs for t in d)
         n = len(docs)
-        return [sum(min(c, d[t]) * math.log(1 + n / (1 + df[t])) for t, c in q.items() if t in d) for d in docs]
+        scores = [sum(min(c, d[t]) * math.log(1 + n / (1 + df[t])) for t, c in q.items() if t in d) for d in docs]
+        # Scaled to 0..1 like a cosine, so the schema-linking weight means the same with either similarity.
+        top = max(scores, default=0.0)
+        return [s / top for s in scores] if top > 0 else scores

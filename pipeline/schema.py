@@ -96,7 +96,7 @@ FROM pg_constraint con LEFT JOIN pg_class ref ON ref.oid = con.confrelid
 WHERE con.conrelid = ANY($1::oid[]) AND con.contype IN ('p', 'f')
 ORDER BY con.conrelid, con.conname
 """
-_TEXT_TYPES = ("text", "character varying", "character", "varchar")
+TEXT_TYPES = ("text", "character varying", "character", "varchar")
 
 
 async def introspect_schema(
@@ -127,7 +127,7 @@ async def introspect_schema(
         for c in cols.get(t["oid"], []):
             samples: tuple[str, ...] = ()
             is_key = c["attname"] in pks.get(t["oid"], ()) or c["attname"].endswith("_id")
-            if samples_per_column and c["type"] in _TEXT_TYPES and not is_key:
+            if samples_per_column and c["type"] in TEXT_TYPES and not is_key:
                 samples = await _sample_values(conn, schema, t["relname"], c["attname"], samples_per_column)
             columns.append(Column(c["attname"], c["type"], c["nullable"], c["comment"], samples))
         out.append(

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from pipeline.errors import ConfigError
+from pipeline.linking import load_linker
 
 from ..config import cache_dir
 from ..runtime import clock, database_label, guard_policy, open_app
@@ -50,7 +51,7 @@ def run(args) -> int:
                         repeat=settings.correction_repeat)
     if not pairs:
         raise ConfigError("--data", f"{args.data} holds no question/SQL pairs")
-    schema, label = asyncio.run(_training_schema(cfg, args.database))
+    schema, label, linker = asyncio.run(_training_schema(cfg, args.database, link=settings.link_weight > 0))
     other = sorted({p.db for p in pairs if p.db and p.db != label})
     if other:
         log.warning("pairs are labelled for database %s but training introspects %s", ", ".join(other), label)
@@ -58,15 +59,17 @@ def run(args) -> int:
     train(pairs, schema, out_dir=Path(args.out or cfg.model.adapter), settings=settings,
           base_source=args.base or cfg.model.source, cache_root=cache_dir(cfg), today=clock(cfg)(),
           budget_tokens=cfg.sql.prompt_token_budget, data_sha=data_sha256(files), resume=args.resume,
-          init_adapter=_adapter_dir(args.from_adapter), console=console)
+          init_adapter=_adapter_dir(args.from_adapter), console=console, linker=linker)
     return 0
 
 
-async def _training_schema(cfg, database: str | None):
-    """The schema exactly as the runtime pipeline shows it to the model (denied columns removed)."""
+async def _training_schema(cfg, database: str | None, *, link: bool = False):
+    """The schema exactly as the runtime pipeline shows it to the model (denied columns removed), its label and,
+    with `link`, a schema linker for the training prompts' retrieval."""
     async with open_app(cfg, database=database, with_model=False) as app:
         schema = app.schema.without_columns(guard_policy(cfg, app.schema).denied_columns)
-        return schema, database_label(app.owner_url)
+        linker = await load_linker(app.pool, schema) if link else None
+        return schema, database_label(app.owner_url), linker
 
 
 def _adapter_dir(path: str | None) -> Path | None:

@@ -7,51 +7,14 @@ import re
 from dataclasses import dataclass
 
 from pipeline.schema import Schema, Table
+from pipeline.words import SYNONYMS, humanise, plural, singular  # noqa: F401 (the generator imports them from here)
 
 from .values import ValueBank
 
 _TEXT = ("text", "character varying", "character", "varchar", "citext")
 _NUMBER = ("integer", "bigint", "smallint", "numeric", "real", "double precision", "decimal")
-# Plain-English synonyms people use for common table nouns; generic vocabulary, not any one database.
-SYNONYMS = {
-    "instructor": ("professor", "teacher"), "term": ("semester",), "course": ("class",),
-    "student": ("student",), "customer": ("client",), "product": ("item",), "employee": ("staff member",),
-    "order": ("purchase",), "author": ("writer",), "book": ("title",), "member": ("patron",),
-}
 _NAME_LIKE = ("code", "name", "title", "label", "sku", "isbn", "number")
 _PERSON_COLUMNS = (("first_name", "last_name"), ("given_name", "family_name"), ("firstname", "lastname"))
-
-
-def humanise(name: str) -> str:
-    """'course_topics' -> 'course topics', 'department_id' -> 'department'."""
-    words = [w for w in re.split(r"[_\s]+", name.lower()) if w]
-    if len(words) > 1 and words[-1] in ("id", "fk", "key"):
-        words = words[:-1]
-    return " ".join(words)
-
-
-def singular(phrase: str) -> str:
-    """The singular of the last word of `phrase` (simple English rules)."""
-    head, _, last = phrase.rpartition(" ")
-    if last.endswith("ies") and len(last) > 4:
-        last = last[:-3] + "y"
-    elif last.endswith(("sses", "ches", "shes", "xes")):
-        last = last[:-2]
-    elif last.endswith("s") and not last.endswith(("ss", "us", "is")):
-        last = last[:-1]
-    return f"{head} {last}".strip()
-
-
-def plural(phrase: str) -> str:
-    """The plural of the last word of `phrase`."""
-    head, _, last = phrase.rpartition(" ")
-    if last.endswith("y") and last[-2:-1] not in "aeiou":
-        last = last[:-1] + "ies"
-    elif last.endswith(("s", "x", "ch", "sh")):
-        last += "es"
-    else:
-        last += "s"
-    return f"{head} {last}".strip()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,119 @@
+"""What the model is shown: how often the examples retrieved for an evaluation question use the gold statement's
+tables (the first example, or either of the k), or its very form (values masked, where the data has that form; or
+up to ORDER BY, LIMIT, DISTINCT and aliases),
+by similarity alone and re-ranked by schema linking (`sql.link_weight`), in the same run. No model is loaded.
+
+    .venv/bin/python bench/bench_retrieval.py --save
+
+The retrieval is the runtime's: config.yaml's example files, `sql.retrieve_by`, the bundled MiniLM and a linker read
+from the database as the read-only role (`askdb db init` first). Also the time per retrieval (median) either way.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from askdb.config import cache_dir, load_config  # noqa: E402
+from askdb.runtime import database_label, example_paths, query_url, resolve_database_url  # noqa: E402
+from bench.common import summarize, write_results  # noqa: E402
+from finetune.evaluate import read_items  # noqa: E402
+from finetune.generator.dedupe import sql_form  # noqa: E402
+from pipeline.database import open_pool  # noqa: E402
+from pipeline.errors import AskdbError  # noqa: E402
+from pipeline.linking import SchemaLinker, load_linker  # noqa: E402
+from pipeline.retrieval import ExampleStore, MiniLMEmbedder  # noqa: E402
+from pipeline.schema import introspect_schema  # noqa: E402
+
+
+def tables_of(sql: str) -> frozenset[str]:
+    try:
+        return frozenset(t.name for t in sqlglot.parse_one(sql, read="postgres").find_all(exp.Table))
+    except sqlglot.errors.SqlglotError:
+        return frozenset()
+
+
+def measure(store: ExampleStore, questions, k: int) -> dict:
+    """Counts over `questions` of retrieved examples that share the gold statement's tables or form."""
+    forms = {sql_form(e.sql) for e in store.examples}
+    loose = {sql_form(e.sql, loose=True) for e in store.examples}
+    out = {"first_same_tables": 0, "any_same_tables": 0, "form_in_data": 0, "form_retrieved": 0,
+           "loose_form_in_data": 0, "loose_form_retrieved": 0}
+    seconds = []
+    for q in questions:
+        t0 = time.perf_counter()
+        near = store.nearest(q.question, k)
+        seconds.append(time.perf_counter() - t0)
+        gold_tables, form = tables_of(q.sql), sql_form(q.sql)
+        out["first_same_tables"] += bool(near) and tables_of(near[0].sql) == gold_tables
+        out["any_same_tables"] += any(tables_of(e.sql) == gold_tables for e in near)
+        if form in forms:
+            out["form_in_data"] += 1
+            out["form_retrieved"] += any(sql_form(e.sql) == form for e in near)
+        form = sql_form(q.sql, loose=True)
+        if form in loose:
+            out["loose_form_in_data"] += 1
+            out["loose_form_retrieved"] += any(sql_form(e.sql, loose=True) == form for e in near)
+    out["ms_per_retrieval"] = summarize([s * 1000 for s in seconds])
+    return out
+
+
+async def _linker(url: str, cfg) -> SchemaLinker:
+    async with open_pool(url) as pool:
+        schema = await introspect_schema(pool, schema=cfg.database.schema, samples_per_column=0,
+                                         exclude_tables=frozenset(cfg.guard.denied_tables))
+        return await load_linker(pool, schema.without_columns(frozenset(cfg.guard.denied_columns)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--questions", default="finetune/eval/course_dev.jsonl", help="evaluation set (JSONL)")
+    ap.add_argument("--k", type=int, default=2, help="examples per question (the shipped adapter's 2)")
+    ap.add_argument("--weights", default="0,0.5,1,2", help="link weights to compare (0: similarity alone)")
+    ap.add_argument("--config", help="config file (default: ./config.yaml)")
+    ap.add_argument("--database", help="PostgreSQL URL (default: config, else the embedded server)")
+    ap.add_argument("--save", action="store_true", help="also write bench/results/retrieval-<time>.json")
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_config(Path(args.config) if args.config else None)
+        owner = resolve_database_url(cfg, args.database)
+        t0 = time.perf_counter()
+        linker = asyncio.run(_linker(query_url(cfg, owner), cfg))
+        link_s = time.perf_counter() - t0
+        questions = read_items(args.questions)
+    except (AskdbError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner)))
+    embedder = MiniLMEmbedder.bundled()
+    match = cfg.sql.retrieve_by or "both"
+    result = {"questions": args.questions, "n": len(questions), "examples": len(examples), "k": args.k,
+              "match": match, "linker_load_s": round(link_s, 2), "by_weight": {}}
+    for w in (float(x) for x in args.weights.split(",")):
+        store = ExampleStore(examples, embedder=embedder, cache_dir=cache_dir(cfg), match=match,
+                             linker=linker if w > 0 else None, link_weight=w)
+        r = measure(store, questions, args.k)
+        result["by_weight"][str(w)] = r
+        print(f"link weight {w:<4}: first example on the gold tables {r['first_same_tables']}/{len(questions)}, "
+              f"any of {args.k} {r['any_same_tables']}/{len(questions)}, gold form retrieved "
+              f"{r['form_retrieved']}/{r['form_in_data']} (of those whose form is in the data), up to its presentation "
+              f"{r['loose_form_retrieved']}/{r['loose_form_in_data']}; "
+              f"{r['ms_per_retrieval']['median']} ms per retrieval")
+    print(f"linker read from the database in {link_s:.2f} s")
+    if args.save:
+        print(write_results("retrieval", result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Schema linking: which tables, columns and stored values a question names, and which a SQL statement uses.
+
+Retrieval ranks examples by how a question is worded; a 135M model copies the tables and filters of the examples
+it is shown, so among similarly worded examples those that touch what the question names ("CS 2110" is a course
+code, "credits" a course column) should come first (README, Benchmarks)."""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import asyncpg
+import sqlglot
+from sqlglot import exp
+
+from .database import quote_ident
+from .schema import TEXT_TYPES, Schema
+from .words import SYNONYMS, humanise, singular
+
+log = logging.getLogger("askdb.linking")
+
+_WORD = re.compile(r"[a-z0-9]+")
+_RELATIVE = ("this", "last", "next", "current", "previous")
+_LONGEST_VALUE_WORDS = 6
+# Values longer than this are descriptions, not names anyone types.
+_MAX_VALUE_CHARS = 60
+# What a question asks for, beside what it names: plain English, the same for any schema.
+_ASKS = {
+    "agg:count": re.compile(r"\b(how many|number of|count|#)"),
+    "agg:sum": re.compile(r"\b(total|sum)\b"),
+    "agg:avg": re.compile(r"\b(average|avg|mean)\b"),
+    "agg:rank": re.compile(r"\b(most|least|fewest|top|highest|lowest|biggest|largest|smallest|max\w*|min\w*)\b"),
+    "agg:group": re.compile(r"\b(each|per|every)\b"),
+}
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _norm(word: str) -> str:
+    # 'lecturers' finds 'Lecturer'; short words ('cs', 'ee') are codes, not plurals.
+    return singular(word) if len(word) > 3 else word
+
+
+@dataclass(frozen=True)
+class SchemaLinker:
+    """Names of one schema's tables, columns and stored text values, as people type them."""
+
+    values: Mapping[str, frozenset[str]]  # normalised value -> {"val:table.column"}
+    columns: Mapping[str, frozenset[str]]  # word of a column name -> {"col:table.column"}
+    tables: Mapping[str, frozenset[str]] = field(default_factory=dict)  # noun -> {"tab:table"}
+
+    def question_links(self, question: str) -> frozenset[str]:
+        """The schema items a question names: stored values, column words and table nouns."""
+        raw = _words(question)
+        norm = [_norm(w) for w in raw]
+        out: set[str] = {item for item, pattern in _ASKS.items() if pattern.search(question.lower())}
+        m = re.search(r"\bhow many (\w+)", question.lower())
+        if m and any(m.group(1).startswith(w[:max(4, len(w) - 2)]) for w in self.columns):
+            out.discard("agg:count")  # 'how many credits is CS 2110' asks for a stored number, not a count
+        for n in range(min(_LONGEST_VALUE_WORDS, len(norm)), 0, -1):
+            for i in range(len(norm) - n + 1):
+                out |= self.values.get(" ".join(norm[i:i + n]), frozenset())
+        for i, w in enumerate(raw):
+            out |= self.tables.get(norm[i], frozenset())
+            for word, items in self.columns.items():
+                if w.startswith(word[:max(4, len(word) - 2)]):
+                    out |= items
+            if i and raw[i - 1] in _RELATIVE:
+                # 'last fall' names a value that starts with 'Fall' ('Fall 2025') without spelling it, and
+                # 'this semester' one of the terms table's values.
+                named = {t.removeprefix("tab:") for t in self.tables.get(norm[i], ())}
+                for value, items in self.values.items():
+                    head, _, rest = value.partition(" ")
+                    if rest and head == norm[i] or any(v.removeprefix("val:").split(".")[0] in named for v in items):
+                        out |= items
+        return frozenset(out)
+
+
+def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) -> SchemaLinker:
+    """A linker over `schema` (denied columns already removed) and the text values read from each column."""
+    by_value: dict[str, set[str]] = {}
+    for (table, column), vals in values.items():
+        for v in vals:
+            key = " ".join(_norm(w) for w in _words(str(v)))
+            if len(key) >= 2:
+                by_value.setdefault(key, set()).add(f"val:{table}.{column}")
+    columns: dict[str, set[str]] = {}
+    tables: dict[str, set[str]] = {}
+    for t in schema.tables:
+        noun = singular(humanise(t.name))
+        last = noun.split()[-1]
+        for word in {noun, last, *SYNONYMS.get(noun, ()), *SYNONYMS.get(last, ())}:
+            tables.setdefault(word, set()).add(f"tab:{t.name}")
+        for c in t.columns:
+            if _is_key(c.name):
+                continue
+            for word in _words(humanise(c.name)):
+                if len(word) >= 4 and word != "name":
+                    columns.setdefault(word, set()).add(f"col:{t.name}.{c.name}")
+    freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
+    return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables))
+
+
+async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1000,
+                      scan_rows: int = 100_000) -> SchemaLinker:
+    """Read up to `per_column` distinct short values of every text column (from the first `scan_rows` rows, so a
+    big table costs a bounded scan) and build the linker. A column that cannot be read is left out."""
+    values: dict[tuple[str, str], list[str]] = {}
+    for t in schema.tables:
+        for c in t.columns:
+            if c.type not in TEXT_TYPES or _is_key(c.name):
+                continue
+            col = quote_ident(c.name)
+            sql = (f"SELECT DISTINCT v FROM (SELECT {col}::text AS v FROM {quote_ident(t.schema)}.{quote_ident(t.name)} "
+                   f"LIMIT {int(scan_rows)}) s WHERE length(v) <= {_MAX_VALUE_CHARS} LIMIT {int(per_column)}")
+            try:
+                values[(t.name, c.name)] = [r["v"] for r in await pool.fetch(sql)]
+            except asyncpg.PostgresError as exc:
+                log.warning("schema linking skips %s.%s: %s", t.name, c.name, exc)
+    return build_linker(schema, values)
+
+
+def _is_key(column: str) -> bool:
+    return column == "id" or column.endswith("_id")
+
+
+def sql_links(sql: str) -> frozenset[str]:
+    """The tables, columns and value-compared columns ("val:table.column") a statement uses; empty if unparsable."""
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.SqlglotError:
+        return frozenset()
+    if tree is None:
+        return frozenset()
+    tables = {t.name for t in tree.find_all(exp.Table)}
+    alias = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+
+    def qualified(c: exp.Column) -> str | None:
+        if c.table:
+            return f"{alias.get(c.table, c.table)}.{c.name}"
+        return f"{next(iter(tables))}.{c.name}" if len(tables) == 1 else None
+
+    out = {f"tab:{t}" for t in tables}
+    for c in tree.find_all(exp.Column):
+        name = qualified(c)
+        if name and not _is_key(c.name):
+            out.add(f"col:{name}")
+    for item, kinds in _STATEMENT_ASKS.items():
+        if any(tree.find(kind) for kind in kinds):
+            out.add(item)
+    for node in tree.find_all(exp.EQ, exp.Like, exp.ILike, exp.In):
+        col = node.this if isinstance(node.this, exp.Column) else None
+        if col is not None and any(lit.is_string for lit in node.find_all(exp.Literal)):
+            name = qualified(col)
+            if name:
+                out.add(f"val:{name}")
+    return frozenset(out)
+
+
+_STATEMENT_ASKS = {"agg:count": (exp.Count,), "agg:sum": (exp.Sum,), "agg:avg": (exp.Avg,),
+                   "agg:rank": (exp.Limit, exp.Max, exp.Min), "agg:group": (exp.Group,)}
+
+
+def link_score(question: frozenset[str], statement: frozenset[str]) -> float:
+    """Share of the question's links the statement uses, less half a point for each value the statement filters
+    on, or aggregate it computes, that the question does not ask for (a course-title filter for a question naming
+    no course; a count for 'topics of Algorithms')."""
+    if not question:
+        return 0.0
+    extra = sum(1 for s in statement if s.startswith(("val:", "agg:")) and s not in question)
+    return (len(question & statement) - 0.5 * extra) / len(question)

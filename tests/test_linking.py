@@ -1,0 +1,111 @@
+"""Schema linking: what a question names, what a statement uses, and retrieval re-ranked by the match."""
+from __future__ import annotations
+
+import pytest
+
+from pipeline.database import open_pool
+from pipeline.linking import build_linker, link_score, load_linker, sql_links
+from pipeline.prompt import Example
+from pipeline.retrieval import ExampleStore
+from pipeline.schema import Column, ForeignKey, Schema, Table, introspect_schema
+
+SCHEMA = Schema((
+    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"),
+                      Column("credits", "integer"), Column("level", "text"))),
+    Table("instructors", (Column("id", "integer"), Column("first_name", "text"), Column("last_name", "text"),
+                          Column("title", "text"))),
+    Table("terms", (Column("id", "integer"), Column("name", "text"), Column("starts_on", "date"))),
+    Table("sections", (Column("id", "integer"), Column("course_id", "integer"), Column("term_id", "integer"),
+                       Column("instructor_id", "integer")),
+          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)), ForeignKey(("term_id",), "terms", ("id",)))),
+))
+VALUES = {
+    ("courses", "code"): ["CS 2110", "CE 4229"], ("courses", "title"): ["Data Structures", "Linear Algebra"],
+    ("courses", "level"): ["graduate", "undergraduate"], ("instructors", "title"): ["Lecturer", "Professor"],
+    ("instructors", "last_name"): ["Okafor", "Chen"], ("terms", "name"): ["Fall 2025", "Spring 2026", "Fall 2026"],
+}
+
+
+@pytest.fixture(scope="module")
+def linker():
+    return build_linker(SCHEMA, VALUES)
+
+
+def test_a_question_names_values_columns_and_tables(linker):
+    links = linker.question_links("how many credits is cs 2110?")
+    assert {"val:courses.code", "col:courses.credits"} <= links
+    # A plural finds the stored singular; a multi-word value is found whole.
+    assert "val:instructors.title" in linker.question_links("Which instructors are lecturers?")
+    assert "tab:instructors" in linker.question_links("Which instructors are lecturers?")
+    assert "val:courses.title" in linker.question_links("what is covered in week 1 of data structures")
+    assert "val:courses.title" not in linker.question_links("what is covered in week 1 of data")
+
+
+def test_relative_periods_name_the_period_value(linker):
+    assert "val:terms.name" in linker.question_links("Which courses did Professor Chen teach last fall?")
+    assert "val:terms.name" in linker.question_links("Who teaches CE 4229 this semester?")  # semester = term
+    assert "val:terms.name" not in linker.question_links("Who teaches CE 4229?")
+
+
+def test_what_a_question_asks_for_is_linked_to_the_statements_aggregates(linker):
+    asks = linker.question_links("How many sections does Data Structures have?")
+    assert "agg:count" in asks
+    # 'how many credits' asks for a stored number, not a count.
+    assert "agg:count" not in linker.question_links("how many credits is CS 2110?")
+    assert {"agg:rank", "agg:group"} <= linker.question_links("Which course has the most sections in each term?")
+    assert "agg:count" in sql_links("SELECT count(*) FROM courses")
+    assert "agg:rank" in sql_links("SELECT code FROM courses ORDER BY credits DESC LIMIT 1")
+    listing = sql_links("SELECT s.id FROM sections s JOIN courses c ON c.id = s.course_id WHERE c.title = 'Algebra'")
+    counting = sql_links("SELECT count(*) FROM sections s JOIN courses c ON c.id = s.course_id WHERE c.title = 'Algebra'")
+    assert link_score(asks, counting) > link_score(asks, listing)
+    names = linker.question_links("sections of Data Structures")
+    assert link_score(names, listing) > link_score(names, counting)
+
+
+def test_statement_links_resolve_aliases_and_value_filters():
+    links = sql_links("SELECT i.first_name FROM sections AS s JOIN instructors AS i ON i.id = s.instructor_id "
+                      "JOIN courses c ON c.id = s.course_id WHERE c.code = 'CE 4229' AND c.credits > 3")
+    assert {"tab:sections", "tab:instructors", "tab:courses", "col:instructors.first_name",
+            "val:courses.code", "col:courses.credits"} <= links
+    assert "val:courses.credits" not in links  # a number is not a named value
+    assert not any(item.endswith("_id") for item in links)  # keys say nothing about the question
+    assert "val:courses.title" in sql_links("SELECT code FROM courses WHERE title ILIKE '%data%'")
+    assert sql_links("SELEC nonsense FROM") == frozenset()
+
+
+def test_score_prefers_the_statement_on_what_was_named_and_penalises_other_filters(linker):
+    asked = linker.question_links("how many credits is CS 2110?")
+    right = sql_links("SELECT credits FROM courses WHERE code = 'CS 2110'")
+    count = sql_links("SELECT count(*) FROM sections s JOIN courses c ON c.id = s.course_id WHERE c.code = 'CS 2110'")
+    other = sql_links("SELECT credits FROM courses WHERE code = 'CS 2110' AND level = 'graduate'")
+    assert link_score(asked, right) > link_score(asked, count)
+    assert link_score(asked, right) > link_score(asked, other)
+    assert link_score(frozenset(), right) == 0.0
+
+
+def test_store_reranks_similar_examples_by_the_schema_they_use(linker):
+    # Word overlap alone puts the count first ('how many ... is'); the linker knows 'credits' is a column.
+    examples = [Example("how many sections is CS 1010 split into", "SELECT count(*) FROM sections s JOIN courses c "
+                        "ON c.id = s.course_id WHERE c.code = 'CS 1010'"),
+                Example("how many hours is CE 4229 worth", "SELECT credits FROM courses WHERE code = 'CE 4229'")]
+    question = "how many credits is CS 2110?"
+    assert ExampleStore(examples).nearest(question, 1)[0].question.startswith("how many sections")
+    assert ExampleStore(examples, linker=linker, link_weight=0).nearest(question, 1)[0].question.startswith("how many")
+    linked = ExampleStore(examples, linker=linker, link_weight=1.0)
+    assert linked.nearest(question, 1)[0].question == "how many hours is CE 4229 worth"
+    # Examples added while serving (corrections) are linked too.
+    linked.add_many([Example("how many credits does Linear Algebra carry", "SELECT credits FROM courses "
+                                                                          "WHERE title = 'Linear Algebra'")])
+    assert linked.nearest("how many credits does Data Structures carry", 1)[0].sql.endswith("'Linear Algebra'")
+
+
+async def test_linker_reads_the_values_the_query_role_may_see(query_db_url):
+    async with open_pool(query_db_url) as pool:
+        schema = (await introspect_schema(pool, samples_per_column=0)).without_columns(
+            frozenset({"students.email", "enrollments.grade"}))
+        linker = await load_linker(pool, schema)
+    assert "val:courses.code" in linker.question_links("What's the title of CE 3310?")
+    assert "val:departments.code" in linker.question_links("Show me all the math courses")
+    assert "val:instructors.last_name" in linker.question_links("email for professor okafor")
+    items = {i for v in linker.values.values() for i in v}
+    assert not {"val:students.email", "val:enrollments.grade"} & items
