@@ -5,6 +5,7 @@ it is shown, so among similarly worded examples those that touch what the questi
 code, "credits" a course column) should come first (README, Benchmarks)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -105,9 +106,9 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
 
 
 async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1000,
-                      scan_rows: int = 100_000) -> SchemaLinker:
+                      scan_rows: int = 100_000, timeout_s: float = 5.0) -> SchemaLinker:
     """Read up to `per_column` distinct short values of every text column (from the first `scan_rows` rows, so a
-    big table costs a bounded scan) and build the linker. A column that cannot be read is left out."""
+    big table costs a bounded scan) and build the linker. A column that cannot be read in `timeout_s` is left out."""
     values: dict[tuple[str, str], list[str]] = {}
     for t in schema.tables:
         for c in t.columns:
@@ -117,8 +118,8 @@ async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1
             sql = (f"SELECT DISTINCT v FROM (SELECT {col}::text AS v FROM {quote_ident(t.schema)}.{quote_ident(t.name)} "
                    f"LIMIT {int(scan_rows)}) s WHERE length(v) <= {_MAX_VALUE_CHARS} LIMIT {int(per_column)}")
             try:
-                values[(t.name, c.name)] = [r["v"] for r in await pool.fetch(sql)]
-            except asyncpg.PostgresError as exc:
+                values[(t.name, c.name)] = [r["v"] for r in await pool.fetch(sql, timeout=timeout_s)]
+            except (asyncpg.PostgresError, asyncio.TimeoutError) as exc:
                 log.warning("schema linking skips %s.%s: %s", t.name, c.name, exc)
     return build_linker(schema, values)
 

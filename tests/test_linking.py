@@ -104,8 +104,26 @@ async def test_linker_reads_the_values_the_query_role_may_see(query_db_url):
         schema = (await introspect_schema(pool, samples_per_column=0)).without_columns(
             frozenset({"students.email", "enrollments.grade"}))
         linker = await load_linker(pool, schema)
+        # A column the role cannot read (here a table that is gone) is left out, not an error at startup.
+        ghost = Schema(schema.tables + (Table("ghost_table", (Column("label", "text"),)),))
+        assert (await load_linker(pool, ghost)).values == linker.values
     assert "val:courses.code" in linker.question_links("What's the title of CE 3310?")
     assert "val:departments.code" in linker.question_links("Show me all the math courses")
     assert "val:instructors.last_name" in linker.question_links("email for professor okafor")
     items = {i for v in linker.values.values() for i in v}
     assert not {"val:students.email", "val:enrollments.grade"} & items
+
+
+def test_training_prompts_can_retrieve_with_the_same_linking(linker, tmp_path):
+    from finetune.dataset import Pair
+    from finetune.train import example_store
+
+    pairs = [Pair("how many sections is CS 1010 split into", "SELECT count(*) FROM sections s JOIN courses c "
+                  "ON c.id = s.course_id WHERE c.code = 'CS 1010'"),
+             Pair("how many hours is CE 4229 worth", "SELECT credits FROM courses WHERE code = 'CE 4229'")]
+    question = "how many credits is CS 2110?"
+    plain = example_store(pairs, tmp_path)
+    linked = example_store(pairs, tmp_path, linker=linker, link_weight=1.0)
+    # Same embedder and store as the runtime; only the order of the near ones changes.
+    assert {e.sql for e in plain.nearest(question, 2)} == {e.sql for e in linked.nearest(question, 2)}
+    assert linked.nearest(question, 1)[0].sql == "SELECT credits FROM courses WHERE code = 'CE 4229'"
