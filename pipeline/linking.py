@@ -52,6 +52,9 @@ class SchemaLinker:
     values: Mapping[str, frozenset[str]]  # normalised value -> {"val:table.column"}
     columns: Mapping[str, frozenset[str]]  # word of a column name -> {"col:table.column"}
     tables: Mapping[str, frozenset[str]] = field(default_factory=dict)  # noun -> {"tab:table"}
+    # For 'last fall' and 'this semester': the first word of multi-word values, and each table's values.
+    heads: Mapping[str, frozenset[str]] = field(default_factory=dict)  # 'fall' -> {"val:terms.name"}
+    table_values: Mapping[str, frozenset[str]] = field(default_factory=dict)  # "terms" -> {"val:terms.name"}
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns."""
@@ -72,11 +75,9 @@ class SchemaLinker:
             if i and raw[i - 1] in _RELATIVE:
                 # 'last fall' names a value that starts with 'Fall' ('Fall 2025') without spelling it, and
                 # 'this semester' one of the terms table's values.
-                named = {t.removeprefix("tab:") for t in self.tables.get(norm[i], ())}
-                for value, items in self.values.items():
-                    head, _, rest = value.partition(" ")
-                    if rest and head == norm[i] or any(v.removeprefix("val:").split(".")[0] in named for v in items):
-                        out |= items
+                out |= self.heads.get(norm[i], frozenset())
+                for table in self.tables.get(norm[i], ()):
+                    out |= self.table_values.get(table.removeprefix("tab:"), frozenset())
         return frozenset(out)
 
 
@@ -101,8 +102,16 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
             for word in _words(humanise(c.name)):
                 if len(word) >= 4 and word != "name":
                     columns.setdefault(word, set()).add(f"col:{t.name}.{c.name}")
+    heads: dict[str, set[str]] = {}
+    table_values: dict[str, set[str]] = {}
+    for value, items in by_value.items():
+        head, _, rest = value.partition(" ")
+        if rest:
+            heads.setdefault(head, set()).update(items)
+        for item in items:
+            table_values.setdefault(item.removeprefix("val:").split(".")[0], set()).add(item)
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
-    return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables))
+    return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values))
 
 
 async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1000,
