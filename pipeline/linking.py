@@ -64,9 +64,14 @@ class SchemaLinker:
         m = re.search(r"\bhow many (\w+)", question.lower())
         if m and any(m.group(1).startswith(w[:max(4, len(w) - 2)]) for w in self.columns):
             out.discard("agg:count")  # 'how many credits is CS 2110' asks for a stored number, not a count
+        taken = [False] * len(norm)
         for n in range(min(_LONGEST_VALUE_WORDS, len(norm)), 0, -1):
             for i in range(len(norm) - n + 1):
-                out |= self.values.get(" ".join(norm[i:i + n]), frozenset())
+                items = self.values.get(" ".join(norm[i:i + n]))
+                # Longest match first: the 'CS' of 'CS 2110' is part of a course code, not the CS department.
+                if items and not any(taken[i:i + n]):
+                    out |= items
+                    taken[i:i + n] = [True] * n
         for i, w in enumerate(raw):
             out |= self.tables.get(norm[i], frozenset())
             for word, items in self.columns.items():

@@ -22,7 +22,7 @@ SCHEMA = Schema((
 VALUES = {
     ("courses", "code"): ["CS 2110", "CE 4229"], ("courses", "title"): ["Data Structures", "Linear Algebra"],
     ("courses", "level"): ["graduate", "undergraduate"], ("instructors", "title"): ["Lecturer", "Professor"],
-    ("instructors", "last_name"): ["Okafor", "Chen"], ("terms", "name"): ["Fall 2025", "Spring 2026", "Fall 2026"],
+    ("instructors", "last_name"): ["Okafor", "Chen"], ("departments", "code"): ["CS", "CE"], ("terms", "name"): ["Fall 2025", "Spring 2026", "Fall 2026"],
 }
 
 
@@ -34,6 +34,9 @@ def linker():
 def test_a_question_names_values_columns_and_tables(linker):
     links = linker.question_links("how many credits is cs 2110?")
     assert {"val:courses.code", "col:courses.credits"} <= links
+    # Longest match first: the 'cs' of a course code is not the CS department, but 'CS courses' names it.
+    assert "val:departments.code" not in links
+    assert "val:departments.code" in linker.question_links("what are the week 1 topics for CS courses")
     # A plural finds the stored singular; a multi-word value is found whole.
     assert "val:instructors.title" in linker.question_links("Which instructors are lecturers?")
     assert "tab:instructors" in linker.question_links("Which instructors are lecturers?")
