@@ -14,7 +14,9 @@ from .errors import QuestionRejected, UnsafeSql
 from .executor import ExecLimits, QueryResult, execute
 from .generate import GeneratedSql, generate_sql, sql_candidates
 from .guard import CheckedSql, GuardPolicy, check_sql
+from .linking import link_score, sql_links
 from .models.base import TextModel
+from .prompt import build_sql_prompt
 from .render import render_answer
 from .retrieval import ExampleStore
 from .schema import Schema
@@ -26,6 +28,7 @@ class PipelineSettings:
     few_shot_k: int = 3
     self_correction_attempts: int = 1
     candidates_on_error: int = 4  # beam-search alternatives tried when the first SQL fails (models that offer them)
+    rank_candidates: int = 0  # >1: the first statement is picked among this many beam candidates by schema linking
     max_new_tokens: int = 120
     max_question_chars: int = 500
     answer_with_model: bool = True
@@ -105,6 +108,8 @@ class Pipeline:
                 t = time.perf_counter()
                 if alternatives:
                     gen = alternatives.pop(0)
+                elif alternatives is None and error is None and (ranked := await self._ranked_candidates(question, examples)):
+                    gen, alternatives = ranked[0], ranked[1:]
                 else:
                     gen = await generate_sql(self.sql_model, question, self.schema, today=self.clock(),
                                              examples=examples, budget_tokens=self.settings.budget_tokens,
@@ -155,6 +160,19 @@ class Pipeline:
             timings["total"] = _ms(started)
             return Answer(question, sql, answer=friendly_error(exc), timings_ms=timings, error=str(exc),
                           error_kind=type(exc).__name__, attempts=attempts, model=self.sql_model.name)
+
+    async def _ranked_candidates(self, question: str, examples) -> list[GeneratedSql]:
+        """Beam candidates ordered by how well they use what the question names (beam order breaks ties);
+        [] when ranking is off or impossible (no linker, a model without beams)."""
+        linker = self.store.linker if self.store is not None else None
+        if self.settings.rank_candidates <= 1 or linker is None:
+            return []
+        messages = build_sql_prompt(question, self.schema, today=self.clock(), examples=examples,
+                                    budget_tokens=self.settings.budget_tokens)
+        cands = await sql_candidates(self.sql_model, messages, n=self.settings.rank_candidates,
+                                     max_tokens=self.settings.max_new_tokens)
+        asked = linker.question_links(question)
+        return sorted(cands, key=lambda g: -link_score(asked, sql_links(g.sql)))
 
     def _accept(self, question: str) -> str:
         question = " ".join((question or "").split())

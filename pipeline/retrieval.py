@@ -104,6 +104,11 @@ class ExampleStore:
         self._lock = threading.Lock()
         self.add_many(list(examples))
 
+    @property
+    def linker(self) -> SchemaLinker | None:
+        """The schema linker re-ranking this store's examples, if any (the pipeline ranks candidates with it)."""
+        return self._linker
+
     @staticmethod
     def read_jsonl(paths: Iterable[Path]) -> list[Example]:
         """Examples from JSONL files that exist; malformed lines are skipped with a warning."""
