@@ -28,7 +28,7 @@ _LONGEST_VALUE_WORDS = 6
 _MAX_VALUE_CHARS = 60
 # What a question asks for, beside what it names: plain English, the same for any schema.
 _ASKS = {
-    "agg:count": re.compile(r"\b(how many|number of|count|#)"),
+    "agg:count": re.compile(r"\b(how many|number of|count)\b|#"),
     "agg:sum": re.compile(r"\b(total|sum)\b"),
     "agg:avg": re.compile(r"\b(average|avg|mean)\b"),
     "agg:rank": re.compile(r"\b(most|least|fewest|top|highest|lowest|biggest|largest|smallest|max\w*|min\w*)\b"),

@@ -53,6 +53,7 @@ def test_relative_periods_name_the_period_value(linker):
 def test_what_a_question_asks_for_is_linked_to_the_statements_aggregates(linker):
     asks = linker.question_links("How many sections does Data Structures have?")
     assert "agg:count" in asks
+    assert "agg:count" in linker.question_links("# of sections of Data Structures?")
     # 'how many credits' asks for a stored number, not a count.
     assert "agg:count" not in linker.question_links("how many credits is CS 2110?")
     assert {"agg:rank", "agg:group"} <= linker.question_links("Which course has the most sections in each term?")
