@@ -202,17 +202,18 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
                 # The adapter sees prompts shaped as in training: as many retrieved examples as it was trained with.
                 settings = dataclasses.replace(settings, few_shot_k=adapter_few_shot_k(adapter_dir, cfg.sql.adapter_few_shot_k))
             store = None
+            policy = guard_policy(cfg, schema)
             if few_shot and settings.few_shot_k > 0:
                 examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner_url)))
                 if examples:
                     linker = None
                     if cfg.sql.link_weight > 0:
-                        linker = await load_linker(pool, schema.without_columns(frozenset(cfg.guard.denied_columns)))
+                        linker = await load_linker(pool, schema.without_columns(policy.denied_columns))
                     store = ExampleStore(examples, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_dir(cfg),
                                          match=retrieval_match(cfg, adapter_dir), linker=linker,
                                          link_weight=cfg.sql.link_weight)
             pipeline = Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema,
-                                policy=guard_policy(cfg, schema), store=store, settings=settings,
+                                policy=policy, store=store, settings=settings,
                                 clock=clock(cfg))
         yield App(cfg, owner_url, pool, schema, pipeline, model)
     finally:

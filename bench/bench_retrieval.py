@@ -18,29 +18,23 @@ import sys
 import time
 from pathlib import Path
 
-import sqlglot
-from sqlglot import exp
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askdb.config import cache_dir, load_config  # noqa: E402
-from askdb.runtime import database_label, example_paths, query_url, resolve_database_url  # noqa: E402
+from askdb.runtime import database_label, example_paths, guard_policy, query_url, resolve_database_url  # noqa: E402
 from bench.common import summarize, write_results  # noqa: E402
 from finetune.evaluate import read_items  # noqa: E402
 from finetune.generator.dedupe import sql_form  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
 from pipeline.errors import AskdbError  # noqa: E402
-from pipeline.linking import SchemaLinker, load_linker  # noqa: E402
+from pipeline.linking import SchemaLinker, load_linker, sql_links  # noqa: E402
 from pipeline.retrieval import ExampleStore, MiniLMEmbedder  # noqa: E402
 from pipeline.schema import introspect_schema  # noqa: E402
 
 
 def tables_of(sql: str) -> frozenset[str]:
-    try:
-        return frozenset(t.name for t in sqlglot.parse_one(sql, read="postgres").find_all(exp.Table))
-    except sqlglot.errors.SqlglotError:
-        return frozenset()
+    return frozenset(item.removeprefix("tab:") for item in sql_links(sql) if item.startswith("tab:"))
 
 
 def measure(store: ExampleStore, questions, k: int) -> dict:
@@ -72,7 +66,7 @@ async def _linker(url: str, cfg) -> SchemaLinker:
     async with open_pool(url) as pool:
         schema = await introspect_schema(pool, schema=cfg.database.schema, samples_per_column=0,
                                          exclude_tables=frozenset(cfg.guard.denied_tables))
-        return await load_linker(pool, schema.without_columns(frozenset(cfg.guard.denied_columns)))
+        return await load_linker(pool, schema.without_columns(guard_policy(cfg, schema).denied_columns))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,7 +62,7 @@ class SchemaLinker:
         norm = [_norm(w) for w in raw]
         out: set[str] = {item for item, pattern in _ASKS.items() if pattern.search(question.lower())}
         m = re.search(r"\bhow many (\w+)", question.lower())
-        if m and any(m.group(1).startswith(w[:max(4, len(w) - 2)]) for w in self.columns):
+        if m and self._columns_named(m.group(1)):
             out.discard("agg:count")  # 'how many credits is CS 2110' asks for a stored number, not a count
         taken = [False] * len(norm)
         for n in range(min(_LONGEST_VALUE_WORDS, len(norm)), 0, -1):
@@ -74,9 +74,7 @@ class SchemaLinker:
                     taken[i:i + n] = [True] * n
         for i, w in enumerate(raw):
             out |= self.tables.get(norm[i], frozenset())
-            for word, items in self.columns.items():
-                if w.startswith(word[:max(4, len(word) - 2)]):
-                    out |= items
+            out |= self._columns_named(w)
             if i and raw[i - 1] in _RELATIVE:
                 # 'last fall' names a value that starts with 'Fall' ('Fall 2025') without spelling it, and
                 # 'this semester' one of the terms table's values.
@@ -84,6 +82,12 @@ class SchemaLinker:
                 for table in self.tables.get(norm[i], ()):
                     out |= self.table_values.get(table.removeprefix("tab:"), frozenset())
         return frozenset(out)
+
+
+    def _columns_named(self, word: str) -> frozenset[str]:
+        # The column word less its last two letters, at least four: 'credit' names credits, 'start' starts_on.
+        return frozenset().union(*(items for col, items in self.columns.items()
+                                   if word.startswith(col[:max(4, len(col) - 2)])))
 
 
 def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) -> SchemaLinker:
