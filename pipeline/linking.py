@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from .database import quote_ident
-from .schema import TEXT_TYPES, Schema
+from .schema import NUMBER_TYPES, TEXT_TYPES, Schema
 from .words import SYNONYMS, humanise, singular
 
 log = logging.getLogger("askdb.linking")
@@ -33,6 +33,13 @@ _ASKS = {
     "agg:avg": re.compile(r"\b(average|avg|mean)\b"),
     "agg:rank": re.compile(r"\b(most|least|fewest|top|highest|lowest|biggest|largest|smallest|max\w*|min\w*)\b"),
     "agg:group": re.compile(r"\b(each|per|every)\b"),
+    # A bound one way or the other ('fewer than 20', 'before 9am', 'above the average'), or both ('in 2026');
+    # '4 credits' asks for none.
+    "cmp:lt": re.compile(r"\b(less|fewer|lower|smaller|shorter|earlier)\b(\s+\w+){0,2}\s+than\b|"
+                         r"\b(under|below|before|at most|no more than)\b|<"),
+    "cmp:range": re.compile(r"\b(in|during)\s+(19|20)\d\d\b"),
+    "cmp:gt": re.compile(r"\b(more|greater|higher|bigger|larger|longer|later)\b(\s+\w+){0,2}\s+than\b|"
+                         r"\b(over|above|after|exceed\w*|at least)\b|>"),
 }
 
 
@@ -55,16 +62,20 @@ class SchemaLinker:
     # For 'last fall' and 'this semester': the first word of multi-word values, and each table's values.
     heads: Mapping[str, frozenset[str]] = field(default_factory=dict)  # 'fall' -> {"val:terms.name"}
     table_values: Mapping[str, frozenset[str]] = field(default_factory=dict)  # "terms" -> {"val:terms.name"}
+    numeric: frozenset[str] = frozenset()  # {"col:courses.credits"}: 'how many credits' asks for a stored number
 
     def question_links(self, question: str) -> frozenset[str]:
-        """The schema items a question names: stored values, column words and table nouns."""
+        """The schema items a question names: stored values, column words and table nouns, and what it asks for
+        (a count, a ranking, a bound; "many:table.column" when it names several values of one column)."""
         raw = _words(question)
         norm = [_norm(w) for w in raw]
         out: set[str] = {item for item, pattern in _ASKS.items() if pattern.search(question.lower())}
         m = re.search(r"\bhow many (\w+)", question.lower())
-        if m and self._columns_named(m.group(1)):
-            out.discard("agg:count")  # 'how many credits is CS 2110' asks for a stored number, not a count
+        # 'how many credits is CS 2110' asks for a stored number; 'how many sections' and 'how many topics' count.
+        if m and self._columns_named(m.group(1)) & self.numeric and not self.tables.get(_norm(m.group(1))):
+            out.discard("agg:count")
         taken = [False] * len(norm)
+        named: dict[str, int] = {}
         for n in range(min(_LONGEST_VALUE_WORDS, len(norm)), 0, -1):
             for i in range(len(norm) - n + 1):
                 items = self.values.get(" ".join(norm[i:i + n]))
@@ -72,17 +83,31 @@ class SchemaLinker:
                 if items and not any(taken[i:i + n]):
                     out |= items
                     taken[i:i + n] = [True] * n
+                    for item in items:
+                        named[item] = named.get(item, 0) + 1
+        out |= {"many:" + item.removeprefix("val:") for item, count in named.items() if count > 1}
+        column_words = []
         for i, w in enumerate(raw):
             out |= self.tables.get(norm[i], frozenset())
-            out |= self._columns_named(w)
+            period = i + 1 < len(raw) and w in _RELATIVE and (norm[i + 1] in self.heads or norm[i + 1] in self.tables)
+            if not period:  # the 'last' of 'last fall' is no last_name
+                # A word naming a table ('sections') names none of its columns ('section_number').
+                nouns = {item.removeprefix("tab:") for item in self.tables.get(norm[i], ())}
+                column_words.append(frozenset(c for c in self._columns_named(w) if _table_of(c) not in nouns))
+            if len(w) > 2 and not taken[i] and not self.tables.get(norm[i]) and not self._columns_named(w):
+                out.add(f"word:{norm[i]}")  # a word that names nothing stored may be searched for
             if i and raw[i - 1] in _RELATIVE:
                 # 'last fall' names a value that starts with 'Fall' ('Fall 2025') without spelling it, and
                 # 'this semester' one of the terms table's values.
                 out |= self.heads.get(norm[i], frozenset())
                 for table in self.tables.get(norm[i], ()):
                     out |= self.table_values.get(table.removeprefix("tab:"), frozenset())
+        # A column word of several tables ('title': courses and instructors) means the one of a table the question
+        # names otherwise ('the title of CE 3310' is a course's).
+        named_tables = {_table_of(item) for item in out if item.startswith(("tab:", "val:"))}
+        for items in column_words:
+            out |= {i for i in items if _table_of(i) in named_tables} or items
         return frozenset(out)
-
 
     def _columns_named(self, word: str) -> frozenset[str]:
         # The column word less its last two letters, at least four: 'credit' names credits, 'start' starts_on.
@@ -100,6 +125,7 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
                 by_value.setdefault(key, set()).add(f"val:{table}.{column}")
     columns: dict[str, set[str]] = {}
     tables: dict[str, set[str]] = {}
+    numeric = frozenset(f"col:{t.name}.{c.name}" for t in schema.tables for c in t.columns if c.type in NUMBER_TYPES)
     for t in schema.tables:
         noun = singular(humanise(t.name))
         last = noun.split()[-1]
@@ -120,7 +146,8 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
         for item in items:
             table_values.setdefault(item.removeprefix("val:").split(".")[0], set()).add(item)
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
-    return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values))
+    return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
+                        numeric)
 
 
 async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1000,
@@ -144,6 +171,11 @@ async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1
 
 def _is_key(column: str) -> bool:
     return column == "id" or column.endswith("_id")
+
+
+def _table_of(item: str) -> str:
+    """'col:courses.title' -> 'courses'."""
+    return item.partition(":")[2].split(".")[0]
 
 
 def sql_links(sql: str) -> frozenset[str]:
@@ -172,10 +204,25 @@ def sql_links(sql: str) -> frozenset[str]:
             out.add(item)
     for node in tree.find_all(exp.EQ, exp.Like, exp.ILike, exp.In):
         col = node.this if isinstance(node.this, exp.Column) else None
-        if col is not None and any(lit.is_string for lit in node.find_all(exp.Literal)):
-            name = qualified(col)
-            if name:
-                out.add(f"val:{name}")
+        strings = [lit for lit in node.find_all(exp.Literal) if lit.is_string]
+        name = qualified(col) if col is not None and strings else None
+        if name and isinstance(node, (exp.Like, exp.ILike)):
+            # A pattern is a word searched for ('%security%'), not a stored value: the question names the word.
+            out |= {f"word:{_norm(w)}" for lit in strings for w in _words(lit.this) if len(w) > 2}
+        elif name:
+            out.add(f"val:{name}")
+            if isinstance(node, exp.In) and len(strings) > 1:
+                out.add(f"many:{name}")
+    # Bounds: a column bounded on both sides ('>= 2026-01-01 AND < 2027-01-01') is a range ('in 2026').
+    bounds: dict[str, set[str]] = {}
+    for node in tree.find_all(exp.LT, exp.LTE, exp.GT, exp.GTE):
+        upper = isinstance(node, (exp.LT, exp.LTE))
+        if isinstance(node.expression, exp.Column) and not isinstance(node.this, exp.Column):
+            upper, side = not upper, node.expression  # '5 < x' bounds x from below
+        else:
+            side = node.this
+        bounds.setdefault(side.sql(), set()).add("cmp:lt" if upper else "cmp:gt")
+    out |= {next(iter(kinds)) if len(kinds) == 1 else "cmp:range" for kinds in bounds.values()}
     return frozenset(out)
 
 
@@ -185,9 +232,13 @@ _STATEMENT_ASKS = {"agg:count": (exp.Count,), "agg:sum": (exp.Sum,), "agg:avg": 
 
 def link_score(question: frozenset[str], statement: frozenset[str]) -> float:
     """Share of the question's links the statement uses, less half a point for each value the statement filters
-    on, or aggregate it computes, that the question does not ask for (a course-title filter for a question naming
-    no course; a count for 'topics of Algorithms')."""
-    if not question:
+    on, aggregate it computes or bound it sets that the question does not ask for (a course-title filter for a
+    question naming no course; a count for 'topics of Algorithms'; 'credits < 4' for '4 credits'; three course
+    codes for one; a search for a word the question does not use)."""
+    named = sum(1 for q in question if not q.startswith("word:"))
+    if not named:
         return 0.0
-    extra = sum(1 for s in statement if s.startswith(("val:", "agg:")) and s not in question)
-    return (len(question & statement) - 0.5 * extra) / len(question)
+    # Every word of the question is linked, so that a searched-for word can be found among them; only a search
+    # counts them, as a match when the question has the word, as a filter it did not ask for when not.
+    extra = sum(1 for s in statement if s.startswith(("val:", "agg:", "cmp:", "many:", "word:")) and s not in question)
+    return (len(question & statement) - 0.5 * extra) / named

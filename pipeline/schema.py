@@ -97,6 +97,7 @@ WHERE con.conrelid = ANY($1::oid[]) AND con.contype IN ('p', 'f')
 ORDER BY con.conrelid, con.conname
 """
 TEXT_TYPES = ("text", "character varying", "character", "varchar")
+NUMBER_TYPES = ("integer", "bigint", "smallint", "numeric", "real", "double precision", "decimal")
 
 
 async def introspect_schema(

@@ -16,7 +16,7 @@ SCHEMA = Schema((
                           Column("title", "text"))),
     Table("terms", (Column("id", "integer"), Column("name", "text"), Column("starts_on", "date"))),
     Table("sections", (Column("id", "integer"), Column("course_id", "integer"), Column("term_id", "integer"),
-                       Column("instructor_id", "integer")),
+                       Column("section_number", "text"), Column("instructor_id", "integer")),
           foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)), ForeignKey(("term_id",), "terms", ("id",)))),
 ))
 VALUES = {
@@ -73,8 +73,55 @@ def test_statement_links_resolve_aliases_and_value_filters():
             "val:courses.code", "col:courses.credits"} <= links
     assert "val:courses.credits" not in links  # a number is not a named value
     assert not any(item.endswith("_id") for item in links)  # keys say nothing about the question
-    assert "val:courses.title" in sql_links("SELECT code FROM courses WHERE title ILIKE '%data%'")
+    # A pattern is a word searched for, not a stored value.
+    searched = sql_links("SELECT code FROM courses WHERE title ILIKE '%data%'")
+    assert "word:data" in searched and "val:courses.title" not in searched
+    assert "many:courses.code" in sql_links("SELECT credits FROM courses WHERE code IN ('CS 2110', 'CE 4229')")
+    assert "many:courses.code" not in links
+    assert "cmp:gt" in links  # credits > 3
+    assert "cmp:lt" in sql_links("SELECT code FROM courses WHERE 4 > credits")
+    assert "cmp:gt" in sql_links("SELECT course_id FROM sections GROUP BY course_id HAVING count(*) > 2")
+    ranged = sql_links("SELECT name FROM terms WHERE starts_on >= '2026-01-01' AND starts_on < '2027-01-01'")
+    assert "cmp:range" in ranged and not {"cmp:lt", "cmp:gt"} & ranged
     assert sql_links("SELEC nonsense FROM") == frozenset()
+
+
+def test_questions_ask_for_bounds_several_values_and_searched_words(linker):
+    assert "cmp:lt" in linker.question_links("Which terms end before 2026-06-01?")
+    assert "cmp:lt" in linker.question_links("sections with fewer students than 20")
+    assert "cmp:gt" in linker.question_links("Courses with more credits than the average")
+    assert "cmp:range" in linker.question_links("Which terms started in 2026?")
+    assert not any(i.startswith("cmp:") for i in linker.question_links("Which courses are worth 4 credits?"))
+    assert "many:courses.code" in linker.question_links("credits of CS 2110 and CE 4229")
+    assert "many:courses.code" not in linker.question_links("credits of CS 2110")
+    # A word naming nothing stored may be searched for; a column word or a value is not a search.
+    asked = linker.question_links("Which courses have a topic about security?")
+    assert "word:security" in asked and "word:course" not in asked
+    assert "word:credit" not in linker.question_links("how many credits is CS 2110?")
+    search = sql_links("SELECT c.code FROM courses c JOIN course_topics t ON t.course_id = c.id "
+                       "WHERE t.topic ILIKE '%security%'")
+    other = sql_links("SELECT c.code FROM courses c JOIN course_topics t ON t.course_id = c.id "
+                      "WHERE t.topic ILIKE '%kubernetes%'")
+    assert link_score(asked, search) > link_score(asked, other)
+    four = linker.question_links("Which courses are worth 4 credits?")
+    assert link_score(four, sql_links("SELECT code FROM courses WHERE credits = 4")) > link_score(
+        four, sql_links("SELECT code FROM courses WHERE credits < 4"))
+    one = linker.question_links("how many credits is CS 2110?")
+    assert link_score(one, sql_links("SELECT credits FROM courses WHERE code = 'CE 4229'")) > link_score(
+        one, sql_links("SELECT code, credits FROM courses WHERE code IN ('CS 3200', 'CE 4229', 'EE 1000')"))
+
+
+def test_a_column_word_means_the_named_table_and_a_period_word_no_column(linker):
+    # 'title' is a course's and an instructor's; the course code says which.
+    links = linker.question_links("What's the title of CE 4229?")
+    assert "col:courses.title" in links and "col:instructors.title" not in links
+    assert {"col:courses.title", "col:instructors.title"} <= linker.question_links("list every title")
+    # The 'last' of 'last fall' is no last_name; 'last name' is.
+    assert "col:instructors.last_name" not in linker.question_links("Who taught CE 4229 last fall?")
+    assert "col:instructors.last_name" in linker.question_links("instructors by last name")
+    # A table noun names the table, not its columns, and a count of it ('how many sections') is a count.
+    sections = linker.question_links("How many sections are offered in Fall 2026?")
+    assert "agg:count" in sections and not any(i.startswith("col:sections") for i in sections)
 
 
 def test_score_prefers_the_statement_on_what_was_named_and_penalises_other_filters(linker):

@@ -6,13 +6,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from pipeline.schema import Schema, Table
+from pipeline.schema import NUMBER_TYPES, Schema, Table
 from pipeline.words import SYNONYMS, humanise, plural, singular  # noqa: F401 (the generator imports them from here)
 
 from .values import ValueBank
 
 _TEXT = ("text", "character varying", "character", "varchar", "citext")
-_NUMBER = ("integer", "bigint", "smallint", "numeric", "real", "double precision", "decimal")
 _NAME_LIKE = ("code", "name", "title", "label", "sku", "isbn", "number")
 _PERSON_COLUMNS = (("first_name", "last_name"), ("given_name", "family_name"), ("firstname", "lastname"))
 
@@ -130,7 +129,7 @@ def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]
                 categories.append(c.name)
             if st.max_len > 15 and st.distinct >= 3:
                 texts.append(c.name)
-        elif base in _NUMBER and st.distinct >= 2:
+        elif base in NUMBER_TYPES and st.distinct >= 2:
             numbers.append(c.name)
         elif base == "date" or base.startswith("timestamp"):
             dates.append(c.name)
