@@ -84,7 +84,7 @@ class ExampleStore:
 
     def __init__(self, examples: Iterable[Example] = (), *, embedder: MiniLMEmbedder | None = None,
                  cache_dir: Path | None = None, match: str = "question", linker: SchemaLinker | None = None,
-                 link_weight: float = 1.0, rerank_pool: int = 100):
+                 link_weight: float = 1.0, rerank_pool: int = 300):
         if match not in MATCH_KEYS:
             raise ValueError(f"retrieval match must be one of {', '.join(MATCH_KEYS)}, not {match!r}")
         self.examples: list[Example] = []
@@ -163,7 +163,8 @@ class ExampleStore:
         with self._lock:
             if self._embedder is not None and self._vectors is not None:
                 queries = self._embedder.embed([key(question) for key in self._keys])
-                scores = sum(v @ q for v, q in zip(self._vectors, queries)).tolist()
+                # The mean of the keys' cosines, so that a link weight means the same whichever keys match.
+                scores = (sum(v @ q for v, q in zip(self._vectors, queries)) / len(self._keys)).tolist()
             else:
                 scores = self._lexical_scores(question)
             order = sorted(range(len(self.examples)), key=lambda i: -scores[i])
