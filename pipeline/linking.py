@@ -17,11 +17,10 @@ from sqlglot import exp
 
 from .database import quote_ident
 from .schema import NUMBER_TYPES, TEXT_TYPES, Schema
-from .words import SYNONYMS, humanise, singular
+from .words import SYNONYMS, humanise, singular, words
 
 log = logging.getLogger("askdb.linking")
 
-_WORD = re.compile(r"[a-z0-9]+")
 _RELATIVE = ("this", "last", "next", "current", "previous")
 _LONGEST_VALUE_WORDS = 6
 # Values longer than this are descriptions, not names anyone types.
@@ -41,10 +40,6 @@ _ASKS = {
     "cmp:gt": re.compile(r"\b(more|greater|higher|bigger|larger|longer|later)\b(\s+\w+){0,2}\s+than\b|"
                          r"\b(over|above|after|exceed\w*|at least)\b|>"),
 }
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
 
 
 def _norm(word: str) -> str:
@@ -67,7 +62,7 @@ class SchemaLinker:
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
         (a count, a ranking, a bound; "many:table.column" when it names several values of one column)."""
-        raw = _words(question)
+        raw = words(question)
         norm = [_norm(w) for w in raw]
         out: set[str] = {item for item, pattern in _ASKS.items() if pattern.search(question.lower())}
         m = re.search(r"\bhow many (\w+)", question.lower())
@@ -120,7 +115,7 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
     by_value: dict[str, set[str]] = {}
     for (table, column), vals in values.items():
         for v in vals:
-            key = " ".join(_norm(w) for w in _words(str(v)))
+            key = " ".join(_norm(w) for w in words(str(v)))
             if len(key) >= 2:
                 by_value.setdefault(key, set()).add(f"val:{table}.{column}")
     columns: dict[str, set[str]] = {}
@@ -134,7 +129,7 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
         for c in t.columns:
             if _is_key(c.name):
                 continue
-            for word in _words(humanise(c.name)):
+            for word in words(humanise(c.name)):
                 if len(word) >= 4 and word != "name":
                     columns.setdefault(word, set()).add(f"col:{t.name}.{c.name}")
     heads: dict[str, set[str]] = {}
@@ -208,7 +203,7 @@ def sql_links(sql: str) -> frozenset[str]:
         name = qualified(col) if col is not None and strings else None
         if name and isinstance(node, (exp.Like, exp.ILike)):
             # A pattern is a word searched for ('%security%'), not a stored value: the question names the word.
-            out |= {f"word:{_norm(w)}" for lit in strings for w in _words(lit.this) if len(w) > 2}
+            out |= {f"word:{_norm(w)}" for lit in strings for w in words(lit.this) if len(w) > 2}
         elif name:
             out.add(f"val:{name}")
             if isinstance(node, exp.In) and len(strings) > 1:

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from .models.base import Message
 from .schema import Schema, Table
+from .words import words
 
 SQL_SYSTEM = (
     "You translate a question about a PostgreSQL database into one read-only SQL SELECT statement. "
@@ -52,12 +53,9 @@ def _short(t: str) -> str:
         re.sub(r"\(.*\)", "", t), re.sub(r"\(.*\)", "", t))
 
 
-_WORD = re.compile(r"[a-z0-9]+")
-
-
 def _words(text: str) -> set[str]:
     out = set()
-    for w in _WORD.findall(text.lower()):
+    for w in words(text):
         out.add(w)
         if len(w) > 3 and w.endswith("s"):
             out.add(w[:-1])  # plural -> singular, cheap stemming

