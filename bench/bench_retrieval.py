@@ -5,6 +5,11 @@ by similarity alone and re-ranked by schema linking (`sql.link_weight`), in the 
 
     .venv/bin/python bench/bench_retrieval.py --save
 
+With an `askdb eval --out` report taken with the same retrieval, EX is split by what was shown: questions whose gold
+form was among the examples, whose form the data holds but was not shown, and whose form it lacks.
+
+    .venv/bin/python bench/bench_retrieval.py --weights 1 --report bench/results/eval-dev-shipped-linker-mean-similarity-20261201.json
+
 The retrieval is the runtime's: config.yaml's example files, `sql.retrieve_by`, the bundled MiniLM and a linker read
 from the database as the read-only role (`askdb db init` first). Also the time per retrieval (median) either way.
 """
@@ -23,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askdb.config import cache_dir, load_config  # noqa: E402
 from askdb.runtime import database_label, example_paths, guard_policy, query_url, resolve_database_url  # noqa: E402
-from bench.common import summarize, write_results  # noqa: E402
+from bench.common import ReportError, read_eval_report, summarize, write_results  # noqa: E402
 from finetune.evaluate import read_items  # noqa: E402
 from finetune.generator.dedupe import sql_form  # noqa: E402
 from pipeline.database import open_pool  # noqa: E402
@@ -37,13 +42,15 @@ def tables_of(sql: str) -> frozenset[str]:
     return frozenset(item.removeprefix("tab:") for item in sql_links(sql) if item.startswith("tab:"))
 
 
-def measure(store: ExampleStore, questions, k: int) -> dict:
-    """Counts over `questions` of retrieved examples that share the gold statement's tables or form."""
+def measure(store: ExampleStore, questions, k: int, failed: set[str] | None = None) -> dict:
+    """Counts over `questions` of retrieved examples that share the gold statement's tables or form; with the
+    questions an evaluation `failed`, how many were answered in each group (form shown / in the data / absent)."""
     forms = {sql_form(e.sql) for e in store.examples}
     loose = {sql_form(e.sql, loose=True) for e in store.examples}
     out = {"first_same_tables": 0, "any_same_tables": 0, "form_in_data": 0, "form_retrieved": 0,
            "loose_form_in_data": 0, "loose_form_retrieved": 0}
     seconds = []
+    split = {"form_shown": [0, 0], "form_not_shown": [0, 0], "form_not_in_data": [0, 0]}  # [answered, n]
     for q in questions:
         t0 = time.perf_counter()
         near = store.nearest(q.question, k)
@@ -51,14 +58,20 @@ def measure(store: ExampleStore, questions, k: int) -> dict:
         gold_tables, form = tables_of(q.sql), sql_form(q.sql)
         out["first_same_tables"] += bool(near) and tables_of(near[0].sql) == gold_tables
         out["any_same_tables"] += any(tables_of(e.sql) == gold_tables for e in near)
+        shown = any(sql_form(e.sql) == form for e in near)
         if form in forms:
             out["form_in_data"] += 1
-            out["form_retrieved"] += any(sql_form(e.sql) == form for e in near)
+            out["form_retrieved"] += shown
+        group = split["form_shown" if shown else "form_not_shown" if form in forms else "form_not_in_data"]
+        group[0] += failed is not None and q.question not in failed
+        group[1] += 1
         form = sql_form(q.sql, loose=True)
         if form in loose:
             out["loose_form_in_data"] += 1
             out["loose_form_retrieved"] += any(sql_form(e.sql, loose=True) == form for e in near)
     out["ms_per_retrieval"] = summarize([s * 1000 for s in seconds])
+    if failed is not None:
+        out["ex_by_retrieval"] = {name: {"right": right, "n": n} for name, (right, n) in split.items()}
     return out
 
 
@@ -76,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default="0,0.5,1,2", help="link weights to compare (0: similarity alone)")
     ap.add_argument("--config", help="config file (default: ./config.yaml)")
     ap.add_argument("--database", help="PostgreSQL URL (default: config, else the embedded server)")
+    ap.add_argument("--report", help="an askdb eval --out report taken with this retrieval: split EX by what was shown")
     ap.add_argument("--save", action="store_true", help="also write bench/results/retrieval-<time>.json")
     args = ap.parse_args(argv)
     try:
@@ -85,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         linker = asyncio.run(_linker(query_url(cfg, owner), cfg))
         link_s = time.perf_counter() - t0
         questions = read_items(args.questions)
-    except (AskdbError, OSError) as exc:
+        failed = {f["question"] for f in read_eval_report(args.report)["failures"]} if args.report else None
+    except (AskdbError, OSError, ReportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner)))
@@ -96,13 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     for w in (float(x) for x in args.weights.split(",")):
         store = ExampleStore(examples, embedder=embedder, cache_dir=cache_dir(cfg), match=match,
                              linker=linker if w > 0 else None, link_weight=w)
-        r = measure(store, questions, args.k)
+        r = measure(store, questions, args.k, failed)
         result["by_weight"][str(w)] = r
         print(f"link weight {w:<4}: first example on the gold tables {r['first_same_tables']}/{len(questions)}, "
               f"any of {args.k} {r['any_same_tables']}/{len(questions)}, gold form retrieved "
               f"{r['form_retrieved']}/{r['form_in_data']} (of those whose form is in the data), up to its presentation "
               f"{r['loose_form_retrieved']}/{r['loose_form_in_data']}; "
               f"{r['ms_per_retrieval']['median']} ms per retrieval")
+        for group, c in r.get("ex_by_retrieval", {}).items():
+            print(f"  EX, {group.replace('_', ' ')}: {c['right']}/{c['n']}")
     print(f"linker read from the database in {link_s:.2f} s")
     if args.save:
         print(write_results("retrieval", result))

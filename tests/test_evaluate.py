@@ -255,6 +255,24 @@ def test_coverage_counts_statement_forms_and_splits_ex(tmp_path, capsys):
     assert "bad.jsonl:1" in capsys.readouterr().err
 
 
+def test_retrieval_bench_splits_ex_by_what_was_shown():
+    from bench.bench_retrieval import measure
+    from pipeline.prompt import Example
+    from pipeline.retrieval import ExampleStore
+
+    store = ExampleStore([Example("topics of CS 1010", "SELECT topic FROM course_topics ct JOIN courses c "
+                                  "ON c.id = ct.course_id WHERE c.code = 'CS 1010'"),
+                          Example("graduate courses", "SELECT code, title FROM courses WHERE level = 'graduate'")])
+    dev = [EvalItem("topics of CE 4229", "SELECT topic FROM course_topics t JOIN courses k ON k.id = t.course_id "
+                                         "WHERE k.code = 'CE 4229'"),
+           EvalItem("how many courses", "SELECT count(*) FROM courses")]
+    out = measure(store, dev, k=1, failed={"how many courses"})
+    assert (out["form_in_data"], out["form_retrieved"]) == (1, 1)
+    assert out["ex_by_retrieval"] == {"form_shown": {"right": 1, "n": 1}, "form_not_shown": {"right": 0, "n": 0},
+                                      "form_not_in_data": {"right": 0, "n": 1}}
+    assert "ex_by_retrieval" not in measure(store, dev, k=1)
+
+
 async def test_answerable_fills_generated_statements_with_the_gold_values(query_db_url):
     from bench.coverage import answerable
 
