@@ -64,8 +64,9 @@ class SchemaLinker:
         (a count, a ranking, a bound; "many:table.column" when it names several values of one column)."""
         raw = words(question)
         norm = [_norm(w) for w in raw]
-        out: set[str] = {item for item, pattern in _ASKS.items() if pattern.search(question.lower())}
-        m = re.search(r"\bhow many (\w+)", question.lower())
+        lowered = question.lower()
+        out: set[str] = {item for item, pattern in _ASKS.items() if pattern.search(lowered)}
+        m = re.search(r"\bhow many (\w+)", lowered)
         # 'how many credits is CS 2110' asks for a stored number; 'how many sections' and 'how many topics' count.
         if m and self._columns_named(m.group(1)) & self.numeric and not self.tables.get(_norm(m.group(1))):
             out.discard("agg:count")
@@ -83,20 +84,21 @@ class SchemaLinker:
         out |= {"many:" + item.removeprefix("val:") for item, count in named.items() if count > 1}
         column_words = []
         for i, w in enumerate(raw):
-            out |= self.tables.get(norm[i], frozenset())
+            tabs, cols = self.tables.get(norm[i], frozenset()), self._columns_named(w)
+            out |= tabs
             period = i + 1 < len(raw) and w in _RELATIVE and (norm[i + 1] in self.heads or norm[i + 1] in self.tables)
             if not period:  # the 'last' of 'last fall' is no last_name
                 # A word naming a table ('sections') names none of its columns ('section_number').
-                nouns = {item.removeprefix("tab:") for item in self.tables.get(norm[i], ())}
-                column_words.append(frozenset(c for c in self._columns_named(w) if _table_of(c) not in nouns))
-            if len(w) > 2 and not taken[i] and not self.tables.get(norm[i]) and not self._columns_named(w):
+                nouns = {_table_of(item) for item in tabs}
+                column_words.append(frozenset(c for c in cols if _table_of(c) not in nouns))
+            if len(w) > 2 and not taken[i] and not tabs and not cols:
                 out.add(f"word:{norm[i]}")  # a word that names nothing stored may be searched for
             if i and raw[i - 1] in _RELATIVE:
                 # 'last fall' names a value that starts with 'Fall' ('Fall 2025') without spelling it, and
                 # 'this semester' one of the terms table's values.
                 out |= self.heads.get(norm[i], frozenset())
-                for table in self.tables.get(norm[i], ()):
-                    out |= self.table_values.get(table.removeprefix("tab:"), frozenset())
+                for table in tabs:
+                    out |= self.table_values.get(_table_of(table), frozenset())
         # A column word of several tables ('title': courses and instructors) means the one of a table the question
         # names otherwise ('the title of CE 3310' is a course's).
         named_tables = {_table_of(item) for item in out if item.startswith(("tab:", "val:"))}
@@ -139,7 +141,7 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
         if rest:
             heads.setdefault(head, set()).update(items)
         for item in items:
-            table_values.setdefault(item.removeprefix("val:").split(".")[0], set()).add(item)
+            table_values.setdefault(_table_of(item), set()).add(item)
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
     return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
                         numeric)
@@ -169,7 +171,7 @@ def _is_key(column: str) -> bool:
 
 
 def _table_of(item: str) -> str:
-    """'col:courses.title' -> 'courses'."""
+    """'col:courses.title' -> 'courses'; 'tab:courses' -> 'courses'."""
     return item.partition(":")[2].split(".")[0]
 
 
@@ -181,8 +183,9 @@ def sql_links(sql: str) -> frozenset[str]:
         return frozenset()
     if tree is None:
         return frozenset()
-    tables = {t.name for t in tree.find_all(exp.Table)}
-    alias = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    found = list(tree.find_all(exp.Table))
+    tables = {t.name for t in found}
+    alias = {t.alias_or_name: t.name for t in found}
 
     def qualified(c: exp.Column) -> str | None:
         if c.table:

@@ -22,10 +22,10 @@ SYNONYMS = {
 
 def humanise(name: str) -> str:
     """'course_topics' -> 'course topics', 'department_id' -> 'department'."""
-    words = [w for w in re.split(r"[_\s]+", name.lower()) if w]
-    if len(words) > 1 and words[-1] in ("id", "fk", "key"):
-        words = words[:-1]
-    return " ".join(words)
+    parts = [w for w in re.split(r"[_\s]+", name.lower()) if w]
+    if len(parts) > 1 and parts[-1] in ("id", "fk", "key"):
+        parts = parts[:-1]
+    return " ".join(parts)
 
 
 def singular(phrase: str) -> str:
