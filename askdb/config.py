@@ -73,6 +73,7 @@ class SqlConfig:
     retrieve_by: str = ""  # question | skeleton | both; empty: as the adapter was trained (train_report.json)
     link_weight: float = 1.0  # weight of schema linking when ranking examples; 0: similarity alone
     rank_candidates: int = 0  # >1: pick the first statement among this many beam candidates by schema linking
+    adapt_examples: bool = True  # with linking: show examples asked with the question's own values and numbers
 
 
 @dataclass(frozen=True)

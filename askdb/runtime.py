@@ -10,11 +10,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import asyncpg
 
-from pipeline.database import open_pool
+from pipeline.database import declared_today, open_pool
 from pipeline.errors import ConfigError, DatabaseUnavailable
 from pipeline.executor import ExecLimits
 from pipeline.guard import GuardPolicy
@@ -81,10 +81,11 @@ def pipeline_settings(cfg: Config) -> PipelineSettings:
         limits=ExecLimits(cfg.database.statement_timeout_ms, cfg.database.max_rows, cfg.database.max_result_bytes))
 
 
-def clock(cfg: Config):
-    """Today's date, or the fixed one from sql.today."""
-    if cfg.sql.today:
-        fixed = dt.date.fromisoformat(cfg.sql.today)
+def clock(cfg: Config, declared: dt.date | None = None):
+    """Today's date: the fixed one from sql.today, else the one the database declares (`declared_today`), else the
+    real date."""
+    fixed = dt.date.fromisoformat(cfg.sql.today) if cfg.sql.today else declared
+    if fixed is not None:
         return lambda: fixed
     return dt.date.today
 
@@ -163,6 +164,7 @@ class App:
     schema: Schema
     pipeline: Pipeline | None
     model: TextModel | None
+    today: Callable[[], dt.date] = dt.date.today  # runtime.clock for this database
 
 
 @contextlib.asynccontextmanager
@@ -187,6 +189,7 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
         if not schema.tables:
             raise ConfigError("database.schema",
                               f"no readable tables in schema '{cfg.database.schema}' (run `askdb db init` to load the course data)")
+        today = clock(cfg, await declared_today(pool))
         pipeline = None
         if with_model:
             model = await open_model(cfg, adapter=adapter, backend=backend)
@@ -211,11 +214,11 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
                         linker = await load_linker(pool, schema.without_columns(policy.denied_columns))
                     store = ExampleStore(examples, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_dir(cfg),
                                          match=retrieval_match(cfg, adapter_dir), linker=linker,
-                                         link_weight=cfg.sql.link_weight)
+                                         link_weight=cfg.sql.link_weight, adapt=cfg.sql.adapt_examples)
             pipeline = Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema,
                                 policy=policy, store=store, settings=settings,
-                                clock=clock(cfg))
-        yield App(cfg, owner_url, pool, schema, pipeline, model)
+                                clock=today)
+        yield App(cfg, owner_url, pool, schema, pipeline, model, today)
     finally:
         if answer_model is not None and answer_model is not model:
             await answer_model.aclose()

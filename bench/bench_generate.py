@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -30,6 +31,7 @@ from bench.common import write_results  # noqa: E402
 from bench.scratch import course_database  # noqa: E402
 from finetune.generator.metrics import diversity  # noqa: E402
 from finetune.generator.run import GenerateSettings, generate  # noqa: E402
+from pipeline.database import declared_today  # noqa: E402
 from pipeline.schema import introspect_schema  # noqa: E402
 
 
@@ -51,6 +53,7 @@ async def main(args) -> int:
                 load_s = time.perf_counter() - started
             async with asyncpg.create_pool(url, min_size=1, max_size=8) as pool:
                 schema = await introspect_schema(pool)
+                settings = dataclasses.replace(settings, today=clock(cfg, await declared_today(pool))())
                 stats = await generate(pool, schema, guard_policy(cfg, schema), settings, out=out, model=model)
             total = time.perf_counter() - started
         finally:

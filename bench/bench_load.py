@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from askdb.config import load_config, validate  # noqa: E402
 from bench.scratch import course_database  # noqa: E402
-from askdb.runtime import clock, guard_policy, open_app, pipeline_settings  # noqa: E402
+from askdb.runtime import guard_policy, open_app, pipeline_settings  # noqa: E402
 from bench.common import peak_rss_mb, percentile, summarize, write_results  # noqa: E402
 from pipeline.models.base import Completion  # noqa: E402
 from pipeline.pipeline import Answer, Pipeline  # noqa: E402
@@ -175,7 +175,7 @@ async def main(args) -> int:
                 gold = {d["question"]: d["sql"] for d in dev}
                 settings = dataclasses.replace(pipeline_settings(cfg), answer_with_model=False, few_shot_k=0)
                 pipeline = Pipeline(sql_model=GoldModel(gold, args.delay_ms / 1000), pool=app.pool, schema=app.schema,
-                                    policy=guard_policy(cfg, app.schema), settings=settings, clock=clock(cfg))
+                                    policy=guard_policy(cfg, app.schema), settings=settings, clock=app.today)
             records, wall_s = await run_users(pipeline, questions, args.users)
             model_name = pipeline.sql_model.name
     fig = report(records, questions, wall_s)

@@ -10,8 +10,9 @@ form was among the examples, whose form the data holds but was not shown, and wh
 
     .venv/bin/python bench/bench_retrieval.py --weights 1 --report bench/results/eval-dev-shipped-linker-mean-similarity-20261201.json
 
-The retrieval is the runtime's: config.yaml's example files, `sql.retrieve_by`, the bundled MiniLM and a linker read
-from the database as the read-only role (`askdb db init` first). Also the time per retrieval (median) either way.
+The retrieval is the runtime's: config.yaml's example files, `sql.retrieve_by`, `sql.adapt_examples`, the bundled
+MiniLM and a linker read from the database as the read-only role (`askdb db init` first). Also the time per retrieval
+(median) either way.
 """
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
               "match": match, "linker_load_s": round(link_s, 2), "by_weight": {}}
     for w in (float(x) for x in args.weights.split(",")):
         store = ExampleStore(examples, embedder=embedder, cache_dir=cache_dir(cfg), match=match,
-                             linker=linker if w > 0 else None, link_weight=w)
+                             linker=linker if w > 0 else None, link_weight=w, adapt=cfg.sql.adapt_examples)
         r = measure(store, questions, args.k, failed)
         result["by_weight"][str(w)] = r
         print(f"link weight {w:<4}: first example on the gold tables {r['first_same_tables']}/{len(questions)}, "

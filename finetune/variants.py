@@ -10,61 +10,18 @@ one. A variant is kept only if its statement runs and returns rows.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
 
 import asyncpg
 import sqlglot
-from sqlglot import exp
 
 from pipeline.database import quote_ident
 from pipeline.errors import AskdbError
 from pipeline.executor import ExecLimits, execute
+from pipeline.slots import Slot, clean_spans, named_slots, slot_key, swap_values
 
-_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)
 # A variant that scans a big join for nothing should not hold up an export.
 VARIANT_LIMITS = ExecLimits(statement_timeout_ms=2_000, max_rows=200, max_result_bytes=1_000_000)
-
-
-@dataclass(frozen=True)
-class Slot:
-    """A literal of the statement the question names: the column it is compared with (if any) and where it is named."""
-    literal: exp.Literal
-    alias: str | None  # the table alias of the column; None for a number compared with no column
-    table: str | None
-    column: str | None
-    start: int
-    end: int
-
-    @property
-    def value(self) -> str:
-        return self.literal.this.strip("%") if self.literal.is_string else self.literal.this
-
-
-def named_slots(question: str, tree: exp.Expression) -> list[Slot]:
-    """Literals whose value (without LIKE's %) the question names, case aside, in the order the question names them:
-    strings compared with a column, numbers compared with a column or with nothing (HAVING counts, LIMIT)."""
-    aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
-    out = []
-    for lit in tree.find_all(exp.Literal):
-        value = lit.this.strip("%") if lit.is_string else lit.this
-        if len(value) < (2 if lit.is_string else 1):
-            continue
-        m = re.search(r"(?<![\w.])" + re.escape(value) + r"(?![\w.]\w|\w)", question, re.I)
-        if not m:
-            continue
-        parent = lit.parent
-        col = parent.this if isinstance(parent, _COMPARISONS) and isinstance(parent.this, exp.Column) else None
-        if col is None:
-            # Only a number that bounds something ("more than 8", LIMIT 5): a string has no values to draw from,
-            # and a number in a select list (`SELECT 1` in EXISTS) is no value of the question's.
-            if not lit.is_string and isinstance(parent, (*_COMPARISONS, exp.Limit)) and value.isdigit():
-                out.append(Slot(lit, None, None, None, m.start(), m.end()))
-            continue
-        alias = col.table or (next(iter(aliases)) if len(aliases) == 1 else "")
-        if alias in aliases:
-            out.append(Slot(lit, alias, aliases[alias], col.name, m.start(), m.end()))
-    return sorted(out, key=lambda s: s.start)
 
 
 @dataclass
@@ -103,7 +60,7 @@ class VariantMaker:
         except sqlglot.errors.SqlglotError:
             return []
         slots = named_slots(question, tree)
-        if not slots or n <= 0 or not _clean_spans(slots):
+        if not slots or n <= 0 or not clean_spans(slots):
             return []
         groups = _groups(slots)
         choices = []
@@ -123,7 +80,7 @@ class VariantMaker:
             values = {}
             for keys, options in zip(groups.values(), choices):
                 values.update(zip(keys, self._rng.choice(options)))
-            new_q, new_sql = _swap(question, tree, values)
+            new_q, new_sql = swap_values(question, tree, values)
             if new_q.lower() in taken:
                 continue
             try:
@@ -136,48 +93,17 @@ class VariantMaker:
         return out
 
 
-def _key(slot: Slot) -> tuple[str | None, str | None, str]:
-    # A value the statement compares twice with the same column gets one new value, in both places.
-    return (slot.alias, slot.column, slot.value) if slot.column else (f"#{slot.start}", None, slot.value)
-
-
 def _groups(slots: list[Slot]) -> dict[tuple, list[tuple]]:
     """Slot keys by what they are drawn from together: one table alias's row, or one number on its own."""
     groups: dict[tuple, list[tuple]] = {}
     for s in slots:
-        k = _key(s)
+        k = slot_key(s)
         g = groups.setdefault((s.alias if s.column else k[0], s.table), [])
         if k not in g:
             g.append(k)
     return groups
 
 
-def _clean_spans(slots: list[Slot]) -> bool:
-    """Whether every named span is one slot key and no two overlap ('CS' inside 'CS 1010' does not swap cleanly)."""
-    by_span: dict[tuple[int, int], set] = {}
-    for s in slots:
-        by_span.setdefault((s.start, s.end), set()).add(_key(s))
-    spans = sorted(by_span)
-    return all(len(v) == 1 for v in by_span.values()) and all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
-
-
 def _nearby(n: int) -> list[int]:
     """Other whole numbers a question of the same kind would name instead of `n`."""
     return sorted({v for v in (n - 2, n - 1, n + 1, n + 2, n * 2, n // 2) if v > 0 and v != n})
-
-
-def _swap(question: str, tree: exp.Expression, values: dict[tuple, str]) -> tuple[str, str]:
-    """The question and statement with each named slot's value replaced by its new one in `values`."""
-    tree = tree.copy()
-    spans = {}
-    for slot in named_slots(question, tree):
-        value = values[_key(slot)]
-        if slot.literal.is_string:
-            slot.literal.replace(exp.Literal.string(slot.literal.this.replace(slot.value, value, 1)))
-        else:
-            slot.literal.replace(exp.Literal.number(value))
-        spans[(slot.start, slot.end)] = value
-    # From the end, so earlier spans stay where they are.
-    for (start, end), value in sorted(spans.items(), key=lambda s: -s[0][0]):
-        question = question[:start] + value + question[end:]
-    return question, tree.sql(dialect="postgres")

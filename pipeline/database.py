@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import logging
 import re
 from typing import AsyncIterator
 
 import asyncpg
 
 from .errors import DatabaseUnavailable
+
+log = logging.getLogger("askdb.database")
+# A database whose rows are a snapshot ("the current term is Fall 2026") says what date they are from, so that "this
+# semester" means the same to the model, the generator and an evaluation on any day: ALTER DATABASE ... SET askdb.today.
+TODAY_SETTING = "askdb.today"
 
 
 def quote_ident(name: str) -> str:
@@ -55,3 +62,15 @@ async def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, timeout_s
         yield pool
     finally:
         await pool.close()
+
+
+async def declared_today(pool: asyncpg.Pool) -> dt.date | None:
+    """The date the database declares its data to be from (the `askdb.today` setting), or None."""
+    value = await pool.fetchval("SELECT current_setting($1, true)", TODAY_SETTING)
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        log.warning("ignoring %s = %r: not an ISO date (YYYY-MM-DD)", TODAY_SETTING, value)
+        return None

@@ -58,6 +58,7 @@ class SchemaLinker:
     heads: Mapping[str, frozenset[str]] = field(default_factory=dict)  # 'fall' -> {"val:terms.name"}
     table_values: Mapping[str, frozenset[str]] = field(default_factory=dict)  # "terms" -> {"val:terms.name"}
     numeric: frozenset[str] = frozenset()  # {"col:courses.credits"}: 'how many credits' asks for a stored number
+    originals: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # 'ce 4229' -> {"courses.code": 'CE 4229'}
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -72,15 +73,10 @@ class SchemaLinker:
             out.discard("agg:count")
         taken = [False] * len(norm)
         named: dict[str, int] = {}
-        for n in range(min(_LONGEST_VALUE_WORDS, len(norm)), 0, -1):
-            for i in range(len(norm) - n + 1):
-                items = self.values.get(" ".join(norm[i:i + n]))
-                # Longest match first: the 'CS' of 'CS 2110' is part of a course code, not the CS department.
-                if items and not any(taken[i:i + n]):
-                    out |= items
-                    taken[i:i + n] = [True] * n
-                    for item in items:
-                        named[item] = named.get(item, 0) + 1
+        for _, key in self._value_spans(norm, taken):
+            out |= self.values[key]
+            for item in self.values[key]:
+                named[item] = named.get(item, 0) + 1
         out |= {"many:" + item.removeprefix("val:") for item, count in named.items() if count > 1}
         column_words = []
         for i, w in enumerate(raw):
@@ -106,6 +102,31 @@ class SchemaLinker:
             out |= {i for i in items if _table_of(i) in named_tables} or items
         return frozenset(out)
 
+    def named_values(self, question: str) -> tuple[dict[str, list[str]], list[str]]:
+        """The stored values a question names, by "table.column" in the order it names them, and the whole numbers
+        it names outside them ('more than 2', 'top 5'; not the 2110 of 'CS 2110')."""
+        raw = words(question)
+        norm = [_norm(w) for w in raw]
+        taken = [False] * len(norm)
+        out: dict[str, list[str]] = {}
+        for _, key in sorted(self._value_spans(norm, taken)):
+            for column, stored in self.originals.get(key, {}).items():
+                if stored not in out.setdefault(column, []):
+                    out[column].append(stored)
+        return out, [w for w, t in zip(raw, taken) if not t and w.isdigit()]
+
+    def _value_spans(self, norm: list[str], taken: list[bool]) -> list[tuple[int, str]]:
+        """(position, value key) of each stored value in the normalised words, marking their words `taken`."""
+        found = []
+        for n in range(min(_LONGEST_VALUE_WORDS, len(norm)), 0, -1):
+            for i in range(len(norm) - n + 1):
+                key = " ".join(norm[i:i + n])
+                # Longest match first: the 'CS' of 'CS 2110' is part of a course code, not the CS department.
+                if key in self.values and not any(taken[i:i + n]):
+                    taken[i:i + n] = [True] * n
+                    found.append((i, key))
+        return found
+
     def _columns_named(self, word: str) -> frozenset[str]:
         # The column word less its last two letters, at least four: 'credit' names credits, 'start' starts_on.
         return frozenset().union(*(items for col, items in self.columns.items()
@@ -115,11 +136,13 @@ class SchemaLinker:
 def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) -> SchemaLinker:
     """A linker over `schema` (denied columns already removed) and the text values read from each column."""
     by_value: dict[str, set[str]] = {}
+    originals: dict[str, dict[str, str]] = {}
     for (table, column), vals in values.items():
         for v in vals:
             key = " ".join(_norm(w) for w in words(str(v)))
             if len(key) >= 2:
                 by_value.setdefault(key, set()).add(f"val:{table}.{column}")
+                originals.setdefault(key, {}).setdefault(f"{table}.{column}", str(v))
     columns: dict[str, set[str]] = {}
     tables: dict[str, set[str]] = {}
     numeric = frozenset(f"col:{t.name}.{c.name}" for t in schema.tables for c in t.columns if c.type in NUMBER_TYPES)
@@ -144,7 +167,7 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
             table_values.setdefault(_table_of(item), set()).add(item)
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
     return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
-                        numeric)
+                        numeric, originals)
 
 
 async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1000,

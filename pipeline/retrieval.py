@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 from .linking import SchemaLinker, link_score, sql_links
 from .prompt import Example
+from .slots import adapt_example
 from .words import words
 
 log = logging.getLogger("askdb.retrieval")
@@ -84,7 +85,7 @@ class ExampleStore:
 
     def __init__(self, examples: Iterable[Example] = (), *, embedder: MiniLMEmbedder | None = None,
                  cache_dir: Path | None = None, match: str = "question", linker: SchemaLinker | None = None,
-                 link_weight: float = 1.0, rerank_pool: int = 300):
+                 link_weight: float = 1.0, rerank_pool: int = 300, adapt: bool = False):
         if match not in MATCH_KEYS:
             raise ValueError(f"retrieval match must be one of {', '.join(MATCH_KEYS)}, not {match!r}")
         self.examples: list[Example] = []
@@ -100,6 +101,8 @@ class ExampleStore:
         self._linker = linker if link_weight > 0 else None
         self._link_weight = link_weight
         self._rerank_pool = rerank_pool
+        # With a linker, examples can be shown asked with the question's own values (pipeline.slots.adapt_example).
+        self._adapt = adapt and self._linker is not None
         self._links: list[frozenset[str]] = []
         self._lock = threading.Lock()
         self.add_many(list(examples))
@@ -173,6 +176,7 @@ class ExampleStore:
                 head = order[:self._rerank_pool]
                 head.sort(key=lambda i: -(scores[i] + self._link_weight * link_score(asked, self._links[i])))
                 order[:self._rerank_pool] = head
+        named = self._linker.named_values(question) if self._adapt else None
         out, seen = [], {exclude_sql} if exclude_sql else set()
         for i in order:
             e = self.examples[i]
@@ -181,6 +185,12 @@ class ExampleStore:
             if e.sql in seen:
                 continue
             seen.add(e.sql)
+            if named is not None:
+                adapted = adapt_example(e, *named)
+                # Two examples that differ only in their values: the second is shown as it is.
+                if adapted.sql not in seen:
+                    seen.add(adapted.sql)
+                    e = adapted
             out.append(e)
             if len(out) == k:
                 break

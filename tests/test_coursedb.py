@@ -331,3 +331,30 @@ def test_dev_set_gold_sql_runs_and_returns_rows(course_db):
     failures, topics = asyncio.run(go())
     assert not failures, failures
     assert len(topics) >= 8
+
+
+def test_the_snapshot_declares_its_date_inside_the_current_term(course_db, tmp_path):
+    from askdb.config import load_config
+    from askdb.coursedb.seed import CURRENT_TERM, SNAPSHOT_DATE
+    from askdb.runtime import clock
+    from pipeline.database import declared_today
+
+    async def go():
+        conn = await asyncpg.connect(course_db[0])
+        try:
+            declared = await declared_today(conn)
+            term = await conn.fetchrow("SELECT starts_on, ends_on FROM terms WHERE name = $1", CURRENT_TERM)
+            await conn.execute("SET askdb.today = 'soon'")
+            return declared, term, await declared_today(conn)
+        finally:
+            await conn.close()
+
+    declared, term, garbled = asyncio.run(go())
+    # 'this semester' means Fall 2026 whatever day the dev set is evaluated on.
+    assert declared == SNAPSHOT_DATE and term["starts_on"] <= declared <= term["ends_on"]
+    assert garbled is None  # not a date: ignored (with a warning), the real date is used
+    cfg = load_config("config.yaml", env={})
+    assert clock(cfg, declared)() == SNAPSHOT_DATE
+    pinned = tmp_path / "pinned.yaml"
+    pinned.write_text(Path("config.yaml").read_text().replace('today: ""', 'today: "2025-10-01"'))
+    assert str(clock(load_config(pinned, env={}), declared)()) == "2025-10-01"  # sql.today wins

@@ -6,7 +6,8 @@ import json
 import sqlglot
 
 from finetune.dataset import Pair, limit_pairs, merge_pairs, read_pairs
-from finetune.variants import VariantMaker, named_slots
+from finetune.variants import VariantMaker
+from pipeline.slots import named_slots
 from pipeline.database import open_pool
 
 TOPICS = ("SELECT ct.week, ct.topic FROM course_topics ct JOIN courses c ON c.id = ct.course_id "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import getpass
 import sys
 from pathlib import Path
@@ -112,7 +113,7 @@ async def review_command(args, *, stdin=None, stdout=None) -> int:
     async with open_app(cfg, database=args.database, with_model=False) as app:
         verifier = Verifier(app.pool, guard_policy(cfg, app.schema), pipeline_settings(cfg).limits)
         suggester = ModelSuggester(cfg, app.schema.without_columns(frozenset(cfg.guard.denied_columns)),
-                                   database_label(app.owner_url))
+                                   database_label(app.owner_url), app.today)
         try:
             async with open_feedback(cfg, app.owner_url, verifier=verifier) as store:
                 flags = [await store.get_flag(args.id)] if args.id is not None else await store.list_flags("open")
@@ -127,15 +128,15 @@ async def review_command(args, *, stdin=None, stdout=None) -> int:
 class ModelSuggester:
     """Candidate SQL from the configured model, loaded only when a reviewer first asks."""
 
-    def __init__(self, cfg: Config, schema, db_label: str):
-        self.cfg, self.schema, self.db_label = cfg, schema, db_label
+    def __init__(self, cfg: Config, schema, db_label: str, today=dt.date.today):
+        self.cfg, self.schema, self.db_label, self.today = cfg, schema, db_label, today
         self._model = None
 
     async def __call__(self, flag: FlagView) -> list[str]:
         from pipeline.generate import generate_sql
         from pipeline.retrieval import ExampleStore
 
-        from ..runtime import clock, example_paths, open_model
+        from ..runtime import example_paths, open_model
 
         if self._model is None:
             self._model = await open_model(self.cfg)
@@ -145,7 +146,7 @@ class ModelSuggester:
         hint = ((flag.sql or "")[:300], "a user flagged this answer as wrong" + (f": {flag.comment}" if flag.comment else ""))
         out = []
         for error in (None, hint if flag.sql else None):
-            gen = await generate_sql(self._model, flag.question, self.schema, today=clock(self.cfg)(), examples=examples,
+            gen = await generate_sql(self._model, flag.question, self.schema, today=self.today(), examples=examples,
                                      budget_tokens=self.cfg.sql.prompt_token_budget,
                                      max_tokens=self.cfg.sql.max_new_tokens, error=error)
             if gen.sql and gen.sql not in out:

@@ -8,7 +8,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from pipeline.database import open_pool
+from pipeline.database import declared_today, open_pool
 from pipeline.errors import ConfigError
 from pipeline.executor import ExecLimits
 from pipeline.schema import introspect_schema
@@ -62,6 +62,7 @@ async def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"data/{label}/samples.jsonl")
     model = None
     async with open_pool(url, max_size=max(2, settings.concurrency), timeout_s=cfg.database.connect_timeout_s) as pool:
+        settings = dataclasses.replace(settings, today=clock(cfg, await declared_today(pool))())
         schema = await introspect_schema(pool, schema=cfg.database.schema, exclude_tables=frozenset(cfg.guard.denied_tables))
         if not schema.tables:
             raise ConfigError("database.schema", f"no tables in schema '{cfg.database.schema}' of {label}")

@@ -10,7 +10,7 @@ from pipeline.errors import ConfigError
 from pipeline.linking import load_linker
 
 from ..config import cache_dir
-from ..runtime import clock, database_label, guard_policy, open_app
+from ..runtime import database_label, guard_policy, open_app
 from .common import add_common, config_from
 
 log = logging.getLogger("askdb")
@@ -51,13 +51,13 @@ def run(args) -> int:
                         repeat=settings.correction_repeat)
     if not pairs:
         raise ConfigError("--data", f"{args.data} holds no question/SQL pairs")
-    schema, label, linker = asyncio.run(_training_schema(cfg, args.database, link=settings.link_weight > 0))
+    schema, label, linker, today = asyncio.run(_training_schema(cfg, args.database, link=settings.link_weight > 0))
     other = sorted({p.db for p in pairs if p.db and p.db != label})
     if other:
         log.warning("pairs are labelled for database %s but training introspects %s", ", ".join(other), label)
     console = Console(stderr=True)
     train(pairs, schema, out_dir=Path(args.out or cfg.model.adapter), settings=settings,
-          base_source=args.base or cfg.model.source, cache_root=cache_dir(cfg), today=clock(cfg)(),
+          base_source=args.base or cfg.model.source, cache_root=cache_dir(cfg), today=today,
           budget_tokens=cfg.sql.prompt_token_budget, data_sha=data_sha256(files), resume=args.resume,
           init_adapter=_adapter_dir(args.from_adapter), console=console, linker=linker)
     return 0
@@ -65,11 +65,11 @@ def run(args) -> int:
 
 async def _training_schema(cfg, database: str | None, *, link: bool = False):
     """The schema exactly as the runtime pipeline shows it to the model (denied columns removed), its label and,
-    with `link`, a schema linker for the training prompts' retrieval."""
+    with `link`, a schema linker for the training prompts' retrieval; and its date (runtime.clock)."""
     async with open_app(cfg, database=database, with_model=False) as app:
         schema = app.schema.without_columns(guard_policy(cfg, app.schema).denied_columns)
         linker = await load_linker(app.pool, schema) if link else None
-        return schema, database_label(app.owner_url), linker
+        return schema, database_label(app.owner_url), linker, app.today()
 
 
 def _adapter_dir(path: str | None) -> Path | None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import asyncpg
 
+from pipeline.database import TODAY_SETTING, quote_ident
+
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
 
 # Creation order (parents first); dropped in reverse.
@@ -405,6 +407,7 @@ TERMS = [
     ("Fall 2026", dt.date(2026, 8, 24), dt.date(2026, 12, 11)),
 ]
 CURRENT_TERM = "Fall 2026"
+SNAPSHOT_DATE = dt.date(2026, 12, 1)  # a day of the current term, the date the shipped adapter was trained on
 
 # Offered every term (with the number of sections per term).
 ALWAYS_OFFERED = {"CS 1010": 3, "MATH 1210": 3, "MATH 1220": 2, "PHYS 1110": 2, "PHYS 1120": 2,
@@ -682,6 +685,10 @@ async def load_course_database(conn: asyncpg.Connection, *, seed: int = 4229) ->
                     f"(SELECT coalesce(max(id), 0) + 1 FROM public.{table}), false)"
                 )
     await conn.execute("ANALYZE " + ", ".join(f"public.{t}" for t in COURSE_TABLES))
+    # The rows are a snapshot during Fall 2026 (current enrollments, "this semester" in the dev set): new sessions
+    # see its date whatever day it is (pipeline.database.declared_today).
+    database = await conn.fetchval("SELECT current_database()")
+    await conn.execute(f"ALTER DATABASE {quote_ident(database)} SET {TODAY_SETTING} = '{SNAPSHOT_DATE.isoformat()}'")
     return {table: len(rows[table]) for table in COURSE_TABLES}
 
 
