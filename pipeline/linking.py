@@ -58,7 +58,8 @@ class SchemaLinker:
     heads: Mapping[str, frozenset[str]] = field(default_factory=dict)  # 'fall' -> {"val:terms.name"}
     table_values: Mapping[str, frozenset[str]] = field(default_factory=dict)  # "terms" -> {"val:terms.name"}
     numeric: frozenset[str] = frozenset()  # {"col:courses.credits"}: 'how many credits' asks for a stored number
-    originals: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # 'ce 4229' -> {"courses.code": 'CE 4229'}
+    # 'ce 4229' -> {"courses.code": 'CE 4229'}; None where several values of the column read the same.
+    originals: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -111,9 +112,31 @@ class SchemaLinker:
         out: dict[str, list[str]] = {}
         for _, key in sorted(self._value_spans(norm, taken)):
             for column, stored in self.originals.get(key, {}).items():
-                if stored not in out.setdefault(column, []):
+                if stored is not None and stored not in out.setdefault(column, []):
                     out[column].append(stored)
         return out, [w for w, t in zip(raw, taken) if not t and w.isdigit()]
+
+    def ground_values(self, sql: str) -> str:
+        """`sql` with each string it compares with a text column (=, <>, IN) spelled as the column stores it, where
+        one stored value reads the same ('Associate Professors' -> 'Associate Professor'); unchanged otherwise."""
+        try:
+            tree = sqlglot.parse_one(sql, read="postgres")
+        except sqlglot.errors.SqlglotError:
+            return sql
+        if tree is None:
+            return sql
+        qualified, changed = _column_names(tree), False
+        for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
+            name = qualified(node.this) if isinstance(node.this, exp.Column) else None
+            # Only the node's own values: the strings of an `IN (SELECT ...)` belong to other columns.
+            for lit in (node.expressions if isinstance(node, exp.In) else [node.expression]) if name else ():
+                if not isinstance(lit, exp.Literal) or not lit.is_string:
+                    continue
+                stored = self.originals.get(" ".join(_norm(w) for w in words(lit.this)), {}).get(name)
+                if stored is not None and stored != lit.this:
+                    lit.replace(exp.Literal.string(stored))
+                    changed = True
+        return tree.sql(dialect="postgres") if changed else sql
 
     def _value_spans(self, norm: list[str], taken: list[bool]) -> list[tuple[int, str]]:
         """(position, value key) of each stored value in the normalised words, marking their words `taken`."""
@@ -142,7 +165,9 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
             key = " ".join(_norm(w) for w in words(str(v)))
             if len(key) >= 2:
                 by_value.setdefault(key, set()).add(f"val:{table}.{column}")
-                originals.setdefault(key, {}).setdefault(f"{table}.{column}", str(v))
+                spelled = originals.setdefault(key, {})
+                # Two values of one column that read the same ('Lecturer', 'lecturers') name neither for sure.
+                spelled[f"{table}.{column}"] = str(v) if spelled.get(f"{table}.{column}", str(v)) == str(v) else None
     columns: dict[str, set[str]] = {}
     tables: dict[str, set[str]] = {}
     numeric = frozenset(f"col:{t.name}.{c.name}" for t in schema.tables for c in t.columns if c.type in NUMBER_TYPES)
@@ -206,15 +231,8 @@ def sql_links(sql: str) -> frozenset[str]:
         return frozenset()
     if tree is None:
         return frozenset()
-    found = list(tree.find_all(exp.Table))
-    tables = {t.name for t in found}
-    alias = {t.alias_or_name: t.name for t in found}
-
-    def qualified(c: exp.Column) -> str | None:
-        if c.table:
-            return f"{alias.get(c.table, c.table)}.{c.name}"
-        return f"{next(iter(tables))}.{c.name}" if len(tables) == 1 else None
-
+    tables = {t.name for t in tree.find_all(exp.Table)}
+    qualified = _column_names(tree)
     out = {f"tab:{t}" for t in tables}
     for c in tree.find_all(exp.Column):
         name = qualified(c)
@@ -245,6 +263,19 @@ def sql_links(sql: str) -> frozenset[str]:
         bounds.setdefault(side.sql(), set()).add("cmp:lt" if upper else "cmp:gt")
     out |= {next(iter(kinds)) if len(kinds) == 1 else "cmp:range" for kinds in bounds.values()}
     return frozenset(out)
+
+
+def _column_names(tree: exp.Expression):
+    """A function naming a column of the statement "table.column" (aliases resolved; None if ambiguous)."""
+    found = list(tree.find_all(exp.Table))
+    tables = {t.name for t in found}
+    alias = {t.alias_or_name: t.name for t in found}
+
+    def qualified(c: exp.Column) -> str | None:
+        if c.table:
+            return f"{alias.get(c.table, c.table)}.{c.name}"
+        return f"{next(iter(tables))}.{c.name}" if len(tables) == 1 else None
+    return qualified
 
 
 _STATEMENT_ASKS = {"agg:count": (exp.Count,), "agg:sum": (exp.Sum,), "agg:avg": (exp.Avg,),

@@ -14,7 +14,7 @@ from .errors import QuestionRejected, UnsafeSql
 from .executor import ExecLimits, QueryResult, execute
 from .generate import GeneratedSql, generate_sql, sql_candidates
 from .guard import CheckedSql, GuardPolicy, check_sql
-from .linking import link_score, sql_links
+from .linking import SchemaLinker, link_score, sql_links
 from .models.base import TextModel
 from .prompt import build_sql_prompt
 from .render import render_answer
@@ -121,7 +121,8 @@ class Pipeline:
                     t = time.perf_counter()
                     if not gen.sql:
                         raise UnsafeSql("the model did not write a SELECT statement", gen.raw)
-                    checked = check_sql(gen.sql, self.policy)
+                    # 'Associate Professors' finds nothing where the column stores 'Associate Professor'.
+                    checked = check_sql(self.linker.ground_values(gen.sql) if self.linker else gen.sql, self.policy)
                     timings["check"] = timings.get("check", 0) + _ms(t)
                     sql = checked.sql
                     t = time.perf_counter()
@@ -161,10 +162,15 @@ class Pipeline:
             return Answer(question, sql, answer=friendly_error(exc), timings_ms=timings, error=str(exc),
                           error_kind=type(exc).__name__, attempts=attempts, model=self.sql_model.name)
 
+    @property
+    def linker(self) -> SchemaLinker | None:
+        """The schema linker of the example store, if any: it ranks candidates and spells values as stored."""
+        return self.store.linker if self.store is not None else None
+
     async def _ranked_candidates(self, question: str, examples) -> list[GeneratedSql]:
         """Beam candidates ordered by how well they use what the question names (beam order breaks ties);
         [] when ranking is off or impossible (no linker, a model without beams)."""
-        linker = self.store.linker if self.store is not None else None
+        linker = self.linker
         if self.settings.rank_candidates <= 1 or linker is None:
             return []
         messages = build_sql_prompt(question, self.schema, today=self.clock(), examples=examples,

@@ -171,3 +171,22 @@ async def test_model_answer_used_only_when_grounded(query_db_url):
     if credits == 4:
         assert a1.answer_source == "model"
     assert a2.answer_source == "fallback" and "7" not in a2.answer and str(credits) in a2.answer
+
+
+async def test_values_are_spelled_as_the_column_stores_them(query_db_url):
+    from pipeline.linking import load_linker
+    from pipeline.prompt import Example
+    from pipeline.retrieval import ExampleStore
+
+    # The model copies the question's spelling; the column stores 'Associate Professor' and 'CE 4229'.
+    sql = ("SELECT i.last_name FROM instructors i JOIN departments d ON d.id = i.department_id "
+           "WHERE i.title = 'Associate Professors' AND d.code = 'ce'")
+    async with open_pool(query_db_url) as pool:
+        schema = await introspect_schema(pool)
+        p = await _pipeline(pool, ScriptedModel(sql))
+        ungrounded = await p.answer("Which associate professors are in CE?")
+        p.store = ExampleStore([Example("lecturers in EE", "SELECT last_name FROM instructors WHERE title = 'Lecturer'")],
+                               linker=await load_linker(pool, schema))
+        ans = await p.answer("Which associate professors are in CE?")
+    assert ungrounded.ok and ungrounded.rows == ()
+    assert ans.ok and ans.rows and "'Associate Professor'" in ans.sql and "d.code = 'CE'" in ans.sql

@@ -56,3 +56,19 @@ def test_the_store_shows_adapted_examples_only_when_asked():
     shown = ExampleStore([TOPICS, other], linker=LINKER, adapt=True).nearest(question, 2)
     assert [e.question for e in shown] == [question, "topics of CS 1010"]
     assert ExampleStore(examples, adapt=True).nearest(question, 1) == [TOPICS]  # no linker, nothing to adapt with
+
+
+def test_values_the_model_misspells_are_grounded_only_when_one_stored_value_reads_the_same():
+    sql = "SELECT last_name FROM instructors WHERE title = 'lecturers' AND last_name IN ('okafor', 'Nobody')"
+    assert LINKER.ground_values(sql) == ("SELECT last_name FROM instructors WHERE title = 'Lecturer' "
+                                         "AND last_name IN ('Okafor', 'Nobody')")
+    exact = "SELECT code FROM courses AS c WHERE c.code = 'CS 2110' AND c.title ILIKE '%data%'"
+    assert LINKER.ground_values(exact) is exact  # already stored, or a search: untouched
+    assert LINKER.ground_values("SELEC nonsense") == "SELEC nonsense"
+    # Two stored values that read the same: neither is guessed.
+    twins = build_linker(SCHEMA, {("instructors", "title"): ["Lecturer", "lecturers"]})
+    assert twins.ground_values("SELECT 1 FROM instructors WHERE title = 'LECTURER'").endswith("'LECTURER'")
+    # A subquery's strings are grounded against their own column, not the IN's.
+    nested = ("SELECT code FROM courses WHERE code IN (SELECT code FROM courses WHERE level = 'graduates') "
+              "AND title = 'linear algebra'")
+    assert LINKER.ground_values(nested).endswith("level = 'graduate') AND title = 'Linear Algebra'")
