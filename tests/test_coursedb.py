@@ -358,3 +358,31 @@ def test_the_snapshot_declares_its_date_inside_the_current_term(course_db, tmp_p
     pinned = tmp_path / "pinned.yaml"
     pinned.write_text(Path("config.yaml").read_text().replace('today: ""', 'today: "2025-10-01"'))
     assert str(clock(load_config(pinned, env={}), declared)()) == "2025-10-01"  # sql.today wins
+
+
+def test_a_loader_that_does_not_own_the_database_still_loads_it_and_says_how_to_set_the_date(caplog):
+    from askdb.coursedb.seed import SNAPSHOT_DATE
+
+    name, role = f"askdb_coursedb_test_{uuid.uuid4().hex[:8]}", f"askdb_loader_{uuid.uuid4().hex[:8]}"
+
+    async def go():
+        admin = await asyncpg.connect(_admin_url())
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        try:
+            owner = await asyncpg.connect(_with_database(_admin_url(), name))
+            await owner.execute(f'GRANT ALL ON SCHEMA public TO "{role}"')
+            await owner.close()
+            loader = await asyncpg.connect(_with_database(_admin_url(), name), user=role)
+            try:
+                return await load_course_database(loader)
+            finally:
+                await loader.close()
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+            await admin.close()
+
+    counts = asyncio.run(go())
+    assert counts["terms"] == 3
+    assert f"sql.today: {SNAPSHOT_DATE.isoformat()}" in caplog.text

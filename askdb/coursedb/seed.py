@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import random
 import sys
 from decimal import Decimal
@@ -18,6 +19,7 @@ import asyncpg
 from pipeline.database import TODAY_SETTING, quote_ident
 
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
+log = logging.getLogger("askdb.coursedb")
 
 # Creation order (parents first); dropped in reverse.
 COURSE_TABLES: tuple[str, ...] = (
@@ -688,7 +690,11 @@ async def load_course_database(conn: asyncpg.Connection, *, seed: int = 4229) ->
     # The rows are a snapshot during Fall 2026 (current enrollments, "this semester" in the dev set): new sessions
     # see its date whatever day it is (pipeline.database.declared_today).
     database = await conn.fetchval("SELECT current_database()")
-    await conn.execute(f"ALTER DATABASE {quote_ident(database)} SET {TODAY_SETTING} = '{SNAPSHOT_DATE.isoformat()}'")
+    try:
+        await conn.execute(f"ALTER DATABASE {quote_ident(database)} SET {TODAY_SETTING} = '{SNAPSHOT_DATE.isoformat()}'")
+    except asyncpg.InsufficientPrivilegeError:
+        log.warning("only the owner of database %s can declare the data's date; set sql.today: %s in config.yaml "
+                    "so that 'this semester' means %s", database, SNAPSHOT_DATE.isoformat(), CURRENT_TERM)
     return {table: len(rows[table]) for table in COURSE_TABLES}
 
 
