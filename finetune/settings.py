@@ -30,6 +30,7 @@ class TrainSettings:
     few_shot_pool: int = 6  # the examples are drawn from this many nearest pairs, so the model learns to judge them
     retrieve_by: str = "question"  # question | skeleton (entities masked) | both; the runtime follows unless sql.retrieve_by
     link_weight: float = 0.0  # schema linking when retrieving training examples, as sql.link_weight at question time
+    adapt_examples: bool = False  # with link_weight > 0: examples asked with the pair's own values (sql.adapt_examples)
     max_pairs: int = 0  # train on at most this many pairs (0: all); the rest still serve as examples
     sample_by_shape: bool = False  # that sample takes the query shapes in turn (no better on the dev set)
     cpu_bf16: bool = True  # bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX): ~1.5x faster

@@ -66,14 +66,14 @@ def encode_all(tokenizer, pairs: Sequence[Pair], schema: Schema, *, today: dt.da
 
 
 def example_store(pairs: Sequence[Pair], cache_root: Path, *, match: str = "question", linker=None,
-                  link_weight: float = 0.0):
+                  link_weight: float = 0.0, adapt: bool = False):
     """The runtime's retrieval store over the training file's pairs (same embedder, same dedupe, same linking)."""
     from pipeline.prompt import Example
     from pipeline.retrieval import ExampleStore, MiniLMEmbedder
 
     unique = list(dict.fromkeys(Example(p.question, p.sql) for p in pairs))
     return ExampleStore(unique, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_root, match=match,
-                        linker=linker, link_weight=link_weight)
+                        linker=linker, link_weight=link_weight, adapt=adapt)
 
 
 def batch_loss(model, batch: Sequence[TrainExample], pad_id: int):
@@ -269,7 +269,7 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
                             by_shape=settings.sample_by_shape)
     # Every pair serves as a retrievable example, also those not trained on: the runtime's store holds them all.
     store = example_store(pairs, cache_root, match=settings.retrieve_by, linker=linker,
-                          link_weight=settings.link_weight) if settings.few_shot_k > 0 else None
+                          link_weight=settings.link_weight, adapt=settings.adapt_examples) if settings.few_shot_k > 0 else None
     shots = dict(k=settings.few_shot_k, pool=settings.few_shot_pool, seed=settings.seed)
     train_ex = encode_all(tok, train_pairs, schema, today=today, budget_tokens=budget_tokens,
                           max_tokens=settings.max_seq_tokens, examples=retrieved_examples(train_pairs, store, **shots))

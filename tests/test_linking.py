@@ -178,3 +178,7 @@ def test_training_prompts_can_retrieve_with_the_same_linking(linker, tmp_path):
     # Same embedder and store as the runtime; only the order of the near ones changes.
     assert {e.sql for e in plain.nearest(question, 2)} == {e.sql for e in linked.nearest(question, 2)}
     assert linked.nearest(question, 1)[0].sql == "SELECT credits FROM courses WHERE code = 'CE 4229'"
+    # train.adapt_examples: the training prompt's examples asked with the pair's own values, as served.
+    adapted = example_store(pairs, tmp_path, linker=linker, link_weight=1.0, adapt=True)
+    assert adapted.nearest(question, 1)[0] == Example("how many hours is CS 2110 worth",
+                                                      "SELECT credits FROM courses WHERE code = 'CS 2110'")
