@@ -13,11 +13,11 @@ import random
 from dataclasses import dataclass, field
 
 import asyncpg
-import sqlglot
 
 from pipeline.database import quote_ident
 from pipeline.errors import AskdbError
 from pipeline.executor import ExecLimits, execute
+from pipeline.linking import parse_statement
 from pipeline.slots import Slot, clean_spans, named_slots, slot_key, swap_values
 
 # A variant that scans a big join for nothing should not hold up an export.
@@ -55,9 +55,8 @@ class VariantMaker:
         the new ones added to it."""
         taken = taken if taken is not None else set()
         taken.add(question.lower())
-        try:
-            tree = sqlglot.parse_one(sql, read="postgres")
-        except sqlglot.errors.SqlglotError:
+        tree = parse_statement(sql)
+        if tree is None:
             return []
         slots = named_slots(question, tree)
         if not slots or n <= 0 or not clean_spans(slots):

@@ -47,6 +47,11 @@ def _norm(word: str) -> str:
     return singular(word) if len(word) > 3 else word
 
 
+def _value_key(text: str) -> str:
+    """How a stored value is looked up: its normalised words ('Associate Professors' -> 'associate professor')."""
+    return " ".join(_norm(w) for w in words(text))
+
+
 @dataclass(frozen=True)
 class SchemaLinker:
     """Names of one schema's tables, columns and stored text values, as people type them."""
@@ -119,10 +124,7 @@ class SchemaLinker:
     def ground_values(self, sql: str) -> str:
         """`sql` with each string it compares with a text column (=, <>, IN) spelled as the column stores it, where
         one stored value reads the same ('Associate Professors' -> 'Associate Professor'); unchanged otherwise."""
-        try:
-            tree = sqlglot.parse_one(sql, read="postgres")
-        except sqlglot.errors.SqlglotError:
-            return sql
+        tree = parse_statement(sql)
         if tree is None:
             return sql
         qualified, changed = _column_names(tree), False
@@ -132,7 +134,7 @@ class SchemaLinker:
             for lit in (node.expressions if isinstance(node, exp.In) else [node.expression]) if name else ():
                 if not isinstance(lit, exp.Literal) or not lit.is_string:
                     continue
-                stored = self.originals.get(" ".join(_norm(w) for w in words(lit.this)), {}).get(name)
+                stored = self.originals.get(_value_key(lit.this), {}).get(name)
                 if stored is not None and stored != lit.this:
                     lit.replace(exp.Literal.string(stored))
                     changed = True
@@ -161,13 +163,13 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
     by_value: dict[str, set[str]] = {}
     originals: dict[str, dict[str, str]] = {}
     for (table, column), vals in values.items():
-        for v in vals:
-            key = " ".join(_norm(w) for w in words(str(v)))
+        for value in map(str, vals):
+            key, item = _value_key(value), f"{table}.{column}"
             if len(key) >= 2:
-                by_value.setdefault(key, set()).add(f"val:{table}.{column}")
+                by_value.setdefault(key, set()).add(f"val:{item}")
                 spelled = originals.setdefault(key, {})
                 # Two values of one column that read the same ('Lecturer', 'lecturers') name neither for sure.
-                spelled[f"{table}.{column}"] = str(v) if spelled.get(f"{table}.{column}", str(v)) == str(v) else None
+                spelled[item] = value if spelled.get(item, value) == value else None
     columns: dict[str, set[str]] = {}
     tables: dict[str, set[str]] = {}
     numeric = frozenset(f"col:{t.name}.{c.name}" for t in schema.tables for c in t.columns if c.type in NUMBER_TYPES)
@@ -223,12 +225,17 @@ def _table_of(item: str) -> str:
     return item.partition(":")[2].split(".")[0]
 
 
+def parse_statement(sql: str) -> exp.Expression | None:
+    """The statement's tree (postgres dialect), or None when sqlglot cannot read it."""
+    try:
+        return sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.SqlglotError:
+        return None
+
+
 def sql_links(sql: str) -> frozenset[str]:
     """The tables, columns and value-compared columns ("val:table.column") a statement uses; empty if unparsable."""
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.SqlglotError:
-        return frozenset()
+    tree = parse_statement(sql)
     if tree is None:
         return frozenset()
     tables = {t.name for t in tree.find_all(exp.Table)}

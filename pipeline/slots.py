@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-import sqlglot
 from sqlglot import exp
 
+from .linking import parse_statement
 from .prompt import Example
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)
@@ -94,10 +94,7 @@ def adapt_example(example: Example, values: Mapping[str, Sequence[str]], numbers
     """The example asked with a new question's values: each value it names of a column the new question names
     values of (`values`: "table.column" -> stored values, in the question's order), and its bounding numbers when
     both name as many (`numbers`). The model copies a shown example's form well but its values too (README)."""
-    try:
-        tree = sqlglot.parse_one(example.sql, read="postgres")
-    except sqlglot.errors.SqlglotError:
-        return example
+    tree = parse_statement(example.sql)
     if tree is None:
         return example
     slots = named_slots(example.question, tree)
