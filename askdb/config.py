@@ -72,7 +72,7 @@ class SqlConfig:
     adapter_few_shot_k: int = 2  # with an adapter whose train_report.json does not record its few-shot k
     retrieve_by: str = ""  # question | skeleton | both; empty: as the adapter was trained (train_report.json)
     link_weight: float = 1.0  # weight of schema linking when ranking examples; 0: similarity alone
-    rank_candidates: int = 0  # >1: pick the first statement among this many beam candidates by schema linking
+    rank_candidates: int = 0  # >1: replace a first statement that contradicts the question by the best beam candidate
     adapt_examples: bool = True  # with linking: show examples asked with the question's own values and numbers
 
 

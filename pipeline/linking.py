@@ -289,6 +289,14 @@ _STATEMENT_ASKS = {"agg:count": (exp.Count,), "agg:sum": (exp.Sum,), "agg:avg": 
                    "agg:rank": (exp.Limit, exp.Max, exp.Min), "agg:group": (exp.Group,)}
 
 
+def contradictions(question: frozenset[str], statement: frozenset[str]) -> frozenset[str]:
+    """Where a statement contradicts the question's own words: a value, bound or list of values it filters on that
+    the question does not name (an invented `first_name = 'Eve'`), and a value the question names that it never
+    filters on ('full professors' with no title filter)."""
+    extra = {s for s in statement if s.startswith(("val:", "cmp:", "many:")) and s not in question}
+    return frozenset(extra | {q for q in question if q.startswith("val:") and q not in statement})
+
+
 def link_score(question: frozenset[str], statement: frozenset[str]) -> float:
     """Share of the question's links the statement uses, less half a point for each value the statement filters
     on, aggregate it computes or bound it sets that the question does not ask for (a course-title filter for a

@@ -14,9 +14,8 @@ from .errors import QuestionRejected, UnsafeSql
 from .executor import ExecLimits, QueryResult, execute
 from .generate import GeneratedSql, generate_sql, sql_candidates
 from .guard import CheckedSql, GuardPolicy, check_sql
-from .linking import SchemaLinker, link_score, sql_links
+from .linking import SchemaLinker, contradictions, link_score, sql_links
 from .models.base import TextModel
-from .prompt import build_sql_prompt
 from .render import render_answer
 from .retrieval import ExampleStore
 from .schema import Schema
@@ -28,7 +27,9 @@ class PipelineSettings:
     few_shot_k: int = 3
     self_correction_attempts: int = 1
     candidates_on_error: int = 4  # beam-search alternatives tried when the first SQL fails (models that offer them)
-    rank_candidates: int = 0  # >1: the first statement is picked among this many beam candidates by schema linking
+    # >1: when the first statement contradicts what the question names, the best of this many beam candidates by
+    # schema linking replaces it
+    rank_candidates: int = 0
     max_new_tokens: int = 120
     max_question_chars: int = 500
     answer_with_model: bool = True
@@ -108,12 +109,12 @@ class Pipeline:
                 t = time.perf_counter()
                 if alternatives:
                     gen = alternatives.pop(0)
-                elif alternatives is None and error is None and (ranked := await self._ranked_candidates(question, examples)):
-                    gen, alternatives = ranked[0], ranked[1:]
                 else:
                     gen = await generate_sql(self.sql_model, question, self.schema, today=self.clock(),
                                              examples=examples, budget_tokens=self.settings.budget_tokens,
                                              max_tokens=self.settings.max_new_tokens, error=error)
+                    if alternatives is None and error is None and (ranked := await self._reranked(question, gen)):
+                        gen, alternatives = ranked[0], ranked[1:]
                 timings["generate"] = timings.get("generate", 0) + _ms(t)
                 sql = gen.sql or gen.raw.strip()
                 tried.add(gen.sql)
@@ -167,18 +168,19 @@ class Pipeline:
         """The schema linker of the example store, if any: it ranks candidates and spells values as stored."""
         return self.store.linker if self.store is not None else None
 
-    async def _ranked_candidates(self, question: str, examples) -> list[GeneratedSql]:
-        """Beam candidates ordered by how well they use what the question names (beam order breaks ties);
-        [] when ranking is off or impossible (no linker, a model without beams)."""
+    async def _reranked(self, question: str, first: GeneratedSql) -> list[GeneratedSql]:
+        """When `first` contradicts what the question names, it and the beam candidates, best by schema linking
+        first (`first` wins ties); [] when it does not, or ranking is off or impossible (no linker, no beams)."""
         linker = self.linker
         if self.settings.rank_candidates <= 1 or linker is None:
             return []
-        messages = build_sql_prompt(question, self.schema, today=self.clock(), examples=examples,
-                                    budget_tokens=self.settings.budget_tokens)
-        cands = await sql_candidates(self.sql_model, messages, n=self.settings.rank_candidates,
-                                     max_tokens=self.settings.max_new_tokens)
         asked = linker.question_links(question)
-        return sorted(cands, key=lambda g: -link_score(asked, sql_links(g.sql)))
+        if not contradictions(asked, sql_links(first.sql)):
+            return []
+        cands = await sql_candidates(self.sql_model, first.messages, n=self.settings.rank_candidates,
+                                     max_tokens=self.settings.max_new_tokens)
+        pool = [first] + [c for c in cands if c.sql != first.sql]
+        return sorted(pool, key=lambda g: -link_score(asked, sql_links(g.sql)))
 
     def _accept(self, question: str) -> str:
         question = " ".join((question or "").split())

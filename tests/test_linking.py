@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.database import open_pool
-from pipeline.linking import build_linker, link_score, load_linker, sql_links
+from pipeline.linking import build_linker, contradictions, link_score, load_linker, sql_links
 from pipeline.prompt import Example
 from pipeline.retrieval import ExampleStore
 from pipeline.schema import Column, ForeignKey, Schema, Table, introspect_schema
@@ -64,6 +64,22 @@ def test_what_a_question_asks_for_is_linked_to_the_statements_aggregates(linker)
     assert link_score(asks, counting) > link_score(asks, listing)
     names = linker.question_links("sections of Data Structures")
     assert link_score(names, listing) > link_score(names, counting)
+
+
+def test_contradictions_are_values_the_question_does_not_name_or_names_and_the_statement_skips(linker):
+    asked = linker.question_links("Who teaches CE 4229 this semester?")
+    invented = sql_links("SELECT i.last_name FROM sections s JOIN courses c ON c.id = s.course_id JOIN instructors i "
+                         "ON i.id = s.instructor_id WHERE c.code = 'CE 4229' AND i.last_name = 'Chen'")
+    assert contradictions(asked, invented) == {"val:instructors.last_name", "val:terms.name"}
+    right = sql_links("SELECT i.last_name FROM sections s JOIN courses c ON c.id = s.course_id JOIN terms t ON "
+                      "t.id = s.term_id JOIN instructors i ON i.id = s.instructor_id "
+                      "WHERE c.code = 'CE 4229' AND t.name = 'Fall 2026'")
+    assert not contradictions(asked, right)
+    # An aggregate is no contradiction ('the most topics' counts): only values, bounds and value lists are.
+    assert not contradictions(linker.question_links("how many credits is CS 2110?"),
+                              sql_links("SELECT count(*) FROM courses WHERE code = 'CS 2110'"))
+    assert contradictions(linker.question_links("Which courses are worth 4 credits?"),
+                          sql_links("SELECT code FROM courses WHERE credits <= 4")) == {"cmp:lt"}
 
 
 def test_statement_links_resolve_aliases_and_value_filters():

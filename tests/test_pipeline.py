@@ -82,28 +82,32 @@ async def test_when_every_candidate_fails_the_error_is_fed_back_once(query_db_ur
     assert "nmee" in model.prompts[1][-1].content  # the last failure is what the model is told about
 
 
-async def test_ranked_candidates_put_the_statement_on_what_the_question_names_first(query_db_url):
+async def test_a_statement_that_contradicts_the_question_is_replaced_by_the_best_candidate(query_db_url):
     from pipeline.linking import load_linker
     from pipeline.prompt import Example
     from pipeline.retrieval import ExampleStore
 
-    count = "SELECT count(*) FROM courses WHERE code = 'CS 2110'"
+    invented = "SELECT credits FROM courses WHERE title = 'Algorithms'"  # a course the question does not name
     stored = "SELECT credits FROM courses WHERE code = 'CS 2110'"
-    # The beam's first statement counts; the linker knows 'credits' is a column of the course named.
-    model = CandidateScriptedModel(count, candidates=[count, stored])
+    right = "SELECT title FROM courses WHERE code = 'CS 2110'"
     async with open_pool(query_db_url) as pool:
         schema = await introspect_schema(pool)
         store = ExampleStore([Example("credits of CE 4229", "SELECT credits FROM courses WHERE code = 'CE 4229'")],
                              linker=await load_linker(pool, schema))
-        p = await _pipeline(pool, model, rank_candidates=4)
-        p.store = store
-        ans = await p.answer("how many credits is CS 2110?")
-        off = await _pipeline(pool, CandidateScriptedModel(count, candidates=[count, stored]))
-        off.store = store
-        plain = await off.answer("how many credits is CS 2110?")
-    assert ans.ok and ans.sql.startswith("SELECT credits") and ans.rows == ((3,),)
-    assert model.candidate_calls == 1 and model.prompts == []  # no greedy generation on top of the beams
-    assert plain.sql.upper().startswith("SELECT COUNT")  # ranking off: the greedy statement, as before
+
+        async def ask(question, first, candidates, **settings):
+            model = CandidateScriptedModel(first, candidates=candidates)
+            p = await _pipeline(pool, model, **settings)
+            p.store = store
+            return await p.answer(question), model
+
+        fixed, model = await ask("how many credits is CS 2110?", invented, [invented, stored], rank_candidates=4)
+        kept, kept_model = await ask("What is CS 2110 called?", right, [right, invented], rank_candidates=4)
+        off, _ = await ask("how many credits is CS 2110?", invented, [invented, stored])
+    assert fixed.ok and fixed.sql == stored and fixed.rows == ((3,),)
+    assert model.candidate_calls == 1 and len(model.prompts) == 1  # greedy first, one beam search on top
+    assert kept.ok and kept.sql == right and kept_model.candidate_calls == 0  # nothing contradicted: no beams
+    assert off.sql == invented  # ranking off: the greedy statement, as before
 
 
 async def test_refusal_is_a_clear_message_not_an_exception(query_db_url):
