@@ -289,12 +289,22 @@ _STATEMENT_ASKS = {"agg:count": (exp.Count,), "agg:sum": (exp.Sum,), "agg:avg": 
                    "agg:rank": (exp.Limit, exp.Max, exp.Min), "agg:group": (exp.Group,)}
 
 
+# Items a statement filters on: a value, a bound, a list of values. link_score also counts aggregates and searched
+# words against a statement; contradictions only these.
+_FILTERS = ("val:", "cmp:", "many:")
+
+
+def _unasked(question: frozenset[str], statement: frozenset[str], kinds: tuple[str, ...]) -> set[str]:
+    """The statement's items of these kinds that the question does not ask for."""
+    return {s for s in statement if s.startswith(kinds) and s not in question}
+
+
 def contradictions(question: frozenset[str], statement: frozenset[str]) -> frozenset[str]:
     """Where a statement contradicts the question's own words: a value, bound or list of values it filters on that
     the question does not name (an invented `first_name = 'Eve'`), and a value the question names that it never
     filters on ('full professors' with no title filter)."""
-    extra = {s for s in statement if s.startswith(("val:", "cmp:", "many:")) and s not in question}
-    return frozenset(extra | {q for q in question if q.startswith("val:") and q not in statement})
+    skipped = {q for q in question if q.startswith("val:") and q not in statement}
+    return frozenset(_unasked(question, statement, _FILTERS) | skipped)
 
 
 def link_score(question: frozenset[str], statement: frozenset[str]) -> float:
@@ -307,5 +317,5 @@ def link_score(question: frozenset[str], statement: frozenset[str]) -> float:
         return 0.0
     # Every word of the question is linked, so that a searched-for word can be found among them; only a search
     # counts them, as a match when the question has the word, as a filter it did not ask for when not.
-    extra = sum(1 for s in statement if s.startswith(("val:", "agg:", "cmp:", "many:", "word:")) and s not in question)
+    extra = len(_unasked(question, statement, _FILTERS + ("agg:", "word:")))
     return (len(question & statement) - 0.5 * extra) / named
