@@ -130,7 +130,8 @@ def sql_messages(question: str, schema: Schema, *, today: dt.date, budget_tokens
     return build_sql_prompt(question, schema, today=today, examples=examples, budget_tokens=budget_tokens)
 
 
-def retrieved_examples(pairs: Sequence[Pair], store, *, k: int, pool: int, seed: int) -> list[tuple[Example, ...]]:
+def retrieved_examples(pairs: Sequence[Pair], store, *, k: int, pool: int, seed: int,
+                       today: dt.date | None = None) -> list[tuple[Example, ...]]:
     """Per pair, k examples as the runtime retrieves them (most similar first), never the pair itself.
 
     They are drawn from the `pool` nearest, not always the top k: at inference the nearest pair is often
@@ -140,7 +141,7 @@ def retrieved_examples(pairs: Sequence[Pair], store, *, k: int, pool: int, seed:
     rng = random.Random(seed)
     out = []
     for p in pairs:
-        near = store.nearest(p.question, max(pool, k), exclude_question=p.question, exclude_sql=p.sql)
+        near = store.nearest(p.question, max(pool, k), exclude_question=p.question, exclude_sql=p.sql, today=today)
         keep = sorted(rng.sample(range(len(near)), min(k, len(near))))
         out.append(tuple(near[i] for i in keep))
     return out

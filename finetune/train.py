@@ -270,7 +270,7 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     # Every pair serves as a retrievable example, also those not trained on: the runtime's store holds them all.
     store = example_store(pairs, cache_root, match=settings.retrieve_by, linker=linker,
                           link_weight=settings.link_weight, adapt=settings.adapt_examples) if settings.few_shot_k > 0 else None
-    shots = dict(k=settings.few_shot_k, pool=settings.few_shot_pool, seed=settings.seed)
+    shots = dict(k=settings.few_shot_k, pool=settings.few_shot_pool, seed=settings.seed, today=today)
     train_ex = encode_all(tok, train_pairs, schema, today=today, budget_tokens=budget_tokens,
                           max_tokens=settings.max_seq_tokens, examples=retrieved_examples(train_pairs, store, **shots))
     val_ex = encode_all(tok, val_pairs, schema, today=today, budget_tokens=budget_tokens,

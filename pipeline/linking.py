@@ -6,16 +6,18 @@ code, "credits" a course column) should come first (README, Benchmarks)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import asyncpg
 import sqlglot
 from sqlglot import exp
 
 from .database import quote_ident
+from .periods import PeriodTable, load_period_tables, relative_periods
 from .schema import NUMBER_TYPES, TEXT_TYPES, Schema
 from .words import SYNONYMS, humanise, singular, words
 
@@ -65,6 +67,7 @@ class SchemaLinker:
     numeric: frozenset[str] = frozenset()  # {"col:courses.credits"}: 'how many credits' asks for a stored number
     # 'ce 4229' -> {"courses.code": 'CE 4229'}; None where several values of the column read the same.
     originals: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+    periods: tuple[PeriodTable, ...] = ()  # 'this semester' is 'Fall 2026' on a day of that term
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -73,9 +76,7 @@ class SchemaLinker:
         norm = [_norm(w) for w in raw]
         lowered = question.lower()
         out: set[str] = {item for item, pattern in _ASKS.items() if pattern.search(lowered)}
-        m = re.search(r"\bhow many (\w+)", lowered)
-        # 'how many credits is CS 2110' asks for a stored number; 'how many sections' and 'how many topics' count.
-        if m and self._columns_named(m.group(1)) & self.numeric and not self.tables.get(_norm(m.group(1))):
+        if self.stored_number(question):
             out.discard("agg:count")
         taken = [False] * len(norm)
         named: dict[str, int] = {}
@@ -108,26 +109,45 @@ class SchemaLinker:
             out |= {i for i in items if _table_of(i) in named_tables} or items
         return frozenset(out)
 
-    def named_values(self, question: str) -> tuple[dict[str, list[str]], list[str]]:
-        """The stored values a question names, by "table.column" in the order it names them, and the whole numbers
-        it names outside them ('more than 2', 'top 5'; not the 2110 of 'CS 2110')."""
+    def stored_number(self, question: str) -> frozenset[str]:
+        """The numeric columns ("col:table.column") a 'how many <column>' question asks for: 'how many credits is
+        CS 2110' asks for a stored number, 'how many sections' and 'how many topics' ask for a count."""
+        m = re.search(r"\bhow many (\w+)", question.lower())
+        if not m or self.tables.get(_norm(m.group(1))):
+            return frozenset()
+        return self._columns_named(m.group(1)) & self.numeric
+
+    def named_values(self, question: str, today: dt.date | None = None) -> tuple[dict[str, list[str]], list[str]]:
+        """The stored values a question names, by "table.column" in the order it names them (with `today`, the
+        periods it names relatively too: 'this semester'), and the whole numbers it names outside them ('more than
+        2', 'top 5'; not the 2110 of 'CS 2110')."""
         raw = words(question)
         norm = [_norm(w) for w in raw]
         taken = [False] * len(norm)
+        found = [(i, column, stored) for i, key in self._value_spans(norm, taken)
+                 for column, stored in self.originals.get(key, {}).items() if stored is not None]
+        found += [(len(words(question[:start])), column, stored)
+                  for start, _, column, stored in self.relative_periods(question, today)]
         out: dict[str, list[str]] = {}
-        for _, key in sorted(self._value_spans(norm, taken)):
-            for column, stored in self.originals.get(key, {}).items():
-                if stored is not None and stored not in out.setdefault(column, []):
-                    out[column].append(stored)
+        for _, column, stored in sorted(found):
+            if stored not in out.setdefault(column, []):
+                out[column].append(stored)
         return out, [w for w, t in zip(raw, taken) if not t and w.isdigit()]
 
-    def ground_values(self, sql: str) -> str:
+    def relative_periods(self, question: str, today: dt.date | None) -> list[tuple[int, int, str, str]]:
+        """(start, end, "table.column", stored name) of each period the question names relatively on `today`."""
+        return relative_periods(self.periods, question, today)
+
+    def ground_values(self, sql: str, named: Mapping[str, Sequence[str]] | None = None) -> str:
         """`sql` with each string it compares with a text column (=, <>, IN) spelled as the column stores it, where
-        one stored value reads the same ('Associate Professors' -> 'Associate Professor'); unchanged otherwise."""
+        one stored value reads the same ('Associate Professors' -> 'Associate Professor'); and, given the values the
+        question names by column (`named_values`), a column the question names one value of that the statement
+        sets equal to one other stored value ('Spring 2026' for 'this semester') set to the named one."""
         tree = parse_statement(sql)
         if tree is None:
             return sql
         qualified, changed = _column_names(tree), False
+        equal: dict[str, list[exp.Literal]] = {}
         for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
             name = qualified(node.this) if isinstance(node.this, exp.Column) else None
             # Only the node's own values: the strings of an `IN (SELECT ...)` belong to other columns.
@@ -136,8 +156,21 @@ class SchemaLinker:
                     continue
                 stored = self.originals.get(_value_key(lit.this), {}).get(name)
                 if stored is not None and stored != lit.this:
-                    lit.replace(exp.Literal.string(stored))
+                    lit = lit.replace(exp.Literal.string(stored))
                     changed = True
+                if isinstance(node, exp.EQ):
+                    equal.setdefault(name, []).append(lit)
+        for name, lits in equal.items():
+            wanted = (named or {}).get(name, ())
+            values = {lit.this for lit in lits}
+            if len(wanted) != 1 or len(values) != 1 or wanted[0] in values:
+                continue
+            # Only another stored value, a row other than the named one: a string the column does not hold may be
+            # a column mixed up, which the question's value would not mend.
+            if self.originals.get(_value_key(next(iter(values))), {}).get(name) is not None:
+                for lit in lits:
+                    lit.replace(exp.Literal.string(wanted[0]))
+                changed = True
         return tree.sql(dialect="postgres") if changed else sql
 
     def _value_spans(self, norm: list[str], taken: list[bool]) -> list[tuple[int, str]]:
@@ -158,8 +191,10 @@ class SchemaLinker:
                                    if word.startswith(col[:max(4, len(col) - 2)])))
 
 
-def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) -> SchemaLinker:
-    """A linker over `schema` (denied columns already removed) and the text values read from each column."""
+def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
+                 periods: tuple[PeriodTable, ...] = ()) -> SchemaLinker:
+    """A linker over `schema` (denied columns already removed), the text values read from each column and its
+    tables of periods."""
     by_value: dict[str, set[str]] = {}
     originals: dict[str, dict[str, str]] = {}
     for (table, column), vals in values.items():
@@ -174,9 +209,7 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
     tables: dict[str, set[str]] = {}
     numeric = frozenset(f"col:{t.name}.{c.name}" for t in schema.tables for c in t.columns if c.type in NUMBER_TYPES)
     for t in schema.tables:
-        noun = singular(humanise(t.name))
-        last = noun.split()[-1]
-        for word in {noun, last, *SYNONYMS.get(noun, ()), *SYNONYMS.get(last, ())}:
+        for word in table_nouns(t.name):
             tables.setdefault(word, set()).add(f"tab:{t.name}")
         for c in t.columns:
             if _is_key(c.name):
@@ -194,7 +227,14 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]]) ->
             table_values.setdefault(_table_of(item), set()).add(item)
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
     return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
-                        numeric, originals)
+                        numeric, originals, periods)
+
+
+def table_nouns(table: str) -> set[str]:
+    """What a question calls one row of `table`: 'course_topics' -> course topic, topic (and synonyms)."""
+    noun = singular(humanise(table))
+    last = noun.split()[-1]
+    return {noun, last, *SYNONYMS.get(noun, ()), *SYNONYMS.get(last, ())}
 
 
 async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1000,
@@ -213,7 +253,7 @@ async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1
                 values[(t.name, c.name)] = [r["v"] for r in await pool.fetch(sql, timeout=timeout_s)]
             except (asyncpg.PostgresError, asyncio.TimeoutError) as exc:
                 log.warning("schema linking skips %s.%s: %s", t.name, c.name, exc)
-    return build_linker(schema, values)
+    return build_linker(schema, values, await load_period_tables(pool, schema, table_nouns, timeout_s=timeout_s))
 
 
 def _is_key(column: str) -> bool:

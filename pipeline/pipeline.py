@@ -14,6 +14,7 @@ from .errors import QuestionRejected, UnsafeSql
 from .executor import ExecLimits, QueryResult, execute
 from .generate import GeneratedSql, generate_sql, sql_candidates
 from .guard import CheckedSql, GuardPolicy, check_sql
+from .grounding import ground_bounds, ground_count
 from .linking import SchemaLinker, contradictions, link_score, sql_links
 from .models.base import TextModel
 from .render import render_answer
@@ -98,7 +99,8 @@ class Pipeline:
             if self.store is not None and self.settings.few_shot_k > 0:
                 t = time.perf_counter()
                 # Embedding the question is CPU work: keep it off the event loop.
-                examples = await asyncio.to_thread(self.store.nearest, question, self.settings.few_shot_k)
+                examples = await asyncio.to_thread(self.store.nearest, question, self.settings.few_shot_k,
+                                                   today=self.clock())
                 timings["retrieve"] = _ms(t)
             error = None
             alternatives: list[GeneratedSql] | None = None
@@ -123,7 +125,7 @@ class Pipeline:
                     if not gen.sql:
                         raise UnsafeSql("the model did not write a SELECT statement", gen.raw)
                     # 'Associate Professors' finds nothing where the column stores 'Associate Professor'.
-                    checked = check_sql(self.linker.ground_values(gen.sql) if self.linker else gen.sql, self.policy)
+                    checked = check_sql(self._grounded(question, gen.sql), self.policy)
                     timings["check"] = timings.get("check", 0) + _ms(t)
                     sql = checked.sql
                     t = time.perf_counter()
@@ -168,6 +170,15 @@ class Pipeline:
         """The schema linker of the example store, if any: it ranks candidates and spells values as stored."""
         return self.store.linker if self.store is not None else None
 
+    def _grounded(self, question: str, sql: str) -> str:
+        """`sql` mended where it contradicts the question's words: bounds as stated, values spelled as stored and set
+        to the one named ('Spring 2026' for 'this semester'), a stored number where it counts (`pipeline.grounding`)."""
+        linker = self.linker
+        sql = ground_bounds(question, sql)
+        if linker is None:
+            return sql
+        return ground_count(question, linker.ground_values(sql, linker.named_values(question, self.clock())[0]), linker)
+
     async def _reranked(self, question: str, first: GeneratedSql) -> list[GeneratedSql]:
         """When `first` contradicts what the question names, it and the beam candidates, best by schema linking
         first (`first` wins ties); [] when it does not, or ranking is off or impossible (no linker, no beams)."""
@@ -175,12 +186,13 @@ class Pipeline:
         if self.settings.rank_candidates <= 1 or linker is None:
             return []
         asked = linker.question_links(question)
-        if not contradictions(asked, sql_links(first.sql)):
+        # Judged as they would run: a bound or period the grounding mends is no contradiction.
+        if not contradictions(asked, sql_links(self._grounded(question, first.sql))):
             return []
         cands = await sql_candidates(self.sql_model, first.messages, n=self.settings.rank_candidates,
                                      max_tokens=self.settings.max_new_tokens)
         pool = [first] + [c for c in cands if c.sql != first.sql]
-        return sorted(pool, key=lambda g: -link_score(asked, sql_links(g.sql)))
+        return sorted(pool, key=lambda g: -link_score(asked, sql_links(self._grounded(question, g.sql))))
 
     def _accept(self, question: str) -> str:
         question = " ".join((question or "").split())

@@ -1,6 +1,7 @@
 """Few-shot retrieval: the k verified question/SQL pairs most similar to a new question."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import importlib.util
 import json
@@ -159,8 +160,9 @@ class ExampleStore:
         return vecs
 
     def nearest(self, question: str, k: int, *, exclude_question: str | None = None,
-                exclude_sql: str | None = None) -> list[Example]:
-        """The k most similar examples, most similar first (an identical question or SQL is skipped when excluded)."""
+                exclude_sql: str | None = None, today: dt.date | None = None) -> list[Example]:
+        """The k most similar examples, most similar first (an identical question or SQL is skipped when excluded);
+        `today` says which periods 'this semester' and 'last fall' are when examples are adapted."""
         if k <= 0 or not self.examples:
             return []
         with self._lock:
@@ -176,7 +178,7 @@ class ExampleStore:
                 head = order[:self._rerank_pool]
                 head.sort(key=lambda i: -(scores[i] + self._link_weight * link_score(asked, self._links[i])))
                 order[:self._rerank_pool] = head
-        named = self._linker.named_values(question) if self._adapt else None
+        named = self._linker.named_values(question, today) if self._adapt else None
         out, seen = [], {exclude_sql} if exclude_sql else set()
         for i in order:
             e = self.examples[i]
@@ -186,7 +188,7 @@ class ExampleStore:
                 continue
             seen.add(e.sql)
             if named is not None:
-                adapted = adapt_example(e, *named)
+                adapted = adapt_example(e, *named, self._linker.relative_periods(e.question, today))
                 # Two examples that differ only in their values: the second is shown as it is.
                 if adapted.sql not in seen:
                     seen.add(adapted.sql)

@@ -33,9 +33,10 @@ class Slot:
         return self.literal.this.strip("%") if self.literal.is_string else self.literal.this
 
 
-def named_slots(question: str, tree: exp.Expression) -> list[Slot]:
+def named_slots(question: str, tree: exp.Expression, relative: Sequence[tuple[int, int, str, str]] = ()) -> list[Slot]:
     """Literals whose value (without LIKE's %) the question names, case aside, in the order the question names them:
-    strings compared with a column, numbers compared with a column or with nothing (HAVING counts, LIMIT)."""
+    strings compared with a column, numbers compared with a column or with nothing (HAVING counts, LIMIT).
+    `relative`: (start, end, column, value) of the periods the question names relatively ('last fall')."""
     aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
     out = []
     for lit in tree.find_all(exp.Literal):
@@ -43,7 +44,9 @@ def named_slots(question: str, tree: exp.Expression) -> list[Slot]:
         if len(value) < (2 if lit.is_string else 1):
             continue
         m = re.search(r"(?<![\w.])" + re.escape(value) + r"(?![\w.]\w|\w)", question, re.I)
-        if not m:
+        span = (m.start(), m.end()) if m else next(
+            ((start, end) for start, end, _, name in relative if lit.is_string and name == lit.this), None)
+        if span is None:
             continue
         parent = lit.parent
         col = parent.this if isinstance(parent, _COMPARISONS) and isinstance(parent.this, exp.Column) else None
@@ -51,11 +54,11 @@ def named_slots(question: str, tree: exp.Expression) -> list[Slot]:
             # Only a number that bounds something ("more than 8", LIMIT 5): a string has no values to draw from,
             # and a number in a select list (`SELECT 1` in EXISTS) is no value of the question's.
             if not lit.is_string and isinstance(parent, (*_COMPARISONS, exp.Limit)) and value.isdigit():
-                out.append(Slot(lit, None, None, None, m.start(), m.end()))
+                out.append(Slot(lit, None, None, None, *span))
             continue
         alias = col.table or (next(iter(aliases)) if len(aliases) == 1 else "")
         if alias in aliases:
-            out.append(Slot(lit, alias, aliases[alias], col.name, m.start(), m.end()))
+            out.append(Slot(lit, alias, aliases[alias], col.name, *span))
     return sorted(out, key=lambda s: s.start)
 
 
@@ -73,31 +76,35 @@ def clean_spans(slots: list[Slot]) -> bool:
     return all(len(v) == 1 for v in by_span.values()) and all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
 
 
-def swap_values(question: str, tree: exp.Expression, values: dict[tuple, str]) -> tuple[str, str]:
+def swap_values(question: str, tree: exp.Expression, values: dict[tuple, str],
+                relative: Sequence[tuple[int, int, str, str]] = ()) -> tuple[str, str]:
     """The question and statement with each named slot's value replaced by its new one in `values`."""
     tree = tree.copy()
     spans = {}
-    for slot in named_slots(question, tree):
+    for slot in named_slots(question, tree, relative):
         value = values[slot_key(slot)]
         if slot.literal.is_string:
             slot.literal.replace(exp.Literal.string(slot.literal.this.replace(slot.value, value, 1)))
         else:
             slot.literal.replace(exp.Literal.number(value))
-        spans[(slot.start, slot.end)] = value
+        if value != slot.value:  # 'the current semester' stays as written where its period does
+            spans[(slot.start, slot.end)] = value
     # From the end, so earlier spans stay where they are.
     for (start, end), value in sorted(spans.items(), key=lambda s: -s[0][0]):
         question = question[:start] + value + question[end:]
     return question, tree.sql(dialect="postgres")
 
 
-def adapt_example(example: Example, values: Mapping[str, Sequence[str]], numbers: Sequence[str]) -> Example:
+def adapt_example(example: Example, values: Mapping[str, Sequence[str]], numbers: Sequence[str],
+                  relative: Sequence[tuple[int, int, str, str]] = ()) -> Example:
     """The example asked with a new question's values: each value it names of a column the new question names
-    values of (`values`: "table.column" -> stored values, in the question's order), and its bounding numbers when
-    both name as many (`numbers`). The model copies a shown example's form well but its values too (README)."""
+    values of (`values`: "table.column" -> stored values, in the question's order; `relative`: the periods the
+    example's question names relatively), and its bounding numbers when both name as many (`numbers`). The model
+    copies a shown example's form well but its values too (README)."""
     tree = parse_statement(example.sql)
     if tree is None:
         return example
-    slots = named_slots(example.question, tree)
+    slots = named_slots(example.question, tree, relative)
     if not slots or not clean_spans(slots):
         return example
     new: dict[tuple, str] = {}
@@ -120,5 +127,5 @@ def adapt_example(example: Example, values: Mapping[str, Sequence[str]], numbers
         new.update(zip(counted, numbers))
     if all(new[slot_key(s)] == s.value for s in slots):
         return example
-    question, sql = swap_values(example.question, tree, new)
+    question, sql = swap_values(example.question, tree, new, relative)
     return Example(question, sql)

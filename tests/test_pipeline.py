@@ -194,3 +194,45 @@ async def test_values_are_spelled_as_the_column_stores_them(query_db_url):
         ans = await p.answer("Which associate professors are in CE?")
     assert ungrounded.ok and ungrounded.rows == ()
     assert ans.ok and ans.rows and "'Associate Professor'" in ans.sql and "d.code = 'CE'" in ans.sql
+
+
+async def test_a_period_named_relatively_is_the_one_of_the_pipelines_day(query_db_url):
+    from pipeline.linking import load_linker
+    from pipeline.prompt import Example
+    from pipeline.retrieval import ExampleStore
+
+    # The model copies the term of an example about the previous semester.
+    sql = ("SELECT count(*) FROM sections s JOIN terms t ON t.id = s.term_id JOIN courses c ON c.id = s.course_id "
+           "WHERE c.code = 'CS 1010' AND t.name = 'Spring 2026'")
+    async with open_pool(query_db_url) as pool:
+        schema = await introspect_schema(pool)
+        p = await _pipeline(pool, ScriptedModel(sql))
+        p.store = ExampleStore([Example("sections of CS 2110 last semester", sql.replace("CS 1010", "CS 2110"))],
+                               linker=await load_linker(pool, schema), adapt=True)
+        this = await p.answer("How many sections does CS 1010 have this semester?")
+        named = await p.answer("How many sections does CS 1010 have in Spring 2026?")
+        expected = await pool.fetchval(sql.replace("Spring 2026", "Fall 2026"))
+    assert this.ok and "t.name = 'Fall 2026'" in this.sql and this.rows == ((expected,),)
+    shown = p.sql_model.prompts[0][-1].content.split("Examples:")[1]
+    assert "t.name = 'Fall 2026'" in shown and "Spring" not in shown  # the example asked about this semester
+    assert named.ok and "t.name = 'Spring 2026'" in named.sql
+
+
+async def test_bounds_and_stored_numbers_are_mended_by_the_questions_words(query_db_url):
+    from pipeline.linking import load_linker
+    from pipeline.prompt import Example
+    from pipeline.retrieval import ExampleStore
+
+    async with open_pool(query_db_url) as pool:
+        schema = await introspect_schema(pool)
+        store = ExampleStore([Example("credits of CE 4229", "SELECT credits FROM courses WHERE code = 'CE 4229'")],
+                             linker=await load_linker(pool, schema))
+        counted = await _pipeline(pool, ScriptedModel("SELECT COUNT(*) FROM courses WHERE code = 'CS 2110'"))
+        counted.store = store
+        credits = await counted.answer("how many credits is CS 2110?")
+        # Bounds need no linker: the question's words are enough.
+        bounded = await _pipeline(pool, ScriptedModel("SELECT section_number FROM sections WHERE capacity >= 40"))
+        over = await bounded.answer("Which sections have a capacity over 40?")
+        strictly = await pool.fetchval("SELECT count(*) FROM sections WHERE capacity > 40")
+    assert credits.ok and credits.sql == "SELECT credits FROM courses WHERE code = 'CS 2110'" and credits.rows == ((3,),)
+    assert over.ok and over.sql.endswith("capacity > 40") and len(over.rows) == strictly

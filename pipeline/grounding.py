@@ -1,0 +1,98 @@
+"""Mending the model's statement where it contradicts the question's plain words, without another generation.
+
+A 135M model copies the comparison of the example it is shown ('capacity at least 100' -> `>=`) whatever bound the
+question states ('over 40'), and counts rows for any 'how many' ('how many credits is CS 2110' -> `count(*)`).
+Both are fixed by reading the question, as values are spelled as stored (`SchemaLinker.ground_values`)."""
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+from .linking import SchemaLinker, parse_statement
+
+_BOUNDS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
+# Words right before a number or date and what they make of it; checked in this order ('no more than' before
+# 'more than').
+_BEFORE = (
+    (re.compile(r"\b(at least|no less than|no fewer than|not less than|since)\s*$"), exp.GTE),
+    (re.compile(r"\b(at most|no more than|not more than|up to|until)\s*$"), exp.LTE),
+    (re.compile(r"\b(more|greater|higher|bigger|larger|longer|later|older|newer)\s+than\s*$|"
+                r"\b(over|above|after|exceeding|exceeds|beyond)\s*$"), exp.GT),
+    (re.compile(r"\b(less|fewer|lower|smaller|shorter|earlier|younger)\s+than\s*$|\b(under|below|before)\s*$"),
+     exp.LT),
+)
+_AFTER = (
+    (re.compile(r"^\s*(\w+\s+)?or (more|greater|higher|above|later|after)\b"), exp.GTE),
+    (re.compile(r"^\s*(\w+\s+)?or (less|fewer|lower|below|earlier|before)\b"), exp.LTE),
+)
+# A number that is one end of a range ('between 20 and 40') is bounded by words this module does not read.
+_RANGE = re.compile(r"\b(between|from|and|to)\s*$")
+_FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
+
+
+def stated_bound(question: str, value: str) -> type[exp.Expression] | None:
+    """How the question bounds `value` ('more than 30' -> GT, '4 credits' -> EQ); None where it does not name it
+    or names it as one end of a range."""
+    m = re.search(r"(?<![\w.:-])" + re.escape(value.lower()) + r"(?![\w.:-]?\w)", question.lower())
+    if m is None:
+        return None
+    before, after = question.lower()[:m.start()], question.lower()[m.end():]
+    if _RANGE.search(before):
+        return None
+    for pattern, kind in _AFTER:
+        if pattern.search(after):
+            return kind
+    for pattern, kind in _BEFORE:
+        if pattern.search(before):
+            return kind
+    return exp.EQ
+
+
+def ground_bounds(question: str, sql: str) -> str:
+    """`sql` with each comparison of a number or date the question names set to the bound the question states
+    ('over 40' is `> 40` where the model wrote `>= 40`; '4 credits' is `= 4`, not `<= 4`)."""
+    tree = parse_statement(sql)
+    if tree is None:
+        return sql
+    changed = False
+    for node in list(tree.find_all(*_BOUNDS, exp.EQ)):
+        left, right = node.this, node.expression
+        flipped = isinstance(left, exp.Literal) and not isinstance(right, exp.Literal)
+        lit, other = (left, right) if flipped else (right, left)
+        if not isinstance(lit, exp.Literal) or isinstance(other, exp.Literal):
+            continue
+        if lit.is_string and not re.fullmatch(r"\d{4}-\d\d-\d\d", lit.this):
+            continue  # a name: equality is the value grounding's business
+        kind = stated_bound(question, lit.this)
+        if kind is None or (isinstance(node, exp.EQ) and kind is exp.EQ):
+            continue
+        if isinstance(node, exp.EQ) and not isinstance(other, (exp.Column, exp.AggFunc)):
+            continue
+        kind = _FLIP[kind] if flipped else kind
+        if type(node) is not kind:
+            node.replace(kind(this=left.copy(), expression=right.copy()))
+            changed = True
+    return tree.sql(dialect="postgres") if changed else sql
+
+
+def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` returning the stored number a 'how many <numeric column>' question asks for ('how many credits is
+    CS 2110': `credits`) where it counts rows instead; unchanged otherwise (a total, a count per group)."""
+    asked = linker.stored_number(question)
+    if not asked or re.search(r"\b(total|sum|average|avg|mean|each|per|every)\b", question.lower()):
+        return sql
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or tree.args.get("group") or len(tree.expressions) != 1:
+        return sql
+    count = tree.expressions[0].unalias()
+    if not isinstance(count, exp.Count):
+        return sql
+    aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    columns = [item.removeprefix("col:").split(".", 1) for item in sorted(asked)]
+    fits = [(alias, column) for table, column in columns for alias, name in aliases.items() if name == table]
+    if len(fits) != 1:
+        return sql
+    alias, column = fits[0]
+    tree.expressions[0].replace(exp.column(column, table=alias if len(aliases) > 1 else None))
+    return tree.sql(dialect="postgres")

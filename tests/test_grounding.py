@@ -1,0 +1,84 @@
+"""Statements mended by the question's words: bounds as stated, a stored number where rows were counted."""
+from __future__ import annotations
+
+import pytest
+from sqlglot import exp
+
+from pipeline.grounding import ground_bounds, ground_count, stated_bound
+from pipeline.linking import build_linker
+
+from tests.test_linking import SCHEMA, VALUES
+
+LINKER = build_linker(SCHEMA, VALUES)
+
+
+@pytest.mark.parametrize("question, value, kind", [
+    ("Which sections have a capacity over 40?", "40", exp.GT),
+    ("students taking more than 4 classes", "4", exp.GT),
+    ("Which courses have fewer than 4 credits?", "4", exp.LT),
+    ("Which terms begin after 2026-01-01?", "2026-01-01", exp.GT),
+    ("terms that end before 2026-06-01", "2026-06-01", exp.LT),
+    ("sections with at least 30 seats", "30", exp.GTE),
+    ("courses with no more than 3 credits", "3", exp.LTE),
+    ("sections with 30 seats or more", "30", exp.GTE),
+    ("courses of 3 credits or fewer", "3", exp.LTE),
+    ("Which courses are worth 4 credits?", "4", exp.EQ),
+    ("sections with between 20 and 40 seats", "20", None),
+    ("sections with between 20 and 40 seats", "40", None),
+    ("What are the topics of CE 4229?", "4", None),  # part of a code, not a number named
+    ("Which sections have a capacity over 40?", "4", None),
+])
+def test_the_bound_a_question_states(question, value, kind):
+    assert stated_bound(question, value) is kind
+
+
+def test_comparisons_are_set_to_the_stated_bound():
+    assert ground_bounds("Which sections have a capacity over 40?",
+                         "SELECT section_number FROM sections WHERE capacity >= 40") == \
+        "SELECT section_number FROM sections WHERE capacity > 40"
+    assert ground_bounds("Which terms begin after 2026-01-01?",
+                         "SELECT name FROM terms WHERE starts_on <= '2026-01-01'").endswith("starts_on > '2026-01-01'")
+    assert ground_bounds("Which courses are worth 4 credits?",
+                         "SELECT code FROM courses WHERE credits <= 4").endswith("WHERE credits = 4")
+    # The literal first: the operator turns with it.
+    assert ground_bounds("courses with more than 3 credits", "SELECT code FROM courses WHERE 3 <= credits") \
+        .endswith("WHERE 3 < credits")
+    # Equality where the question bounds; a count in HAVING too.
+    assert ground_bounds("courses with more than 3 credits", "SELECT code FROM courses WHERE credits = 3") \
+        .endswith("credits > 3")
+    having = "SELECT d.name FROM departments d JOIN courses c ON c.department_id = d.id GROUP BY d.name HAVING count(*) >= 8"
+    assert ground_bounds("Which departments have more than 8 courses?", having).endswith("HAVING COUNT(*) > 8")
+
+
+def test_statements_the_question_does_not_bound_are_untouched():
+    right = "SELECT code FROM courses WHERE credits > 3 AND level = 'graduate'"
+    assert ground_bounds("graduate courses with more than 3 credits", right) is right
+    ranged = "SELECT code FROM sections WHERE capacity >= 20 AND capacity <= 40"
+    assert ground_bounds("sections with between 20 and 40 seats", ranged) is ranged
+    # A number the question does not name, a year spelled as a range, a name, and SQL that does not parse.
+    assert ground_bounds("sections bigger than average", "SELECT 1 FROM sections WHERE capacity > 35") == \
+        "SELECT 1 FROM sections WHERE capacity > 35"
+    year = "SELECT name FROM terms WHERE starts_on >= '2026-01-01' AND starts_on < '2027-01-01'"
+    assert ground_bounds("Which terms started in 2026?", year) is year
+    assert ground_bounds("courses titled 4", "SELECT code FROM courses WHERE title = '4'").endswith("title = '4'")
+    assert ground_bounds("over 40", "SELEC nonsense") == "SELEC nonsense"
+
+
+def test_a_stored_number_is_returned_where_the_model_counted_rows():
+    assert ground_count("how many credits is CS 2110?", "SELECT COUNT(*) FROM courses WHERE code = 'CS 2110'",
+                        LINKER) == "SELECT credits FROM courses WHERE code = 'CS 2110'"
+    joined = ("SELECT count(*) AS n FROM courses AS c JOIN sections AS s ON s.course_id = c.id "
+              "WHERE c.code = 'CS 2110'")
+    assert ground_count("How many credits does CS 2110 carry?", joined, LINKER).startswith("SELECT c.credits FROM")
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("how many sections does CS 2110 have?", "SELECT count(*) FROM sections s JOIN courses c ON c.id = s.course_id"),
+    ("how many credits do CS courses have in total?", "SELECT count(*) FROM courses"),
+    ("how many credits does each course carry?", "SELECT count(*) FROM courses"),
+    ("how many credits is CS 2110?", "SELECT code, count(*) FROM courses GROUP BY code"),
+    ("how many credits is CS 2110?", "SELECT credits FROM courses WHERE code = 'CS 2110'"),
+    ("how many credits is CS 2110?", "SELECT count(*) FROM instructors"),  # no table holding credits
+])
+def test_counts_the_question_asks_for_or_cannot_mend_are_kept(question, sql):
+    assert ground_count(question, sql, LINKER) == sql

@@ -1,0 +1,110 @@
+"""Periods named relatively ('this semester', 'last fall'): resolved on a day, read from the database, shown in
+adapted examples and set in the model's statement."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.database import open_pool
+from pipeline.linking import build_linker, load_linker
+from pipeline.periods import Period, PeriodTable, relative_periods
+from pipeline.prompt import Example
+from pipeline.retrieval import ExampleStore
+from pipeline.schema import introspect_schema
+from pipeline.slots import adapt_example
+
+from tests.test_linking import SCHEMA, VALUES
+
+TERMS = PeriodTable("terms", "name", frozenset({"term", "semester"}), (
+    Period("Fall 2025", dt.date(2025, 8, 25), dt.date(2025, 12, 12)),
+    Period("Spring 2026", dt.date(2026, 1, 12), dt.date(2026, 5, 1)),
+    Period("Fall 2026", dt.date(2026, 8, 24), dt.date(2026, 12, 11)),
+))
+IN_FALL, BETWEEN = dt.date(2026, 12, 1), dt.date(2026, 6, 15)
+LINKER = build_linker(SCHEMA, VALUES, (TERMS,))
+
+
+@pytest.mark.parametrize("relative, noun, day, name", [
+    ("this", "semester", IN_FALL, "Fall 2026"), ("current", "terms", IN_FALL, "Fall 2026"),
+    ("last", "semester", IN_FALL, "Spring 2026"), ("previous", "term", IN_FALL, "Spring 2026"),
+    ("last", "fall", IN_FALL, "Fall 2025"), ("this", "fall", IN_FALL, "Fall 2026"),
+    ("next", "semester", IN_FALL, None), ("last", "spring", IN_FALL, "Spring 2026"),
+    # Between two terms: 'this semester' is the one that began last, 'this fall' the coming one.
+    ("this", "semester", BETWEEN, "Spring 2026"), ("this", "fall", BETWEEN, "Fall 2026"),
+    ("next", "term", BETWEEN, "Fall 2026"), ("last", "semester", BETWEEN, "Spring 2026"),
+    ("last", "name", IN_FALL, None), ("this", "course", IN_FALL, None),
+])
+def test_a_relative_period_is_the_row_it_means_on_that_day(relative, noun, day, name):
+    assert TERMS.resolve(relative, noun, day) == name
+
+
+def test_spans_are_found_in_the_question_and_need_a_day():
+    question = "Which courses were offered last fall but aren't offered this semester?"
+    spans = relative_periods((TERMS,), question, IN_FALL)
+    assert [(question[s:e], item, name) for s, e, item, name in spans] == [
+        ("last fall", "terms.name", "Fall 2025"), ("this semester", "terms.name", "Fall 2026")]
+    assert relative_periods((TERMS,), question, None) == []
+    assert relative_periods((TERMS,), "What is the last name of the instructor?", IN_FALL) == []
+
+
+def test_named_values_hold_relative_periods_in_the_questions_order():
+    values, numbers = LINKER.named_values("How many students dropped CE 4229 last fall?", IN_FALL)
+    assert values == {"courses.code": ["CE 4229"], "terms.name": ["Fall 2025"]} and numbers == []
+    assert LINKER.named_values("How many students dropped CE 4229 last fall?")[0] == {"courses.code": ["CE 4229"]}
+
+
+def test_an_example_asked_about_another_period_is_shown_with_the_questions():
+    previous = Example("What sections do we have last semester with capacity at least 100?",
+                       "SELECT s.section_number FROM sections s JOIN terms t ON t.id = s.term_id "
+                       "WHERE t.name = 'Spring 2026' AND s.capacity >= 100")
+    named = LINKER.named_values("courses with more than 100 seats this semester", IN_FALL)
+    adapted = adapt_example(previous, *named, LINKER.relative_periods(previous.question, IN_FALL))
+    assert adapted.question == "What sections do we have Fall 2026 with capacity at least 100?"
+    assert "t.name = 'Fall 2026'" in adapted.sql
+    # The same period: the example stays as written.
+    current = Example("sections the current semester with capacity at least 100",
+                      previous.sql.replace("Spring 2026", "Fall 2026"))
+    assert adapt_example(current, *named, LINKER.relative_periods(current.question, IN_FALL)) is current
+    # Through the store, given the day.
+    store = ExampleStore([previous], linker=LINKER, adapt=True)
+    assert store.nearest("sections this semester with capacity at least 100", 1, today=IN_FALL)[0].sql == adapted.sql
+    assert store.nearest("sections this semester with capacity at least 100", 1)[0] == previous
+
+
+def test_a_statement_on_another_period_is_set_to_the_one_named():
+    wrong = "SELECT count(*) FROM sections s JOIN terms t ON t.id = s.term_id WHERE t.name = 'Spring 2026'"
+    this = LINKER.named_values("How many sections are there this semester?", IN_FALL)[0]
+    assert LINKER.ground_values(wrong, this).endswith("WHERE t.name = 'Fall 2026'")
+    assert LINKER.ground_values(wrong) is wrong  # nothing named: untouched
+    # Two periods named ('last fall but not this semester'): which is which is the statement's business.
+    both = LINKER.named_values("offered last fall but not this semester", IN_FALL)[0]
+    assert LINKER.ground_values(wrong, both) is wrong
+    # A string the column does not store is no other period: left to the model.
+    odd = wrong.replace("'Spring 2026'", "'Fall'")
+    assert LINKER.ground_values(odd, this) is odd
+    # Spelled as stored first, then compared: 'fall 2026' is the named period already.
+    assert LINKER.ground_values(wrong.replace("Spring 2026", "fall 2026"), this).endswith("'Fall 2026'")
+
+
+async def test_the_linker_reads_the_period_table_and_agrees_with_the_generated_data(query_db_url):
+    async with open_pool(query_db_url) as pool:
+        linker = await load_linker(pool, await introspect_schema(pool))
+    (terms,) = linker.periods
+    assert (terms.table, terms.column, {p.name for p in terms.rows}) == (
+        "terms", "name", {"Fall 2025", "Spring 2026", "Fall 2026"})
+    assert {"term", "semester"} <= terms.nouns
+    # The shipped pairs were generated on the course database's declared day: wherever a question names a period
+    # relatively, the statement filters on the period the linker resolves it to.
+    day = dt.date(2026, 12, 1)
+    pairs = [json.loads(line) for line in Path("data/course/samples.jsonl").read_text().splitlines()]
+    checked = 0
+    for p in pairs:
+        spans = linker.relative_periods(p["question"], day)
+        if len(spans) == 1:
+            assert re.findall(r"'((?:Fall|Spring) \d{4})'", p["sql"]) == [spans[0][3]], p
+            checked += 1
+    assert checked > 100
