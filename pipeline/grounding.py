@@ -1,10 +1,12 @@
 """Mending the model's statement where it contradicts the question's plain words, without another generation.
 
 A 135M model copies the comparison of the example it is shown ('capacity at least 100' -> `>=`) whatever bound the
-question states ('over 40'), and counts rows for any 'how many' ('how many credits is CS 2110' -> `count(*)`).
-Both are fixed by reading the question, as values are spelled as stored (`SchemaLinker.ground_values`)."""
+question states ('over 40'), counts rows for any 'how many' ('how many credits is CS 2110' -> `count(*)`) and drops
+a DISTINCT that 'list the distinct titles' asks for. Each is fixed by reading the question, as values are spelled
+as stored (`SchemaLinker.ground_values`)."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlglot import exp
@@ -74,6 +76,29 @@ def ground_bounds(question: str, sql: str) -> str:
             node.replace(kind(this=left.copy(), expression=right.copy()))
             changed = True
     return tree.sql(dialect="postgres") if changed else sql
+
+
+def ground_distinct(question: str, sql: str) -> str:
+    """`sql` selecting DISTINCT rows where the question asks for 'distinct' or 'unique' values and the statement
+    neither removes duplicates nor aggregates."""
+    if not re.search(r"\b(distinct|unique)\b", question.lower()):
+        return sql
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or tree.args.get("distinct") or tree.args.get("group"):
+        return sql
+    if any(e.find(exp.AggFunc) for e in tree.expressions):
+        return sql
+    return tree.distinct().sql(dialect="postgres")
+
+
+def mend(question: str, sql: str, linker: SchemaLinker | None = None,
+         today: dt.date | None = None) -> str:
+    """Every mend by the question's words: bounds, DISTINCT and, with a linker, values spelled as stored and set to
+    the one named ('this semester' on `today`) and a stored number where rows were counted."""
+    sql = ground_distinct(question, ground_bounds(question, sql))
+    if linker is None:
+        return sql
+    return ground_count(question, linker.ground_values(sql, linker.named_values(question, today)[0]), linker)
 
 
 def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:

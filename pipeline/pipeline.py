@@ -14,7 +14,7 @@ from .errors import QuestionRejected, UnsafeSql
 from .executor import ExecLimits, QueryResult, execute
 from .generate import GeneratedSql, generate_sql, sql_candidates
 from .guard import CheckedSql, GuardPolicy, check_sql
-from .grounding import ground_bounds, ground_count
+from .grounding import mend
 from .linking import SchemaLinker, contradictions, link_score, sql_links
 from .models.base import TextModel
 from .render import render_answer
@@ -171,13 +171,8 @@ class Pipeline:
         return self.store.linker if self.store is not None else None
 
     def _grounded(self, question: str, sql: str) -> str:
-        """`sql` mended where it contradicts the question's words: bounds as stated, values spelled as stored and set
-        to the one named ('Spring 2026' for 'this semester'), a stored number where it counts (`pipeline.grounding`)."""
-        linker = self.linker
-        sql = ground_bounds(question, sql)
-        if linker is None:
-            return sql
-        return ground_count(question, linker.ground_values(sql, linker.named_values(question, self.clock())[0]), linker)
+        """`sql` mended where it contradicts the question's words (`pipeline.grounding.mend`)."""
+        return mend(question, sql, self.linker, self.clock())
 
     async def _reranked(self, question: str, first: GeneratedSql) -> list[GeneratedSql]:
         """When `first` contradicts what the question names, it and the beam candidates, best by schema linking

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import ground_bounds, ground_count, stated_bound
+from pipeline.grounding import ground_bounds, ground_count, ground_distinct, mend, stated_bound
 from pipeline.linking import build_linker
 
 from tests.test_linking import SCHEMA, VALUES
@@ -82,3 +82,19 @@ def test_a_stored_number_is_returned_where_the_model_counted_rows():
 ])
 def test_counts_the_question_asks_for_or_cannot_mend_are_kept(question, sql):
     assert ground_count(question, sql, LINKER) == sql
+
+
+def test_distinct_values_are_selected_distinct_when_asked_for():
+    assert ground_distinct("list the distinct instructor titles", "SELECT title FROM instructors ORDER BY title") == \
+        "SELECT DISTINCT title FROM instructors ORDER BY title"
+    for sql in ("SELECT DISTINCT title FROM instructors", "SELECT count(DISTINCT title) FROM instructors",
+                "SELECT title FROM instructors GROUP BY title"):
+        assert ground_distinct("how many distinct titles are there", sql) == sql
+    assert ground_distinct("list the instructor titles", "SELECT title FROM instructors") == "SELECT title FROM instructors"
+
+
+def test_mend_applies_every_mend_the_linker_allows():
+    sql = "SELECT COUNT(*) FROM courses WHERE code = 'cs 2110' AND credits >= 3"
+    assert mend("how many credits is CS 2110, if more than 3?", sql, LINKER) == \
+        "SELECT credits FROM courses WHERE code = 'CS 2110' AND credits > 3"
+    assert mend("how many credits is CS 2110, if more than 3?", sql) == sql.replace(">=", ">")
