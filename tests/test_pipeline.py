@@ -8,7 +8,10 @@ import pytest
 from pipeline.database import open_pool
 from pipeline.executor import ExecLimits
 from pipeline.guard import GuardPolicy
+from pipeline.linking import load_linker
 from pipeline.pipeline import Pipeline, PipelineSettings
+from pipeline.prompt import Example
+from pipeline.retrieval import ExampleStore
 from pipeline.schema import introspect_schema
 
 from .fakes_models import ScriptedModel
@@ -22,6 +25,13 @@ async def _pipeline(pool, model, answer_model=None, **settings):
     policy = GuardPolicy.from_schema(schema, denied_columns=frozenset({"students.email", "enrollments.grade"}))
     return Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema, policy=policy,
                     settings=PipelineSettings(**settings), clock=lambda: dt.date(2026, 11, 24))
+
+
+async def _linked_pipeline(pool, model, examples, *, adapt=False, **settings):
+    """A pipeline whose example store links questions to the database's schema and values."""
+    p = await _pipeline(pool, model, **settings)
+    p.store = ExampleStore(examples, linker=await load_linker(pool, p.schema), adapt=adapt)
+    return p
 
 
 async def test_question_to_answer_with_real_rows(query_db_url):
@@ -83,22 +93,14 @@ async def test_when_every_candidate_fails_the_error_is_fed_back_once(query_db_ur
 
 
 async def test_a_statement_that_contradicts_the_question_is_replaced_by_the_best_candidate(query_db_url):
-    from pipeline.linking import load_linker
-    from pipeline.prompt import Example
-    from pipeline.retrieval import ExampleStore
-
     invented = "SELECT credits FROM courses WHERE title = 'Algorithms'"  # a course the question does not name
     stored = "SELECT credits FROM courses WHERE code = 'CS 2110'"
     right = "SELECT title FROM courses WHERE code = 'CS 2110'"
     async with open_pool(query_db_url) as pool:
-        schema = await introspect_schema(pool)
-        store = ExampleStore([Example("credits of CE 4229", "SELECT credits FROM courses WHERE code = 'CE 4229'")],
-                             linker=await load_linker(pool, schema))
-
         async def ask(question, first, candidates, **settings):
             model = CandidateScriptedModel(first, candidates=candidates)
-            p = await _pipeline(pool, model, **settings)
-            p.store = store
+            p = await _linked_pipeline(pool, model, [
+                Example("credits of CE 4229", "SELECT credits FROM courses WHERE code = 'CE 4229'")], **settings)
             return await p.answer(question), model
 
         fixed, model = await ask("how many credits is CS 2110?", invented, [invented, stored], rank_candidates=4)
@@ -178,37 +180,25 @@ async def test_model_answer_used_only_when_grounded(query_db_url):
 
 
 async def test_values_are_spelled_as_the_column_stores_them(query_db_url):
-    from pipeline.linking import load_linker
-    from pipeline.prompt import Example
-    from pipeline.retrieval import ExampleStore
-
     # The model copies the question's spelling; the column stores 'Associate Professor' and 'CE 4229'.
     sql = ("SELECT i.last_name FROM instructors i JOIN departments d ON d.id = i.department_id "
            "WHERE i.title = 'Associate Professors' AND d.code = 'ce'")
     async with open_pool(query_db_url) as pool:
-        schema = await introspect_schema(pool)
-        p = await _pipeline(pool, ScriptedModel(sql))
-        ungrounded = await p.answer("Which associate professors are in CE?")
-        p.store = ExampleStore([Example("lecturers in EE", "SELECT last_name FROM instructors WHERE title = 'Lecturer'")],
-                               linker=await load_linker(pool, schema))
+        ungrounded = await (await _pipeline(pool, ScriptedModel(sql))).answer("Which associate professors are in CE?")
+        p = await _linked_pipeline(pool, ScriptedModel(sql), [
+            Example("lecturers in EE", "SELECT last_name FROM instructors WHERE title = 'Lecturer'")])
         ans = await p.answer("Which associate professors are in CE?")
     assert ungrounded.ok and ungrounded.rows == ()
     assert ans.ok and ans.rows and "'Associate Professor'" in ans.sql and "d.code = 'CE'" in ans.sql
 
 
 async def test_a_period_named_relatively_is_the_one_of_the_pipelines_day(query_db_url):
-    from pipeline.linking import load_linker
-    from pipeline.prompt import Example
-    from pipeline.retrieval import ExampleStore
-
     # The model copies the term of an example about the previous semester.
     sql = ("SELECT count(*) FROM sections s JOIN terms t ON t.id = s.term_id JOIN courses c ON c.id = s.course_id "
            "WHERE c.code = 'CS 1010' AND t.name = 'Spring 2026'")
     async with open_pool(query_db_url) as pool:
-        schema = await introspect_schema(pool)
-        p = await _pipeline(pool, ScriptedModel(sql))
-        p.store = ExampleStore([Example("sections of CS 2110 last semester", sql.replace("CS 1010", "CS 2110"))],
-                               linker=await load_linker(pool, schema), adapt=True)
+        p = await _linked_pipeline(pool, ScriptedModel(sql), [
+            Example("sections of CS 2110 last semester", sql.replace("CS 1010", "CS 2110"))], adapt=True)
         this = await p.answer("How many sections does CS 1010 have this semester?")
         named = await p.answer("How many sections does CS 1010 have in Spring 2026?")
         expected = await pool.fetchval(sql.replace("Spring 2026", "Fall 2026"))
@@ -219,16 +209,9 @@ async def test_a_period_named_relatively_is_the_one_of_the_pipelines_day(query_d
 
 
 async def test_bounds_and_stored_numbers_are_mended_by_the_questions_words(query_db_url):
-    from pipeline.linking import load_linker
-    from pipeline.prompt import Example
-    from pipeline.retrieval import ExampleStore
-
     async with open_pool(query_db_url) as pool:
-        schema = await introspect_schema(pool)
-        store = ExampleStore([Example("credits of CE 4229", "SELECT credits FROM courses WHERE code = 'CE 4229'")],
-                             linker=await load_linker(pool, schema))
-        counted = await _pipeline(pool, ScriptedModel("SELECT COUNT(*) FROM courses WHERE code = 'CS 2110'"))
-        counted.store = store
+        counted = await _linked_pipeline(pool, ScriptedModel("SELECT COUNT(*) FROM courses WHERE code = 'CS 2110'"), [
+            Example("credits of CE 4229", "SELECT credits FROM courses WHERE code = 'CE 4229'")])
         credits = await counted.answer("how many credits is CS 2110?")
         # Bounds need no linker: the question's words are enough.
         bounded = await _pipeline(pool, ScriptedModel("SELECT section_number FROM sections WHERE capacity >= 40"))
