@@ -277,3 +277,32 @@ def test_train_command_bad_input_is_a_message_not_a_traceback(tmp_path):
     out = subprocess.run([sys.executable, "-m", "askdb.cli", "train", "--data", str(tmp_path / "none.jsonl")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "none.jsonl" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_soup_of_adapters_has_the_mean_of_their_deltas(tmp_path):
+    import json
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from bench.lora_soup import soup
+
+    key = "base_model.model.model.layers.0.self_attn.q_proj.lora_"
+    members = []
+    for seed in (1, 2):
+        g = torch.Generator().manual_seed(seed)
+        d = tmp_path / f"m{seed}"
+        d.mkdir()
+        save_file({key + "A.weight": torch.randn(4, 8, generator=g), key + "B.weight": torch.randn(6, 4, generator=g)},
+                  str(d / "adapter_model.safetensors"))
+        (d / "adapter_config.json").write_text(json.dumps({"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"]}))
+        members.append(d)
+    soup(members, tmp_path / "soup")
+    config = json.loads((tmp_path / "soup" / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"]) == (8, 16)  # the same alpha/r
+
+    def delta(d, scale):
+        w = load_file(str(d / "adapter_model.safetensors"))
+        return scale * w[key + "B.weight"] @ w[key + "A.weight"]
+    mean = (delta(members[0], 2) + delta(members[1], 2)) / 2
+    assert torch.allclose(delta(tmp_path / "soup", 16 / 8), mean, atol=1e-5)
