@@ -124,7 +124,8 @@ class Pipeline:
                     t = time.perf_counter()
                     if not gen.sql:
                         raise UnsafeSql("the model did not write a SELECT statement", gen.raw)
-                    # 'Associate Professors' finds nothing where the column stores 'Associate Professor'.
+                    # Mended by the question's words first: 'Associate Professors' finds nothing where the column
+                    # stores 'Associate Professor', and 'over 40' is not the `>= 40` copied from an example.
                     checked = check_sql(self._grounded(question, gen.sql), self.policy)
                     timings["check"] = timings.get("check", 0) + _ms(t)
                     sql = checked.sql
