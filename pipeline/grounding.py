@@ -94,11 +94,13 @@ def ground_distinct(question: str, sql: str) -> str:
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
          today: dt.date | None = None) -> str:
     """Every mend by the question's words: bounds, DISTINCT and, with a linker, values spelled as stored and set to
-    the one named ('this semester' on `today`) and a stored number where rows were counted."""
+    the one named ('this semester' on `today`), a value dropped from a column that cannot hold it where it is
+    compared with one that does, and a stored number where rows were counted."""
     sql = ground_distinct(question, ground_bounds(question, sql))
     if linker is None:
         return sql
-    return ground_count(question, linker.ground_values(sql, linker.named_values(question, today)[0]), linker)
+    sql = linker.drop_misplaced(linker.ground_values(sql, linker.named_values(question, today)[0]))
+    return ground_count(question, sql, linker)
 
 
 def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:

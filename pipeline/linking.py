@@ -68,6 +68,7 @@ class SchemaLinker:
     # 'ce 4229' -> {"courses.code": 'CE 4229'}; None where several values of the column read the same.
     originals: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     periods: tuple[PeriodTable, ...] = ()  # 'this semester' is 'Fall 2026' on a day of that term
+    complete: frozenset[str] = frozenset()  # "table.column" whose every short value was read
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -173,6 +174,29 @@ class SchemaLinker:
                 changed = True
         return tree.sql(dialect="postgres") if changed else sql
 
+    def drop_misplaced(self, sql: str) -> str:
+        """`sql` without a condition `column = 'value'` that the column cannot meet (it stores no such value, and all
+        its values were read) where the same value is compared with a column that stores it: the model's
+        `first_name = 'Chen' AND last_name = 'Chen'` for 'professor Chen'. Only a condition ANDed to others goes."""
+        tree = parse_statement(sql)
+        if tree is None:
+            return sql
+        qualified = _column_names(tree)
+        compared = [(node, qualified(node.this), _value_key(node.expression.this)) for node in tree.find_all(exp.EQ)
+                    if isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
+                    and node.expression.is_string]
+        changed = False
+        for node, name, key in compared:
+            stores = self.originals.get(key, {})
+            cannot = (name in self.complete and name not in stores
+                      and len(node.expression.this) <= _MAX_VALUE_CHARS)
+            if cannot and isinstance(node.parent, exp.And) and any(
+                    other is not node and k == key and n in stores for other, n, k in compared):
+                conj = node.parent
+                conj.replace((conj.expression if conj.this is node else conj.this).copy())
+                changed = True
+        return tree.sql(dialect="postgres") if changed else sql
+
     def _value_spans(self, norm: list[str], taken: list[bool]) -> list[tuple[int, str]]:
         """(position, value key) of each stored value in the normalised words, marking their words `taken`."""
         found = []
@@ -192,9 +216,9 @@ class SchemaLinker:
 
 
 def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
-                 periods: tuple[PeriodTable, ...] = ()) -> SchemaLinker:
-    """A linker over `schema` (denied columns already removed), the text values read from each column and its
-    tables of periods."""
+                 periods: tuple[PeriodTable, ...] = (), complete: frozenset[str] = frozenset()) -> SchemaLinker:
+    """A linker over `schema` (denied columns already removed), the text values read from each column, its tables
+    of periods and the columns ("table.column") whose values were read completely."""
     by_value: dict[str, set[str]] = {}
     originals: dict[str, dict[str, str]] = {}
     for (table, column), vals in values.items():
@@ -227,7 +251,7 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
             table_values.setdefault(_table_of(item), set()).add(item)
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
     return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
-                        numeric, originals, periods)
+                        numeric, originals, periods, complete)
 
 
 def table_nouns(table: str) -> set[str]:
@@ -242,18 +266,27 @@ async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1
     """Read up to `per_column` distinct short values of every text column (from the first `scan_rows` rows, so a
     big table costs a bounded scan) and build the linker. A column that cannot be read in `timeout_s` is left out."""
     values: dict[tuple[str, str], list[str]] = {}
+    complete: set[str] = set()
     for t in schema.tables:
+        table = f"{quote_ident(t.schema)}.{quote_ident(t.name)}"
+        whole = None  # whether the first scan_rows rows are the whole table
         for c in t.columns:
             if c.type not in TEXT_TYPES or _is_key(c.name):
                 continue
             col = quote_ident(c.name)
-            sql = (f"SELECT DISTINCT v FROM (SELECT {col}::text AS v FROM {quote_ident(t.schema)}.{quote_ident(t.name)} "
+            sql = (f"SELECT DISTINCT v FROM (SELECT {col}::text AS v FROM {table} "
                    f"LIMIT {int(scan_rows)}) s WHERE length(v) <= {_MAX_VALUE_CHARS} LIMIT {int(per_column)}")
             try:
-                values[(t.name, c.name)] = [r["v"] for r in await pool.fetch(sql, timeout=timeout_s)]
+                values[(t.name, c.name)] = found = [r["v"] for r in await pool.fetch(sql, timeout=timeout_s)]
+                if whole is None:
+                    whole = await pool.fetchval(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT {int(scan_rows) + 1}) s",
+                                                timeout=timeout_s) <= scan_rows
+                if whole and len(found) < per_column:
+                    complete.add(f"{t.name}.{c.name}")
             except (asyncpg.PostgresError, asyncio.TimeoutError) as exc:
                 log.warning("schema linking skips %s.%s: %s", t.name, c.name, exc)
-    return build_linker(schema, values, await load_period_tables(pool, schema, table_nouns, timeout_s=timeout_s))
+    periods = await load_period_tables(pool, schema, table_nouns, timeout_s=timeout_s)
+    return build_linker(schema, values, periods, frozenset(complete))
 
 
 def _is_key(column: str) -> bool:

@@ -98,3 +98,19 @@ def test_mend_applies_every_mend_the_linker_allows():
     assert mend("how many credits is CS 2110, if more than 3?", sql, LINKER) == \
         "SELECT credits FROM courses WHERE code = 'CS 2110' AND credits > 3"
     assert mend("how many credits is CS 2110, if more than 3?", sql) == sql.replace(">=", ">")
+
+
+def test_a_value_the_column_cannot_hold_is_dropped_where_another_column_holds_it():
+    linker = build_linker(SCHEMA, VALUES, complete=frozenset({"instructors.first_name", "courses.title"}))
+    doubled = "SELECT email FROM instructors WHERE first_name = 'Chen' AND last_name = 'Chen'"
+    assert linker.drop_misplaced(doubled) == "SELECT email FROM instructors WHERE last_name = 'Chen'"
+    term = ("SELECT COUNT(*) FROM sections AS s JOIN courses AS c ON c.id = s.course_id JOIN terms AS t "
+            "ON t.id = s.term_id WHERE c.title = 'Fall 2026' AND t.name = 'Fall 2026'")
+    assert linker.drop_misplaced(term).endswith("WHERE t.name = 'Fall 2026'")
+    # Kept: the column's values were not all read, no other column holds the value, or it is one of alternatives.
+    assert LINKER.drop_misplaced(doubled) is doubled
+    alone = "SELECT email FROM instructors WHERE first_name = 'Chen'"
+    assert linker.drop_misplaced(alone) is alone
+    either = "SELECT email FROM instructors WHERE first_name = 'Chen' OR last_name = 'Chen'"
+    assert linker.drop_misplaced(either) is either
+    assert linker.drop_misplaced("SELEC nonsense") == "SELEC nonsense"

@@ -198,3 +198,15 @@ def test_training_prompts_can_retrieve_with_the_same_linking(linker, tmp_path):
     adapted = example_store(pairs, tmp_path, linker=linker, link_weight=1.0, adapt=True)
     assert adapted.nearest(question, 1)[0] == Example("how many hours is CS 2110 worth",
                                                       "SELECT credits FROM courses WHERE code = 'CS 2110'")
+
+
+async def test_the_linker_knows_which_columns_it_read_completely(query_db_url):
+    async with open_pool(query_db_url) as pool:
+        schema = await introspect_schema(pool)
+        whole = await load_linker(pool, schema)
+        sampled = await load_linker(pool, schema, scan_rows=100)
+        capped = await load_linker(pool, schema, per_column=3)
+    assert {"courses.title", "instructors.first_name", "terms.name"} <= whole.complete
+    # students has 480 rows: the first 100 are not all of them; a cap on values leaves a column incomplete too.
+    assert "students.first_name" in whole.complete and "students.first_name" not in sampled.complete
+    assert "terms.name" in sampled.complete and "courses.title" not in capped.complete
