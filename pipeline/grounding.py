@@ -28,8 +28,9 @@ _AFTER = (
     (re.compile(r"^\s*(\w+\s+)?or (more|greater|higher|above|later|after)\b"), exp.GTE),
     (re.compile(r"^\s*(\w+\s+)?or (less|fewer|lower|below|earlier|before)\b"), exp.LTE),
 )
-# A number that is one end of a range ('between 20 and 40') is bounded by words this module does not read.
-_RANGE = re.compile(r"\b(between|from|and|to)\s*$")
+# A number that is one end of a range ('between 20 and 40') or one of a list ('3 or 4') is left to the model.
+_RANGE = re.compile(r"\b(between|from|and|or)\s*$|(?<!\bup )\bto\s*$")
+_RANGE_AFTER = re.compile(r"^\s*(to|and|or|-)\s*\d")  # the first end: '20 to 40', '3 or 4 credits'
 _FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
 
 
@@ -40,7 +41,7 @@ def stated_bound(question: str, value: str) -> type[exp.Expression] | None:
     if m is None:
         return None
     before, after = question.lower()[:m.start()], question.lower()[m.end():]
-    if _RANGE.search(before):
+    if _RANGE.search(before) or _RANGE_AFTER.search(after):
         return None
     for pattern, kind in _AFTER:
         if pattern.search(after):

@@ -23,6 +23,11 @@ LINKER = build_linker(SCHEMA, VALUES)
     ("sections with 30 seats or more", "30", exp.GTE),
     ("courses of 3 credits or fewer", "3", exp.LTE),
     ("Which courses are worth 4 credits?", "4", exp.EQ),
+    ("sections with up to 40 seats", "40", exp.LTE),
+    ("sections with 20 to 40 seats", "40", None),
+    ("sections with 20 to 40 seats", "20", None),
+    ("courses worth 3 and 4 credits", "3", None),
+    ("courses worth 3 or 4 credits", "4", None),
     ("sections with between 20 and 40 seats", "20", None),
     ("sections with between 20 and 40 seats", "40", None),
     ("What are the topics of CE 4229?", "4", None),  # part of a code, not a number named
