@@ -192,8 +192,9 @@ class SchemaLinker:
                       and len(node.expression.this) <= _MAX_VALUE_CHARS)
             if cannot and isinstance(node.parent, exp.And) and any(
                     other is not node and k == key and n in stores for other, n, k in compared):
+                # The other side moves up as it is (no copy), so a second misplaced condition in it can still go.
                 conj = node.parent
-                conj.replace((conj.expression if conj.this is node else conj.this).copy())
+                conj.replace(conj.expression if conj.this is node else conj.this)
                 changed = True
         return tree.sql(dialect="postgres") if changed else sql
 

@@ -112,6 +112,9 @@ def test_a_value_the_column_cannot_hold_is_dropped_where_another_column_holds_it
     term = ("SELECT COUNT(*) FROM sections AS s JOIN courses AS c ON c.id = s.course_id JOIN terms AS t "
             "ON t.id = s.term_id WHERE c.title = 'Fall 2026' AND t.name = 'Fall 2026'")
     assert linker.drop_misplaced(term).endswith("WHERE t.name = 'Fall 2026'")
+    tripled = "SELECT email FROM instructors WHERE first_name = 'Chen' AND title = 'Chen' AND last_name = 'Chen'"
+    both = build_linker(SCHEMA, VALUES, complete=frozenset({"instructors.first_name", "instructors.title"}))
+    assert both.drop_misplaced(tripled) == "SELECT email FROM instructors WHERE last_name = 'Chen'"
     # Kept: the column's values were not all read, no other column holds the value, or it is one of alternatives.
     assert LINKER.drop_misplaced(doubled) is doubled
     alone = "SELECT email FROM instructors WHERE first_name = 'Chen'"
