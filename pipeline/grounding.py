@@ -12,11 +12,14 @@ import re
 from sqlglot import exp
 
 from .linking import SchemaLinker, parse_statement
+from .words import respell
 
 _BOUNDS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 # Words right before a number or date and what they make of it; checked in this order ('no more than' before
 # 'more than').
 _BEFORE = (
+    (re.compile(r"\b(at|on) or (after|later than|above|over)\s*$"), exp.GTE),
+    (re.compile(r"\b(at|on) or (before|earlier than|below|under)\s*$"), exp.LTE),
     (re.compile(r"\b(at least|no less than|no fewer than|not less than|since)\s*$"), exp.GTE),
     (re.compile(r"\b(at most|no more than|not more than|up to|until)\s*$"), exp.LTE),
     (re.compile(r"\b(more|greater|higher|bigger|larger|longer|later|older|newer)\s+than\s*$|"
@@ -31,16 +34,20 @@ _AFTER = (
 # A number that is one end of a range ('between 20 and 40') or one of a list ('3 or 4') is left to the model.
 _RANGE = re.compile(r"\b(between|from|and|or)\s*$|(?<!\bup )\bto\s*$")
 _RANGE_AFTER = re.compile(r"^\s*(to|and|or|-)\s*\d")  # the first end: '20 to 40', '3 or 4 credits'
+# The words the mends read, so that one typed with a slip ('feewr than 5', 'how mnay credits') still reads as meant.
+_PLAIN = frozenset(w for pattern, _ in _BEFORE + _AFTER for w in re.findall(r"[a-z]{4,}", pattern.pattern)) | {
+    "many", "distinct", "unique", "total", "average", "each", "every", "between"}
 _FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
 
 
 def stated_bound(question: str, value: str) -> type[exp.Expression] | None:
     """How the question bounds `value` ('more than 30' -> GT, '4 credits' -> EQ); None where it does not name it
     or names it as one end of a range."""
-    m = re.search(r"(?<![\w.:-])" + re.escape(value.lower()) + r"(?![\w.:-]?\w)", question.lower())
+    question = respell(question, _PLAIN)
+    m = re.search(r"(?<![\w.:-])" + re.escape(value.lower()) + r"(?![\w.:-]?\w)", question)
     if m is None:
         return None
-    before, after = question.lower()[:m.start()], question.lower()[m.end():]
+    before, after = question[:m.start()], question[m.end():]
     if _RANGE.search(before) or _RANGE_AFTER.search(after):
         return None
     for pattern, kind in _AFTER:
@@ -82,7 +89,7 @@ def ground_bounds(question: str, sql: str) -> str:
 def ground_distinct(question: str, sql: str) -> str:
     """`sql` selecting DISTINCT rows where the question asks for 'distinct' or 'unique' values and the statement
     neither removes duplicates nor aggregates."""
-    if not re.search(r"\b(distinct|unique)\b", question.lower()):
+    if not re.search(r"\b(distinct|unique)\b", respell(question, _PLAIN)):
         return sql
     tree = parse_statement(sql)
     if not isinstance(tree, exp.Select) or tree.args.get("distinct") or tree.args.get("group"):
@@ -107,8 +114,9 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
 def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` returning the stored number a 'how many <numeric column>' question asks for ('how many credits is
     CS 2110': `credits`) where it counts rows instead; unchanged otherwise (a total, a count per group)."""
+    question = respell(question, _PLAIN)
     asked = linker.stored_number(question)
-    if not asked or re.search(r"\b(total|sum|average|avg|mean|each|per|every)\b", question.lower()):
+    if not asked or re.search(r"\b(total|sum|average|avg|mean|each|per|every)\b", question):
         return sql
     tree = parse_statement(sql)
     if not isinstance(tree, exp.Select) or tree.args.get("group") or len(tree.expressions) != 1:

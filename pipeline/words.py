@@ -50,3 +50,30 @@ def plural(phrase: str) -> str:
     else:
         last += "s"
     return f"{head} {last}".strip()
+
+
+def one_edit(a: str, b: str) -> bool:
+    """Whether `a` is `b` typed with one slip: two neighbouring letters swapped or, in words of six letters or more,
+    one letter left out, added or wrong. Shorter words change into other words that way ('teach' and 'each', 'last'
+    and 'least', 'order' and 'older')."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        if len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]:
+            return True
+        return len(diff) == 1 and len(a) >= 6
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return len(short) >= 6 and any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def respell(text: str, vocabulary: frozenset[str]) -> str:
+    """`text` lower-cased, each word of four letters or more that is one slip away from exactly one word of
+    `vocabulary` (and is none itself) replaced by it: 'fewer' for 'feewr', 'many' for 'mnay'."""
+    def fix(m: re.Match) -> str:
+        w = m.group(0)
+        if len(w) < 4 or w in vocabulary:
+            return w
+        near = [v for v in vocabulary if one_edit(w, v)]
+        return near[0] if len(near) == 1 else w
+    return re.sub(r"[a-z]+", fix, text.lower())

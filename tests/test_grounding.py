@@ -6,6 +6,7 @@ from sqlglot import exp
 
 from pipeline.grounding import ground_bounds, ground_count, ground_distinct, mend, stated_bound
 from pipeline.linking import build_linker
+from pipeline.words import one_edit, respell
 
 from tests.test_linking import SCHEMA, VALUES
 
@@ -32,6 +33,13 @@ LINKER = build_linker(SCHEMA, VALUES)
     ("sections with between 20 and 40 seats", "40", None),
     ("What are the topics of CE 4229?", "4", None),  # part of a code, not a number named
     ("Which sections have a capacity over 40?", "4", None),
+    # 'At or before' includes the day; a bound word typed with a slip still bounds (the generated data's typos).
+    ("terms whose start date is at or before 2026-08-24", "2026-08-24", exp.LTE),
+    ("terms with end date on or after 2026-12-11", "2026-12-11", exp.GTE),
+    ("courses where the number of assessments is feewr than 5", "5", exp.LT),
+    ("sections with capacity at lesat 75", "75", exp.GTE),
+    ("departments with unedr 9 courses", "9", exp.LT),
+    ("terms with start date earleir than 2026-08-24", "2026-08-24", exp.LT),
 ])
 def test_the_bound_a_question_states(question, value, kind):
     assert stated_bound(question, value) is kind
@@ -89,6 +97,11 @@ def test_counts_the_question_asks_for_or_cannot_mend_are_kept(question, sql):
     assert ground_count(question, sql, LINKER) == sql
 
 
+def test_a_slip_in_how_many_still_asks_for_the_stored_number():
+    assert ground_count("how mnay credits is CS 2110", "SELECT COUNT(*) FROM courses WHERE code = 'CS 2110'",
+                        LINKER) == "SELECT credits FROM courses WHERE code = 'CS 2110'"
+
+
 def test_distinct_values_are_selected_distinct_when_asked_for():
     assert ground_distinct("list the distinct instructor titles", "SELECT title FROM instructors ORDER BY title") == \
         "SELECT DISTINCT title FROM instructors ORDER BY title"
@@ -122,3 +135,20 @@ def test_a_value_the_column_cannot_hold_is_dropped_where_another_column_holds_it
     either = "SELECT email FROM instructors WHERE first_name = 'Chen' OR last_name = 'Chen'"
     assert linker.drop_misplaced(either) is either
     assert linker.drop_misplaced("SELEC nonsense") == "SELEC nonsense"
+
+
+@pytest.mark.parametrize("typed, meant", [
+    ("feewr", "fewer"), ("mnay", "many"), ("lesat", "least"), ("earleir", "earlier"), ("exceding", "exceeding"),
+    ("distinnct", "distinct"),
+])
+def test_a_word_typed_with_one_slip_is_read_as_meant(typed, meant):
+    assert one_edit(typed, meant)
+    assert respell(f"courses {typed} 4", frozenset({meant, "more"})) == f"courses {meant} 4"
+
+
+@pytest.mark.parametrize("word, other", [
+    ("teach", "each"), ("last", "least"), ("order", "older"), ("power", "lower"), ("ever", "over"), ("then", "than"),
+])
+def test_short_words_that_are_other_words_are_not_respelled(word, other):
+    assert not one_edit(word, other)
+    assert respell(f"{word} 4", frozenset({other})) == f"{word} 4"

@@ -1,0 +1,102 @@
+"""What the statement mends (`pipeline.grounding.mend`) would do, without a model: on right statements (an eval set's
+gold SQL, the generated pairs) how many they change and how many of those then return another answer; on the wrong
+statements of `askdb eval --out` reports how many they change and how many of those then return the gold answer.
+
+    .venv/bin/python -m bench.mend_offline --pairs finetune/eval/course_dev.jsonl finetune/eval/course_check.jsonl \
+        data/course/samples.jsonl --report bench/results/eval-dev-shipped-mended-drop-20261204.json
+
+Run before measuring a new mend through the pipeline: a mend that changes right statements breaks answers.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from askdb.config import load_config  # noqa: E402
+from askdb.runtime import guard_policy, open_app  # noqa: E402
+from bench.common import ReportError, read_eval_report  # noqa: E402
+from finetune.evaluate import EVAL_LIMITS, read_items, same_answer  # noqa: E402
+from pipeline.errors import AskdbError  # noqa: E402
+from pipeline.executor import execute  # noqa: E402
+from pipeline.grounding import mend  # noqa: E402
+from pipeline.linking import load_linker  # noqa: E402
+
+
+async def _answers_alike(pool, gold_sql: str, sql: str) -> bool | None:
+    """Whether `sql` returns the answer of `gold_sql` as askdb eval scores it; None when the gold does not run."""
+    try:
+        gold = await execute(pool, gold_sql, EVAL_LIMITS)
+    except AskdbError:
+        return None
+    try:
+        return same_answer(gold_sql, gold, await execute(pool, sql, EVAL_LIMITS))
+    except AskdbError:
+        return False
+
+
+async def run(pairs: list[str], reports: list[dict], database: str | None, show: bool) -> dict:
+    cfg = load_config(None)
+    out: dict = {}
+    async with open_app(cfg, database=database, with_model=False) as app:
+        linker = await load_linker(app.pool, app.schema.without_columns(guard_policy(cfg, app.schema).denied_columns))
+        today = app.today()
+        for path in pairs:
+            counts: Counter = Counter()
+            for item in read_items(path):
+                counts["pairs"] += 1
+                mended = mend(item.question, item.sql, linker, today)
+                if mended == item.sql:
+                    continue
+                counts["changed"] += 1
+                alike = await _answers_alike(app.pool, item.sql, mended)
+                counts["broken" if alike is False else "same answer" if alike else "gold does not run"] += 1
+                if show or alike is False:
+                    print(f"{'BROKEN' if alike is False else 'changed'} {path}: {item.question}\n  {item.sql}\n  "
+                          f"-> {mended}")
+            out[path] = dict(counts)
+        for report in reports:
+            counts = Counter()
+            for f in report["failures"]:
+                counts["failures"] += 1
+                sql = f.get("predicted_sql") or ""
+                mended = mend(f["question"], sql, linker, today) if sql else sql
+                if mended == sql:
+                    continue
+                counts["changed"] += 1
+                alike = await _answers_alike(app.pool, f["gold_sql"], mended)
+                counts["fixed" if alike else "still wrong"] += 1
+                print(f"{'FIXED' if alike else 'changed'} {report.get('label', '')}: {f['question']}\n  {sql}\n  "
+                      f"-> {mended}")
+            out[report.get("_path", "report")] = dict(counts)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", nargs="*", default=[], help="JSONL files of right question/SQL pairs")
+    ap.add_argument("--report", nargs="*", default=[], help="askdb eval --out JSON reports")
+    ap.add_argument("--database", help="PostgreSQL URL (default: config, else the embedded server)")
+    ap.add_argument("--show", action="store_true", help="print every changed right statement, not only broken ones")
+    args = ap.parse_args()
+    reports = []
+    for path in args.report:
+        try:
+            reports.append({**read_eval_report(path), "_path": path})
+        except ReportError as exc:
+            sys.exit(str(exc))
+    try:
+        print(json.dumps(asyncio.run(run(args.pairs, reports, args.database, args.show)), indent=1))
+    except AskdbError as exc:
+        sys.exit(str(exc))
+
+
+if __name__ == "__main__":
+    main()
