@@ -11,8 +11,8 @@ import re
 
 from sqlglot import exp
 
-from .linking import SchemaLinker, parse_statement
-from .words import respell
+from .linking import SchemaLinker, and_where, only_alias, parse_statement
+from .words import respell, words
 
 _BOUNDS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 # Words right before a number or date and what they make of it; checked in this order ('no more than' before
@@ -103,12 +103,47 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
          today: dt.date | None = None) -> str:
     """Every mend by the question's words: bounds, DISTINCT and, with a linker, values spelled as stored and set to
     the one named ('this semester' on `today`), a value dropped from a column that cannot hold it where it is
-    compared with one that does, and a stored number where rows were counted."""
+    compared with one that does or the question never says it, a value or number the question names added where
+    the statement skips it, and a stored number where rows were counted."""
     sql = ground_distinct(question, ground_bounds(question, sql))
     if linker is None:
         return sql
-    sql = linker.drop_misplaced(linker.ground_values(sql, linker.named_values(question, today)[0]))
-    return ground_count(question, sql, linker)
+    named, numbers = linker.named_values(question, today)
+    sql = linker.drop_invented(linker.drop_misplaced(linker.ground_values(sql, named)), question)
+    sql = linker.add_named(sql, named)
+    return ground_count(question, add_numbers(question, sql, linker, numbers), linker)
+
+
+def add_numbers(question: str, sql: str, linker: SchemaLinker, numbers: list[str]) -> str:
+    """`sql` comparing a number column with a whole number the question states beside that column's word ('worth 4
+    credits', 'admitted in 2025', 'week 1') as the question bounds it, where the statement never compares the column
+    nor uses the number; `numbers` are the question's numbers outside stored values (`named_values`)."""
+    tree = parse_statement(sql) if numbers else None
+    if not isinstance(tree, exp.Select):
+        return sql
+    raw, changed = words(question), False
+    used = {lit.this for lit in tree.find_all(exp.Literal)}
+    compared = {(c.table, c.name) for node in tree.find_all(exp.Predicate) for c in node.find_all(exp.Column)}
+    aliases = {t.name: only_alias(tree, t.name) for t in tree.find_all(exp.Table)}
+    for i, number in enumerate(raw):
+        kind = stated_bound(question, number) if number in numbers and number not in used else None
+        if kind is None:
+            continue
+        # The word after the number names its column ('4 credits'), else the nearest of the three before it.
+        for word in raw[i + 1:i + 2] + raw[max(0, i - 3):i][::-1]:
+            fits = [(aliases[item[4:].split(".")[0]], item.split(".")[1]) for item in linker.columns_named(word)
+                    if item in linker.numeric and aliases.get(item[4:].split(".")[0])]
+            if fits:
+                break
+        if len(fits) != 1:
+            continue
+        column = exp.column(fits[0][1], table=fits[0][0] if len(aliases) > 1 else None)
+        if (column.table, column.name) in compared or ("", column.name) in compared:
+            continue
+        and_where(tree, kind(this=column, expression=exp.Literal.number(number)))
+        used.add(number)
+        changed = True
+    return tree.sql(dialect="postgres") if changed else sql
 
 
 def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:

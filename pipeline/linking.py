@@ -69,6 +69,8 @@ class SchemaLinker:
     originals: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     periods: tuple[PeriodTable, ...] = ()  # 'this semester' is 'Fall 2026' on a day of that term
     complete: frozenset[str] = frozenset()  # "table.column" whose every short value was read
+    # Single-column foreign keys (table, column, referenced table, referenced column): how to join a period table.
+    joins: tuple[tuple[str, str, str, str], ...] = ()
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -88,7 +90,7 @@ class SchemaLinker:
         out |= {"many:" + item.removeprefix("val:") for item, count in named.items() if count > 1}
         column_words = []
         for i, w in enumerate(raw):
-            tabs, cols = self.tables.get(norm[i], frozenset()), self._columns_named(w)
+            tabs, cols = self.tables.get(norm[i], frozenset()), self.columns_named(w)
             out |= tabs
             period = i + 1 < len(raw) and w in _RELATIVE and (norm[i + 1] in self.heads or norm[i + 1] in self.tables)
             if not period:  # the 'last' of 'last fall' is no last_name
@@ -116,7 +118,7 @@ class SchemaLinker:
         m = re.search(r"\bhow many (\w+)", question.lower())
         if not m or self.tables.get(_norm(m.group(1))):
             return frozenset()
-        return self._columns_named(m.group(1)) & self.numeric
+        return self.columns_named(m.group(1)) & self.numeric
 
     def named_values(self, question: str, today: dt.date | None = None) -> tuple[dict[str, list[str]], list[str]]:
         """The stored values a question names, by "table.column" in the order it names them (with `today`, the
@@ -198,6 +200,80 @@ class SchemaLinker:
                 changed = True
         return tree.sql(dialect="postgres") if changed else sql
 
+    def drop_invented(self, sql: str, question: str) -> str:
+        """`sql` without a condition `column = 'value'` of its WHERE, ANDed to others, that no row can meet (the column
+        stores no such value, and all its values were read) and that the question never says (none of the value's
+        words are in it): the model's `first_name = 'Eve' AND last_name = 'Smith'` for 'Who teaches CE 4229?'. A value
+        the question says stays, so that asking about what is not there finds nothing."""
+        tree = parse_statement(sql)
+        where = tree.args.get("where") if isinstance(tree, exp.Select) else None
+        if where is None:
+            return sql
+        qualified, said = _column_names(tree), {_norm(w) for w in words(question)}
+        conds = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        kept = [c for c in conds if not self._invented(c, qualified, said)]
+        if len(kept) in (0, len(conds)):
+            return sql
+        where.set("this", exp.and_(*kept))
+        return tree.sql(dialect="postgres")
+
+    def _invented(self, cond: exp.Expression, qualified, said: set[str]) -> bool:
+        if not (isinstance(cond, exp.EQ) and isinstance(cond.this, exp.Column)
+                and isinstance(cond.expression, exp.Literal) and cond.expression.is_string):
+            return False
+        name, value = qualified(cond.this), cond.expression.this
+        return (name in self.complete and name not in self.originals.get(_value_key(value), {})
+                and len(value) <= _MAX_VALUE_CHARS and not {_norm(w) for w in words(value)} & said)
+
+    def add_named(self, sql: str, named: Mapping[str, Sequence[str]]) -> str:
+        """`sql` filtering on a value the question names that it never uses ('in spring 2026', 'this semester',
+        'exams'), where the question names that one value of the column and no other column stores it, the statement
+        neither compares that column nor uses the value, and picks no row of that table by another value. The table
+        must be in the statement once, in its FROM; a table of periods is joined through the one foreign key to it
+        from a table of the FROM ('sections' -> 'terms')."""
+        tree = parse_statement(sql)
+        if not isinstance(tree, exp.Select) or not named:
+            return sql
+        qualified = _column_names(tree)
+        compared = {qualified(c) for node in tree.find_all(exp.Predicate) for c in node.find_all(exp.Column)} - {None}
+        used = {_value_key(lit.this) for lit in tree.find_all(exp.Literal) if lit.is_string}
+        picked = {(qualified(node.this) or ".").split(".")[0] for node in tree.find_all(exp.EQ)
+                  if isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
+                  and node.expression.is_string}
+        everywhere = [t.name for t in tree.find_all(exp.Table)]
+        periods = {p.item for p in self.periods}
+        changed = False
+        for item, values in named.items():
+            table, column = item.split(".", 1)
+            if len(values) != 1:
+                continue
+            key = _value_key(values[0])
+            holders = [c for c, v in self.originals.get(key, {}).items() if v is not None]
+            if holders != [item] and item not in periods or key in used or item in compared or key in self.tables:
+                continue  # ('professors' names the instructors table as much as the title 'Professor')
+            if table in picked:
+                continue  # 'professor Okafor' is picked by the name, 'Electrical Engineering' by the code 'EE'
+            alias = only_alias(tree, table)
+            if alias is None and table not in everywhere and item in periods:
+                alias = self._join_period(tree, table)
+            if alias is not None:
+                alone = len(list(tree.find_all(exp.Table))) == 1
+                and_where(tree, exp.column(column, table=None if alone else alias).eq(exp.Literal.string(values[0])))
+                used.add(key)
+                changed = True
+        return tree.sql(dialect="postgres") if changed else sql
+
+    def _join_period(self, tree: exp.Select, table: str) -> str | None:
+        """Join `table` to `tree` through the one foreign key a table of its FROM has to it; its alias."""
+        ways = [(t, fk) for t in _from_tables(tree) for fk in self.joins if fk[0] == t.name and fk[2] == table]
+        if len(ways) != 1:
+            return None
+        (child, (_, col, _, ref)), taken = ways[0], {t.alias_or_name for t in tree.find_all(exp.Table)}
+        alias = next(a for a in [table[0], *(f"{table[0]}{n}" for n in range(2, 99))] if a not in taken)
+        tree.join(exp.alias_(exp.to_table(table), alias, table=True),
+                  on=exp.column(ref, table=alias).eq(exp.column(col, table=child.alias_or_name)), copy=False)
+        return alias
+
     def _value_spans(self, norm: list[str], taken: list[bool]) -> list[tuple[int, str]]:
         """(position, value key) of each stored value in the normalised words, marking their words `taken`."""
         found = []
@@ -210,7 +286,8 @@ class SchemaLinker:
                     found.append((i, key))
         return found
 
-    def _columns_named(self, word: str) -> frozenset[str]:
+    def columns_named(self, word: str) -> frozenset[str]:
+        """The columns ("col:table.column") a word of a question names."""
         # The column word less its last two letters, at least four: 'credit' names credits, 'start' starts_on.
         return frozenset().union(*(items for col, items in self.columns.items()
                                    if word.startswith(col[:max(4, len(col) - 2)])))
@@ -250,9 +327,11 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
             heads.setdefault(head, set()).update(items)
         for item in items:
             table_values.setdefault(_table_of(item), set()).add(item)
+    joins = tuple((t.name, fk.columns[0], fk.ref_table, fk.ref_columns[0])
+                  for t in schema.tables for fk in t.foreign_keys if len(fk.columns) == 1)
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
     return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
-                        numeric, originals, periods, complete)
+                        numeric, originals, periods, complete, joins)
 
 
 def table_nouns(table: str) -> set[str]:
@@ -344,6 +423,32 @@ def sql_links(sql: str) -> frozenset[str]:
         bounds.setdefault(side.sql(), set()).add("cmp:lt" if upper else "cmp:gt")
     out |= {next(iter(kinds)) if len(kinds) == 1 else "cmp:range" for kinds in bounds.values()}
     return frozenset(out)
+
+
+def _from_tables(tree: exp.Select) -> list[exp.Table]:
+    """The tables of a SELECT's own FROM and JOINs (not of its subqueries)."""
+    from_ = tree.args.get("from_")
+    found = [from_.this if from_ else None] + [j.this for j in tree.args.get("joins") or ()]
+    return [t for t in found if isinstance(t, exp.Table)]
+
+
+def only_alias(tree: exp.Select, table: str) -> str | None:
+    """The alias of `table` where it is in the statement once, in the SELECT's own FROM; else None."""
+    hits = [t for t in _from_tables(tree) if t.name == table]
+    if len(hits) != 1 or sum(t.name == table for t in tree.find_all(exp.Table)) != 1:
+        return None
+    return hits[0].alias_or_name
+
+
+def and_where(tree: exp.Select, cond: exp.Expression) -> None:
+    """Add `cond` to the statement's WHERE with AND, in place."""
+    where = tree.args.get("where")
+    if where is None:
+        tree.where(cond, copy=False)
+        return
+    # An OR gets brackets; the ANDs the model wrote stay as they read.
+    kept = exp.paren(where.this) if isinstance(where.this, exp.Or) else where.this
+    where.set("this", exp.and_(kept, cond, wrap=False))
 
 
 def _column_names(tree: exp.Expression):

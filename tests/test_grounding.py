@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import ground_bounds, ground_count, ground_distinct, mend, stated_bound
+from pipeline.grounding import add_numbers, ground_bounds, ground_count, ground_distinct, mend, stated_bound
 from pipeline.linking import build_linker
 from pipeline.words import one_edit, respell
 
@@ -152,3 +152,58 @@ def test_a_word_typed_with_one_slip_is_read_as_meant(typed, meant):
 def test_short_words_that_are_other_words_are_not_respelled(word, other):
     assert not one_edit(word, other)
     assert respell(f"{word} 4", frozenset({other})) == f"{word} 4"
+
+
+def test_a_value_the_statement_skips_is_added_where_its_table_is():
+    named = LINKER.named_values("list the graduate courses of CS")[0]
+    assert LINKER.add_named("SELECT code FROM courses ORDER BY code", named) == \
+        "SELECT code FROM courses WHERE level = 'graduate' ORDER BY code"
+    kept = [
+        "SELECT code FROM courses WHERE level <> 'graduate'",  # the column compared already
+        "SELECT code FROM courses WHERE code = 'CS 2110'",  # a row of the table picked by another value
+        "SELECT last_name FROM instructors",  # the table is not in the statement
+        "SELECT code FROM courses AS a JOIN courses AS b ON a.id = b.id",  # nor once
+    ]
+    for sql in kept:
+        assert LINKER.add_named(sql, named) == sql
+    # A value that is also a table's noun ('professors' are instructors), or of two columns, is not added.
+    sql = "SELECT last_name FROM instructors"
+    assert LINKER.add_named(sql, LINKER.named_values("list the professors")[0]) == sql
+    assert LINKER.add_named(sql, LINKER.named_values("who is Chen")[0]).endswith("WHERE last_name = 'Chen'")
+    twice = build_linker(SCHEMA, {**VALUES, ("instructors", "first_name"): ["Chen"]})
+    assert twice.add_named(sql, twice.named_values("who is Chen")[0]) == sql
+
+
+def test_a_number_stated_beside_its_column_is_compared_where_the_statement_skips_it():
+    def added(question, sql):
+        return add_numbers(question, sql, LINKER, LINKER.named_values(question)[1])
+    assert added("list the undergraduate courses worth 4 credits",
+                 "SELECT code FROM courses WHERE level = 'undergraduate'") == \
+        "SELECT code FROM courses WHERE level = 'undergraduate' AND credits = 4"
+    assert added("courses with more than 3 credits", "SELECT c.code FROM courses AS c JOIN sections AS s ON "
+                 "s.course_id = c.id").endswith("WHERE c.credits > 3")
+    kept = [
+        ("courses worth 4 credits", "SELECT code FROM courses WHERE credits <= 4"),  # compared (the bound's mend)
+        ("courses worth 4 credits", "SELECT code FROM courses LIMIT 4"),  # the number used
+        ("top 5 courses by credits", "SELECT code FROM courses ORDER BY credits DESC"),  # no column beside it
+        ("what are the topics of CS 2110", "SELECT code FROM courses"),  # part of a value
+        ("courses worth 3 or 4 credits", "SELECT code FROM courses"),  # one of a list
+        ("sections with 4 credits", "SELECT section_number FROM sections"),  # the column's table is absent
+    ]
+    for question, sql in kept:
+        assert added(question, sql) == sql
+
+
+def test_a_condition_no_row_meets_and_the_question_never_says_is_dropped():
+    linker = build_linker(SCHEMA, VALUES, complete=frozenset({"instructors.first_name", "instructors.last_name"}))
+    invented = ("SELECT DISTINCT i.last_name FROM sections AS s JOIN courses AS c ON c.id = s.course_id JOIN instructors"
+                " AS i ON i.id = s.instructor_id WHERE c.code = 'CE 4229' AND i.first_name = 'Eve' AND i.last_name = 'Smith'")
+    assert linker.drop_invented(invented, "Who teaches CE 4229 this semester?").endswith("WHERE c.code = 'CE 4229'")
+    # Kept: a value the question says (nobody of that name), a stored value, a column not read completely, and a
+    # condition that is the whole WHERE.
+    assert linker.drop_invented(invented, "Does Eve Smith teach CE 4229?") == invented
+    stored = "SELECT email FROM instructors WHERE last_name = 'Chen' AND title = 'Professor'"
+    assert linker.drop_invented(stored, "email of professor Chen") == stored
+    assert LINKER.drop_invented(invented, "Who teaches CE 4229 this semester?") == invented
+    alone = "SELECT email FROM instructors WHERE last_name = 'Smith'"
+    assert linker.drop_invented(alone, "Who teaches CE 4229 this semester?") == alone

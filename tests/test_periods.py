@@ -108,3 +108,36 @@ async def test_the_linker_reads_the_period_table_and_agrees_with_the_generated_d
             assert re.findall(r"'((?:Fall|Spring) \d{4})'", p["sql"]) == [spans[0][3]], p
             checked += 1
     assert checked == 266
+
+
+def test_a_period_the_statement_skips_is_joined_and_filtered():
+    skipped = ("SELECT DISTINCT i.first_name FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+               "JOIN instructors AS i ON i.id = s.instructor_id WHERE c.code = 'CS 1010'")
+    named = LINKER.named_values("whos teaching cs 1010 in spring 2026", IN_FALL)[0]
+    assert LINKER.add_named(skipped, named) == skipped.replace(
+        " WHERE", " JOIN terms AS t ON t.id = s.term_id WHERE") + " AND t.name = 'Spring 2026'"
+    # Relative: 'this semester' on the pipeline's day; a terms table already joined gets only the filter.
+    joined = ("SELECT COUNT(*) FROM sections AS s JOIN terms AS t ON t.id = s.term_id JOIN courses AS c "
+              "ON c.id = s.course_id WHERE c.code = 'CS 1010'")
+    named = LINKER.named_values("How many sections does CS 1010 have this semester?", IN_FALL)[0]
+    assert LINKER.add_named(joined, named) == joined + " AND t.name = 'Fall 2026'"
+    # An alias 't' already taken gets another; no WHERE gets one.
+    plain = "SELECT COUNT(*) FROM sections AS t"
+    assert LINKER.add_named(plain, named) == ("SELECT COUNT(*) FROM sections AS t JOIN terms AS t2 ON t2.id = t.term_id"
+                                              " WHERE t2.name = 'Fall 2026'")
+
+
+@pytest.mark.parametrize("question, sql", [
+    # The period is there already, in the right column or another; two periods; a table without a way to terms.
+    ("How many sections does CS 1010 have this semester?",
+     "SELECT COUNT(*) FROM sections AS s JOIN terms AS t ON t.id = s.term_id WHERE t.name = 'Spring 2026'"),
+    ("How many sections does CS 1010 have this semester?",
+     "SELECT COUNT(*) FROM sections AS s JOIN courses AS c ON c.id = s.course_id WHERE c.title = 'Fall 2026'"),
+    ("courses offered last fall but not this semester", "SELECT code FROM courses AS c JOIN sections AS s ON s.course_id = c.id"),
+    ("Which courses are offered this semester?", "SELECT code FROM courses"),
+    # terms inside a subquery only; not a SELECT.
+    ("sections this semester", "SELECT COUNT(*) FROM sections WHERE term_id IN (SELECT id FROM terms)"),
+    ("sections this semester", "SELECT 1 UNION SELECT 2"),
+])
+def test_statements_that_use_the_named_period_or_cannot_take_it_are_kept(question, sql):
+    assert LINKER.add_named(sql, LINKER.named_values(question, IN_FALL)[0]) == sql

@@ -219,3 +219,20 @@ async def test_bounds_and_stored_numbers_are_mended_by_the_questions_words(query
         strictly = await pool.fetchval("SELECT count(*) FROM sections WHERE capacity > 40")
     assert credits.ok and credits.sql == "SELECT credits FROM courses WHERE code = 'CS 2110'" and credits.rows == ((3,),)
     assert over.ok and over.sql.endswith("capacity > 40") and len(over.rows) == strictly
+
+
+async def test_what_the_question_names_is_added_and_an_invented_row_dropped(query_db_url):
+    # The model copies an instructor from an example and leaves out the term the question names.
+    sql = ("SELECT DISTINCT i.first_name, i.last_name FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+           "JOIN instructors AS i ON i.id = s.instructor_id WHERE c.code = 'CS 1010' AND i.first_name = 'Eve' "
+           "AND i.last_name = 'Smith'")
+    right = ("SELECT DISTINCT i.first_name, i.last_name FROM sections s JOIN courses c ON c.id = s.course_id "
+             "JOIN terms t ON t.id = s.term_id JOIN instructors i ON i.id = s.instructor_id "
+             "WHERE c.code = 'CS 1010' AND t.name = 'Spring 2026'")
+    async with open_pool(query_db_url) as pool:
+        p = await _linked_pipeline(pool, ScriptedModel(sql), [
+            Example("who teaches CS 2110", sql.replace("CS 1010", "CS 2110"))])
+        ans = await p.answer("whos teaching cs 1010 in spring 2026")
+        expected = await pool.fetch(right)
+    assert ans.ok and "Eve" not in ans.sql and ans.sql.endswith("AND t.name = 'Spring 2026'")
+    assert sorted(ans.rows) == sorted(tuple(r) for r in expected) and expected
