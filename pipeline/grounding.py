@@ -109,9 +109,11 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     if linker is None:
         return sql
     named, numbers = linker.named_values(question, today)
-    sql = linker.drop_invented(linker.drop_misplaced(linker.ground_values(sql, named)), question)
-    sql = linker.add_named(sql, named)
-    return ground_count(question, add_numbers(question, sql, linker, numbers), linker)
+    sql = linker.drop_misplaced(linker.ground_values(sql, named))
+    # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
+    # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
+    sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
+    return ground_count(question, linker.add_named(sql, named), linker)
 
 
 def add_numbers(question: str, sql: str, linker: SchemaLinker, numbers: list[str]) -> str:

@@ -207,3 +207,12 @@ def test_a_condition_no_row_meets_and_the_question_never_says_is_dropped():
     assert LINKER.drop_invented(invented, "Who teaches CE 4229 this semester?") == invented
     alone = "SELECT email FROM instructors WHERE last_name = 'Smith'"
     assert linker.drop_invented(alone, "Who teaches CE 4229 this semester?") == alone
+
+
+def test_mending_twice_changes_nothing_more():
+    linker = build_linker(SCHEMA, VALUES, complete=frozenset({"courses.title"}))
+    question = "Is Data Structures worth 4 credits?"
+    once = mend(question, "SELECT code FROM courses WHERE title = 'Fall'", linker)
+    # The number is added, the title no course has dropped, and the one the question names takes its column.
+    assert once == "SELECT code FROM courses WHERE credits = 4 AND title = 'Data Structures'"
+    assert mend(question, once, linker) == once
