@@ -113,7 +113,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
-    return ground_count(question, linker.add_named(sql, named), linker)
+    return ground_superlative(question, ground_count(question, linker.add_named(sql, named), linker), linker)
 
 
 def add_numbers(question: str, sql: str, linker: SchemaLinker, numbers: list[str]) -> str:
@@ -146,6 +146,37 @@ def add_numbers(question: str, sql: str, linker: SchemaLinker, numbers: list[str
         used.add(number)
         changed = True
     return tree.sql(dialect="postgres") if changed else sql
+
+
+# 'at least' and 'at most' are bounds, not superlatives.
+_SUPERLATIVE = re.compile(r"\b(?:the|which|what)\b[\w\s]*?(?<!\bat )\b(?:(most|highest|largest|biggest|greatest|maximum)|"
+                          r"(least|lowest|smallest|fewest|minimum))\b")
+
+
+def ground_superlative(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` ordered by its one number column and cut to the first row where the question asks for the one with the
+    most or least of something ('which assessment is worth the most in CS 1010') and the statement lists every row
+    (no LIMIT, grouping or aggregate); not for 'top 3' or 'the 2 largest', which ask for several."""
+    question = respell(question, _PLAIN)
+    m = _SUPERLATIVE.search(question)
+    if m is None or re.search(r"\b(top|first|last)\s+\d+|\b\d+\s+(\w+\s+)?(most|highest|largest|biggest|greatest|"
+                              r"least|lowest|smallest|fewest)\b", question):
+        return sql
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("limit", "group", "having")):
+        return sql
+    if any(e.find(exp.AggFunc) for e in tree.expressions):
+        return sql
+    qualified = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    tables = set(qualified.values())
+    numbers = [e.unalias() for e in tree.expressions if isinstance(e.unalias(), exp.Column)
+               and f"col:{qualified.get(e.unalias().table, next(iter(tables)) if len(tables) == 1 else '')}."
+                   f"{e.unalias().name}" in linker.numeric]
+    if len(numbers) != 1:
+        return sql
+    order = exp.Ordered(this=numbers[0].copy(), desc=bool(m.group(1)))
+    tree.set("order", exp.Order(expressions=[order]))
+    return tree.limit(1).sql(dialect="postgres")
 
 
 def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:

@@ -309,7 +309,7 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
                 spelled[item] = value if spelled.get(item, value) == value else None
     columns: dict[str, set[str]] = {}
     tables: dict[str, set[str]] = {}
-    numeric = frozenset(f"col:{t.name}.{c.name}" for t in schema.tables for c in t.columns if c.type in NUMBER_TYPES)
+    numeric = frozenset(f"col:{t.name}.{c.name}" for t in schema.tables for c in t.columns if c.base_type in NUMBER_TYPES)
     for t in schema.tables:
         for word in table_nouns(t.name):
             tables.setdefault(word, set()).add(f"tab:{t.name}")
@@ -351,7 +351,7 @@ async def load_linker(pool: asyncpg.Pool, schema: Schema, *, per_column: int = 1
         table = f"{quote_ident(t.schema)}.{quote_ident(t.name)}"
         whole = None  # whether the first scan_rows rows are the whole table
         for c in t.columns:
-            if c.type not in TEXT_TYPES or _is_key(c.name):
+            if c.base_type not in TEXT_TYPES or _is_key(c.name):
                 continue
             col = quote_ident(c.name)
             sql = (f"SELECT DISTINCT v FROM (SELECT {col}::text AS v FROM {table} "

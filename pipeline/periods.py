@@ -90,8 +90,8 @@ def relative_periods(tables: tuple[PeriodTable, ...], question: str,
 
 def _period_columns(t: Table) -> tuple[str, str, list[str]] | None:
     """(start column, end column, candidate name columns) of a table that looks like a calendar, else None."""
-    dates = [c.name for c in t.columns if c.type in _DATE_TYPES]
-    names = [c.name for c in t.columns if c.type in TEXT_TYPES]
+    dates = [c.name for c in t.columns if c.base_type in _DATE_TYPES]
+    names = [c.name for c in t.columns if c.base_type in TEXT_TYPES]
     if len(dates) < 2 or not names:
         return None
     start = next((d for d in dates if re.search(r"start|begin|from", d)), dates[0])

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
 from .models.base import Message
-from .schema import Schema, Table
+from .schema import Schema, Table, base_type
 from .words import words
 
 SQL_SYSTEM = (
@@ -35,10 +34,10 @@ def render_table(t: Table, *, with_comments: bool = False) -> str:
         p = c.name
         if c.name in fk:
             p += f"->{fk[c.name]}"
-        elif c.samples and c.type in ("text", "character varying"):
+        elif c.samples and c.base_type in ("text", "character varying"):
             # A few real values tell the model how entities are spelled ('CE 4229', 'Fall 2026').
             p += " e.g. " + "|".join(s.replace("|", "/") for s in c.samples[:2])
-        elif c.type not in ("integer", "text", "character varying", "bigint"):
+        elif c.base_type not in ("integer", "text", "character varying", "bigint"):
             p += f" {_short(c.type)}"
         parts.append(p)
     line = f"{t.name}({', '.join(parts)})"
@@ -50,7 +49,7 @@ def render_table(t: Table, *, with_comments: bool = False) -> str:
 def _short(t: str) -> str:
     return {"numeric": "num", "date": "date", "boolean": "bool", "time without time zone": "time",
             "timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz"}.get(
-        re.sub(r"\(.*\)", "", t), re.sub(r"\(.*\)", "", t))
+        base_type(t), base_type(t))
 
 
 def _words(text: str) -> set[str]:

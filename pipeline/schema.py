@@ -1,6 +1,7 @@
 """Read any database's schema from the catalog into small frozen values."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -15,6 +16,16 @@ class Column:
     nullable: bool = True
     comment: str | None = None
     samples: tuple[str, ...] = ()
+
+    @property
+    def base_type(self) -> str:
+        """The type without its modifiers: 'numeric(5,2)' -> 'numeric', 'character varying(40)' -> 'character varying'."""
+        return base_type(self.type)
+
+
+def base_type(type_: str) -> str:
+    """A catalog type name without its modifiers ('numeric(5,2)' -> 'numeric')."""
+    return re.sub(r"\(.*\)", "", type_).strip()
 
 
 @dataclass(frozen=True)
@@ -128,7 +139,7 @@ async def introspect_schema(
         for c in cols.get(t["oid"], []):
             samples: tuple[str, ...] = ()
             is_key = c["attname"] in pks.get(t["oid"], ()) or c["attname"].endswith("_id")
-            if samples_per_column and c["type"] in TEXT_TYPES and not is_key:
+            if samples_per_column and base_type(c["type"]) in TEXT_TYPES and not is_key:
                 samples = await _sample_values(conn, schema, t["relname"], c["attname"], samples_per_column)
             columns.append(Column(c["attname"], c["type"], c["nullable"], c["comment"], samples))
         out.append(

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import add_numbers, ground_bounds, ground_count, ground_distinct, mend, stated_bound
+from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_superlative, mend,
+                                stated_bound)
 from pipeline.linking import build_linker
 from pipeline.words import one_edit, respell
 
@@ -216,3 +217,22 @@ def test_mending_twice_changes_nothing_more():
     # The number is added, the title no course has dropped, and the one the question names takes its column.
     assert once == "SELECT code FROM courses WHERE credits = 4 AND title = 'Data Structures'"
     assert mend(question, once, linker) == once
+
+
+def test_the_one_with_the_most_is_the_first_row_by_the_listed_number():
+    listed = "SELECT code, credits FROM courses WHERE level = 'graduate'"
+    assert ground_superlative("which graduate course is worth the most credits", listed, LINKER) == \
+        listed + " ORDER BY credits DESC NULLS LAST LIMIT 1"
+    assert ground_superlative("What is the smallest course by credits?", listed, LINKER) == \
+        listed + " ORDER BY credits ASC LIMIT 1"
+    # Several asked for, a bound, a statement that already cuts, counts or lists no number, or two: left alone.
+    for question, sql in [
+        ("the 3 largest courses by credits", listed), ("top 5 courses with the most credits", listed),
+        ("courses with at least 3 credits", listed), ("courses worth at most 4 credits", listed),
+        ("which course has the most credits", listed + " LIMIT 1"),
+        ("which course has the most credits", "SELECT max(credits) FROM courses"),
+        ("which course has the most credits", "SELECT code FROM courses"),
+        ("which course has the most sections", "SELECT c.code, COUNT(*) FROM courses AS c JOIN sections AS s "
+                                               "ON s.course_id = c.id GROUP BY c.code"),
+    ]:
+        assert ground_superlative(question, sql, LINKER) == sql, question

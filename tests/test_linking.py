@@ -210,3 +210,18 @@ async def test_the_linker_knows_which_columns_it_read_completely(query_db_url):
     # students has 480 rows: the first 100 are not all of them; a cap on values leaves a column incomplete too.
     assert "students.first_name" in whole.complete and "students.first_name" not in sampled.complete
     assert "terms.name" in sampled.complete and "courses.title" not in capped.complete
+
+
+async def test_columns_with_type_modifiers_count_by_their_base_type(course_db_url):
+    # varchar(40) is text and numeric(6,1) a number, for sample values, linking and the mends alike.
+    async with open_pool(course_db_url) as pool:
+        await pool.execute("CREATE SCHEMA IF NOT EXISTS typed; CREATE TABLE IF NOT EXISTS typed.rooms "
+                           "(id int PRIMARY KEY, label varchar(40), seats numeric(6,1)); INSERT INTO typed.rooms "
+                           "VALUES (1, 'Lab A', 30), (2, 'Hall B', 120) ON CONFLICT DO NOTHING")
+        schema = await introspect_schema(pool, schema="typed")
+        linker = await load_linker(pool, schema)
+        course = await load_linker(pool, await introspect_schema(pool, samples_per_column=0))
+    label = schema.table("rooms").column("label")
+    assert label.base_type == "character varying" and set(label.samples) == {"Lab A", "Hall B"}
+    assert "val:rooms.label" in linker.question_links("how many seats does Hall B have")
+    assert "col:rooms.seats" in linker.numeric and "col:assessments.weight_percent" in course.numeric

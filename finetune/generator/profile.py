@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from pipeline.schema import NUMBER_TYPES, Schema, Table
@@ -120,7 +119,7 @@ def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]
         if key:
             continue
         own.append(c.name)
-        base = re.sub(r"\(.*\)", "", c.type)
+        base = c.base_type
         if base in _TEXT:
             if st.distinct >= 0.8 * total and st.max_len <= 60 and total >= 2:
                 idents.append(c.name)
