@@ -99,13 +99,33 @@ def ground_distinct(question: str, sql: str) -> str:
     return tree.distinct().sql(dialect="postgres")
 
 
+def order_distinct(sql: str) -> str:
+    """`sql` without the ORDER BY items of a SELECT DISTINCT that are not in its select list, which Postgres refuses
+    ('for SELECT DISTINCT, ORDER BY expressions must appear in select list'): the rows stay the asked ones."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or not tree.args.get("distinct") or not tree.args.get("order"):
+        return sql
+    if tree.args["distinct"].args.get("on"):
+        return sql  # DISTINCT ON has its own rule for the ORDER BY
+    shown = {e.unalias().sql() for e in tree.expressions} | {e.alias for e in tree.expressions if e.alias}
+    order = tree.args["order"]
+    kept = [o for o in order.expressions if o.this.sql() in shown]
+    if len(kept) == len(order.expressions):
+        return sql
+    if kept:
+        order.set("expressions", kept)
+    else:
+        tree.set("order", None)
+    return tree.sql(dialect="postgres")
+
+
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
          today: dt.date | None = None) -> str:
     """Every mend by the question's words: bounds, DISTINCT and, with a linker, values spelled as stored and set to
     the one named ('this semester' on `today`), a value dropped from a column that cannot hold it where it is
     compared with one that does or the question never says it, a value or number the question names added where
     the statement skips it, and a stored number where rows were counted."""
-    sql = ground_distinct(question, ground_bounds(question, sql))
+    sql = order_distinct(ground_distinct(question, ground_bounds(question, sql)))
     if linker is None:
         return sql
     named, numbers = linker.named_values(question, today)

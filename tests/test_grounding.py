@@ -5,7 +5,7 @@ import pytest
 from sqlglot import exp
 
 from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_superlative, mend,
-                                stated_bound)
+                                order_distinct, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.words import one_edit, respell
 
@@ -236,3 +236,14 @@ def test_the_one_with_the_most_is_the_first_row_by_the_listed_number():
                                                "ON s.course_id = c.id GROUP BY c.code"),
     ]:
         assert ground_superlative(question, sql, LINKER) == sql, question
+
+
+def test_a_distinct_list_drops_the_order_postgres_would_refuse():
+    assert order_distinct("SELECT DISTINCT s.room FROM sections AS s ORDER BY s.capacity") == \
+        "SELECT DISTINCT s.room FROM sections AS s"
+    assert order_distinct("SELECT DISTINCT s.room, s.days FROM sections AS s ORDER BY s.days, s.capacity DESC") == \
+        "SELECT DISTINCT s.room, s.days FROM sections AS s ORDER BY s.days"
+    for sql in ("SELECT DISTINCT s.room AS r FROM sections AS s ORDER BY r",
+                "SELECT s.room FROM sections AS s ORDER BY s.capacity",
+                "SELECT DISTINCT ON (s.room) s.room, s.days FROM sections AS s ORDER BY s.room, s.capacity"):
+        assert order_distinct(sql) == sql

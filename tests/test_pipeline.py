@@ -236,3 +236,13 @@ async def test_what_the_question_names_is_added_and_an_invented_row_dropped(quer
         expected = await pool.fetch(right)
     assert ans.ok and "Eve" not in ans.sql and ans.sql.endswith("AND t.name = 'Spring 2026'")
     assert sorted(ans.rows) == sorted(tuple(r) for r in expected) and expected
+
+
+async def test_a_distinct_list_ordered_by_a_hidden_column_runs_first_time(query_db_url):
+    sql = ("SELECT DISTINCT s.room FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+           "WHERE c.code = 'CS 2110' ORDER BY s.capacity")
+    async with open_pool(query_db_url) as pool:
+        ans = await (await _pipeline(pool, ScriptedModel(sql))).answer("Which rooms does CS 2110 meet in?")
+        rooms = await pool.fetch(sql.split(" ORDER BY")[0])
+    assert ans.ok and ans.attempts == 1 and "ORDER BY" not in ans.sql
+    assert sorted(ans.rows) == sorted(tuple(r) for r in rooms) and rooms
