@@ -11,7 +11,7 @@ import re
 
 from sqlglot import exp
 
-from .linking import SchemaLinker, and_where, only_alias, parse_statement
+from .linking import SchemaLinker, and_where, column_names, only_alias, parse_statement
 from .words import respell, words
 
 _BOUNDS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
@@ -121,10 +121,11 @@ def order_distinct(sql: str) -> str:
 
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
          today: dt.date | None = None) -> str:
-    """Every mend by the question's words: bounds, DISTINCT and, with a linker, values spelled as stored and set to
-    the one named ('this semester' on `today`), a value dropped from a column that cannot hold it where it is
-    compared with one that does or the question never says it, a value or number the question names added where
-    the statement skips it, and a stored number where rows were counted."""
+    """Every mend by the question's words: bounds, DISTINCT (and no ORDER BY Postgres refuses with it) and, with a
+    linker, values spelled as stored and set to the one named ('this semester' on `today`), a value dropped from a
+    column that cannot hold it where it is compared with one that does or the question never says it, a value or
+    number the question names added where the statement skips it, a stored number where rows were counted, and the
+    first row for 'the one with the most'."""
     sql = order_distinct(ground_distinct(question, ground_bounds(question, sql)))
     if linker is None:
         return sql
@@ -187,11 +188,9 @@ def ground_superlative(question: str, sql: str, linker: SchemaLinker) -> str:
         return sql
     if any(e.find(exp.AggFunc) for e in tree.expressions):
         return sql
-    qualified = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
-    tables = set(qualified.values())
-    numbers = [e.unalias() for e in tree.expressions if isinstance(e.unalias(), exp.Column)
-               and f"col:{qualified.get(e.unalias().table, next(iter(tables)) if len(tables) == 1 else '')}."
-                   f"{e.unalias().name}" in linker.numeric]
+    qualified = column_names(tree)
+    numbers = [e.unalias() for e in tree.expressions
+               if isinstance(e.unalias(), exp.Column) and f"col:{qualified(e.unalias())}" in linker.numeric]
     if len(numbers) != 1:
         return sql
     order = exp.Ordered(this=numbers[0].copy(), desc=bool(m.group(1)))

@@ -149,7 +149,7 @@ class SchemaLinker:
         tree = parse_statement(sql)
         if tree is None:
             return sql
-        qualified, changed = _column_names(tree), False
+        qualified, changed = column_names(tree), False
         equal: dict[str, list[exp.Literal]] = {}
         for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
             name = qualified(node.this) if isinstance(node.this, exp.Column) else None
@@ -183,7 +183,7 @@ class SchemaLinker:
         tree = parse_statement(sql)
         if tree is None:
             return sql
-        qualified = _column_names(tree)
+        qualified = column_names(tree)
         compared = [(node, qualified(node.this), _value_key(node.expression.this)) for node in tree.find_all(exp.EQ)
                     if isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
                     and node.expression.is_string]
@@ -209,7 +209,7 @@ class SchemaLinker:
         where = tree.args.get("where") if isinstance(tree, exp.Select) else None
         if where is None:
             return sql
-        qualified, said = _column_names(tree), {_norm(w) for w in words(question)}
+        qualified, said = column_names(tree), {_norm(w) for w in words(question)}
         conds = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
         kept = [c for c in conds if not self._invented(c, qualified, said)]
         if len(kept) in (0, len(conds)):
@@ -234,7 +234,7 @@ class SchemaLinker:
         tree = parse_statement(sql)
         if not isinstance(tree, exp.Select) or not named:
             return sql
-        qualified = _column_names(tree)
+        qualified = column_names(tree)
         compared = {qualified(c) for node in tree.find_all(exp.Predicate) for c in node.find_all(exp.Column)} - {None}
         used = {_value_key(lit.this) for lit in tree.find_all(exp.Literal) if lit.is_string}
         picked = {(qualified(node.this) or ".").split(".")[0] for node in tree.find_all(exp.EQ)
@@ -392,7 +392,7 @@ def sql_links(sql: str) -> frozenset[str]:
     if tree is None:
         return frozenset()
     tables = {t.name for t in tree.find_all(exp.Table)}
-    qualified = _column_names(tree)
+    qualified = column_names(tree)
     out = {f"tab:{t}" for t in tables}
     for c in tree.find_all(exp.Column):
         name = qualified(c)
@@ -451,7 +451,7 @@ def and_where(tree: exp.Select, cond: exp.Expression) -> None:
     where.set("this", exp.and_(kept, cond, wrap=False))
 
 
-def _column_names(tree: exp.Expression):
+def column_names(tree: exp.Expression):
     """A function naming a column of the statement "table.column" (aliases resolved; None if ambiguous)."""
     found = list(tree.find_all(exp.Table))
     tables = {t.name for t in found}
