@@ -5,7 +5,8 @@ statements of `askdb eval --out` reports how many they change and how many of th
     .venv/bin/python -m bench.mend_offline --pairs finetune/eval/course_dev.jsonl finetune/eval/course_check.jsonl \
         data/course/samples.jsonl --report bench/results/eval-dev-shipped-mended-drop-20261204.json
 
-Run before measuring a new mend through the pipeline: a mend that changes right statements breaks answers.
+Run before measuring a new mend through the pipeline: a mend that changes right statements breaks answers. Without
+arguments it checks the hand-written sets and the shipped generated pairs (a step of `make bench`).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askdb.config import load_config  # noqa: E402
 from askdb.runtime import guard_policy, open_app  # noqa: E402
-from bench.common import ReportError, read_eval_report  # noqa: E402
+from bench.common import ReportError, read_eval_report, write_results  # noqa: E402
 from finetune.evaluate import EVAL_LIMITS, read_items, same_answer  # noqa: E402
 from pipeline.errors import AskdbError  # noqa: E402
 from pipeline.executor import execute  # noqa: E402
@@ -85,7 +86,10 @@ def main() -> None:
     ap.add_argument("--report", nargs="*", default=[], help="askdb eval --out JSON reports")
     ap.add_argument("--database", help="PostgreSQL URL (default: config, else the embedded server)")
     ap.add_argument("--show", action="store_true", help="print every changed right statement, not only broken ones")
+    ap.add_argument("--save", action="store_true", help="also write bench/results/mends-<time>.json")
     args = ap.parse_args()
+    if not args.pairs and not args.report:
+        args.pairs = sorted(str(p) for p in Path("finetune/eval").glob("course_*.jsonl")) + ["data/course/samples.jsonl"]
     reports = []
     for path in args.report:
         try:
@@ -93,9 +97,15 @@ def main() -> None:
         except ReportError as exc:
             sys.exit(str(exc))
     try:
-        print(json.dumps(asyncio.run(run(args.pairs, reports, args.database, args.show)), indent=1))
+        out = asyncio.run(run(args.pairs, reports, args.database, args.show))
     except AskdbError as exc:
         sys.exit(str(exc))
+    print(json.dumps(out, indent=1))
+    if args.save:
+        right = [v for k, v in out.items() if k in args.pairs]
+        write_results("mends", {"files": out, "right_statements": sum(v.get("pairs", 0) for v in right),
+                                "right_changed": sum(v.get("changed", 0) for v in right),
+                                "right_broken": sum(v.get("broken", 0) for v in right)})
 
 
 if __name__ == "__main__":

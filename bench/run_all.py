@@ -39,6 +39,9 @@ def steps(quick: bool) -> list[tuple[str, list[str], str]]:
         # What the model is shown: retrieved examples on the gold tables / in the gold form, with and without
         # schema linking (no model; a minute).
         ("retrieval", py + ["bench.bench_retrieval", "--save", "--weights", "0,1"], "retrieval-"),
+        # The statement mends must leave right statements alone: every gold and generated pair, mended with its own
+        # question and run against itself when changed (no model; seconds).
+        ("mends", py + ["bench.mend_offline", "--save"], "mends-"),
         ("accuracy", py + ["bench.bench_accuracy", "--sample", "8" if quick else "16", "--first-attempt"],
          "accuracy-"),
     ]
@@ -52,7 +55,7 @@ def newest(prefix: str, since: float) -> dict | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--only", help="comma-separated subset: latency,generate,load,coverage,retrieval,accuracy")
+    p.add_argument("--only", help="comma-separated subset: latency,generate,load,coverage,retrieval,mends,accuracy")
     args = p.parse_args(argv)
     collected: dict = {"machine": machine_info(), "quick": args.quick, "runs": {}}
     for label, cmd, prefix in steps(args.quick):
@@ -133,6 +136,10 @@ def markdown(c: dict) -> str:
                           f"{r['form_retrieved']}/{r['form_in_data']}, up to presentation {r['loose_form_retrieved']}/"
                           f"{r['loose_form_in_data']}" for w, r in ret["by_weight"].items())
         rows.append(f"| retrieved examples (k={ret['k']}) by similarity alone vs re-ranked by schema linking | {cells} |")
+    mends = _get(c, "runs", "mends", "result")
+    if isinstance(mends, dict):
+        rows.append(f"| right statements (hand-written gold and generated pairs) the mends change / break | "
+                    f"{mends['right_changed']} / {mends['right_broken']} of {mends['right_statements']} |")
     acc = _get(c, "runs", "accuracy", "result")
     if isinstance(acc, dict):
         ex = ", ".join(f"{k} {v:.0%}" for k, v in acc["execution_accuracy"].items())
