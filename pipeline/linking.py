@@ -217,6 +217,27 @@ class SchemaLinker:
         where.set("this", exp.and_(*kept))
         return tree.sql(dialect="postgres")
 
+    def drop_unasked_period(self, sql: str, question: str) -> str:
+        """`sql` without a condition of its WHERE setting a period ('t.name = 'Fall 2026'') where the question says
+        nothing of time: no period's name, noun ('semester') or first word ('fall'), nor a year. The model adds the
+        current term by habit ('whats the avg section capacity'); a question that means one says so."""
+        said = set(words(question))
+        spoken = {w for p in self.periods for w in p.nouns | {r.name.split()[0].lower() for r in p.rows if r.name}}
+        if not self.periods or said & spoken or {singular(w) for w in said} & spoken or re.search(r"\b(19|20)\d\d\b", question):
+            return sql
+        tree = parse_statement(sql)
+        where = tree.args.get("where") if isinstance(tree, exp.Select) else None
+        if where is None:
+            return sql
+        qualified, items = column_names(tree), {p.item for p in self.periods}
+        conds = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        kept = [c for c in conds if not (isinstance(c, exp.EQ) and isinstance(c.this, exp.Column)
+                                         and isinstance(c.expression, exp.Literal) and qualified(c.this) in items)]
+        if len(kept) == len(conds):
+            return sql
+        where.set("this", exp.and_(*kept)) if kept else tree.set("where", None)
+        return tree.sql(dialect="postgres")
+
     def _invented(self, cond: exp.Expression, qualified, said: set[str]) -> bool:
         if not (isinstance(cond, exp.EQ) and isinstance(cond.this, exp.Column)
                 and isinstance(cond.expression, exp.Literal) and cond.expression.is_string):

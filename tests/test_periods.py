@@ -141,3 +141,15 @@ def test_a_period_the_statement_skips_is_joined_and_filtered():
 ])
 def test_statements_that_use_the_named_period_or_cannot_take_it_are_kept(question, sql):
     assert LINKER.add_named(sql, LINKER.named_values(question, IN_FALL)[0]) == sql
+
+
+def test_a_period_the_question_never_mentions_is_not_filtered_on():
+    habit = "SELECT AVG(s.capacity) FROM sections AS s JOIN terms AS t ON t.id = s.term_id WHERE t.name = 'Fall 2026'"
+    assert LINKER.drop_unasked_period(habit, "whats the avg section capacity") == \
+        "SELECT AVG(s.capacity) FROM sections AS s JOIN terms AS t ON t.id = s.term_id"
+    both = habit + " AND s.section_number = '001'"
+    assert LINKER.drop_unasked_period(both, "capacity of section 001").endswith("WHERE s.section_number = '001'")
+    # Any word of time keeps it: a period noun, a season, a name, a year, a relative period.
+    for question in ("avg section capacity this semester", "avg capacity per term", "capacity in the fall",
+                     "avg capacity in Spring 2026", "sections in 2026", "avg capacity of the semesters"):
+        assert LINKER.drop_unasked_period(habit, question) == habit, question
