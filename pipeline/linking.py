@@ -185,8 +185,7 @@ class SchemaLinker:
             return sql
         qualified = column_names(tree)
         compared = [(node, qualified(node.this), _value_key(node.expression.this)) for node in tree.find_all(exp.EQ)
-                    if isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
-                    and node.expression.is_string]
+                    if _value_condition(node)]
         changed = False
         for node, name, key in compared:
             stores = self.originals.get(key, {})
@@ -205,46 +204,24 @@ class SchemaLinker:
         stores no such value, and all its values were read) and that the question never says (none of the value's
         words are in it): the model's `first_name = 'Eve' AND last_name = 'Smith'` for 'Who teaches CE 4229?'. A value
         the question says stays, so that asking about what is not there finds nothing."""
-        tree = parse_statement(sql)
-        where = tree.args.get("where") if isinstance(tree, exp.Select) else None
-        if where is None:
-            return sql
-        qualified, said = column_names(tree), {_norm(w) for w in words(question)}
-        conds = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
-        kept = [c for c in conds if not self._invented(c, qualified, said)]
-        if len(kept) in (0, len(conds)):
-            return sql
-        where.set("this", exp.and_(*kept))
-        return tree.sql(dialect="postgres")
+        said = {_norm(w) for w in words(question)}
+
+        def invented(cond: exp.Expression, name: str | None) -> bool:
+            value = cond.expression.this
+            return (name in self.complete and name not in self.originals.get(_value_key(value), {})
+                    and len(value) <= _MAX_VALUE_CHARS and not {_norm(w) for w in words(value)} & said)
+        return _without_conditions(sql, invented, keep_one=True)
 
     def drop_unasked_period(self, sql: str, question: str) -> str:
         """`sql` without a condition of its WHERE setting a period ('t.name = 'Fall 2026'') where the question says
         nothing of time: no period's name, noun ('semester') or first word ('fall'), nor a year. The model adds the
         current term by habit ('whats the avg section capacity'); a question that means one says so."""
-        said = set(words(question))
+        said = set(words(question)) | {singular(w) for w in words(question)}
         spoken = {w for p in self.periods for w in p.nouns | {r.name.split()[0].lower() for r in p.rows if r.name}}
-        if not self.periods or said & spoken or {singular(w) for w in said} & spoken or re.search(r"\b(19|20)\d\d\b", question):
+        if not self.periods or said & spoken or re.search(r"\b(19|20)\d\d\b", question):
             return sql
-        tree = parse_statement(sql)
-        where = tree.args.get("where") if isinstance(tree, exp.Select) else None
-        if where is None:
-            return sql
-        qualified, items = column_names(tree), {p.item for p in self.periods}
-        conds = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
-        kept = [c for c in conds if not (isinstance(c, exp.EQ) and isinstance(c.this, exp.Column)
-                                         and isinstance(c.expression, exp.Literal) and qualified(c.this) in items)]
-        if len(kept) == len(conds):
-            return sql
-        where.set("this", exp.and_(*kept)) if kept else tree.set("where", None)
-        return tree.sql(dialect="postgres")
-
-    def _invented(self, cond: exp.Expression, qualified, said: set[str]) -> bool:
-        if not (isinstance(cond, exp.EQ) and isinstance(cond.this, exp.Column)
-                and isinstance(cond.expression, exp.Literal) and cond.expression.is_string):
-            return False
-        name, value = qualified(cond.this), cond.expression.this
-        return (name in self.complete and name not in self.originals.get(_value_key(value), {})
-                and len(value) <= _MAX_VALUE_CHARS and not {_norm(w) for w in words(value)} & said)
+        items = {p.item for p in self.periods}
+        return _without_conditions(sql, lambda cond, name: name in items, keep_one=False)
 
     def add_named(self, sql: str, named: Mapping[str, Sequence[str]]) -> str:
         """`sql` filtering on a value the question names that it never uses ('in spring 2026', 'this semester',
@@ -258,9 +235,7 @@ class SchemaLinker:
         qualified = column_names(tree)
         compared = {qualified(c) for node in tree.find_all(exp.Predicate) for c in node.find_all(exp.Column)} - {None}
         used = {_value_key(lit.this) for lit in tree.find_all(exp.Literal) if lit.is_string}
-        picked = {(qualified(node.this) or ".").split(".")[0] for node in tree.find_all(exp.EQ)
-                  if isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
-                  and node.expression.is_string}
+        picked = {(qualified(node.this) or ".").split(".")[0] for node in tree.find_all(exp.EQ) if _value_condition(node)}
         everywhere = [t.name for t in tree.find_all(exp.Table)]
         periods = {p.item for p in self.periods}
         changed = False
@@ -451,6 +426,31 @@ def _from_tables(tree: exp.Select) -> list[exp.Table]:
     from_ = tree.args.get("from_")
     found = [from_.this if from_ else None] + [j.this for j in tree.args.get("joins") or ()]
     return [t for t in found if isinstance(t, exp.Table)]
+
+
+def _value_condition(node: exp.Expression) -> bool:
+    """Whether `node` is `column = 'string'`."""
+    return (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
+            and node.expression.is_string)
+
+
+def _without_conditions(sql: str, doomed, *, keep_one: bool) -> str:
+    """`sql` without the `column = 'string'` conditions of its WHERE's top-level AND for which `doomed(condition,
+    "table.column")` holds; unchanged where none does, or (`keep_one`) where none would remain."""
+    tree = parse_statement(sql)
+    where = tree.args.get("where") if isinstance(tree, exp.Select) else None
+    if where is None:
+        return sql
+    qualified = column_names(tree)
+    conds = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    kept = [c for c in conds if not (_value_condition(c) and doomed(c, qualified(c.this)))]
+    if len(kept) == len(conds) or keep_one and not kept:
+        return sql
+    if kept:
+        where.set("this", exp.and_(*kept))
+    else:
+        tree.set("where", None)
+    return tree.sql(dialect="postgres")
 
 
 def only_alias(tree: exp.Select, table: str) -> str | None:
