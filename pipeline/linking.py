@@ -235,7 +235,10 @@ class SchemaLinker:
         qualified = column_names(tree)
         compared = {qualified(c) for node in tree.find_all(exp.Predicate) for c in node.find_all(exp.Column)} - {None}
         used = {_value_key(lit.this) for lit in tree.find_all(exp.Literal) if lit.is_string}
-        picked = {(qualified(node.this) or ".").split(".")[0] for node in tree.find_all(exp.EQ) if _value_condition(node)}
+        # A row picked by a value: `= 'CS 2110'`, or `IN ('CS 2110')` as the model writes it too.
+        picked = {(qualified(node.this) or ".").split(".")[0] for node in tree.find_all(exp.EQ, exp.In)
+                  if _value_condition(node) or isinstance(node, exp.In) and isinstance(node.this, exp.Column)
+                  and node.expressions and all(isinstance(e, exp.Literal) and e.is_string for e in node.expressions)}
         everywhere = [t.name for t in tree.find_all(exp.Table)]
         periods = {p.item for p in self.periods}
         changed = False

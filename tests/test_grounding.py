@@ -162,6 +162,7 @@ def test_a_value_the_statement_skips_is_added_where_its_table_is():
     kept = [
         "SELECT code FROM courses WHERE level <> 'graduate'",  # the column compared already
         "SELECT code FROM courses WHERE code = 'CS 2110'",  # a row of the table picked by another value
+        "SELECT code FROM courses WHERE code IN ('CS 2110')",  # the same, as the model writes it too
         "SELECT last_name FROM instructors",  # the table is not in the statement
         "SELECT code FROM courses AS a JOIN courses AS b ON a.id = b.id",  # nor once
     ]
