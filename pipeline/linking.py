@@ -25,6 +25,8 @@ log = logging.getLogger("askdb.linking")
 
 _RELATIVE = ("this", "last", "next", "current", "previous")
 _LONGEST_VALUE_WORDS = 6
+# Words that place a question in time without naming a period ('offered right now').
+_NOW = frozenset({"now", "currently", "current", "today", "upcoming", "previous", "recent", "recently", "ongoing"})
 # Values longer than this are descriptions, not names anyone types.
 _MAX_VALUE_CHARS = 60
 # What a question asks for, beside what it names: plain English, the same for any schema.
@@ -214,10 +216,10 @@ class SchemaLinker:
 
     def drop_unasked_period(self, sql: str, question: str) -> str:
         """`sql` without a condition of its WHERE setting a period ('t.name = 'Fall 2026'') where the question says
-        nothing of time: no period's name, noun ('semester') or first word ('fall'), nor a year. The model adds the
-        current term by habit ('whats the avg section capacity'); a question that means one says so."""
+        nothing of time: no period's name, noun ('semester') or first word ('fall'), no year, no 'now'. The model adds
+        the current term by habit ('whats the avg section capacity'); a question that means one says so."""
         said = set(words(question)) | {singular(w) for w in words(question)}
-        spoken = {w for p in self.periods for w in p.nouns | {r.name.split()[0].lower() for r in p.rows if r.name}}
+        spoken = _NOW | {w for p in self.periods for w in p.nouns | {r.name.split()[0].lower() for r in p.rows if r.name}}
         if not self.periods or said & spoken or re.search(r"\b(19|20)\d\d\b", question):
             return sql
         items = {p.item for p in self.periods}

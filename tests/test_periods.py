@@ -151,5 +151,6 @@ def test_a_period_the_question_never_mentions_is_not_filtered_on():
     assert LINKER.drop_unasked_period(both, "capacity of section 001").endswith("WHERE s.section_number = '001'")
     # Any word of time keeps it: a period noun, a season, a name, a year, a relative period.
     for question in ("avg section capacity this semester", "avg capacity per term", "capacity in the fall",
-                     "avg capacity in Spring 2026", "sections in 2026", "avg capacity of the semesters"):
+                     "avg capacity in Spring 2026", "sections in 2026", "avg capacity of the semesters",
+                     "avg capacity of the sections running now"):
         assert LINKER.drop_unasked_period(habit, question) == habit, question
