@@ -68,6 +68,11 @@ def guard_policy(cfg: Config, schema: Schema) -> GuardPolicy:
         allow_system_catalogs=cfg.guard.allow_system_catalogs)
 
 
+def visible_schema(cfg: Config, schema: Schema) -> Schema:
+    """`schema` as the model sees it: the guard's denied columns removed."""
+    return schema.without_columns(guard_policy(cfg, schema).denied_columns)
+
+
 def pipeline_settings(cfg: Config) -> PipelineSettings:
     """Pipeline knobs from config."""
     return PipelineSettings(

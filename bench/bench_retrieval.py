@@ -28,7 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askdb.config import cache_dir, load_config  # noqa: E402
-from askdb.runtime import database_label, example_paths, guard_policy, query_url, resolve_database_url  # noqa: E402
+from askdb.runtime import database_label, example_paths, query_url, resolve_database_url, visible_schema  # noqa: E402
 from bench.common import ReportError, read_eval_report, summarize, write_results  # noqa: E402
 from finetune.evaluate import read_items  # noqa: E402
 from finetune.generator.dedupe import sql_form  # noqa: E402
@@ -80,7 +80,7 @@ async def _linker(url: str, cfg) -> SchemaLinker:
     async with open_pool(url) as pool:
         schema = await introspect_schema(pool, schema=cfg.database.schema, samples_per_column=0,
                                          exclude_tables=frozenset(cfg.guard.denied_tables))
-        return await load_linker(pool, schema.without_columns(guard_policy(cfg, schema).denied_columns))
+        return await load_linker(pool, visible_schema(cfg, schema))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askdb.config import load_config  # noqa: E402
-from askdb.runtime import guard_policy, open_app  # noqa: E402
+from askdb.runtime import open_app, visible_schema  # noqa: E402
 from bench.common import ReportError, read_eval_report, write_results  # noqa: E402
 from finetune.evaluate import EVAL_LIMITS, read_items, same_answer  # noqa: E402
 from pipeline.errors import AskdbError  # noqa: E402
@@ -47,7 +47,7 @@ async def run(pairs: list[str], reports: list[dict], database: str | None, show:
     cfg = load_config(None)
     out: dict = {}
     async with open_app(cfg, database=database, with_model=False) as app:
-        linker = await load_linker(app.pool, app.schema.without_columns(guard_policy(cfg, app.schema).denied_columns))
+        linker = await load_linker(app.pool, visible_schema(cfg, app.schema))
         today = app.today()
         for path in pairs:
             counts: Counter = Counter()

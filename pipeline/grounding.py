@@ -169,9 +169,11 @@ def add_numbers(question: str, sql: str, linker: SchemaLinker, numbers: list[str
     return tree.sql(dialect="postgres") if changed else sql
 
 
+_MOST, _LEAST = "most|highest|largest|biggest|greatest", "least|lowest|smallest|fewest"
 # 'at least' and 'at most' are bounds, not superlatives.
-_SUPERLATIVE = re.compile(r"\b(?:the|which|what)\b[\w\s]*?(?<!\bat )\b(?:(most|highest|largest|biggest|greatest|maximum)|"
-                          r"(least|lowest|smallest|fewest|minimum))\b")
+_SUPERLATIVE = re.compile(rf"\b(?:the|which|what)\b[\w\s]*?(?<!\bat )\b(?:({_MOST}|maximum)|({_LEAST}|minimum))\b")
+# Several asked for: 'top 3', 'the 2 largest'.
+_SEVERAL = re.compile(rf"\b(top|first|last)\s+\d+|\b\d+\s+(\w+\s+)?({_MOST}|{_LEAST})\b")
 
 
 def ground_superlative(question: str, sql: str, linker: SchemaLinker) -> str:
@@ -180,8 +182,7 @@ def ground_superlative(question: str, sql: str, linker: SchemaLinker) -> str:
     (no LIMIT, grouping or aggregate); not for 'top 3' or 'the 2 largest', which ask for several."""
     question = respell(question, _PLAIN)
     m = _SUPERLATIVE.search(question)
-    if m is None or re.search(r"\b(top|first|last)\s+\d+|\b\d+\s+(\w+\s+)?(most|highest|largest|biggest|greatest|"
-                              r"least|lowest|smallest|fewest)\b", question):
+    if m is None or _SEVERAL.search(question):
         return sql
     tree = parse_statement(sql)
     if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("limit", "group", "having")):

@@ -10,7 +10,7 @@ from pipeline.errors import ConfigError
 from pipeline.linking import load_linker
 
 from ..config import cache_dir
-from ..runtime import database_label, guard_policy, open_app
+from ..runtime import database_label, open_app, visible_schema
 from .common import add_common, config_from
 
 log = logging.getLogger("askdb")
@@ -67,7 +67,7 @@ async def _training_schema(cfg, database: str | None, *, link: bool = False):
     """The schema exactly as the runtime pipeline shows it to the model (denied columns removed), its label and,
     with `link`, a schema linker for the training prompts' retrieval; and its date (runtime.clock)."""
     async with open_app(cfg, database=database, with_model=False) as app:
-        schema = app.schema.without_columns(guard_policy(cfg, app.schema).denied_columns)
+        schema = visible_schema(cfg, app.schema)
         linker = await load_linker(app.pool, schema) if link else None
         return schema, database_label(app.owner_url), linker, app.today()
 
