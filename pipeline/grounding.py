@@ -11,8 +11,8 @@ import re
 
 from sqlglot import exp
 
-from .linking import SchemaLinker, and_where, column_names, only_alias, parse_statement
-from .words import respell, words
+from .linking import SchemaLinker, and_where, column_names, only_alias, parse_statement, table_nouns, value_condition
+from .words import humanise, respell, singular, words
 
 _BOUNDS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 # Words right before a number or date and what they make of it; checked in this order ('no more than' before
@@ -125,7 +125,8 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     linker, values spelled as stored and set to the one named ('this semester' on `today`), a value dropped from a
     column that cannot hold it where it is compared with one that does or the question never says it, a value or
     number the question names added where the statement skips it, a stored number where rows were counted, and the
-    first row for 'the one with the most'."""
+    first row for 'the one with the most', and the two keys of a table linking a table to itself each way round
+    as the question names them ('prerequisites for CE 4229')."""
     sql = order_distinct(ground_distinct(question, ground_bounds(question, sql)))
     if linker is None:
         return sql
@@ -134,7 +135,8 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
-    return ground_superlative(question, ground_count(question, linker.add_named(sql, named), linker), linker)
+    sql = ground_count(question, linker.add_named(sql, named), linker)
+    return ground_roles(question, ground_superlative(question, sql, linker), linker)
 
 
 def add_numbers(question: str, sql: str, linker: SchemaLinker, numbers: list[str]) -> str:
@@ -220,3 +222,71 @@ def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:
     alias, column = fits[0]
     tree.expressions[0].replace(exp.column(column, table=alias if len(aliases) > 1 else None))
     return tree.sql(dialect="postgres")
+
+
+def ground_roles(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` joining a table with two keys to one table (prerequisites.course_id and .prerequisite_id) the way round
+    the question names its row: 'prerequisites for CE 4229' names the course, 'courses with CE 4229 as a
+    prerequisite' the prerequisite; unchanged where the question does not say, or the statement already agrees."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select):
+        return sql
+    aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    for bridge, table in aliases.items():
+        by_ref: dict[str, list[tuple[str, str]]] = {}
+        for child, column, ref, ref_column in linker.joins:
+            if child == table:
+                by_ref.setdefault(ref, []).append((column, ref_column))
+        for ref, keys in by_ref.items():
+            # The role is the key not named like the table it points at: prerequisite_id, not course_id.
+            roles = [c for c, _ in keys if singular(humanise(c)) not in table_nouns(ref)]
+            if len(keys) != 2 or len(roles) != 1:
+                continue
+            joined = _key_joins(tree, bridge, {c for c, _ in keys}, {a for a, t in aliases.items() if t == ref},
+                                {r for _, r in keys})
+            named = [(node.this.table, node.expression.this) for node in tree.find_all(exp.EQ)
+                     if value_condition(node) and node.this.table in joined]
+            if len(joined) != 2 or len({c.name for c in joined.values()}) != 2 or len(named) != 1:
+                continue
+            alias, value = named[0]
+            side = _named_role(question, value, humanise(roles[0]))
+            if side is None or side == (joined[alias].name == roles[0]):
+                continue
+            first, second = joined.values()
+            name = first.name
+            first.set("this", exp.to_identifier(second.name))
+            second.set("this", exp.to_identifier(name))
+            return tree.sql(dialect="postgres")
+    return sql
+
+
+def _key_joins(tree: exp.Select, bridge: str, keys: set[str], targets: set[str],
+               ref_columns: set[str]) -> dict[str, exp.Column]:
+    """For each alias of the referenced table joined as `target.id = bridge.key`: the key's column node."""
+    found = {}
+    for node in tree.find_all(exp.EQ):
+        sides = [node.this, node.expression]
+        if not all(isinstance(s, exp.Column) for s in sides):
+            continue
+        for key, target in (sides, sides[::-1]):
+            if key.table == bridge and key.name in keys and target.table in targets and target.name in ref_columns:
+                found[target.table] = key
+    return found
+
+
+def _named_role(question: str, value: str, role: str) -> bool | None:
+    """Whether the question names `value` in `role` ('CE 2300 as a prerequisite': True; 'prerequisites for
+    CE 2300': False), or None where it does not say."""
+    text = respell(question, frozenset({role, role + "s"}))
+    at = text.find(value.lower())
+    if at < 0:
+        return None
+    before, after = text[:at], text[at + len(value):]
+    # 'prereqs' for prerequisites: a long role word may be cut to its first six letters.
+    word = rf"{re.escape(role)}(?:s|es)?" if len(role) <= 6 else rf"{re.escape(role[:6])}\w*"
+    if re.search(rf"\b{word}\s+(?:for|of)\s+(?:the\s+)?(?:\w+\s+)?$", before) or re.match(rf"'s\s+{word}\b", after):
+        return False
+    if re.search(rf"\b{word}\s+(?:is\s+|=\s*)?(?:the\s+)?$", before) or \
+            re.match(rf"\s*(?:\([^)]*\)\s*)?as\s+(?:(?:a|an|the|their|its)\s+)?{word}\b", after):
+        return True
+    return None

@@ -187,7 +187,7 @@ class SchemaLinker:
             return sql
         qualified = column_names(tree)
         compared = [(node, qualified(node.this), _value_key(node.expression.this)) for node in tree.find_all(exp.EQ)
-                    if _value_condition(node)]
+                    if value_condition(node)]
         changed = False
         for node, name, key in compared:
             stores = self.originals.get(key, {})
@@ -242,7 +242,7 @@ class SchemaLinker:
         used = {_value_key(lit.this) for lit in tree.find_all(exp.Literal) if lit.is_string}
         # A row picked by a value: `= 'CS 2110'`, or `IN ('CS 2110')` as the model writes it too.
         picked = {(qualified(node.this) or ".").split(".")[0] for node in tree.find_all(exp.EQ, exp.In)
-                  if _value_condition(node) or isinstance(node, exp.In) and isinstance(node.this, exp.Column)
+                  if value_condition(node) or isinstance(node, exp.In) and isinstance(node.this, exp.Column)
                   and node.expressions and all(isinstance(e, exp.Literal) and e.is_string for e in node.expressions)}
         everywhere = [t.name for t in tree.find_all(exp.Table)]
         periods = {p.item for p in self.periods}
@@ -436,7 +436,7 @@ def _from_tables(tree: exp.Select) -> list[exp.Table]:
     return [t for t in found if isinstance(t, exp.Table)]
 
 
-def _value_condition(node: exp.Expression) -> bool:
+def value_condition(node: exp.Expression) -> bool:
     """Whether `node` is `column = 'string'`."""
     return (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
             and node.expression.is_string)
@@ -451,7 +451,7 @@ def _without_conditions(sql: str, doomed, *, keep_one: bool) -> str:
         return sql
     qualified = column_names(tree)
     conds = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
-    kept = [c for c in conds if not (_value_condition(c) and doomed(c, qualified(c.this)))]
+    kept = [c for c in conds if not (value_condition(c) and doomed(c, qualified(c.this)))]
     if len(kept) == len(conds) or keep_one and not kept:
         return sql
     if kept:

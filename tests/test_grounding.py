@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_superlative, mend,
-                                order_distinct, stated_bound)
+from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_roles,
+                                ground_superlative, mend, order_distinct, stated_bound)
 from pipeline.linking import build_linker
+from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import one_edit, respell
 
 from tests.test_linking import SCHEMA, VALUES
@@ -248,3 +249,37 @@ def test_a_distinct_list_drops_the_order_postgres_would_refuse():
                 "SELECT s.room FROM sections AS s ORDER BY s.capacity",
                 "SELECT DISTINCT ON (s.room) s.room, s.days FROM sections AS s ORDER BY s.room, s.capacity"):
         assert order_distinct(sql) == sql
+
+
+# A table with two keys to one table: each row says that `prerequisite_id` must be taken before `course_id`.
+_PREREQUISITES = build_linker(Schema(SCHEMA.tables + (
+    Table("prerequisites", (Column("course_id", "integer"), Column("prerequisite_id", "integer")),
+          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),
+                        ForeignKey(("prerequisite_id",), "courses", ("id",)))),)), VALUES)
+_NAMED_AS_PREREQUISITE = ("SELECT DISTINCT c2.code, c2.title FROM prerequisites AS p JOIN courses AS c ON c.id = "
+                          "p.prerequisite_id JOIN courses AS c2 ON c2.id = p.course_id WHERE c.code = 'CE 4229'")
+_NAMED_AS_COURSE = _NAMED_AS_PREREQUISITE.replace("p.prerequisite_id", "p.x").replace("p.course_id", "p.prerequisite_id") \
+    .replace("p.x", "p.course_id")
+
+
+@pytest.mark.parametrize("question, right", [
+    ("Which courses are prerequisites for CE 4229?", _NAMED_AS_COURSE),
+    ("what are the prereqs of CE 4229", _NAMED_AS_COURSE),
+    ("What are CE 4229's prerequisites?", _NAMED_AS_COURSE),
+    ("which courses have CE 4229 as a prerequisite", _NAMED_AS_PREREQUISITE),
+    ("courses where the prerequisite is CE 4229", _NAMED_AS_PREREQUISITE),
+])
+def test_a_table_linking_a_table_to_itself_is_joined_the_way_the_question_names_its_row(question, right):
+    for written in (_NAMED_AS_PREREQUISITE, _NAMED_AS_COURSE):
+        assert ground_roles(question, written, _PREREQUISITES) == right
+
+
+@pytest.mark.parametrize("question", [
+    "Which prerequisites have CE 4229 as their course?",  # the course key is named like its table: no role to read
+    "courses that need CE 4229",  # verbs are the schema's own words
+    "What are the prerequisites for Linear Algebra?",  # the statement names another row
+])
+def test_a_question_that_does_not_say_which_way_leaves_the_join(question):
+    for written in (_NAMED_AS_PREREQUISITE, _NAMED_AS_COURSE):
+        assert ground_roles(question, written, _PREREQUISITES) == written
+    assert ground_roles("Which courses are prerequisites for CE 4229?", _NAMED_AS_COURSE, LINKER) == _NAMED_AS_COURSE
