@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Callable
 
 from sqlglot import exp
 
@@ -126,7 +127,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     column that cannot hold it where it is compared with one that does or the question never says it, a value or
     number the question names added where the statement skips it, a stored number where rows were counted, and the
     first row for 'the one with the most', and the two keys of a table linking a table to itself each way round
-    as the question names them ('prerequisites for CE 4229')."""
+    as the question names them ('prerequisites for CE 4229'), and NOT EXISTS for rows that have none of something."""
     sql = order_distinct(ground_distinct(question, ground_bounds(question, sql)))
     if linker is None:
         return sql
@@ -136,7 +137,9 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
     sql = ground_count(question, linker.add_named(sql, named), linker)
-    return ground_roles(question, ground_superlative(question, sql, linker), linker)
+    sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
+    said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
+    return ground_negation(question, sql, said, linker.cannot_hold)
 
 
 def add_numbers(question: str, sql: str, linker: SchemaLinker, numbers: list[str]) -> str:
@@ -290,3 +293,91 @@ def _named_role(question: str, value: str, role: str) -> bool | None:
             re.match(rf"\s*(?:\([^)]*\)\s*)?as\s+(?:(?:a|an|the|their|its)\s+)?{word}\b", after):
         return True
     return None
+
+
+# 'no', 'not', 'never', 'without', "aren't": a question about rows that have none of something; not a bound ('no more
+# than 3', 'not later than').
+_NEGATION = re.compile(r"\b(?:no|not|never|without|none|zero)\b(?!\s+(?:more|less|fewer|later|earlier|greater|higher|"
+                       r"lower|longer|shorter|over|under|than)\b)|n't\b")
+
+
+def ground_negation(question: str, sql: str, said: dict[str, int] | None = None,
+                    cannot_hold: Callable[[str | None, str], bool] | None = None) -> str:
+    """`sql` asking for rows with NOT EXISTS where the question wants those with none of something ('instructors not
+    teaching this semester') and the statement joined what they should lack: the tables whose columns are not listed
+    move into the NOT EXISTS, with their conditions. Unchanged where the statement already negates, counts, groups or
+    lists columns of more than one table, or where the question negates a value of the listed table itself ('courses
+    that are not graduate courses in CS'). `said`: where the question names a value in other words ('last fall' for
+    'Fall 2025': the lower-cased value and the offset of its words); `cannot_hold("table.column", value)`: a condition
+    no row can meet, dropped from the NOT EXISTS (the model's `c.code = 'No prerequisites'`), where it would make
+    every row lack it."""
+    text = question.lower()
+
+    def at(cond: exp.Expression) -> list[int]:
+        spelled = [lit.this.lower() for lit in cond.find_all(exp.Literal) if lit.is_string]
+        return [text.find(v) if v in text else (said or {}).get(v, -1) for v in spelled]
+    m = _NEGATION.search(text)
+    tree = parse_statement(sql) if m else None
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")):
+        return sql
+    if tree.find(exp.Not, exp.NEQ, exp.Exists, exp.Subquery, exp.AggFunc, exp.Union):
+        return sql
+    shown = {c.table for e in tree.expressions for c in e.find_all(exp.Column)}
+    order = tree.args.get("order")
+    shown |= {c.table for c in order.find_all(exp.Column)} if order else set()
+    tables = {t.alias_or_name: t for t in tree.find_all(exp.Table)}
+    if len(shown) != 1 or "" in shown or len(tables) < 2 or next(iter(shown)) not in tables:
+        return sql
+    (kept,) = shown
+    edges = []
+    for join in tree.args.get("joins") or ():
+        on = join.args.get("on")
+        if join.args.get("side") or join.args.get("kind") or not _column_pair(on):
+            return sql
+        edges.append(on)
+    where = tree.args.get("where")
+    conds = (list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]) if where else []
+    outside, inside, qualified = [], [], column_names(tree)
+    for cond in conds:
+        aliases = {c.table for c in cond.find_all(exp.Column)}
+        if len(aliases) != 1:
+            return sql
+        if aliases == {kept}:
+            if any(i > m.start() for i in at(cond)):
+                return sql  # the question negates this value, not the joined rows
+            outside.append(cond)
+        elif any(0 <= i < m.start() for i in at(cond)):
+            return sql  # named before the negation: 'courses that Chen teaches are not ...' keeps Chen outside
+        elif not (cannot_hold and value_condition(cond) and cannot_hold(qualified(cond.this), cond.expression.this)):
+            inside.append(cond)
+    links = [e for e in edges if kept in {c.table for c in e.find_all(exp.Column)}]
+    if len(links) != 1:
+        return sql
+    # The lacked rows: every other table, joined among themselves as the statement joined them.
+    (link,) = links
+    start = next(c.table for c in link.find_all(exp.Column) if c.table != kept)
+    inner = exp.select("1").from_(tables[start].copy())
+    placed, rest = {start}, [e for e in edges if e is not link]
+    while rest:
+        step = next((e for e in rest if len({c.table for c in e.find_all(exp.Column)} - placed) == 1), None)
+        if step is None or kept in {c.table for c in step.find_all(exp.Column)}:
+            return sql
+        (new,) = {c.table for c in step.find_all(exp.Column)} - placed
+        inner = inner.join(tables[new].copy(), on=step.copy())
+        placed.add(new)
+        rest.remove(step)
+    if placed | {kept} != set(tables):
+        return sql
+    inner = inner.where(exp.and_(link.copy(), *[c.copy() for c in inside]))
+    outer = exp.select(*[e.copy() for e in tree.expressions]).from_(tables[kept].copy())
+    outer.set("distinct", tree.args.get("distinct"))
+    outer = outer.where(exp.and_(*[c.copy() for c in outside], exp.Not(this=exp.Exists(this=inner))))
+    if order:
+        outer.set("order", order.copy())
+    return outer.sql(dialect="postgres")
+
+
+def _column_pair(node: exp.Expression | None) -> bool:
+    """Whether `node` is `a.x = b.y` for two different tables."""
+    return (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Column)
+            and bool(node.this.table) and bool(node.expression.table) and node.this.table != node.expression.table)

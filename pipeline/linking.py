@@ -191,7 +191,7 @@ class SchemaLinker:
         changed = False
         for node, name, key in compared:
             stores = self.originals.get(key, {})
-            if self._cannot_hold(name, node.expression.this) and isinstance(node.parent, exp.And) and any(
+            if self.cannot_hold(name, node.expression.this) and isinstance(node.parent, exp.And) and any(
                     other is not node and k == key and n in stores for other, n, k in compared):
                 # The other side moves up as it is (no copy), so a second misplaced condition in it can still go.
                 conj = node.parent
@@ -208,10 +208,10 @@ class SchemaLinker:
 
         def invented(cond: exp.Expression, name: str | None) -> bool:
             value = cond.expression.this
-            return self._cannot_hold(name, value) and not {_norm(w) for w in words(value)} & said
+            return self.cannot_hold(name, value) and not {_norm(w) for w in words(value)} & said
         return _without_conditions(sql, invented, keep_one=True)
 
-    def _cannot_hold(self, name: str | None, value: str) -> bool:
+    def cannot_hold(self, name: str | None, value: str) -> bool:
         """Whether no row's column `name` ("table.column") can equal `value`: all its values were read and none is
         it. A value longer than those read proves nothing."""
         return (name in self.complete and name not in self.originals.get(_value_key(value), {})

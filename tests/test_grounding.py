@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_roles,
-                                ground_superlative, mend, order_distinct, stated_bound)
+from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_negation,
+                                ground_roles, ground_superlative, mend, order_distinct, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import one_edit, respell
@@ -283,3 +283,60 @@ def test_a_question_that_does_not_say_which_way_leaves_the_join(question):
     for written in (_NAMED_AS_PREREQUISITE, _NAMED_AS_COURSE):
         assert ground_roles(question, written, _PREREQUISITES) == written
     assert ground_roles("Which courses are prerequisites for CE 4229?", _NAMED_AS_COURSE, LINKER) == _NAMED_AS_COURSE
+
+
+_TEACHING = ("SELECT DISTINCT i.first_name, i.last_name FROM instructors AS i JOIN sections AS s ON s.instructor_id = i.id "
+             "JOIN terms AS t ON t.id = s.term_id WHERE t.name = 'Fall 2026' ORDER BY i.last_name")
+_NOT_TEACHING = ("SELECT DISTINCT i.first_name, i.last_name FROM instructors AS i WHERE NOT EXISTS(SELECT 1 FROM sections "
+                 "AS s JOIN terms AS t ON t.id = s.term_id WHERE s.instructor_id = i.id AND t.name = 'Fall 2026') "
+                 "ORDER BY i.last_name")
+
+
+@pytest.mark.parametrize("question", [
+    "Which instructors are not teaching any sections this semester?",
+    "Which instructors have no sections in Fall 2026?",
+    "instructors without sections in fall 2026",
+    "which instructors aren't teaching in Fall 2026",
+])
+def test_rows_that_lack_what_the_statement_joined_are_asked_with_not_exists(question):
+    assert ground_negation(question, _TEACHING) == _NOT_TEACHING
+
+
+def test_not_exists_keeps_the_listed_tables_conditions_and_joins_the_rest_as_written():
+    sql = ("SELECT DISTINCT c.code, c.title FROM sections AS s JOIN courses AS c ON c.id = s.course_id JOIN terms AS t "
+           "ON t.id = s.term_id WHERE c.level = 'graduate' AND t.name = 'Fall 2026' ORDER BY c.code")
+    assert ground_negation("Which graduate courses have no sections in Fall 2026?", sql) == (
+        "SELECT DISTINCT c.code, c.title FROM courses AS c WHERE c.level = 'graduate' AND NOT EXISTS(SELECT 1 FROM "
+        "sections AS s JOIN terms AS t ON t.id = s.term_id WHERE c.id = s.course_id AND t.name = 'Fall 2026') "
+        "ORDER BY c.code")
+    # A condition no row can meet would make every course lack it: it goes ('no prerequisites' written as a code).
+    invented = ("SELECT c2.code FROM prerequisites AS p JOIN courses AS c ON c.id = p.prerequisite_id JOIN courses AS c2 "
+                "ON c2.id = p.course_id WHERE c.code = 'No prerequisites'")
+    assert ground_negation("Which courses have no prerequisites?", invented,
+                           cannot_hold=lambda name, value: value == "No prerequisites") \
+        == ("SELECT c2.code FROM courses AS c2 WHERE NOT EXISTS(SELECT 1 FROM prerequisites AS p JOIN courses AS c ON "
+            "c.id = p.prerequisite_id WHERE c2.id = p.course_id)")
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("Which instructors taught in Fall 2026?", _TEACHING),  # nothing negated
+    ("instructors with no more than 2 sections in Fall 2026", _TEACHING),  # a bound
+    # The negation is about the listed rows' own value, or the joined rows are named before it.
+    ("Which courses are not graduate courses in CS?", "SELECT c.code FROM courses AS c JOIN departments AS d ON "
+     "d.id = c.department_id WHERE c.level = 'graduate' AND d.code = 'CS'"),
+    ("Which instructors taught in Fall 2026 but not in Spring 2026?", _TEACHING),
+    ("Which sections have no students enrolled?", "SELECT c.code, s.section_number FROM sections AS s JOIN courses AS c "
+     "ON c.id = s.course_id JOIN enrollments AS e ON e.section_id = s.id"),  # columns of two tables listed
+    ("Which courses have no sections?", "SELECT c.code FROM courses AS c WHERE NOT EXISTS(SELECT 1 FROM sections AS s "
+     "WHERE s.course_id = c.id)"),  # already negated
+    ("How many courses have no sections?", "SELECT COUNT(*) FROM courses AS c JOIN sections AS s ON s.course_id = c.id"),
+])
+def test_statements_the_negation_does_not_fit_are_left_alone(question, sql):
+    assert ground_negation(question, sql) == sql
+
+
+def test_a_period_named_in_other_words_before_the_negation_stays_outside():
+    question = "Which instructors taught last fall but aren't teaching this semester?"
+    said = {"fall 2026": question.index("last fall")}
+    assert ground_negation(question, _TEACHING, said) == _TEACHING
+    assert ground_negation(question, _TEACHING, {"fall 2026": question.index("this semester")}) == _NOT_TEACHING
