@@ -259,7 +259,7 @@ class SchemaLinker:
                 continue  # 'professor Okafor' is picked by the name, 'Electrical Engineering' by the code 'EE'
             alias = only_alias(tree, table)
             if alias is None and table not in everywhere and item in periods:
-                alias = self._join_period(tree, table)
+                alias = self._join_table(tree, table)
             if alias is not None:
                 alone = len(list(tree.find_all(exp.Table))) == 1
                 and_where(tree, exp.column(column, table=None if alone else alias).eq(exp.Literal.string(values[0])))
@@ -267,16 +267,55 @@ class SchemaLinker:
                 changed = True
         return tree.sql(dialect="postgres") if changed else sql
 
-    def _join_period(self, tree: exp.Select, table: str) -> str | None:
-        """Join `table` to `tree` through the one foreign key a table of its FROM has to it; its alias."""
-        ways = [(t, fk) for t in _from_tables(tree) for fk in self.joins if fk[0] == t.name and fk[2] == table]
+    def _join_table(self, tree: exp.Select, table: str, *, child: bool = False) -> str | None:
+        """Join `table` to `tree` through the one foreign key a table of its FROM has to it (`child`: that it has to a
+        table of the FROM); its alias."""
+        ways = [(t, fk) for t in _from_tables(tree) for fk in self.joins
+                if (fk[2], fk[0]) == ((t.name, table) if child else (table, t.name))]
         if len(ways) != 1:
             return None
-        (child, (_, col, _, ref)), taken = ways[0], {t.alias_or_name for t in tree.find_all(exp.Table)}
+        (there, (_, col, _, ref)), taken = ways[0], {t.alias_or_name for t in tree.find_all(exp.Table)}
         alias = next(a for a in [table[0], *(f"{table[0]}{n}" for n in range(2, 99))] if a not in taken)
-        tree.join(exp.alias_(exp.to_table(table), alias, table=True),
-                  on=exp.column(ref, table=alias).eq(exp.column(col, table=child.alias_or_name)), copy=False)
+        key, ref = (exp.column(col, table=alias), exp.column(ref, table=there.alias_or_name)) if child else \
+            (exp.column(col, table=there.alias_or_name), exp.column(ref, table=alias))
+        tree.join(exp.alias_(exp.to_table(table), alias, table=True), on=ref.eq(key), copy=False)
         return alias
+
+    def search_text(self, sql: str) -> str:
+        """`sql` comparing a string it sets a column equal to that cannot hold it with the one text column whose
+        stored values contain it instead, joined through its key where its table is not in the statement: 'Which
+        courses cover dynamic programming?' written `code = 'Dynamic Programming'` searches course_topics.topic
+        (ILIKE, or = where it is only ever the whole value)."""
+        tree = parse_statement(sql)
+        where = tree.args.get("where") if isinstance(tree, exp.Select) else None
+        if where is None:
+            return sql
+        qualified = column_names(tree)
+        for cond in list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]:
+            value = cond.expression.this if value_condition(cond) else ""
+            key = _value_key(value)
+            if len(key) < 4 or not self.cannot_hold(qualified(cond.this), value):
+                continue
+            found = [(k, item) for k, items in self.values.items() if f" {key} " in f" {k} " for item in items]
+            holders = {item for _, item in found}
+            if len(holders) != 1:
+                continue
+            table, column = next(iter(holders)).removeprefix("val:").split(".", 1)
+            alias, present = only_alias(tree, table), list(tree.find_all(exp.Table))
+            if alias is None and all(t.name != table for t in present):
+                for c in tree.find_all(exp.Column) if len(present) == 1 else ():
+                    # A second table makes the first one's bare columns ambiguous ('id'): qualified first.
+                    c.set("table", c.args.get("table") or exp.to_identifier(present[0].alias_or_name))
+                alias = self._join_table(tree, table, child=True)
+            if alias is None:
+                continue
+            alone = len(list(tree.find_all(exp.Table))) == 1
+            target = exp.column(column, table=None if alone else alias)
+            stored = self.originals.get(key, {}).get(f"{table}.{column}")
+            cond.replace(target.eq(exp.Literal.string(stored)) if stored and len(found) == 1 else
+                         exp.ILike(this=target, expression=exp.Literal.string(f"%{value.lower()}%")))
+            return tree.sql(dialect="postgres")
+        return sql
 
     def _value_spans(self, norm: list[str], taken: list[bool]) -> list[tuple[int, str]]:
         """(position, value key) of each stored value in the normalised words, marking their words `taken`."""

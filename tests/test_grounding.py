@@ -340,3 +340,31 @@ def test_a_period_named_in_other_words_before_the_negation_stays_outside():
     said = {"fall 2026": question.index("last fall")}
     assert ground_negation(question, _TEACHING, said) == _TEACHING
     assert ground_negation(question, _TEACHING, {"fall 2026": question.index("this semester")}) == _NOT_TEACHING
+
+
+_TOPICS = build_linker(Schema(SCHEMA.tables + (
+    Table("course_topics", (Column("id", "integer"), Column("course_id", "integer"), Column("topic", "text")),
+          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),)),
+    {**VALUES, ("course_topics", "topic"): ["Dynamic programming", "Graphs and shortest paths", "Shortest paths in DAGs"]},
+    complete=frozenset({"courses.code", "courses.title", "course_topics.topic"}))
+
+
+def test_a_string_set_on_a_column_that_cannot_hold_it_searches_the_column_that_does():
+    assert _TOPICS.search_text("SELECT code, title FROM courses WHERE code = 'Dynamic Programming' ORDER BY code") == (
+        "SELECT courses.code, courses.title FROM courses JOIN course_topics AS c ON courses.id = c.course_id "
+        "WHERE c.topic = 'Dynamic programming' ORDER BY courses.code")
+    # Part of several values: searched; in the statement already: no second join.
+    assert _TOPICS.search_text("SELECT c.code FROM courses AS c JOIN course_topics AS ct ON ct.course_id = c.id "
+                               "WHERE c.title = 'shortest paths'") == (
+        "SELECT c.code FROM courses AS c JOIN course_topics AS ct ON ct.course_id = c.id "
+        "WHERE ct.topic ILIKE '%shortest paths%'")
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT code FROM courses WHERE title = 'Data Structures'",  # the column holds it
+    "SELECT code FROM courses WHERE code = 'Quantum Basket Weaving'",  # no column holds it
+    "SELECT code FROM courses WHERE code = 'Okafor'",  # held by a table no key joins to courses
+    "SELECT code FROM courses WHERE level = 'dynamic programming'",  # level was not read completely
+])
+def test_strings_that_fit_or_fit_nowhere_are_left_alone(sql):
+    assert _TOPICS.search_text(sql) == sql
