@@ -13,7 +13,7 @@ from typing import Callable
 from sqlglot import exp
 
 from .linking import SchemaLinker, and_where, column_names, only_alias, parse_statement, table_nouns, value_condition
-from .words import humanise, respell, singular, words
+from .words import PERSON_COLUMNS, humanise, respell, singular, words
 
 _BOUNDS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 # Words right before a number or date and what they make of it; checked in this order ('no more than' before
@@ -120,15 +120,39 @@ def order_distinct(sql: str) -> str:
     return tree.sql(dialect="postgres")
 
 
+def order_people(question: str, sql: str) -> str:
+    """`sql` listing people's first and last names sorted by last then first name where it sorts by either name
+    alone and the question asks for no order by name: namesakes otherwise come in any order."""
+    tree = parse_statement(sql)
+    order = tree.args.get("order") if isinstance(tree, exp.Select) else None
+    if order is None or re.search(r"\b(first|given|last|family)\s+names?\b|\bsurname|alphabetic", question.lower()):
+        return sql
+    keys = order.expressions
+    if not all(isinstance(k.this, exp.Column) and not k.args.get("desc") for k in keys):
+        return sql
+    tables = {k.this.table for k in keys}
+    shown = {(c.table, c.name): c for e in tree.expressions if isinstance(c := e.unalias(), exp.Column)}
+    pair = next(((shown[t, f], shown[t, l]) for t in tables for f, l in PERSON_COLUMNS
+                 if (t, f) in shown and (t, l) in shown), None)
+    if len(tables) != 1 or pair is None or {k.this.name for k in keys} - {c.name for c in pair}:
+        return sql
+    first, last = pair
+    if [k.this.name for k in keys] == [last.name, first.name]:
+        return sql
+    order.set("expressions", [exp.Ordered(this=last.copy()), exp.Ordered(this=first.copy())])
+    return tree.sql(dialect="postgres")
+
+
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
          today: dt.date | None = None) -> str:
-    """Every mend by the question's words: bounds, DISTINCT (and no ORDER BY Postgres refuses with it) and, with a
-    linker, values spelled as stored and set to the one named ('this semester' on `today`), a value dropped from a
-    column that cannot hold it where it is compared with one that does or the question never says it, a value or
-    number the question names added where the statement skips it, a stored number where rows were counted, and the
-    first row for 'the one with the most', and the two keys of a table linking a table to itself each way round
-    as the question names them ('prerequisites for CE 4229'), and NOT EXISTS for rows that have none of something."""
-    sql = order_distinct(ground_distinct(question, ground_bounds(question, sql)))
+    """Every mend by the question's words, in this order: bounds; DISTINCT (and no ORDER BY Postgres refuses with
+    it); people sorted by last then first name. With a linker: values spelled as stored and set to the one named
+    ('this semester' on `today`); a value dropped from a column that cannot hold it where one that does compares it,
+    or the question never says it, or no period was asked; a string searched in the column that holds it; a value or
+    number the question names added where skipped; a stored number where rows were counted; the first row for 'the
+    one with the most'; a table's two keys to one table joined as the question names its row; NOT EXISTS for rows
+    that lack something."""
+    sql = order_people(question, order_distinct(ground_distinct(question, ground_bounds(question, sql))))
     if linker is None:
         return sql
     named, numbers = linker.named_values(question, today)

@@ -6,6 +6,9 @@ import re
 
 _WORD = re.compile(r"[a-z0-9]+")
 
+# The columns that hold a person's first and last name, however a schema spells them.
+PERSON_COLUMNS = (("first_name", "last_name"), ("given_name", "family_name"), ("firstname", "lastname"))
+
 
 def words(text: str) -> list[str]:
     """The lower-cased words of `text` (letters and digits), in order; punctuation dropped."""

@@ -5,7 +5,7 @@ import pytest
 from sqlglot import exp
 
 from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_negation,
-                                ground_roles, ground_superlative, mend, order_distinct, stated_bound)
+                                ground_roles, ground_superlative, mend, order_distinct, order_people, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import one_edit, respell
@@ -368,3 +368,24 @@ def test_a_string_set_on_a_column_that_cannot_hold_it_searches_the_column_that_d
 ])
 def test_strings_that_fit_or_fit_nowhere_are_left_alone(sql):
     assert _TOPICS.search_text(sql) == sql
+
+
+@pytest.mark.parametrize("sql, right", [
+    ("SELECT first_name, last_name FROM students WHERE admit_year = 2026 ORDER BY last_name",
+     "SELECT first_name, last_name FROM students WHERE admit_year = 2026 ORDER BY last_name, first_name"),
+    ("SELECT i.first_name, i.last_name, i.email FROM instructors AS i ORDER BY i.first_name",
+     "SELECT i.first_name, i.last_name, i.email FROM instructors AS i ORDER BY i.last_name, i.first_name"),
+])
+def test_people_are_sorted_by_last_then_first_name(sql, right):
+    assert order_people("Which students were admitted in 2026?", sql) == right
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("students sorted by first name", "SELECT first_name, last_name FROM students ORDER BY first_name"),
+    ("students", "SELECT first_name, last_name FROM students ORDER BY last_name DESC"),  # an order asked for
+    ("students", "SELECT first_name, last_name FROM students ORDER BY admit_year"),  # not by name
+    ("students", "SELECT last_name FROM students ORDER BY last_name"),  # no first name listed
+    ("students", "SELECT first_name, last_name FROM students ORDER BY last_name, first_name"),
+])
+def test_other_orders_are_kept(question, sql):
+    assert order_people(question, sql) == sql

@@ -274,7 +274,7 @@ def filter_like(ctx: Ctx, rng: random.Random) -> Candidate | None:
     if col not in shown and len(shown) < 2:
         shown.append(col)
     cols = [q.col(q.root_alias, c) for c in shown]
-    tree = q.select(*cols, order=[cols[0]])
+    tree = q.select(*cols, order=[q.col(q.root_alias, c) for c in _sort_cols(t, shown)])
     return _cand("filter_like", tree, [t.name], "filter_like",
                  {"Ts": noun(rng, t, many=True), "col": colname(col), "word": word})
 
@@ -632,13 +632,15 @@ def group_agg(ctx: Ctx, rng: random.Random) -> Candidate | None:
     kind, g = rng.choice(groups)
     if kind == "cat":
         keys = [q.col(q.root_alias, g)]
+        order = [k.copy() for k in keys]
         gname = colname(g)
     else:
         pa = q.join_parent(q.root_alias, g)
         keys = _labels(q, pa, _tp(ctx, g.ref_table))
+        parent = _tp(ctx, g.ref_table)
+        order = _label_order(keys, parent) if parent.person else [k.copy() for k in keys]
         gname = g.label
-    tree = q.select(*keys, cls(this=q.col(q.root_alias, col)), group=[k.copy() for k in keys],
-                    order=[k.copy() for k in keys])
+    tree = q.select(*keys, cls(this=q.col(q.root_alias, col)), group=[k.copy() for k in keys], order=order)
     return _cand("group_agg", tree, list(q.aliases.values()), "per_group_agg",
                  {"fn": rng.choice(words), "col": colname(col), "G": gname, "Ts": noun(rng, t, many=True)})
 
