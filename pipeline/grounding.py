@@ -120,6 +120,20 @@ def order_distinct(sql: str) -> str:
     return tree.sql(dialect="postgres")
 
 
+def show_groups(sql: str) -> str:
+    """`sql` listing the columns it groups by where it lists none of them: 'How many sections did each term have?'
+    answered with counts alone does not say which term has which."""
+    tree = parse_statement(sql)
+    group = tree.args.get("group") if isinstance(tree, exp.Select) else None
+    if group is None or not all(isinstance(k, exp.Column) for k in group.expressions):
+        return sql
+    listed = {(c.table, c.name) for e in tree.expressions for c in e.find_all(exp.Column)}
+    if any((k.table, k.name) in listed for k in group.expressions):
+        return sql
+    tree.set("expressions", [k.copy() for k in group.expressions] + list(tree.expressions))
+    return tree.sql(dialect="postgres")
+
+
 def order_people(question: str, sql: str) -> str:
     """`sql` listing people's first and last names sorted by last then first name where it sorts by either name
     alone and the question asks for no order by name: namesakes otherwise come in any order."""
@@ -146,13 +160,13 @@ def order_people(question: str, sql: str) -> str:
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
          today: dt.date | None = None) -> str:
     """Every mend by the question's words, in this order: bounds; DISTINCT (and no ORDER BY Postgres refuses with
-    it); people sorted by last then first name. With a linker: values spelled as stored and set to the one named
+    it); the grouped columns listed; people sorted by last then first name. With a linker: values spelled as stored and set to the one named
     ('this semester' on `today`); a value dropped from a column that cannot hold it where one that does compares it,
     or the question never says it, or no period was asked; a string searched in the column that holds it; a value or
     number the question names added where skipped; a stored number where rows were counted; the first row for 'the
     one with the most'; a table's two keys to one table joined as the question names its row; NOT EXISTS for rows
     that lack something."""
-    sql = order_people(question, order_distinct(ground_distinct(question, ground_bounds(question, sql))))
+    sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
     if linker is None:
         return sql
     named, numbers = linker.named_values(question, today)
@@ -217,6 +231,8 @@ def ground_superlative(question: str, sql: str, linker: SchemaLinker) -> str:
     tree = parse_statement(sql)
     if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("limit", "group", "having")):
         return sql
+    if len(tree.expressions) == 1 and isinstance(tree.expressions[0].unalias(), (exp.Max, exp.Min)):
+        _name_the_extreme(question, tree, linker)
     if any(e.find(exp.AggFunc) for e in tree.expressions):
         return sql
     qualified = column_names(tree)
@@ -227,6 +243,27 @@ def ground_superlative(question: str, sql: str, linker: SchemaLinker) -> str:
     order = exp.Ordered(this=numbers[0].copy(), desc=bool(m.group(1)))
     tree.set("order", exp.Order(expressions=[order]))
     return tree.limit(1).sql(dialect="postgres")
+
+
+def _name_the_extreme(question: str, tree: exp.Select, linker: SchemaLinker) -> None:
+    """In place: `SELECT max(x)` listing the columns that name its row and x instead, where the question asks for
+    the row ('which assessment counts the most', 'the highest weighted assessment'), not the number ('the highest
+    weight of an assessment')."""
+    column = tree.expressions[0].unalias().this
+    tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    table = tables.get(column.table) if column.table else next(iter(tables.values())) if len(tables) == 1 else None
+    if not isinstance(column, exp.Column) or table is None or not linker.names.get(table):
+        return
+    said = [singular(w) for w in words(question)]
+    nouns = table_nouns(table)
+    top = next((i for i, w in enumerate(said) if re.fullmatch(f"{_MOST}|{_LEAST}|maximum|minimum", w)), len(said))
+    # 'which assessment ...', or the noun at most two words after the superlative with no 'of'/'for' between.
+    asks_row = said[:1] in (["which"], ["what"]) and bool(set(said[1:3]) & nouns) or any(
+        w in nouns and not set(said[top + 1:i]) & {"of", "for", "across", "among", "in", "per"}
+        for i, w in enumerate(said[top + 1:top + 3], start=top + 1))
+    if not asks_row:
+        return
+    tree.set("expressions", [exp.column(n, table=column.table or None) for n in linker.names[table]] + [column.copy()])
 
 
 def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:

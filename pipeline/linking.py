@@ -19,7 +19,7 @@ from sqlglot import exp
 from .database import quote_ident
 from .periods import PeriodTable, load_period_tables, relative_periods
 from .schema import NUMBER_TYPES, TEXT_TYPES, Schema
-from .words import SYNONYMS, humanise, singular, words
+from .words import PERSON_COLUMNS, SYNONYMS, humanise, singular, words
 
 log = logging.getLogger("askdb.linking")
 
@@ -73,6 +73,8 @@ class SchemaLinker:
     complete: frozenset[str] = frozenset()  # "table.column" whose every short value was read
     # Single-column foreign keys (table, column, referenced table, referenced column): how to join a period table.
     joins: tuple[tuple[str, str, str, str], ...] = ()
+    # The columns that say which row it is, by table: a person's first and last name, else code, name and title.
+    names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -372,9 +374,15 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
             table_values.setdefault(_table_of(item), set()).add(item)
     joins = tuple((t.name, fk.columns[0], fk.ref_table, fk.ref_columns[0])
                   for t in schema.tables for fk in t.foreign_keys if len(fk.columns) == 1)
+    names = {}
+    for t in schema.tables:
+        have = [c.name for c in t.columns]
+        person = next((pair for pair in PERSON_COLUMNS if set(pair) <= set(have)), None)
+        names[t.name] = person or tuple(c.name for c in t.columns if c.base_type in TEXT_TYPES and (
+            c.name in ("code", "name", "title") or c.name.endswith("_name")))
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
     return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
-                        numeric, originals, periods, complete, joins)
+                        numeric, originals, periods, complete, joins, names)
 
 
 def table_nouns(table: str) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_negation,
+from pipeline.grounding import (add_numbers, show_groups, ground_bounds, ground_count, ground_distinct, ground_negation,
                                 ground_roles, ground_superlative, mend, order_distinct, order_people, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
@@ -232,7 +232,6 @@ def test_the_one_with_the_most_is_the_first_row_by_the_listed_number():
         ("the 3 largest courses by credits", listed), ("top 5 courses with the most credits", listed),
         ("courses with at least 3 credits", listed), ("courses worth at most 4 credits", listed),
         ("which course has the most credits", listed + " LIMIT 1"),
-        ("which course has the most credits", "SELECT max(credits) FROM courses"),
         ("which course has the most credits", "SELECT code FROM courses"),
         ("which course has the most sections", "SELECT c.code, COUNT(*) FROM courses AS c JOIN sections AS s "
                                                "ON s.course_id = c.id GROUP BY c.code"),
@@ -389,3 +388,23 @@ def test_people_are_sorted_by_last_then_first_name(sql, right):
 ])
 def test_other_orders_are_kept(question, sql):
     assert order_people(question, sql) == sql
+
+
+def test_the_row_with_the_most_is_named_where_the_question_asks_for_the_row_not_the_number():
+    top = "SELECT code, title, credits FROM courses ORDER BY credits DESC NULLS LAST LIMIT 1"
+    for question in ("which course has the most credits", "What is the highest credited course?"):
+        assert ground_superlative(question, "SELECT max(credits) FROM courses", LINKER) == top, question
+    assert ground_superlative("which course has the fewest credits", "SELECT MIN(c.credits) FROM courses AS c",
+                              LINKER) == "SELECT c.code, c.title, c.credits FROM courses AS c ORDER BY c.credits ASC LIMIT 1"
+    for question in ("What's the largest credits across courses?", "the highest number of credits of any course",
+                     "Calculate the highest credits for courses"):
+        assert ground_superlative(question, "SELECT MAX(credits) FROM courses", LINKER) == \
+            "SELECT MAX(credits) FROM courses", question
+
+
+def test_grouped_columns_are_listed_where_the_statement_lists_none():
+    assert show_groups("SELECT COUNT(*) AS n FROM terms AS t JOIN sections AS s ON s.term_id = t.id GROUP BY t.name") \
+        == "SELECT t.name, COUNT(*) AS n FROM terms AS t JOIN sections AS s ON s.term_id = t.id GROUP BY t.name"
+    for sql in ("SELECT t.name, COUNT(*) FROM terms AS t GROUP BY t.name, t.starts_on",
+                "SELECT COUNT(*) FROM sections", "SELECT COUNT(*) FROM sections GROUP BY 1"):
+        assert show_groups(sql) == sql
