@@ -171,7 +171,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
         return sql
     named, numbers = linker.named_values(question, today)
     sql = linker.drop_unasked_period(linker.drop_misplaced(linker.ground_values(sql, named)), question)
-    sql = linker.search_text(sql)
+    sql = linker.add_searched(linker.search_text(sql), question)
     # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)

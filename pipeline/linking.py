@@ -27,6 +27,8 @@ _RELATIVE = ("this", "last", "next", "current", "previous")
 _LONGEST_VALUE_WORDS = 6
 # Words that place a question in time without naming a period ('offered right now').
 _NOW = frozenset({"now", "currently", "current", "today", "upcoming", "previous", "recent", "recently", "ongoing"})
+_NUMBER_WORDS = frozenset("three seven eight eleven twelve fifteen twenty thirty forty fifty sixty seventy eighty "
+                          "ninety hundred thousand first second third fourth fifth sixth seventh eighth ninth tenth".split())
 # Values longer than this are descriptions, not names anyone types.
 _MAX_VALUE_CHARS = 60
 # What a question asks for, beside what it names: plain English, the same for any schema.
@@ -282,6 +284,40 @@ class SchemaLinker:
             (exp.column(col, table=there.alias_or_name), exp.column(ref, table=alias))
         tree.join(exp.alias_(exp.to_table(table), alias, table=True), on=ref.eq(key), copy=False)
         return alias
+
+    def add_searched(self, sql: str, question: str) -> str:
+        """`sql` searching a text column of one of its tables for a word the question uses that only that column's
+        values contain, where the statement does not compare that column ('what week do we cover kubernetes in CE
+        4229': `ct.topic ILIKE '%kubernetes%'`); not a word of a stored value the question names, nor one naming a
+        table or column."""
+        tree = parse_statement(sql)
+        if not isinstance(tree, exp.Select):
+            return sql
+        raw = words(question)
+        norm = [_norm(w) for w in raw]
+        taken = [False] * len(norm)
+        self._value_spans(norm, taken)
+        # Not the words that say what is asked ('least', 'minimum', 'total': topics are 'Least squares' too), nor
+        # numbers spelled out, nor a word the statement already searches for.
+        used = " ".join(lit.this.lower() for lit in tree.find_all(exp.Literal) if lit.is_string)
+        asked = [(w, typed) for w, typed, t in zip(norm, raw, taken) if not t and len(w) >= 5 and w.isalpha()
+                 and w not in self.tables and w not in _NUMBER_WORDS and w not in used and not self.columns_named(w)
+                 and not any(p.search(w) for p in _ASKS.values())]
+        qualified = column_names(tree)
+        compared = {qualified(c) for node in tree.find_all(exp.Predicate) for c in node.find_all(exp.Column)}
+        for word, typed in asked:
+            holders = {item for key, items in self.values.items() if word in key.split() for item in items}
+            if len(holders) != 1:
+                continue
+            table, column = next(iter(holders)).removeprefix("val:").split(".", 1)
+            alias = only_alias(tree, table)
+            if alias is None or f"{table}.{column}" in compared:
+                continue
+            alone = len(list(tree.find_all(exp.Table))) == 1
+            and_where(tree, exp.ILike(this=exp.column(column, table=None if alone else alias),
+                                      expression=exp.Literal.string(f"%{typed}%")))
+            return tree.sql(dialect="postgres")
+        return sql
 
     def search_text(self, sql: str) -> str:
         """`sql` comparing a string it sets a column equal to that cannot hold it with the one text column whose

@@ -408,3 +408,16 @@ def test_grouped_columns_are_listed_where_the_statement_lists_none():
     for sql in ("SELECT t.name, COUNT(*) FROM terms AS t GROUP BY t.name, t.starts_on",
                 "SELECT COUNT(*) FROM sections", "SELECT COUNT(*) FROM sections GROUP BY 1"):
         assert show_groups(sql) == sql
+
+
+def test_a_word_only_one_columns_values_hold_is_searched_where_the_statement_skips_it():
+    sql = ("SELECT ct.week FROM course_topics AS ct JOIN courses AS c ON c.id = ct.course_id "
+           "WHERE c.code = 'CS 2110' ORDER BY ct.week")
+    assert _TOPICS.add_searched(sql, "what week do we cover graphs in CS 2110") == sql.replace(
+        " ORDER BY", " AND ct.topic ILIKE '%graphs%' ORDER BY")
+    for question in ("what week has the least topics in CS 2110",  # a word saying what is asked, not searched
+                     "what week do we cover paths in CS 2110",  # short words are other words too often
+                     "what week do we cover dynamic programming in CS 2110"):  # a stored value, named whole
+        assert _TOPICS.add_searched(sql, question) == sql, question
+    searched = sql.replace(" ORDER BY", " AND ct.topic ILIKE '%graphs%' ORDER BY")
+    assert _TOPICS.add_searched(searched, "what week do we cover graphs in CS 2110") == searched
