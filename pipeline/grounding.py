@@ -164,8 +164,8 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     ('this semester' on `today`); a value dropped from a column that cannot hold it where one that does compares it,
     or the question never says it, or no period was asked; a string searched in the column that holds it; a value or
     number the question names added where skipped; a stored number where rows were counted; the first row for 'the
-    one with the most'; a table's two keys to one table joined as the question names its row; NOT EXISTS for rows
-    that lack something."""
+    one with the most'; the rows of the table asked for listed, not those of a table it joins; a table's two keys to
+    one table joined as the question names its row; NOT EXISTS for rows that lack something."""
     sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
     if linker is None:
         return sql
@@ -176,7 +176,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
     sql = ground_count(question, linker.add_named(sql, named), linker)
-    sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
+    sql = ground_roles(question, ground_superlative(question, list_asked(question, sql, linker), linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     return ground_negation(question, sql, said, linker.cannot_hold)
 
@@ -264,6 +264,50 @@ def _name_the_extreme(question: str, tree: exp.Select, linker: SchemaLinker) -> 
     if not asks_row:
         return
     tree.set("expressions", [exp.column(n, table=column.table or None) for n in linker.names[table]] + [column.copy()])
+
+
+def list_asked(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing the rows of the table the question asks for ('List all the graduate courses': the courses'
+    code and title) where it lists the naming columns of another table it joins (the departments'), sorted by the
+    first of them."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")):
+        return sql
+    asked = _asked_table(question, linker)
+    listed = [e.unalias() for e in tree.expressions]
+    if asked is None or not linker.names.get(asked) or not all(isinstance(c, exp.Column) and c.table for c in listed):
+        return sql
+    tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    shown = {c.table for c in listed}
+    target = only_alias(tree, asked)
+    # A table whose row a name picks ('courses of the Physics department') is not what is listed; a category
+    # ('graduate courses') picks no one row.
+    picked = {node.this.table for node in tree.find_all(exp.EQ) if value_condition(node)
+              and node.this.name in linker.names.get(tables.get(node.this.table), ())}
+    if len(shown) != 1 or target is None or target in shown | picked:
+        return sql
+    (alias,) = shown
+    if tables.get(alias) == asked or not {c.name for c in listed} <= set(linker.names.get(tables.get(alias), ())):
+        return sql
+    names = linker.names[asked]
+    tree.set("expressions", [exp.column(n, table=target) for n in names])
+    first = names[-1] if set(names) in (set(p) for p in PERSON_COLUMNS) else names[0]
+    tree.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(first, table=target))]))
+    return tree.sql(dialect="postgres")
+
+
+def _asked_table(question: str, linker: SchemaLinker) -> str | None:
+    """The table the question's first table noun names ('Which graduate courses does ...': courses); none for 'who'
+    ('Who teaches graduate courses?' asks for people whatever table the noun names)."""
+    said = [singular(w) for w in words(question)]
+    if said[:1] in (["who"], ["whom"], ["whose"]):
+        return None
+    for i, w in enumerate(said):
+        for noun in (" ".join(said[i:i + 2]), w):
+            items = linker.tables.get(noun, frozenset())
+            if len(items) == 1:
+                return next(iter(items)).removeprefix("tab:")
+    return None
 
 
 def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:

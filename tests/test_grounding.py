@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, show_groups, ground_bounds, ground_count, ground_distinct, ground_negation,
+from pipeline.grounding import (add_numbers, list_asked, show_groups, ground_bounds, ground_count, ground_distinct, ground_negation,
                                 ground_roles, ground_superlative, mend, order_distinct, order_people, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
@@ -421,3 +421,25 @@ def test_a_word_only_one_columns_values_hold_is_searched_where_the_statement_ski
         assert _TOPICS.add_searched(sql, question) == sql, question
     searched = sql.replace(" ORDER BY", " AND ct.topic ILIKE '%graphs%' ORDER BY")
     assert _TOPICS.add_searched(searched, "what week do we cover graphs in CS 2110") == searched
+
+
+_TERMS_LISTED = ("SELECT t.name FROM sections AS s JOIN courses AS c ON c.id = s.course_id JOIN terms AS t ON t.id = "
+                 "s.term_id WHERE c.level = 'graduate'")
+
+
+@pytest.mark.parametrize("question", ["List the graduate courses", "which graduate courses are there?"])
+def test_the_rows_of_the_table_asked_for_are_listed_not_those_of_a_table_it_joins(question):
+    assert list_asked(question, _TERMS_LISTED, LINKER) == _TERMS_LISTED.replace(
+        "SELECT t.name", "SELECT c.code, c.title") + " ORDER BY c.code"
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("Which term are graduate courses offered in?", _TERMS_LISTED),  # the terms are asked for
+    ("Who teaches graduate courses?", _TERMS_LISTED.replace("t.name", "t.name, t.starts_on")),
+    ("Who teaches graduate courses?", "SELECT i.last_name FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+                                      "JOIN instructors AS i ON i.id = s.instructor_id"),  # people, whatever the noun
+    ("List the courses of CS 2110's term", _TERMS_LISTED.replace("c.level = 'graduate'", "c.code = 'CS 2110'")),
+    ("List the graduate courses", "SELECT COUNT(*) FROM courses AS c JOIN terms AS t ON t.id = c.term_id"),
+])
+def test_lists_of_what_was_asked_or_of_a_named_row_are_left_alone(question, sql):
+    assert list_asked(question, sql, LINKER) == sql
