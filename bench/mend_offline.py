@@ -1,5 +1,6 @@
 """What the statement mends (`pipeline.grounding.mend`) would do, without a model: on right statements (an eval set's
-gold SQL, the generated pairs) how many they change and how many of those then return another answer; on the wrong
+gold SQL, the generated pairs) how many they change and how many of those then return another answer (or the same
+rows in another order: "reordered"); on the wrong
 statements of `askdb eval --out` reports how many they change and how many of those then return the gold answer.
 
     .venv/bin/python -m bench.mend_offline --pairs finetune/eval/course_dev.jsonl finetune/eval/course_check.jsonl \
@@ -24,23 +25,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from askdb.config import load_config  # noqa: E402
 from askdb.runtime import open_app, visible_schema  # noqa: E402
 from bench.common import ReportError, read_eval_report, write_results  # noqa: E402
-from finetune.evaluate import EVAL_LIMITS, read_items, same_answer  # noqa: E402
+from finetune.evaluate import EVAL_LIMITS, read_items, results_match, same_answer  # noqa: E402
 from pipeline.errors import AskdbError  # noqa: E402
 from pipeline.executor import execute  # noqa: E402
 from pipeline.grounding import mend  # noqa: E402
 from pipeline.linking import load_linker  # noqa: E402
 
 
-async def _answers_alike(pool, gold_sql: str, sql: str) -> bool | None:
-    """Whether `sql` returns the answer of `gold_sql` as askdb eval scores it; None when the gold does not run."""
+async def _answers_alike(pool, gold_sql: str, sql: str) -> bool | str | None:
+    """Whether `sql` returns the answer of `gold_sql` as askdb eval scores it; "reordered" where it returns the same
+    rows in another order; None when the gold does not run."""
     try:
         gold = await execute(pool, gold_sql, EVAL_LIMITS)
     except AskdbError:
         return None
     try:
-        return same_answer(gold_sql, gold, await execute(pool, sql, EVAL_LIMITS))
+        pred = await execute(pool, sql, EVAL_LIMITS)
     except AskdbError:
         return False
+    if same_answer(gold_sql, gold, pred):
+        return True
+    return "reordered" if results_match(gold.columns, gold.rows, pred.columns, pred.rows, ordered=False) else False
 
 
 async def run(pairs: list[str], reports: list[dict], database: str | None, show: bool) -> dict:
@@ -58,10 +63,10 @@ async def run(pairs: list[str], reports: list[dict], database: str | None, show:
                     continue
                 counts["changed"] += 1
                 alike = await _answers_alike(app.pool, item.sql, mended)
-                counts["broken" if alike is False else "same answer" if alike else "gold does not run"] += 1
-                if show or alike is False:
-                    print(f"{'BROKEN' if alike is False else 'changed'} {path}: {item.question}\n  {item.sql}\n  "
-                          f"-> {mended}")
+                kind = {False: "broken", True: "same answer", None: "gold does not run"}.get(alike, alike)
+                counts[kind] += 1
+                if show or kind in ("broken", "reordered"):
+                    print(f"{kind.upper()} {path}: {item.question}\n  {item.sql}\n  -> {mended}")
             out[path] = dict(counts)
         for report in reports:
             counts = Counter()
@@ -73,8 +78,8 @@ async def run(pairs: list[str], reports: list[dict], database: str | None, show:
                     continue
                 counts["changed"] += 1
                 alike = await _answers_alike(app.pool, f["gold_sql"], mended)
-                counts["fixed" if alike else "still wrong"] += 1
-                print(f"{'FIXED' if alike else 'changed'} {report.get('label', '')}: {f['question']}\n  {sql}\n  "
+                counts["fixed" if alike is True else "still wrong"] += 1
+                print(f"{'FIXED' if alike is True else 'changed'} {report.get('label', '')}: {f['question']}\n  {sql}\n  "
                       f"-> {mended}")
             out[report.get("_path", "report")] = dict(counts)
     return out
@@ -105,7 +110,8 @@ def main() -> None:
         right = [v for k, v in out.items() if k in args.pairs]
         write_results("mends", {"files": out, "right_statements": sum(v.get("pairs", 0) for v in right),
                                 "right_changed": sum(v.get("changed", 0) for v in right),
-                                "right_broken": sum(v.get("broken", 0) for v in right)})
+                                "right_broken": sum(v.get("broken", 0) for v in right),
+                                "right_reordered": sum(v.get("reordered", 0) for v in right)})
 
 
 if __name__ == "__main__":

@@ -176,7 +176,8 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
     sql = ground_count(question, linker.add_named(sql, named), linker)
-    sql = ground_roles(question, ground_superlative(question, list_asked(question, sql, linker), linker), linker)
+    sql = order_unasked(question, list_asked(question, sql, linker), linker)
+    sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     return ground_negation(question, sql, said, linker.cannot_hold)
 
@@ -293,6 +294,34 @@ def list_asked(question: str, sql: str, linker: SchemaLinker) -> str:
     tree.set("expressions", [exp.column(n, table=target) for n in names])
     first = names[-1] if set(names) in (set(p) for p in PERSON_COLUMNS) else names[0]
     tree.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(first, table=target))]))
+    return tree.sql(dialect="postgres")
+
+
+def order_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing rows sorted by a column it neither lists nor the question names ('Show me all the math courses'
+    sorted by credits) sorted by the first column that names its rows instead (people by last then first name)."""
+    tree = parse_statement(sql)
+    order = tree.args.get("order") if isinstance(tree, exp.Select) else None
+    if order is None or any(tree.args.get(k) for k in ("group", "having", "limit")):
+        return sql
+    listed = [e.unalias() for e in tree.expressions]
+    if not all(isinstance(c, exp.Column) for c in listed) or len({c.table for c in listed}) != 1:
+        return sql
+    qualified = column_names(tree)
+    named = set().union(*(linker.columns_named(w) for w in words(question)))
+    shown = {(c.table, c.name) for c in listed}
+    for key in order.expressions:
+        c = key.this
+        if not isinstance(c, exp.Column) or (c.table, c.name) in shown or f"col:{qualified(c)}" in named:
+            return sql
+    table = qualified(listed[0]).split(".")[0] if qualified(listed[0]) else None
+    names = [c for c in listed if c.name in linker.names.get(table, ())]
+    if not names:
+        return sql
+    person = {c.name: c for c in names}
+    keys = [person[p[1]], person[p[0]]] if (p := next((p for p in PERSON_COLUMNS if set(p) <= set(person)), None)) \
+        else names[:1]
+    order.set("expressions", [exp.Ordered(this=k.copy()) for k in keys])
     return tree.sql(dialect="postgres")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, list_asked, show_groups, ground_bounds, ground_count, ground_distinct, ground_negation,
+from pipeline.grounding import (add_numbers, list_asked, order_unasked, show_groups, ground_bounds, ground_count, ground_distinct, ground_negation,
                                 ground_roles, ground_superlative, mend, order_distinct, order_people, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
@@ -443,3 +443,16 @@ def test_the_rows_of_the_table_asked_for_are_listed_not_those_of_a_table_it_join
 ])
 def test_lists_of_what_was_asked_or_of_a_named_row_are_left_alone(question, sql):
     assert list_asked(question, sql, LINKER) == sql
+
+
+def test_a_list_sorted_by_a_column_nobody_sees_or_asked_for_is_sorted_by_its_names():
+    sql = "SELECT c.code, c.title FROM courses AS c WHERE c.level = 'graduate' ORDER BY c.credits"
+    assert order_unasked("Show me the graduate courses", sql, LINKER) == sql.replace("c.credits", "c.code")
+    assert order_unasked("list the lecturers", "SELECT i.first_name, i.last_name FROM instructors AS i ORDER BY "
+                         "i.title", LINKER) == "SELECT i.first_name, i.last_name FROM instructors AS i ORDER BY " \
+                                              "i.last_name, i.first_name"
+    for question, kept in [("graduate courses by credits", sql),  # asked for
+                           ("graduate courses", sql.replace("c.code, c.title", "c.code, c.title, c.credits")),  # shown
+                           ("the 3 graduate courses with the most credits", sql + " DESC LIMIT 3"),  # a cut
+                           ("graduate courses", sql.replace("c.code, c.title", "c.credits"))]:  # no names listed
+        assert order_unasked(question, kept, LINKER) == kept, question
