@@ -494,8 +494,9 @@ def child_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
                       "most": rng.choice(_LATEST[big] if _label_like(col) else _MOST[big])},
                      {**ref.relative, **rel})
     # One ordering per table, whatever the phrasing: a coin flip here taught the model to guess (week vs topic). And
-    # by a column the list shows: sorted by a hidden one (courses by credits) it reads as unsorted.
-    order = [c for c in (child.numbers or child.times)[:1] if c in cols] or _sort_cols(child, cols)
+    # a column the list shows: sorted by a hidden one (courses by credits) it reads as unsorted.
+    order = list((child.numbers or child.times)[:1]) or _sort_cols(child, cols)
+    cols += [c for c in order if c not in cols]
     tree = q.select(*[q.col(q.root_alias, c) for c in cols], order=[q.col(q.root_alias, c) for c in order])
     return _cand("child_list", tree, list(q.aliases.values()), "children",
                  {"Cs": noun(rng, child, many=True, parent=parent.noun), "ent": ref.text, "when": when, "cond": cond,
