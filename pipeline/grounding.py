@@ -150,10 +150,10 @@ def order_people(question: str, sql: str) -> str:
                  if (t, f) in shown and (t, l) in shown), None)
     if len(tables) != 1 or pair is None or {k.this.name for k in keys} - {c.name for c in pair}:
         return sql
-    first, last = pair
-    if [k.this.name for k in keys] == [last.name, first.name]:
+    wanted = _name_order(list(pair))
+    if [k.this.name for k in keys] == [c.name for c in wanted]:
         return sql
-    order.set("expressions", [exp.Ordered(this=last.copy()), exp.Ordered(this=first.copy())])
+    order.set("expressions", [exp.Ordered(this=k) for k in wanted])
     return tree.sql(dialect="postgres")
 
 
@@ -290,10 +290,9 @@ def list_asked(question: str, sql: str, linker: SchemaLinker) -> str:
     (alias,) = shown
     if tables.get(alias) == asked or not {c.name for c in listed} <= set(linker.names.get(tables.get(alias), ())):
         return sql
-    names = linker.names[asked]
-    tree.set("expressions", [exp.column(n, table=target) for n in names])
-    first = names[-1] if set(names) in (set(p) for p in PERSON_COLUMNS) else names[0]
-    tree.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(first, table=target))]))
+    names = [exp.column(n, table=target) for n in linker.names[asked]]
+    tree.set("expressions", names)
+    tree.set("order", exp.Order(expressions=[exp.Ordered(this=k) for k in _name_order(names)]))
     return tree.sql(dialect="postgres")
 
 
@@ -318,11 +317,15 @@ def order_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
     names = [c for c in listed if c.name in linker.names.get(table, ())]
     if not names:
         return sql
-    person = {c.name: c for c in names}
-    keys = [person[p[1]], person[p[0]]] if (p := next((p for p in PERSON_COLUMNS if set(p) <= set(person)), None)) \
-        else names[:1]
-    order.set("expressions", [exp.Ordered(this=k.copy()) for k in keys])
+    order.set("expressions", [exp.Ordered(this=k) for k in _name_order(names)])
     return tree.sql(dialect="postgres")
+
+
+def _name_order(named: list[exp.Column]) -> list[exp.Column]:
+    """How rows named by these columns are sorted: people by last then first name, else by the first column."""
+    by = {c.name: c for c in named}
+    pair = next((p for p in PERSON_COLUMNS if set(p) <= set(by)), None)
+    return [by[pair[1]].copy(), by[pair[0]].copy()] if pair else [named[0].copy()]
 
 
 def _asked_table(question: str, linker: SchemaLinker) -> str | None:
