@@ -134,6 +134,38 @@ def show_groups(sql: str) -> str:
     return tree.sql(dialect="postgres")
 
 
+def name_groups(sql: str, linker: SchemaLinker) -> str:
+    """`sql` grouping by a foreign key whose table it joins (`GROUP BY s.term_id` with `terms t ON t.id = s.term_id`)
+    grouping by, listing and sorting by that table's naming columns instead: an id says nothing to the asker."""
+    tree = parse_statement(sql)
+    group = tree.args.get("group") if isinstance(tree, exp.Select) else None
+    if group is None or len(group.expressions) != 1 or not isinstance(group.expressions[0], exp.Column):
+        return sql
+    key = group.expressions[0]
+    tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    refs = {(col, ref, ref_col) for child, col, ref, ref_col in linker.joins if child == tables.get(key.table)
+            and col == key.name}
+    joined = [(on.this if on.expression == key else on.expression) for j in tree.args.get("joins") or ()
+              if _column_pair(on := j.args.get("on")) and key in (on.this, on.expression)]
+    parents = [c for c in joined if any(tables.get(c.table) == ref and c.name == ref_col for _, ref, ref_col in refs)]
+    if len(parents) != 1 or not linker.names.get(tables[parents[0].table]):
+        return sql
+    names = [exp.column(n, table=parents[0].table) for n in linker.names[tables[parents[0].table]]]
+    same = lambda node: isinstance(node, exp.Column) and (node.table, node.name) == (key.table, key.name)  # noqa: E731
+    listed = []
+    for e in tree.expressions:
+        listed += [n.copy() for n in names] if same(e) else [e]
+    tree.set("expressions", listed)
+    group.set("expressions", [n.copy() for n in names])
+    order = tree.args.get("order")
+    if order is not None:
+        keys = []
+        for k in order.expressions:
+            keys += [exp.Ordered(this=n, desc=k.args.get("desc")) for n in _name_order(names)] if same(k.this) else [k]
+        order.set("expressions", keys)
+    return tree.sql(dialect="postgres")
+
+
 def order_people(question: str, sql: str) -> str:
     """`sql` listing people's first and last names sorted by last then first name where it sorts by either name
     alone and the question asks for no order by name: namesakes otherwise come in any order."""
@@ -160,12 +192,13 @@ def order_people(question: str, sql: str) -> str:
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
          today: dt.date | None = None) -> str:
     """Every mend by the question's words, in this order: bounds; DISTINCT (and no ORDER BY Postgres refuses with
-    it); the grouped columns listed; people sorted by last then first name. With a linker: values spelled as stored and set to the one named
-    ('this semester' on `today`); a value dropped from a column that cannot hold it where one that does compares it,
-    or the question never says it, or no period was asked; a string searched in the column that holds it; a value or
-    number the question names added where skipped; a stored number where rows were counted; the first row for 'the
-    one with the most'; the rows of the table asked for listed, not those of a table it joins; a table's two keys to
-    one table joined as the question names its row; NOT EXISTS for rows that lack something."""
+    it); the grouped columns listed; people sorted by last then first name. With a linker: values spelled as stored
+    and set to the one named ('this semester' on `today`); a value dropped from a column that cannot hold it where one
+    that does compares it, or the question never says it, or no period was asked; a string or word searched in the
+    column that holds it; a value or number the question names added where skipped; a stored number where rows were
+    counted; a grouped foreign key named by its table's naming columns; the rows of the table asked for listed, not
+    those of a table it joins, sorted by a column they show; the first row for 'the one with the most'; a table's two
+    keys to one table joined as the question names its row; NOT EXISTS for rows that lack something."""
     sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
     if linker is None:
         return sql
@@ -176,7 +209,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
     sql = ground_count(question, linker.add_named(sql, named), linker)
-    sql = order_unasked(question, list_asked(question, sql, linker), linker)
+    sql = order_unasked(question, list_asked(question, name_groups(sql, linker), linker), linker)
     sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     return ground_negation(question, sql, said, linker.cannot_hold)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, list_asked, order_unasked, show_groups, ground_bounds, ground_count, ground_distinct, ground_negation,
+from pipeline.grounding import (add_numbers, list_asked, name_groups, order_unasked, show_groups, ground_bounds, ground_count, ground_distinct, ground_negation,
                                 ground_roles, ground_superlative, mend, order_distinct, order_people, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
@@ -456,3 +456,15 @@ def test_a_list_sorted_by_a_column_nobody_sees_or_asked_for_is_sorted_by_its_nam
                            ("the 3 graduate courses with the most credits", sql + " DESC LIMIT 3"),  # a cut
                            ("graduate courses", sql.replace("c.code, c.title", "c.credits"))]:  # no names listed
         assert order_unasked(question, kept, LINKER) == kept, question
+
+
+def test_a_grouped_foreign_key_is_named_by_its_tables_naming_columns():
+    sql = ("SELECT s.term_id, COUNT(*) FROM sections AS s JOIN terms AS t ON t.id = s.term_id GROUP BY s.term_id "
+           "ORDER BY s.term_id")
+    linker = build_linker(SCHEMA, VALUES)
+    assert name_groups(sql, linker) == ("SELECT t.name, COUNT(*) FROM sections AS s JOIN terms AS t ON t.id = s.term_id "
+                                        "GROUP BY t.name ORDER BY t.name")
+    for kept in ("SELECT s.term_id, COUNT(*) FROM sections AS s GROUP BY s.term_id",  # its table is not joined
+                 "SELECT t.name, COUNT(*) FROM sections AS s JOIN terms AS t ON t.id = s.term_id GROUP BY t.name",
+                 "SELECT s.section_number, COUNT(*) FROM sections AS s GROUP BY s.section_number"):
+        assert name_groups(kept, linker) == kept
