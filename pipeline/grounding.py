@@ -12,8 +12,9 @@ from typing import Callable
 
 from sqlglot import exp
 
-from .linking import SchemaLinker, and_where, column_names, only_alias, parse_statement, table_nouns, value_condition
-from .words import PERSON_COLUMNS, humanise, respell, singular, words
+from .linking import (SchemaLinker, and_where, column_names, conditions, only_alias, parse_statement, table_nouns,
+                      value_condition)
+from .words import humanise, person_columns, respell, singular, words
 
 _BOUNDS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 # Words right before a number or date and what they make of it; checked in this order ('no more than' before
@@ -178,11 +179,11 @@ def order_people(question: str, sql: str) -> str:
         return sql
     tables = {k.this.table for k in keys}
     shown = {(c.table, c.name): c for e in tree.expressions if isinstance(c := e.unalias(), exp.Column)}
-    pair = next(((shown[t, f], shown[t, l]) for t in tables for f, l in PERSON_COLUMNS
-                 if (t, f) in shown and (t, l) in shown), None)
-    if len(tables) != 1 or pair is None or {k.this.name for k in keys} - {c.name for c in pair}:
+    (table,) = tables if len(tables) == 1 else (None,)
+    pair = person_columns(n for t, n in shown if t == table)
+    if table is None or pair is None or {k.this.name for k in keys} - set(pair):
         return sql
-    wanted = _name_order(list(pair))
+    wanted = _name_order([shown[table, n] for n in pair])
     if [k.this.name for k in keys] == [c.name for c in wanted]:
         return sql
     order.set("expressions", [exp.Ordered(this=k) for k in wanted])
@@ -357,7 +358,7 @@ def order_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
 def _name_order(named: list[exp.Column]) -> list[exp.Column]:
     """How rows named by these columns are sorted: people by last then first name, else by the first column."""
     by = {c.name: c for c in named}
-    pair = next((p for p in PERSON_COLUMNS if set(p) <= set(by)), None)
+    pair = person_columns(by)
     return [by[pair[1]].copy(), by[pair[0]].copy()] if pair else [named[0].copy()]
 
 
@@ -507,7 +508,7 @@ def ground_negation(question: str, sql: str, said: dict[str, int] | None = None,
             return sql
         edges.append(on)
     where = tree.args.get("where")
-    conds = (list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]) if where else []
+    conds = conditions(where)
     outside, inside, qualified = [], [], column_names(tree)
     for cond in conds:
         aliases = {c.table for c in cond.find_all(exp.Column)}

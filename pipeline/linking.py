@@ -19,7 +19,7 @@ from sqlglot import exp
 from .database import quote_ident
 from .periods import PeriodTable, load_period_tables, relative_periods
 from .schema import NUMBER_TYPES, TEXT_TYPES, Schema
-from .words import PERSON_COLUMNS, SYNONYMS, humanise, singular, words
+from .words import SYNONYMS, humanise, person_columns, singular, words
 
 log = logging.getLogger("askdb.linking")
 
@@ -329,7 +329,7 @@ class SchemaLinker:
         if where is None:
             return sql
         qualified = column_names(tree)
-        for cond in list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]:
+        for cond in conditions(where):
             value = cond.expression.this if value_condition(cond) else ""
             key = _value_key(value)
             if len(key) < 4 or not self.cannot_hold(qualified(cond.this), value):
@@ -412,9 +412,7 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
                   for t in schema.tables for fk in t.foreign_keys if len(fk.columns) == 1)
     names = {}
     for t in schema.tables:
-        have = [c.name for c in t.columns]
-        person = next((pair for pair in PERSON_COLUMNS if set(pair) <= set(have)), None)
-        names[t.name] = person or tuple(c.name for c in t.columns if c.base_type in TEXT_TYPES and (
+        names[t.name] = person_columns(c.name for c in t.columns) or tuple(c.name for c in t.columns if c.base_type in TEXT_TYPES and (
             c.name in ("code", "name", "title") or c.name.endswith("_name")))
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
     return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
@@ -525,6 +523,13 @@ def value_condition(node: exp.Expression) -> bool:
             and node.expression.is_string)
 
 
+def conditions(where: exp.Where | None) -> list[exp.Expression]:
+    """The conditions a WHERE ANDs at its top level (none without a WHERE)."""
+    if where is None:
+        return []
+    return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+
+
 def _without_conditions(sql: str, doomed, *, keep_one: bool) -> str:
     """`sql` without the `column = 'string'` conditions of its WHERE's top-level AND for which `doomed(condition,
     "table.column")` holds; unchanged where none does, or (`keep_one`) where none would remain."""
@@ -533,7 +538,7 @@ def _without_conditions(sql: str, doomed, *, keep_one: bool) -> str:
     if where is None:
         return sql
     qualified = column_names(tree)
-    conds = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    conds = conditions(where)
     kept = [c for c in conds if not (value_condition(c) and doomed(c, qualified(c.this)))]
     if len(kept) == len(conds) or keep_one and not kept:
         return sql

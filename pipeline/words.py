@@ -10,6 +10,12 @@ _WORD = re.compile(r"[a-z0-9]+")
 PERSON_COLUMNS = (("first_name", "last_name"), ("given_name", "family_name"), ("firstname", "lastname"))
 
 
+def person_columns(names) -> tuple[str, str] | None:
+    """The (first, last) name columns among the column `names`, if a person's name is there."""
+    have = set(names)
+    return next((pair for pair in PERSON_COLUMNS if set(pair) <= have), None)
+
+
 def words(text: str) -> list[str]:
     """The lower-cased words of `text` (letters and digits), in order; punctuation dropped."""
     return _WORD.findall(text.lower())

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from pipeline.schema import NUMBER_TYPES, Schema, Table
-from pipeline.words import PERSON_COLUMNS, SYNONYMS, humanise, plural, singular  # noqa: F401 (the generator imports them from here)
+from pipeline.words import SYNONYMS, humanise, person_columns, plural, singular  # noqa: F401 (the generator imports them from here)
 
 from .values import ValueBank
 
@@ -134,7 +134,7 @@ def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]
         elif base.startswith("time"):
             times.append(c.name)
     names = {c.name for c in usable}
-    person = next(((f, l) for f, l in PERSON_COLUMNS if f in names and l in names), None)
+    person = person_columns(names)
     idents = [c for c in idents if not person or c not in person]
     # Columns called like a name come first: they are what people use to say which row they mean.
     idents.sort(key=lambda c: (c not in _NAME_LIKE and not c.endswith(_NAME_LIKE), sample.stats[c].max_len, c))
