@@ -167,6 +167,51 @@ def name_groups(sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+_ASKS_SHORT = re.compile(r"\b(codes?|abbreviat\w*|acronyms?|short\s+names?|initials)\b")
+
+
+def name_not_short(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` naming rows by the name a code only shortens (departments' 'Computer Engineering', not 'CE'): the code
+    dropped where the name is listed too or the question already names the row, listed as the name otherwise;
+    unchanged where the question asks for codes or names rows by theirs ('the names of CE and EE')."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or not linker.short or _ASKS_SHORT.search(question.lower()):
+        return sql
+    qualified = column_names(tree)
+    picked = {qualified(node.this) for node in tree.find_all(exp.EQ) if value_condition(node)}
+    # Rows asked for by their codes ('the names of CE and EE') are told apart by them.
+    by_code = {qualified(node.this) for node in tree.find_all(exp.In) if isinstance(node.this, exp.Column)}
+    listed, changed = [], {}
+    for e in tree.expressions:
+        c = e.unalias()
+        table, _, name = (qualified(c) or "").partition(".") if isinstance(c, exp.Column) else ("", "", "")
+        full = linker.short.get(table, {}).get(name)
+        if full is None or f"{table}.{name}" in by_code:
+            listed.append(e)
+            continue
+        to = exp.column(full, table=c.table or None)
+        changed[(c.table, c.name)] = to
+        shown = any(isinstance(o := x.unalias(), exp.Column) and (o.table, o.name) == (c.table, full)
+                    for x in tree.expressions)
+        if not shown and not (len(tree.expressions) > 1 and {f"{table}.{name}", f"{table}.{full}"} & picked):
+            listed.append(exp.alias_(to.copy(), e.alias) if e.alias else to.copy())
+    if not changed or not listed:
+        return sql
+    tree.set("expressions", listed)
+    for clause in ("group", "order"):
+        node = tree.args.get(clause)
+        for c in list(node.find_all(exp.Column)) if node else ():
+            if (c.table, c.name) in changed:
+                c.replace(changed[c.table, c.name].copy())
+        if node is not None:
+            keys = []
+            for k in node.expressions:  # the code and its name both grouped or sorted by: the name once
+                if k.sql() not in [x.sql() for x in keys]:
+                    keys.append(k)
+            node.set("expressions", keys)
+    return tree.sql(dialect="postgres")
+
+
 def order_people(question: str, sql: str) -> str:
     """`sql` listing people's first and last names sorted by last then first name where it sorts by either name
     alone and the question asks for no order by name: namesakes otherwise come in any order."""
@@ -197,9 +242,10 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     and set to the one named ('this semester' on `today`); a value dropped from a column that cannot hold it where one
     that does compares it, or the question never says it, or no period was asked; a string or word searched in the
     column that holds it; a value or number the question names added where skipped; a stored number where rows were
-    counted; a grouped foreign key named by its table's naming columns; the rows of the table asked for listed, not
-    those of a table it joins, sorted by a column they show; the first row for 'the one with the most'; a table's two
-    keys to one table joined as the question names its row; NOT EXISTS for rows that lack something."""
+    counted; rows named by the name a code shortens; a grouped foreign key named by its table's naming columns; the
+    rows of the table asked for listed, not those of a table it joins, sorted by a column they show; the first row
+    for 'the one with the most'; a table's two keys to one table joined as the question names its row; NOT EXISTS for
+    rows that lack something."""
     sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
     if linker is None:
         return sql
@@ -210,7 +256,8 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
     sql = ground_count(question, linker.add_named(sql, named), linker)
-    sql = order_unasked(question, list_asked(question, name_groups(sql, linker), linker), linker)
+    sql = order_unasked(question, list_asked(question, name_groups(name_not_short(question, sql, linker), linker),
+                                             linker), linker)
     sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     return ground_negation(question, sql, said, linker.cannot_hold)
@@ -315,10 +362,11 @@ def list_asked(question: str, sql: str, linker: SchemaLinker) -> str:
     tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
     shown = {c.table for c in listed}
     target = only_alias(tree, asked)
-    # A table whose row a name picks ('courses of the Physics department') is not what is listed; a category
-    # ('graduate courses') picks no one row.
+    # A table whose row a name or code picks ('courses of the Physics department') is not what is listed; a
+    # category ('graduate courses') picks no one row.
+    picks = lambda t: {*linker.names.get(t, ()), *linker.short.get(t, {})}  # noqa: E731
     picked = {node.this.table for node in tree.find_all(exp.EQ) if value_condition(node)
-              and node.this.name in linker.names.get(tables.get(node.this.table), ())}
+              and node.this.name in picks(tables.get(node.this.table))}
     if len(shown) != 1 or target is None or target in shown | picked:
         return sql
     (alias,) = shown

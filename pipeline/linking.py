@@ -19,7 +19,7 @@ from sqlglot import exp
 from .database import quote_ident
 from .periods import PeriodTable, load_period_tables, relative_periods
 from .schema import NUMBER_TYPES, TEXT_TYPES, Schema
-from .words import SYNONYMS, humanise, person_columns, singular, words
+from .words import SYNONYMS, humanise, person_columns, short_columns, singular, words
 
 log = logging.getLogger("askdb.linking")
 
@@ -77,6 +77,8 @@ class SchemaLinker:
     joins: tuple[tuple[str, str, str, str], ...] = ()
     # The columns that say which row it is, by table: a person's first and last name, else code, name and title.
     names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # By table, a naming column that only shortens another, and that one: departments' code 'CE' of the name.
+    short: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -410,13 +412,18 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
             table_values.setdefault(_table_of(item), set()).add(item)
     joins = tuple((t.name, fk.columns[0], fk.ref_table, fk.ref_columns[0])
                   for t in schema.tables for fk in t.foreign_keys if len(fk.columns) == 1)
-    names = {}
+    names, short = {}, {}
     for t in schema.tables:
-        names[t.name] = person_columns(c.name for c in t.columns) or tuple(c.name for c in t.columns if c.base_type in TEXT_TYPES and (
+        naming = tuple(c.name for c in t.columns if c.base_type in TEXT_TYPES and (
             c.name in ("code", "name", "title") or c.name.endswith("_name")))
+        short[t.name] = short_columns({c: [str(v) for v in values.get((t.name, c), ())] for c in naming})
+        # People say 'the Computer Engineering department', not 'CE Computer Engineering': a code that only
+        # shortens the name does not name the row beside it.
+        names[t.name] = person_columns(c.name for c in t.columns) or tuple(c for c in naming if c not in short[t.name])
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
     return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
-                        numeric, originals, periods, complete, joins, names)
+                        numeric, originals, periods, complete, joins, names,
+                        {t: cols for t, cols in short.items() if cols})
 
 
 def table_nouns(table: str) -> set[str]:

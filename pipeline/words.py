@@ -16,6 +16,28 @@ def person_columns(names) -> tuple[str, str] | None:
     return next((pair for pair in PERSON_COLUMNS if set(pair) <= have), None)
 
 
+def abbreviates(short: str, long: str) -> bool:
+    """Whether `short` is a shortening of `long`: its letters, in order, from `long`'s first ('CE' of 'Computer
+    Engineering', 'MATH' of 'Mathematics'); never a code with digits ('CS 2110'), which names a row by itself."""
+    s, full = short.lower(), long.lower()
+    if not s.isalpha() or len(s) < 2 or len(s) >= len(full.replace(" ", "")) or s[0] != full[:1]:
+        return False
+    rest = iter(full)
+    return all(ch in rest for ch in s)
+
+
+def short_columns(columns: dict[str, list[str]]) -> dict[str, str]:
+    """{column: the column it shortens} among one table's naming `columns` (name -> its values): a department's
+    code ('CE') beside its name ('Computer Engineering'), where every value of the first shortens one of the second."""
+    out = {}
+    for short, vals in columns.items():
+        for full, longs in columns.items():
+            if full != short and len(vals) >= 2 and all(any(abbreviates(v, w) for w in longs) for v in vals):
+                out[short] = full
+                break
+    return out
+
+
 def words(text: str) -> list[str]:
     """The lower-cased words of `text` (letters and digits), in order; punctuation dropped."""
     return _WORD.findall(text.lower())

@@ -275,3 +275,11 @@ def test_counts_and_rankings_are_also_asked_within_one_term(course_set):
     for r in in_term:
         # Never grouped by the term while filtered to one term: that question asks nothing.
         assert not r["sql"].startswith("SELECT t.name"), r
+
+
+def test_departments_are_named_by_their_name_not_the_code_that_shortens_it(course_set):
+    # 'CE' only shortens 'Computer Engineering': people list the name, as the hand-written sets do.
+    listed = [r["sql"].split(" FROM ")[0] for r in _rows(course_set) if "JOIN departments" in r["sql"]
+              or "FROM departments" in r["sql"]]
+    assert listed and not [s for s in listed if re.search(r"\b(d\.)?code\b", s)], listed
+    assert any("d.code = " in r["sql"] or "code IN" in r["sql"] for r in _rows(course_set))  # still asked by code

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, list_asked, name_groups, order_unasked, show_groups, ground_bounds, ground_count, ground_distinct, ground_negation,
+from pipeline.grounding import (add_numbers, list_asked, name_groups, name_not_short, order_unasked, show_groups, ground_bounds, ground_count, ground_distinct, ground_negation,
                                 ground_roles, ground_superlative, mend, order_distinct, order_people, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
-from pipeline.words import one_edit, respell
+from pipeline.words import abbreviates, one_edit, respell
 
 from tests.test_linking import SCHEMA, VALUES
 
@@ -468,3 +468,62 @@ def test_a_grouped_foreign_key_is_named_by_its_tables_naming_columns():
                  "SELECT t.name, COUNT(*) FROM sections AS s JOIN terms AS t ON t.id = s.term_id GROUP BY t.name",
                  "SELECT s.section_number, COUNT(*) FROM sections AS s GROUP BY s.section_number"):
         assert name_groups(kept, linker) == kept
+
+
+_DEPARTMENTS = build_linker(Schema((
+    Table("departments", (Column("id", "integer"), Column("code", "text"), Column("name", "text"),
+                          Column("building", "text"))),
+    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"),
+                      Column("department_id", "integer")),
+          foreign_keys=(ForeignKey(("department_id",), "departments", ("id",)),)),
+    Table("instructors", (Column("id", "integer"), Column("first_name", "text"), Column("last_name", "text"),
+                          Column("department_id", "integer")),
+          foreign_keys=(ForeignKey(("department_id",), "departments", ("id",)),)),
+)), {("departments", "code"): ["CE", "CS", "MATH"],
+     ("departments", "name"): ["Computer Engineering", "Computer Science", "Mathematics"],
+     ("courses", "code"): ["CE 4229", "CS 2110"], ("courses", "title"): ["Cloud Computing", "Data Structures"]})
+
+
+def test_a_code_that_only_shortens_a_name_is_not_what_names_the_row():
+    assert abbreviates("CE", "Computer Engineering") and abbreviates("MATH", "Mathematics")
+    assert not abbreviates("CS 2110", "Data Structures") and not abbreviates("CS", "Computer Engineering")
+    assert _DEPARTMENTS.short == {"departments": {"code": "name"}}  # course codes name courses by themselves
+    assert _DEPARTMENTS.names["departments"] == ("name",) and _DEPARTMENTS.names["courses"] == ("code", "title")
+
+
+@pytest.mark.parametrize("question, sql, right", [
+    ("How many courses does each department offer?",
+     "SELECT d.code, d.name, COUNT(*) AS n FROM departments AS d JOIN courses AS c ON c.department_id = d.id "
+     "GROUP BY d.code, d.name ORDER BY n DESC",
+     "SELECT d.name, COUNT(*) AS n FROM departments AS d JOIN courses AS c ON c.department_id = d.id "
+     "GROUP BY d.name ORDER BY n DESC"),
+    ("What department is Cloud Computing in?",  # the code alone: the name instead
+     "SELECT d.code FROM courses AS c JOIN departments AS d ON d.id = c.department_id WHERE c.title = 'Cloud Computing'",
+     "SELECT d.name FROM courses AS c JOIN departments AS d ON d.id = c.department_id WHERE c.title = 'Cloud Computing'"),
+    ("Where is the Computer Engineering department?",  # the question named the row already
+     "SELECT code, building FROM departments WHERE name = 'Computer Engineering'",
+     "SELECT building FROM departments WHERE name = 'Computer Engineering'"),
+    ("Which departments are in Turing Hall?", "SELECT code, name FROM departments WHERE building = 'Turing Hall' "
+     "ORDER BY code", "SELECT name FROM departments WHERE building = 'Turing Hall' ORDER BY name"),
+])
+def test_rows_are_named_by_the_name_a_code_shortens(question, sql, right):
+    assert name_not_short(question, sql, _DEPARTMENTS) == right
+    assert mend(question, sql, _DEPARTMENTS) == right
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("What is the code of the Computer Science department?", "SELECT code FROM departments WHERE name = "
+     "'Computer Science'"),
+    ("list the department abbreviations", "SELECT code, name FROM departments"),
+    ("the names of CE and MATH", "SELECT code, name FROM departments WHERE code IN ('CE', 'MATH') ORDER BY code"),
+    ("Which courses does CE offer?", "SELECT c.code, c.title FROM courses AS c JOIN departments AS d ON "
+     "d.id = c.department_id WHERE d.code = 'CE'"),  # asked by the code, listing courses by theirs
+])
+def test_codes_asked_for_or_of_other_rows_stay(question, sql):
+    assert name_not_short(question, sql, _DEPARTMENTS) == sql
+
+
+def test_a_list_of_a_department_picked_by_its_code_is_not_replaced_by_the_department():
+    sql = ("SELECT i.first_name, i.last_name FROM instructors AS i JOIN departments AS d ON d.id = i.department_id "
+           "WHERE d.code = 'MATH'")
+    assert list_asked("the math department's professors", sql, _DEPARTMENTS) == sql

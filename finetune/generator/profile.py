@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from pipeline.schema import NUMBER_TYPES, Schema, Table
-from pipeline.words import SYNONYMS, humanise, person_columns, plural, singular  # noqa: F401 (the generator imports them from here)
+from pipeline.words import SYNONYMS, humanise, person_columns, plural, short_columns, singular  # noqa: F401 (the generator imports them from here)
 
 from .values import ValueBank
 
@@ -48,6 +48,7 @@ class TableProfile:
     texts: tuple[str, ...]  # free text worth searching with ILIKE
     own: tuple[str, ...]  # every column that is not a key
     comment: str = ""
+    short: tuple[str, ...] = ()  # idents that only shorten another ('CE' of 'Computer Engineering')
 
     @property
     def nouns(self) -> str:
@@ -58,7 +59,7 @@ class TableProfile:
         """Columns that show which row it is, shortest first."""
         if self.person:
             return self.person
-        return self.idents[:2]
+        return tuple(c for c in self.idents if c not in self.short)[:2]
 
     def fk_to(self, table: str) -> list[FkEdge]:
         return [f for f in self.fks if f.ref_table == table]
@@ -139,8 +140,10 @@ def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]
     # Columns called like a name come first: they are what people use to say which row they mean.
     idents.sort(key=lambda c: (c not in _NAME_LIKE and not c.endswith(_NAME_LIKE), sample.stats[c].max_len, c))
     noun = singular(humanise(t.name))
+    rows = bank.rows(t.name)
+    short = short_columns({c: [str(r[c]) for r in rows if r.get(c) is not None] for c in idents})
     return TableProfile(t.name, alias, noun, pk, fks, tuple(idents), person, tuple(categories), tuple(numbers),
-                        tuple(dates), tuple(times), tuple(texts), tuple(own), t.comment or "")
+                        tuple(dates), tuple(times), tuple(texts), tuple(own), t.comment or "", tuple(short))
 
 
 def _find_period(tables: dict[str, TableProfile], bank: ValueBank) -> Period | None:
