@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from .linking import (SchemaLinker, and_where, column_names, conditions, only_alias, parse_statement, table_nouns,
                       value_condition)
-from .words import humanise, person_columns, respell, singular, words
+from .words import humanise, person_columns, respell, sequence_column, singular, words
 
 _BOUNDS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 # Words right before a number or date and what they make of it; checked in this order ('no more than' before
@@ -243,7 +243,8 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     that does compares it, or the question never says it, or no period was asked; a string or word searched in the
     column that holds it; a value or number the question names added where skipped; a stored number where rows were
     counted; rows named by the name a code shortens; a grouped foreign key named by its table's naming columns; the
-    rows of the table asked for listed, not those of a table it joins, sorted by a column they show; the first row
+    rows of the table asked for listed, not those of a table it joins, sorted by a column they show; one row's
+    children in the order a column numbering them gives; the first row
     for 'the one with the most'; a table's two keys to one table joined as the question names its row; NOT EXISTS for
     rows that lack something."""
     sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
@@ -258,6 +259,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     sql = ground_count(question, linker.add_named(sql, named), linker)
     sql = order_unasked(question, list_asked(question, name_groups(name_not_short(question, sql, linker), linker),
                                              linker), linker)
+    sql = order_sequence(question, sql, linker)
     sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     return ground_negation(question, sql, said, linker.cannot_hold)
@@ -400,6 +402,45 @@ def order_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
     if not names:
         return sql
     order.set("expressions", [exp.Ordered(this=k) for k in _name_order(names)])
+    return tree.sql(dialect="postgres")
+
+
+_IN_ORDER_ASKED = re.compile(r"\balphabetic|\b(a|z)\s*(-|to)\s*(z|a)\b|\bsort|\border\b|\bby\b")
+
+
+def order_sequence(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing one row's children (the topics of one course) in the order a column numbering them gives (week)
+    where it sorts them by a text column and the question asks for no order; 'the first/last topic of X' cut to that
+    one."""
+    tree = parse_statement(sql)
+    order = tree.args.get("order") if isinstance(tree, exp.Select) else None
+    said = question.lower()
+    if order is None or any(tree.args.get(k) for k in ("group", "having")) or _IN_ORDER_ASKED.search(said):
+        return sql
+    keys = [k.this for k in order.expressions]
+    if not all(isinstance(c, exp.Column) for c in keys) or len({c.table for c in keys}) != 1:
+        return sql
+    qualified = column_names(tree)
+    table, alias = (qualified(keys[0]) or ".").split(".")[0], keys[0].table
+    if any(f"col:{qualified(c)}" in linker.numeric for c in keys) or not table:
+        return sql
+    seq = [c.split(".")[1] for c in linker.numeric
+           if c.startswith(f"col:{table}.") and sequence_column(c.split(".")[1])]
+    parents = {(col, ref) for child, col, ref, _ in linker.joins if child == table}
+    tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    # One parent row picked by a value ('of Computer Networks'): weeks of different courses are no one sequence.
+    one_parent = any(value_condition(node) and (tables.get(node.this.table) in {r for _, r in parents} or (
+        node.this.table == alias and node.this.name in {c for c, _ in parents})) for node in tree.find_all(exp.EQ))
+    if len(seq) != 1 or not one_parent or tree.args.get("distinct"):
+        return sql
+    key = exp.column(seq[0], table=alias or None)
+    nouns = "|".join(re.escape(n) for n in sorted(table_nouns(table), key=len, reverse=True))
+    end = re.search(rf"\b(first|last|final)\s+(?:\w+\s+)?(?:{nouns})s?\b", said)
+    if end and not tree.args.get("limit"):
+        last = end.group(1) != "first"
+        order.set("expressions", [exp.Ordered(this=key, desc=True) if last else exp.Ordered(this=key)])
+        return tree.limit(1).sql(dialect="postgres")
+    order.set("expressions", [exp.Ordered(this=key)])
     return tree.sql(dialect="postgres")
 
 

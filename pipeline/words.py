@@ -38,6 +38,16 @@ def short_columns(columns: dict[str, list[str]]) -> dict[str, str]:
     return out
 
 
+# Words naming a column that numbers a row's place among its siblings (week 3 of a course, step 2 of a recipe).
+SEQUENCE_WORDS = frozenset({"week", "day", "position", "sequence", "seq", "ordinal", "step", "lesson", "chapter",
+                            "session", "lecture", "module", "unit", "stage", "phase", "sort", "line", "episode"})
+
+
+def sequence_column(name: str) -> bool:
+    """Whether a number column called `name` numbers rows in order ('week', 'sort_order', 'step_number')."""
+    return bool(set(words(name)) & SEQUENCE_WORDS)
+
+
 def words(text: str) -> list[str]:
     """The lower-cased words of `text` (letters and digits), in order; punctuation dropped."""
     return _WORD.findall(text.lower())

@@ -4,11 +4,12 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, list_asked, name_groups, name_not_short, order_unasked, show_groups, ground_bounds, ground_count, ground_distinct, ground_negation,
-                                ground_roles, ground_superlative, mend, order_distinct, order_people, stated_bound)
+from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_negation, ground_roles,
+                                ground_superlative, list_asked, mend, name_groups, name_not_short, order_distinct,
+                                order_people, order_sequence, order_unasked, show_groups, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
-from pipeline.words import abbreviates, one_edit, respell
+from pipeline.words import abbreviates, one_edit, respell, sequence_column
 
 from tests.test_linking import SCHEMA, VALUES
 
@@ -527,3 +528,35 @@ def test_a_list_of_a_department_picked_by_its_code_is_not_replaced_by_the_depart
     sql = ("SELECT i.first_name, i.last_name FROM instructors AS i JOIN departments AS d ON d.id = i.department_id "
            "WHERE d.code = 'MATH'")
     assert list_asked("the math department's professors", sql, _DEPARTMENTS) == sql
+
+
+_WEEKS = build_linker(Schema((
+    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"))),
+    Table("course_topics", (Column("id", "integer"), Column("course_id", "integer"), Column("week", "integer"),
+                            Column("topic", "text")),
+          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
+)), {("courses", "code"): ["CS 2110", "CE 4229"], ("courses", "title"): ["Data Structures", "Cloud Computing"],
+     ("course_topics", "topic"): ["Arrays", "Kubernetes"]})
+_BY_TOPIC = ("SELECT ct.topic, ct.week FROM course_topics AS ct JOIN courses AS c ON c.id = ct.course_id "
+             "WHERE c.title = 'Data Structures' ORDER BY ct.topic")
+
+
+def test_one_rows_children_come_in_the_order_their_numbering_column_gives():
+    assert sequence_column("week") and sequence_column("sort_order") and not sequence_column("credits")
+    by_week = _BY_TOPIC.replace("ORDER BY ct.topic", "ORDER BY ct.week")
+    assert order_sequence("What are the topics of Data Structures?", _BY_TOPIC, _WEEKS) == by_week
+    assert mend("What are the topics of Data Structures?", _BY_TOPIC, _WEEKS) == by_week
+    assert order_sequence("what's the last topic in Data Structures", _BY_TOPIC, _WEEKS) == _BY_TOPIC.replace(
+        "ORDER BY ct.topic", "ORDER BY ct.week DESC NULLS LAST LIMIT 1")
+    assert order_sequence("the first topic of Data Structures", _BY_TOPIC, _WEEKS).endswith("ORDER BY ct.week LIMIT 1")
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("topics of Data Structures in alphabetical order", _BY_TOPIC),  # an order asked for
+    ("topics of Data Structures by name", _BY_TOPIC),
+    ("Which topics mention graphs?", "SELECT topic, week FROM course_topics WHERE topic ILIKE '%graphs%' "
+     "ORDER BY topic"),  # weeks of many courses are no one sequence
+    ("topics of Data Structures", _BY_TOPIC.replace("ORDER BY ct.topic", "ORDER BY ct.week DESC")),  # a number
+])
+def test_orders_asked_for_or_across_parents_are_kept(question, sql):
+    assert order_sequence(question, sql, _WEEKS) == sql
