@@ -212,6 +212,47 @@ def name_not_short(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+def group_each(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` counting or summing once where the question asks for it per row of a table the statement reads ('How
+    many students are in each section of CS 1010?'): grouped by, listing and sorted by the columns naming that
+    table's rows (its name, else its number: `section_number`)."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit", "distinct")):
+        return sql
+    if not tree.expressions or not all(isinstance(e.unalias(), (exp.Count, exp.Sum)) for e in tree.expressions):
+        return sql
+    said = [singular(w) for w in words(question)]
+    for i, w in enumerate(said[:-1]):
+        if w not in ("each", "every", "per"):
+            continue
+        for noun in (" ".join(said[i + 1:i + 3]), said[i + 1]):
+            items = linker.tables.get(noun, frozenset())
+            table = next(iter(items)).removeprefix("tab:") if len(items) == 1 else None
+            alias = only_alias(tree, table) if table else None
+            if alias is None:
+                continue
+            keys = linker.names.get(table) or tuple(c for c in _columns_of(linker, table)
+                                                    if c in ("number", f"{singular(humanise(table))}_number"))
+            if not keys:
+                return sql
+            qualify = alias if len(list(tree.find_all(exp.Table))) > 1 else None
+            cols = [exp.column(k, table=qualify) for k in keys]
+            # By the key too: two people of one name, or section 1 of two courses, are two rows.
+            pk = sorted({ref_col for _, _, ref, ref_col in linker.joins if ref == table})
+            tree.set("expressions", [c.copy() for c in cols] + list(tree.expressions))
+            tree.set("group", exp.Group(expressions=[exp.column(k, table=qualify) for k in pk[:1]] +
+                                        [c.copy() for c in cols]))
+            tree.set("order", exp.Order(expressions=[exp.Ordered(this=k) for k in _name_order(cols)]))
+            return tree.sql(dialect="postgres")
+    return sql
+
+
+def _columns_of(linker: SchemaLinker, table: str) -> set[str]:
+    """The columns of `table` the linker knows by word."""
+    return {item.split(".", 1)[1] for items in linker.columns.values() for item in items
+            if item.startswith(f"col:{table}.")}
+
+
 def order_people(question: str, sql: str) -> str:
     """`sql` listing people's first and last names sorted by last then first name where it sorts by either name
     alone and the question asks for no order by name: namesakes otherwise come in any order."""
@@ -259,7 +300,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     sql = ground_count(question, linker.add_named(sql, named), linker)
     sql = order_unasked(question, list_asked(question, name_groups(name_not_short(question, sql, linker), linker),
                                              linker), linker)
-    sql = order_sequence(question, sql, linker)
+    sql = group_each(question, order_sequence(question, sql, linker), linker)
     sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     return ground_negation(question, sql, said, linker.cannot_hold)

@@ -5,7 +5,7 @@ import pytest
 from sqlglot import exp
 
 from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_negation, ground_roles,
-                                ground_superlative, list_asked, mend, name_groups, name_not_short, order_distinct,
+                                ground_superlative, group_each, list_asked, mend, name_groups, name_not_short, order_distinct,
                                 order_people, order_sequence, order_unasked, show_groups, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
@@ -560,3 +560,33 @@ def test_one_rows_children_come_in_the_order_their_numbering_column_gives():
 ])
 def test_orders_asked_for_or_across_parents_are_kept(question, sql):
     assert order_sequence(question, sql, _WEEKS) == sql
+
+
+_ONE_COUNT = ("SELECT COUNT(*) FROM sections AS s JOIN courses AS c ON c.id = s.course_id JOIN terms AS t "
+              "ON t.id = s.term_id WHERE c.code = 'CS 2110' AND t.name = 'Fall 2026'")
+
+
+def test_a_count_asked_for_each_row_of_a_table_is_grouped_by_its_rows():
+    sql = _ONE_COUNT.replace("FROM sections AS s", "FROM enrollments AS e JOIN sections AS s ON s.id = e.section_id")
+    linker = build_linker(Schema(SCHEMA.tables + (
+        Table("enrollments", (Column("id", "integer"), Column("section_id", "integer")),
+              foreign_keys=(ForeignKey(("section_id",), "sections", ("id",)),)),)), VALUES)
+    # No name: the section's number, and its key, since section 1 of two courses are two sections.
+    assert group_each("How many students are in each section of CS 2110 this term?", sql, linker) == sql.replace(
+        "SELECT COUNT(*)", "SELECT s.section_number, COUNT(*)") + " GROUP BY s.id, s.section_number ORDER BY " \
+                                                                   "s.section_number"
+    assert group_each("number of sections per term", "SELECT COUNT(*) FROM sections AS s JOIN terms AS t ON "
+                      "t.id = s.term_id", LINKER) == ("SELECT t.name, COUNT(*) FROM sections AS s JOIN terms AS t "
+                                                      "ON t.id = s.term_id GROUP BY t.id, t.name ORDER BY t.name")
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("How many sections does CS 2110 have this term?", _ONE_COUNT),  # no 'each'
+    ("average number of sections per term", "SELECT AVG(n) FROM (SELECT COUNT(*) AS n FROM sections GROUP BY "
+     "term_id) AS x"),  # an average over the groups
+    ("How many sections does each course have?", _ONE_COUNT.replace("COUNT(*)", "c.code, COUNT(*)") +
+     " GROUP BY c.code"),  # grouped already
+    ("How many credits is each course worth?", "SELECT code, credits FROM courses"),  # no aggregate
+])
+def test_counts_not_asked_per_row_or_already_grouped_are_kept(question, sql):
+    assert group_each(question, sql, LINKER) == sql
