@@ -253,6 +253,32 @@ def _columns_of(linker: SchemaLinker, table: str) -> set[str]:
             if item.startswith(f"col:{table}.")}
 
 
+def drop_fixed(sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing rows by their names without a number every one of them has (`c.credits` of 'Which EE courses
+    are worth 3 credits?', set by an equality), nor sorting by it: a column of one value says nothing per row."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "distinct")):
+        return sql
+    qualified = column_names(tree)
+    fixed = {qualified(node.this) for node in conditions(tree.args.get("where"))
+             if isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression,
+                                                                                             exp.Literal)}
+    listed = [e.unalias() for e in tree.expressions]
+    if not all(isinstance(c, exp.Column) for c in listed):
+        return sql
+    drop = [c for c in listed if qualified(c) in fixed and f"col:{qualified(c)}" in linker.numeric]
+    kept = [c for c in listed if c not in drop]
+    names = [c for c in kept if c.name in linker.names.get((qualified(c) or ".").split(".")[0], ())]
+    if not drop or not names:
+        return sql
+    tree.set("expressions", [e for e in tree.expressions if e.unalias() not in drop])
+    order = tree.args.get("order")
+    if order is not None and any(k.this in drop for k in order.expressions):
+        rest = [k for k in order.expressions if k.this not in drop]
+        order.set("expressions", rest or [exp.Ordered(this=k) for k in _name_order(names)])
+    return tree.sql(dialect="postgres")
+
+
 def order_people(question: str, sql: str) -> str:
     """`sql` listing people's first and last names sorted by last then first name where it sorts by either name
     alone and the question asks for no order by name: namesakes otherwise come in any order."""
@@ -300,7 +326,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     sql = ground_count(question, linker.add_named(sql, named), linker)
     sql = order_unasked(question, list_asked(question, name_groups(name_not_short(question, sql, linker), linker),
                                              linker), linker)
-    sql = group_each(question, order_sequence(question, sql, linker), linker)
+    sql = drop_fixed(group_each(question, order_sequence(question, sql, linker), linker), linker)
     sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     return ground_negation(question, sql, said, linker.cannot_hold)
@@ -472,8 +498,9 @@ def order_sequence(question: str, sql: str, linker: SchemaLinker) -> str:
     # One parent row picked by a value ('of Computer Networks'): weeks of different courses are no one sequence.
     one_parent = any(value_condition(node) and (tables.get(node.this.table) in {r for _, r in parents} or (
         node.this.table == alias and node.this.name in {c for c, _ in parents})) for node in tree.find_all(exp.EQ))
-    if len(seq) != 1 or not one_parent or tree.args.get("distinct"):
-        return sql
+    fixed = {qualified(n.this) for n in conditions(tree.args.get("where")) if isinstance(n, exp.EQ)}
+    if len(seq) != 1 or not one_parent or tree.args.get("distinct") or f"{table}.{seq[0]}" in fixed:
+        return sql  # (a week fixed by 'in week 1' orders nothing)
     key = exp.column(seq[0], table=alias or None)
     nouns = "|".join(re.escape(n) for n in sorted(table_nouns(table), key=len, reverse=True))
     end = re.search(rf"\b(first|last|final)\s+(?:\w+\s+)?(?:{nouns})s?\b", said)

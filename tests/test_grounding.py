@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_negation, ground_roles,
-                                ground_superlative, group_each, list_asked, mend, name_groups, name_not_short, order_distinct,
-                                order_people, order_sequence, order_unasked, show_groups, stated_bound)
+from pipeline.grounding import (add_numbers, drop_fixed, ground_bounds, ground_count, ground_distinct,
+                                ground_negation, ground_roles, ground_superlative, group_each, list_asked, mend,
+                                name_groups, name_not_short, order_distinct, order_people, order_sequence,
+                                order_unasked, show_groups, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column
@@ -590,3 +591,16 @@ def test_a_count_asked_for_each_row_of_a_table_is_grouped_by_its_rows():
 ])
 def test_counts_not_asked_per_row_or_already_grouped_are_kept(question, sql):
     assert group_each(question, sql, LINKER) == sql
+
+
+def test_a_number_every_listed_row_shares_is_neither_shown_nor_sorted_by():
+    sql = ("SELECT c.code, c.title, c.credits FROM courses AS c WHERE c.level = 'graduate' AND c.credits = 4 "
+           "ORDER BY c.credits")
+    assert drop_fixed(sql, LINKER) == ("SELECT c.code, c.title FROM courses AS c WHERE c.level = 'graduate' AND "
+                                       "c.credits = 4 ORDER BY c.code")
+    for kept in ("SELECT c.code, c.title, c.credits FROM courses AS c WHERE c.credits > 3",  # a bound: they differ
+                 "SELECT c.credits FROM courses AS c WHERE c.credits = 4",  # nothing naming the rows
+                 "SELECT c.code, c.title FROM courses AS c WHERE c.title = 'Data Structures'"):  # a name, not a number
+        assert drop_fixed(kept, LINKER) == kept
+    fixed_week = _BY_TOPIC.replace("ORDER BY", "AND ct.week = 1 ORDER BY")
+    assert order_sequence("topics of Data Structures in week 1", fixed_week, _WEEKS) == fixed_week

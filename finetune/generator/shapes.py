@@ -464,13 +464,13 @@ def child_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
     when, rel = ("", {})
     if parent.name != (ctx.profile.period.table if ctx.profile.period else None) and rng.random() < 0.6:
         when, rel = _when(ctx, rng, q, q.root_alias, child, row)
-    cond = ""
+    cond, fixed = "", None
     numbers = [c for c in child.numbers if row.get(c) is not None]
     texts = [c for c in child.texts if isinstance(row.get(c), str)]
     narrow = rng.random()
     if numbers and narrow < 0.15:
         # 'topics of CE 4229 in week 1': one value of a number column narrows the list.
-        col = rng.choice(numbers)
+        col = fixed = rng.choice(numbers)
         q.eq(q.root_alias, col, row[col])
         cond = f" {'in' if _label_like(col) else 'with'} {colname(col)} {show(row[col])}"
     elif narrow < 0.3:
@@ -495,7 +495,9 @@ def child_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
                      {**ref.relative, **rel})
     # One ordering per table, whatever the phrasing: a coin flip here taught the model to guess (week vs topic). And
     # a column the list shows: sorted by a hidden one (courses by credits) it reads as unsorted.
-    order = list((child.numbers or child.times)[:1]) or _sort_cols(child, cols)
+    # A number the narrowing fixed ('with credits 3') is the same on every row: neither shown nor sorted by.
+    cols = [c for c in cols if c != fixed] or cols
+    order = [c for c in (child.numbers or child.times)[:1] if c != fixed] or _sort_cols(child, cols)
     cols += [c for c in order if c not in cols]
     tree = q.select(*[q.col(q.root_alias, c) for c in cols], order=[q.col(q.root_alias, c) for c in order])
     return _cand("child_list", tree, list(q.aliases.values()), "children",
