@@ -279,6 +279,39 @@ def drop_fixed(sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+# A column of this many values or fewer is a kind of thing ('Lecturer', 'Professor'), not a name of each row.
+_FEW_VALUES = 20
+
+
+def list_values(question: str, sql: str, linker: SchemaLinker) -> str:
+    """The different values of one kind-of column where that is all the question names ('list all the assessment
+    kinds', 'what meeting day patterns are used?'): no stored value, number, period, count, bound or negation, and
+    the statement does not already list that column alone."""
+    links = linker.question_links(question)
+    if any(item.startswith(("val:", "agg:", "cmp:")) for item in links) or re.search(r"\d", question) or \
+            _NEGATION.search(question.lower()) or linker.relative_periods(question, None):
+        return sql
+    asked = [item.removeprefix("col:") for item in links if item.startswith("col:")]
+    if len(asked) != 1 or asked[0] not in linker.complete:
+        return sql
+    table, column = asked[0].split(".")
+    named = {item.removeprefix("tab:") for item in links if item.startswith("tab:")}
+    if named - {table} or sum(f"val:{asked[0]}" in items for items in linker.values.values()) > _FEW_VALUES:
+        return sql  # ('number of course topics' asks for no section number)
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or tree.args.get("group") or any(e.find(exp.AggFunc) for e in tree.expressions):
+        return sql
+    # A string the statement compares that the question says is a value it names, if not as stored ('with
+    # neural in the description', 'meeting days t').
+    said = set(words(question))
+    if any(lit.is_string and set(words(lit.this)) & said for lit in tree.find_all(exp.Literal)):
+        return sql
+    listed = [e.unalias() for e in tree.expressions]
+    if len(listed) == 1 and isinstance(listed[0], exp.Column) and listed[0].name == column:
+        return sql
+    return f"SELECT DISTINCT {column} FROM {table} ORDER BY {column}"
+
+
 def order_people(question: str, sql: str) -> str:
     """`sql` listing people's first and last names sorted by last then first name where it sorts by either name
     alone and the question asks for no order by name: namesakes otherwise come in any order."""
@@ -311,9 +344,10 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     column that holds it; a value or number the question names added where skipped; a stored number where rows were
     counted; rows named by the name a code shortens; a grouped foreign key named by its table's naming columns; the
     rows of the table asked for listed, not those of a table it joins, sorted by a column they show; one row's
-    children in the order a column numbering them gives; the first row
-    for 'the one with the most'; a table's two keys to one table joined as the question names its row; NOT EXISTS for
-    rows that lack something."""
+    children in the order a column numbering them gives; a count asked for each row of a table grouped by them; a
+    number every listed row shares not listed; the values of a kind of column where that is all the question names;
+    the first row for 'the one with the most'; a table's two keys to one table joined as the question names its row;
+    NOT EXISTS for rows that lack something."""
     sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
     if linker is None:
         return sql
@@ -327,6 +361,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     sql = order_unasked(question, list_asked(question, name_groups(name_not_short(question, sql, linker), linker),
                                              linker), linker)
     sql = drop_fixed(group_each(question, order_sequence(question, sql, linker), linker), linker)
+    sql = list_values(question, sql, linker)
     sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     return ground_negation(question, sql, said, linker.cannot_hold)

@@ -5,8 +5,8 @@ import pytest
 from sqlglot import exp
 
 from pipeline.grounding import (add_numbers, drop_fixed, ground_bounds, ground_count, ground_distinct,
-                                ground_negation, ground_roles, ground_superlative, group_each, list_asked, mend,
-                                name_groups, name_not_short, order_distinct, order_people, order_sequence,
+                                ground_negation, ground_roles, ground_superlative, group_each, list_asked, list_values,
+                                mend, name_groups, name_not_short, order_distinct, order_people, order_sequence,
                                 order_unasked, show_groups, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
@@ -604,3 +604,24 @@ def test_a_number_every_listed_row_shares_is_neither_shown_nor_sorted_by():
         assert drop_fixed(kept, LINKER) == kept
     fixed_week = _BY_TOPIC.replace("ORDER BY", "AND ct.week = 1 ORDER BY")
     assert order_sequence("topics of Data Structures in week 1", fixed_week, _WEEKS) == fixed_week
+
+
+_TITLES = build_linker(SCHEMA, VALUES, complete=frozenset({"instructors.title", "courses.level"}))
+
+
+@pytest.mark.parametrize("question", ["list the distinct instructor titles", "what titles do instructors have?"])
+def test_the_values_of_a_kind_of_column_are_listed_where_that_is_all_the_question_names(question):
+    invented = "SELECT DISTINCT first_name, last_name FROM instructors WHERE title = 'Lecturer' ORDER BY last_name"
+    assert list_values(question, invented, _TITLES) == "SELECT DISTINCT title FROM instructors ORDER BY title"
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("which instructors are lecturers", "SELECT first_name, last_name FROM instructors WHERE title = 'Lecturer'"),
+    ("instructors whose title mentions lect", "SELECT last_name FROM instructors WHERE title ILIKE '%lect%'"),
+    ("how many instructor titles are there", "SELECT COUNT(DISTINCT title) FROM instructors"),
+    ("instructor titles with more than 2 people", "SELECT title FROM instructors GROUP BY title HAVING COUNT(*) > 2"),
+    ("course titles", "SELECT code, title FROM courses"),  # not read completely: names, not kinds
+    ("list the distinct instructor titles", "SELECT DISTINCT title FROM instructors"),
+])
+def test_questions_naming_more_than_a_kind_of_column_are_left_alone(question, sql):
+    assert list_values(question, sql, _TITLES) == sql
