@@ -238,8 +238,8 @@ class SchemaLinker:
         """`sql` filtering on a value the question names that it never uses ('in spring 2026', 'this semester',
         'exams'), where the question names that one value of the column and no other column stores it, the statement
         neither compares that column nor uses the value, and picks no row of that table by another value. The table
-        must be in the statement once, in its FROM; a table of periods is joined through the one foreign key to it
-        from a table of the FROM ('sections' -> 'terms')."""
+        must be in the statement once, in its FROM, or be joined through the one foreign key to it from a table of
+        the FROM ('sections' -> 'terms' for 'this semester', 'courses' -> 'departments' for 'EE courses')."""
         tree = parse_statement(sql)
         if not isinstance(tree, exp.Select) or not named:
             return sql
@@ -264,7 +264,7 @@ class SchemaLinker:
             if table in picked:
                 continue  # 'professor Okafor' is picked by the name, 'Electrical Engineering' by the code 'EE'
             alias = only_alias(tree, table)
-            if alias is None and table not in everywhere and item in periods:
+            if alias is None and table not in everywhere:
                 alias = self._join_table(tree, table)
             if alias is not None:
                 alone = len(list(tree.find_all(exp.Table))) == 1
@@ -280,7 +280,11 @@ class SchemaLinker:
                 if (fk[2], fk[0]) == ((t.name, table) if child else (table, t.name))]
         if len(ways) != 1:
             return None
-        (there, (_, col, _, ref)), taken = ways[0], {t.alias_or_name for t in tree.find_all(exp.Table)}
+        present = list(tree.find_all(exp.Table))
+        for c in tree.find_all(exp.Column) if len(present) == 1 else ():
+            # A second table makes the first one's bare columns ambiguous ('code', 'id'): qualified first.
+            c.set("table", c.args.get("table") or exp.to_identifier(present[0].alias_or_name))
+        (there, (_, col, _, ref)), taken = ways[0], {t.alias_or_name for t in present}
         alias = next(a for a in [table[0], *(f"{table[0]}{n}" for n in range(2, 99))] if a not in taken)
         key, ref = (exp.column(col, table=alias), exp.column(ref, table=there.alias_or_name)) if child else \
             (exp.column(col, table=there.alias_or_name), exp.column(ref, table=alias))
@@ -343,9 +347,6 @@ class SchemaLinker:
             table, column = next(iter(holders)).removeprefix("val:").split(".", 1)
             alias, present = only_alias(tree, table), list(tree.find_all(exp.Table))
             if alias is None and all(t.name != table for t in present):
-                for c in tree.find_all(exp.Column) if len(present) == 1 else ():
-                    # A second table makes the first one's bare columns ambiguous ('id'): qualified first.
-                    c.set("table", c.args.get("table") or exp.to_identifier(present[0].alias_or_name))
                 alias = self._join_table(tree, table, child=True)
             if alias is None:
                 continue

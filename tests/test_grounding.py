@@ -625,3 +625,13 @@ def test_the_values_of_a_kind_of_column_are_listed_where_that_is_all_the_questio
 ])
 def test_questions_naming_more_than_a_kind_of_column_are_left_alone(question, sql):
     assert list_values(question, sql, _TITLES) == sql
+
+
+def test_a_value_of_a_table_the_statement_lacks_is_joined_through_the_one_key_to_it():
+    named, _ = _DEPARTMENTS.named_values("list the CE courses")
+    assert _DEPARTMENTS.add_named("SELECT code, title FROM courses ORDER BY code", named) == (
+        "SELECT courses.code, courses.title FROM courses JOIN departments AS d ON d.id = courses.department_id "
+        "WHERE d.code = 'CE' ORDER BY courses.code")  # bare columns qualified first: both tables have a code
+    # No one key leads there from the statement's tables: left alone.
+    named, _ = _DEPARTMENTS.named_values("the CE department")
+    assert _DEPARTMENTS.add_named("SELECT first_name FROM students", named) == "SELECT first_name FROM students"
