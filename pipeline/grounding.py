@@ -346,6 +346,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     rows of the table asked for listed, not those of a table it joins, sorted by a column they show; one row's
     children in the order a column numbering them gives; a count asked for each row of a table grouped by them; a
     number every listed row shares not listed; the values of a kind of column where that is all the question names;
+    numbers per period in calendar order unless a ranking is asked;
     the first row for 'the one with the most'; a table's two keys to one table joined as the question names its row;
     NOT EXISTS for rows that lack something."""
     sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
@@ -361,7 +362,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     sql = order_unasked(question, list_asked(question, name_groups(name_not_short(question, sql, linker), linker),
                                              linker), linker)
     sql = drop_fixed(group_each(question, order_sequence(question, sql, linker), linker), linker)
-    sql = list_values(question, sql, linker)
+    sql = order_periods(question, list_values(question, sql, linker), linker)
     sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     return ground_negation(question, sql, said, linker.cannot_hold)
@@ -404,6 +405,35 @@ _MOST, _LEAST = "most|highest|largest|biggest|greatest", "least|lowest|smallest|
 _SUPERLATIVE = re.compile(rf"\b(?:the|which|what)\b[\w\s]*?(?<!\bat )\b(?:({_MOST}|maximum)|({_LEAST}|minimum))\b")
 # Several asked for: 'top 3', 'the 2 largest'.
 _SEVERAL = re.compile(rf"\b(top|first|last)\s+\d+|\b\d+\s+(\w+\s+)?({_MOST}|{_LEAST})\b")
+
+
+_RANKED = re.compile(rf"\b({_MOST}|{_LEAST}|top|max\w*|min\w*|rank\w*|popular|busiest|sort\w*|order\w*)\b")
+
+
+def order_periods(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` giving a number per period (term) sorted by that number where the question asks for no ranking ('How
+    many sections did each term have?'): the periods in calendar order, by their start."""
+    tree = parse_statement(sql)
+    group, order = (tree.args.get("group"), tree.args.get("order")) if isinstance(tree, exp.Select) else (None, None)
+    if group is None or order is None or tree.args.get("limit") or _RANKED.search(respell(question, _PLAIN)):
+        return sql
+    aggregates = {e.alias for e in tree.expressions if e.alias and e.unalias().find(exp.AggFunc)}
+    if not all(k.this.find(exp.AggFunc) or isinstance(k.this, exp.Column) and not k.this.table
+               and k.this.name in aggregates for k in order.expressions):
+        return sql
+    tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    for key in group.expressions:
+        table = tables.get(key.table) if isinstance(key, exp.Column) else None
+        if table is None and isinstance(key, exp.Column) and len(tables) == 1:
+            table = next(iter(tables.values()))
+        period = next((p for p in linker.periods if (p.table, p.column) == (table, key.name) and p.start), None)
+        if period is not None:
+            start = exp.column(period.start, table=key.table or None)
+            if all(k != start for k in group.expressions):
+                group.append("expressions", start.copy())
+            order.set("expressions", [exp.Ordered(this=start)])
+            return tree.sql(dialect="postgres")
+    return sql
 
 
 def ground_superlative(question: str, sql: str, linker: SchemaLinker) -> str:

@@ -41,6 +41,7 @@ class PeriodTable:
     column: str
     nouns: frozenset[str]  # what a question calls one row: 'term', 'semester'
     rows: tuple[Period, ...]
+    start: str = ""  # the column of its start date: periods come in calendar order
 
     @property
     def item(self) -> str:
@@ -120,7 +121,7 @@ async def load_period_tables(pool: asyncpg.Pool, schema: Schema, nouns_of, *,
                 unique = len({r["n"] for r in rows}) == len(rows)
                 if 2 <= len(rows) <= _MAX_ROWS and unique:
                     periods = tuple(Period(r["n"], r["s"], r["e"]) for r in rows)
-                    out.append(PeriodTable(t.name, name, frozenset(nouns_of(t.name)), periods))
+                    out.append(PeriodTable(t.name, name, frozenset(nouns_of(t.name)), periods, start))
                     break
         except (asyncpg.PostgresError, asyncio.TimeoutError) as exc:
             log.warning("relative periods skip %s: %s", t.name, exc)

@@ -2,6 +2,7 @@
 adapted examples and set in the model's statement."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.database import open_pool
+from pipeline.grounding import order_periods
 from pipeline.linking import build_linker, load_linker
 from pipeline.periods import Period, PeriodTable, relative_periods
 from pipeline.prompt import Example
@@ -94,8 +96,8 @@ async def test_the_linker_reads_the_period_table_and_agrees_with_the_generated_d
     async with open_pool(query_db_url) as pool:
         linker = await load_linker(pool, await introspect_schema(pool))
     (terms,) = linker.periods
-    assert (terms.table, terms.column, {p.name for p in terms.rows}) == (
-        "terms", "name", {"Fall 2025", "Spring 2026", "Fall 2026"})
+    assert (terms.table, terms.column, terms.start, {p.name for p in terms.rows}) == (
+        "terms", "name", "starts_on", {"Fall 2025", "Spring 2026", "Fall 2026"})
     assert {"term", "semester"} <= terms.nouns
     # The shipped pairs were generated on the course database's declared day: wherever a question names a period
     # relatively, the statement filters on the period the linker resolves it to.
@@ -154,3 +156,16 @@ def test_a_period_the_question_never_mentions_is_not_filtered_on():
                      "avg capacity in Spring 2026", "sections in 2026", "avg capacity of the semesters",
                      "avg capacity of the sections running now"):
         assert LINKER.drop_unasked_period(habit, question) == habit, question
+
+
+def test_numbers_per_term_come_in_calendar_order_unless_a_ranking_is_asked():
+    linker = build_linker(SCHEMA, VALUES, (dataclasses.replace(TERMS, start="starts_on"),))
+    sql = ("SELECT t.name, COUNT(*) AS n FROM sections AS s JOIN terms AS t ON t.id = s.term_id GROUP BY t.name "
+           "ORDER BY n DESC")
+    assert order_periods("How many sections did each term have?", sql, linker) == sql.replace(
+        "GROUP BY t.name ORDER BY n DESC", "GROUP BY t.name, t.starts_on ORDER BY t.starts_on")
+    for question in ("Which term had the most sections?", "terms ranked by sections", "sections per term, top first"):
+        assert order_periods(question, sql, linker) == sql, question
+    by_course = sql.replace("t.name", "c.code").replace("terms AS t ON t.id = s.term_id", "courses AS c ON c.id = "
+                                                                                          "s.course_id")
+    assert order_periods("How many sections does each course have?", by_course, linker) == by_course

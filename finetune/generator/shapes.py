@@ -617,8 +617,8 @@ def group_count(ctx: Ctx, rng: random.Random) -> Candidate | None:
     when, rel, _ = _maybe_when(ctx, rng, q, ca, child, 0.5, parent=parent)
     labels = _labels(q, q.root_alias, parent)
     alias = _count_alias(child)
-    tree = q.select(*labels, exp.alias_(exp.Count(this=exp.Star()), alias), group=[c.copy() for c in labels],
-                    order=[desc(exp.column(alias))])
+    group, order = _per_parent_order(ctx, q, parent, labels, alias)
+    tree = q.select(*labels, exp.alias_(exp.Count(this=exp.Star()), alias), group=group, order=order)
     return _cand("group_count", tree, list(q.aliases.values()), "per_group",
                  {"Ts": noun(rng, child, many=True, parent=parent.noun), "G": fk.label, "when": when}, rel)
 
@@ -649,6 +649,16 @@ def group_agg(ctx: Ctx, rng: random.Random) -> Candidate | None:
                  {"fn": rng.choice(words), "col": colname(col), "G": gname, "Ts": noun(rng, t, many=True)})
 
 
+def _per_parent_order(ctx: Ctx, q: Query, parent: TableProfile, labels: list[exp.Column],
+                      alias: str) -> tuple[list[exp.Expression], list[exp.Expression]]:
+    """GROUP BY and ORDER BY of a count per parent row: most first, but periods (terms) in calendar order."""
+    group = [c.copy() for c in labels]
+    if ctx.profile.period and parent.name == ctx.profile.period.table and parent.dates:
+        start = q.col(q.root_alias, parent.dates[0])
+        return group + [start], [start.copy()]
+    return group, [desc(exp.column(alias))]
+
+
 def having(ctx: Ctx, rng: random.Random) -> Candidate | None:
     """Parents with more (or fewer) than N children, N taken from the real counts."""
     fk = _pick_edge(ctx, rng, _edges(ctx, lambda f: bool(_tp(ctx, f.ref_table).labels)))
@@ -674,8 +684,8 @@ def having(ctx: Ctx, rng: random.Random) -> Candidate | None:
     alias = _count_alias(child)
     cnt = exp.Count(this=exp.Star())
     cond = (exp.GT if more else exp.LT)(this=cnt, expression=exp.Literal.number(n))
-    tree = q.select(*labels, exp.alias_(cnt.copy(), alias), group=[c.copy() for c in labels], having=cond,
-                    order=[desc(exp.column(alias))])
+    group, order = _per_parent_order(ctx, q, parent, labels, alias)
+    tree = q.select(*labels, exp.alias_(cnt.copy(), alias), group=group, having=cond, order=order)
     return _cand("having", tree, list(q.aliases.values()), "having",
                  {"Ps": noun(rng, parent, many=True), "Cs": noun(rng, child, many=True, parent=parent.noun),
                   "op": rng.choice(_OPS[">" if more else "<"]), "n": str(n), "when": when}, rel)
