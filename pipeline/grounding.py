@@ -346,9 +346,9 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     rows of the table asked for listed, not those of a table it joins, sorted by a column they show; one row's
     children in the order a column numbering them gives; a count asked for each row of a table grouped by them; a
     number every listed row shares not listed; the values of a kind of column where that is all the question names;
-    numbers per period in calendar order unless a ranking is asked;
-    the first row for 'the one with the most'; a table's two keys to one table joined as the question names its row;
-    NOT EXISTS for rows that lack something."""
+    numbers per period in calendar order unless a ranking is asked; the first row for 'the one with the most'
+    (counted where it has the most of another table's rows); a table's two keys to one table joined as the question
+    names its row; NOT EXISTS for rows that lack something."""
     sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
     if linker is None:
         return sql
@@ -363,7 +363,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
                                              linker), linker)
     sql = drop_fixed(group_each(question, order_sequence(question, sql, linker), linker), linker)
     sql = order_periods(question, list_values(question, sql, linker), linker)
-    sql = ground_roles(question, ground_superlative(question, sql, linker), linker)
+    sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     return ground_negation(question, sql, said, linker.cannot_hold)
 
@@ -459,6 +459,41 @@ def ground_superlative(question: str, sql: str, linker: SchemaLinker) -> str:
     order = exp.Ordered(this=numbers[0].copy(), desc=bool(m.group(1)))
     tree.set("order", exp.Order(expressions=[order]))
     return tree.limit(1).sql(dialect="postgres")
+
+
+def count_the_most(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing the rows of one table joined to another where the question asks which has the most (or fewest)
+    of the other's rows ('Which instructor teaches the most sections this semester?'): counted per row, the first
+    by that count."""
+    said = [singular(w) for w in words(respell(question, _PLAIN))]
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")) or \
+            _SEVERAL.search(question.lower()):
+        return sql
+    listed = [e.unalias() for e in tree.expressions]
+    if not listed or not all(isinstance(c, exp.Column) and c.table for c in listed) or \
+            len({c.table for c in listed}) != 1:
+        return sql
+    tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    table = tables.get(listed[0].table)
+    if table is None or not {c.name for c in listed} <= set(linker.names.get(table, ())):
+        return sql
+    for i, w in enumerate(said[:-1]):
+        if not re.fullmatch(f"{_MOST}|{_LEAST}", w):
+            continue
+        counted = [t for t in tables.values() if t != table and said[i + 1] in table_nouns(t)]
+        if len(counted) != 1 or list(tables.values()).count(counted[0]) != 1:
+            return sql
+        n = exp.alias_(exp.Count(this=exp.Star()), "n")
+        pk = sorted({ref_col for _, _, ref, ref_col in linker.joins if ref == table})
+        tree.set("distinct", None)
+        tree.set("expressions", [c.copy() for c in listed] + [n])
+        tree.set("group", exp.Group(expressions=[exp.column(k, table=listed[0].table) for k in pk[:1]] +
+                                    [c.copy() for c in listed]))
+        desc = not re.fullmatch(_LEAST, w)
+        tree.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column("n"), desc=desc or None)]))
+        return tree.limit(1).sql(dialect="postgres")
+    return sql
 
 
 def _name_the_extreme(question: str, tree: exp.Select, linker: SchemaLinker) -> None:

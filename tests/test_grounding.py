@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, drop_fixed, ground_bounds, ground_count, ground_distinct,
+from pipeline.grounding import (add_numbers, count_the_most, drop_fixed, ground_bounds, ground_count, ground_distinct,
                                 ground_negation, ground_roles, ground_superlative, group_each, list_asked, list_values,
                                 mend, name_groups, name_not_short, order_distinct, order_people, order_sequence,
                                 order_unasked, show_groups, stated_bound)
@@ -635,3 +635,18 @@ def test_a_value_of_a_table_the_statement_lacks_is_joined_through_the_one_key_to
     # No one key leads there from the statement's tables: left alone.
     named, _ = _DEPARTMENTS.named_values("the CE department")
     assert _DEPARTMENTS.add_named("SELECT first_name FROM students", named) == "SELECT first_name FROM students"
+
+
+_TEACHERS = ("SELECT DISTINCT i.first_name, i.last_name FROM instructors AS i JOIN sections AS s ON s.instructor_id = "
+             "i.id JOIN terms AS t ON t.id = s.term_id WHERE t.name = 'Fall 2026' ORDER BY i.last_name")
+
+
+def test_which_row_has_the_most_of_another_tables_rows_is_counted():
+    assert count_the_most("Which instructor teaches the most sections this semester?", _TEACHERS, LINKER) == (
+        "SELECT i.first_name, i.last_name, COUNT(*) AS n FROM instructors AS i JOIN sections AS s ON "
+        "s.instructor_id = i.id JOIN terms AS t ON t.id = s.term_id WHERE t.name = 'Fall 2026' GROUP BY "
+        "i.first_name, i.last_name ORDER BY n DESC NULLS LAST LIMIT 1")
+    assert count_the_most("who teaches the fewest sections", _TEACHERS, LINKER).endswith("ORDER BY n LIMIT 1")
+    for question in ("Which instructors teach sections this semester?", "the 3 instructors with the most sections",
+                     "which instructor has the most students"):  # no count asked; several; students not joined
+        assert count_the_most(question, _TEACHERS, LINKER) == _TEACHERS, question
