@@ -61,12 +61,37 @@ def stated_bound(question: str, value: str) -> type[exp.Expression] | None:
     return exp.EQ
 
 
+_CLOCK = re.compile(r"\b(1[0-2]|0?[1-9])(?::([0-5]\d))?\s*([ap])\.?m\b\.?")
+_TIME = re.compile(r"(\d{1,2}):(\d\d)(?::\d\d)?")
+
+
+def clock_24h(question: str) -> str:
+    """`question` lower-cased with its clock times written as 24-hour times: 'after 3pm' -> 'after 15:00'."""
+    def to24(m: re.Match) -> str:
+        return f"{int(m.group(1)) % 12 + (12 if m.group(3) == 'p' else 0):02d}:{m.group(2) or '00'}"
+    return _CLOCK.sub(to24, question.lower())
+
+
+def _said_time(question: str, literal: str) -> str | None:
+    """The 24-hour time the question says that `literal` ('3:00', '15:00:00') means, where it says one."""
+    m = _TIME.fullmatch(literal)
+    if m is None:
+        return None
+    hour, minutes = int(m.group(1)), m.group(2)
+    said = re.findall(r"\b(\d\d):(\d\d)\b", question)
+    # The same time, or the same hour read on a 12-hour clock ('3:00' for '3pm').
+    fits = {f"{h}:{mm}" for h, mm in said if mm == minutes and int(h) % 12 == hour % 12}
+    return fits.pop() if len(fits) == 1 else None
+
+
 def ground_bounds(question: str, sql: str) -> str:
-    """`sql` with each comparison of a number or date the question names set to the bound the question states
-    ('over 40' is `> 40` where the model wrote `>= 40`; '4 credits' is `= 4`, not `<= 4`)."""
+    """`sql` with each comparison of a number, date or time the question names set to the bound the question states
+    ('over 40' is `> 40` where the model wrote `>= 40`; '4 credits' is `= 4`, not `<= 4`; 'after 3pm' is
+    `> '15:00'` where it wrote `>= '3:00'`)."""
     tree = parse_statement(sql)
     if tree is None:
         return sql
+    question = clock_24h(question)
     changed = False
     for node in list(tree.find_all(*_BOUNDS, exp.EQ)):
         left, right = node.this, node.expression
@@ -74,7 +99,12 @@ def ground_bounds(question: str, sql: str) -> str:
         lit, other = (left, right) if flipped else (right, left)
         if not isinstance(lit, exp.Literal) or isinstance(other, exp.Literal):
             continue
-        if lit.is_string and not re.fullmatch(r"\d{4}-\d\d-\d\d", lit.this):
+        time = _said_time(question, lit.this) if lit.is_string else None
+        if time is not None and time != lit.this:
+            lit = lit.replace(exp.Literal.string(time))
+            left, right = (lit, right) if flipped else (left, lit)
+            changed = True
+        elif lit.is_string and not re.fullmatch(r"\d{4}-\d\d-\d\d", lit.this):
             continue  # a name: equality is the value grounding's business
         kind = stated_bound(question, lit.this)
         if kind is None or (isinstance(node, exp.EQ) and kind is exp.EQ):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, count_the_most, drop_fixed, ground_bounds, ground_count, ground_distinct,
-                                ground_negation, ground_roles, ground_superlative, group_each, list_asked, list_values,
-                                mend, name_groups, name_not_short, order_distinct, order_people, order_sequence,
-                                order_unasked, show_groups, stated_bound)
+from pipeline.grounding import (add_numbers, clock_24h, count_the_most, drop_fixed, ground_bounds, ground_count,
+                                ground_distinct, ground_negation, ground_roles, ground_superlative, group_each,
+                                list_asked, list_values, mend, name_groups, name_not_short, order_distinct,
+                                order_people, order_sequence, order_unasked, show_groups, stated_bound)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column
@@ -650,3 +650,22 @@ def test_which_row_has_the_most_of_another_tables_rows_is_counted():
     for question in ("Which instructors teach sections this semester?", "the 3 instructors with the most sections",
                      "which instructor has the most students"):  # no count asked; several; students not joined
         assert count_the_most(question, _TEACHERS, LINKER) == _TEACHERS, question
+
+
+@pytest.mark.parametrize("question, sql, right", [
+    ("Which sections start after 3pm this semester?", "SELECT s.id FROM sections AS s WHERE s.start_time >= '3:00'",
+     "SELECT s.id FROM sections AS s WHERE s.start_time > '15:00'"),  # a 12-hour slip and the bound
+    ("classes that start before 9am", "SELECT s.id FROM sections AS s WHERE s.start_time <= '09:00:00'",
+     "SELECT s.id FROM sections AS s WHERE s.start_time < '09:00'"),
+    ("anything at 2:30 p.m.?", "SELECT s.id FROM sections AS s WHERE s.start_time = '2:30'",
+     "SELECT s.id FROM sections AS s WHERE s.start_time = '14:30'"),
+])
+def test_clock_times_are_read_as_the_question_says_them(question, sql, right):
+    assert clock_24h("after 3pm, 9:30 am, 12pm, 12 a.m.") == "after 15:00, 09:30, 12:00, 00:00"
+    assert ground_bounds(question, sql) == right
+
+
+def test_times_the_question_does_not_say_are_left_alone():
+    for question in ("sections after 4", "sections after 4pm and before 4am"):  # no clock; two that fit
+        sql = "SELECT s.id FROM sections AS s WHERE s.start_time > '4:00'"
+        assert ground_bounds(question, sql) == sql, question
