@@ -267,14 +267,18 @@ def group_each(question: str, sql: str, linker: SchemaLinker) -> str:
                 return sql
             qualify = alias if len(list(tree.find_all(exp.Table))) > 1 else None
             cols = [exp.column(k, table=qualify) for k in keys]
-            # By the key too: two people of one name, or section 1 of two courses, are two rows.
-            pk = sorted({ref_col for _, _, ref, ref_col in linker.joins if ref == table})
             tree.set("expressions", [c.copy() for c in cols] + list(tree.expressions))
-            tree.set("group", exp.Group(expressions=[exp.column(k, table=qualify) for k in pk[:1]] +
-                                        [c.copy() for c in cols]))
+            tree.set("group", _group_by_row(linker, table, qualify, cols))
             tree.set("order", exp.Order(expressions=[exp.Ordered(this=k) for k in _name_order(cols)]))
             return tree.sql(dialect="postgres")
     return sql
+
+
+def _group_by_row(linker: SchemaLinker, table: str, alias: str | None, names: list[exp.Column]) -> exp.Group:
+    """GROUP BY one row of `table`: its key, where a foreign key names it, and the columns naming it (two people of
+    one name, or section 1 of two courses, are two rows)."""
+    key = sorted({ref_col for _, _, ref, ref_col in linker.joins if ref == table})[:1]
+    return exp.Group(expressions=[exp.column(k, table=alias) for k in key] + [c.copy() for c in names])
 
 
 def _columns_of(linker: SchemaLinker, table: str) -> set[str]:
@@ -515,11 +519,9 @@ def count_the_most(question: str, sql: str, linker: SchemaLinker) -> str:
         if len(counted) != 1 or list(tables.values()).count(counted[0]) != 1:
             return sql
         n = exp.alias_(exp.Count(this=exp.Star()), "n")
-        pk = sorted({ref_col for _, _, ref, ref_col in linker.joins if ref == table})
         tree.set("distinct", None)
         tree.set("expressions", [c.copy() for c in listed] + [n])
-        tree.set("group", exp.Group(expressions=[exp.column(k, table=listed[0].table) for k in pk[:1]] +
-                                    [c.copy() for c in listed]))
+        tree.set("group", _group_by_row(linker, table, listed[0].table, listed))
         desc = not re.fullmatch(_LEAST, w)
         tree.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column("n"), desc=desc or None)]))
         return tree.limit(1).sql(dialect="postgres")
