@@ -1,6 +1,6 @@
 """What the statement mends (`pipeline.grounding.mend`) would do, without a model: on right statements (an eval set's
 gold SQL, the generated pairs) how many they change and how many of those then return another answer (or the same
-rows in another order: "reordered"); on the wrong
+rows in another order: "reordered"; the gold's rows less some columns: "fewer columns"); on the wrong
 statements of `askdb eval --out` reports how many they change and how many of those then return the gold answer.
 
     .venv/bin/python -m bench.mend_offline --pairs finetune/eval/course_dev.jsonl finetune/eval/course_check.jsonl \
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import sys
@@ -34,7 +35,8 @@ from pipeline.linking import load_linker  # noqa: E402
 
 async def _answers_alike(pool, gold_sql: str, sql: str) -> bool | str | None:
     """Whether `sql` returns the answer of `gold_sql` as askdb eval scores it; "reordered" where it returns the same
-    rows in another order; None when the gold does not run."""
+    rows in another order, "fewer columns" where the gold's rows without some of its columns; None when the gold
+    does not run."""
     try:
         gold = await execute(pool, gold_sql, EVAL_LIMITS)
     except AskdbError:
@@ -45,7 +47,16 @@ async def _answers_alike(pool, gold_sql: str, sql: str) -> bool | str | None:
         return False
     if same_answer(gold_sql, gold, pred):
         return True
-    return "reordered" if results_match(gold.columns, gold.rows, pred.columns, pred.rows, ordered=False) else False
+    if results_match(gold.columns, gold.rows, pred.columns, pred.rows, ordered=False):
+        return "reordered"
+    # The gold's rows with some of its columns left out: a convention (a department's code beside its name), not
+    # another answer.
+    width = len(pred.columns)
+    for keep in itertools.combinations(range(len(gold.columns)), width) if width < len(gold.columns) else ():
+        rows = [tuple(r[j] for j in keep) for r in gold.rows]
+        if results_match([gold.columns[j] for j in keep], rows, pred.columns, pred.rows, ordered=False):
+            return "fewer columns"
+    return False
 
 
 async def run(pairs: list[str], reports: list[dict], database: str | None, show: bool) -> dict:
@@ -65,7 +76,7 @@ async def run(pairs: list[str], reports: list[dict], database: str | None, show:
                 alike = await _answers_alike(app.pool, item.sql, mended)
                 kind = {False: "broken", True: "same answer", None: "gold does not run"}.get(alike, alike)
                 counts[kind] += 1
-                if show or kind in ("broken", "reordered"):
+                if show or kind in ("broken", "reordered", "fewer columns"):
                     print(f"{kind.upper()} {path}: {item.question}\n  {item.sql}\n  -> {mended}")
             out[path] = dict(counts)
         for report in reports:
@@ -111,7 +122,8 @@ def main() -> None:
         write_results("mends", {"files": out, "right_statements": sum(v.get("pairs", 0) for v in right),
                                 "right_changed": sum(v.get("changed", 0) for v in right),
                                 "right_broken": sum(v.get("broken", 0) for v in right),
-                                "right_reordered": sum(v.get("reordered", 0) for v in right)})
+                                "right_reordered": sum(v.get("reordered", 0) for v in right),
+                                "right_fewer_columns": sum(v.get("fewer columns", 0) for v in right)})
 
 
 if __name__ == "__main__":
