@@ -153,7 +153,8 @@ class SchemaLinker:
         """`sql` with each string it compares with a text column (=, <>, IN) spelled as the column stores it, where
         one stored value reads the same ('Associate Professors' -> 'Associate Professor'); and, given the values the
         question names by column (`named_values`), a column the question names one value of that the statement
-        sets equal to one other stored value ('Spring 2026' for 'this semester') set to the named one."""
+        sets equal to one other stored value ('Spring 2026' for 'this semester'), or, where every value of the
+        column was read, to a string it does not hold, set to the named one."""
         tree = parse_statement(sql)
         if tree is None:
             return sql
@@ -176,9 +177,11 @@ class SchemaLinker:
             values = {lit.this for lit in lits}
             if len(wanted) != 1 or len(values) != 1 or wanted[0] in values:
                 continue
-            # Only another stored value, a row other than the named one: a string the column does not hold may be
-            # a column mixed up, which the question's value would not mend.
-            if self.originals.get(_value_key(next(iter(values))), {}).get(name) is not None:
+            # Another stored value, a row other than the named one; or, in a column read completely, a string it
+            # does not hold (an invented 'Premier' for 'professor Novak'). Where not every value was read, such a
+            # string may be a column mixed up, which the question's value would not mend.
+            held = self.originals.get(_value_key(next(iter(values))), {}).get(name) is not None
+            if held or name in self.complete and _value_key(next(iter(values))) not in self.values:
                 for lit in lits:
                     lit.replace(exp.Literal.string(wanted[0]))
                 changed = True

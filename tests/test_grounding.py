@@ -218,8 +218,9 @@ def test_mending_twice_changes_nothing_more():
     linker = build_linker(SCHEMA, VALUES, complete=frozenset({"courses.title"}))
     question = "Is Data Structures worth 4 credits?"
     once = mend(question, "SELECT code FROM courses WHERE title = 'Fall'", linker)
-    # The number is added, the title no course has dropped, and the one the question names takes its column.
-    assert once == "SELECT code FROM courses WHERE credits = 4 AND title = 'Data Structures'"
+    # The title no course has gives way to the one the question names (the column was read whole), and the number
+    # is added.
+    assert once == "SELECT code FROM courses WHERE title = 'Data Structures' AND credits = 4"
     assert mend(question, once, linker) == once
 
 
@@ -669,3 +670,12 @@ def test_times_the_question_does_not_say_are_left_alone():
     for question in ("sections after 4", "sections after 4pm and before 4am"):  # no clock; two that fit
         sql = "SELECT s.id FROM sections AS s WHERE s.start_time > '4:00'"
         assert ground_bounds(question, sql) == sql, question
+
+
+def test_a_string_no_row_holds_gives_way_to_the_one_value_the_question_names_where_the_column_was_read_whole():
+    complete = build_linker(SCHEMA, VALUES, complete=frozenset({"instructors.last_name"}))
+    sql = "SELECT title FROM instructors WHERE last_name = 'Premier'"
+    named, _ = complete.named_values("What is professor Chen's title?")
+    assert complete.ground_values(sql, named) == "SELECT title FROM instructors WHERE last_name = 'Chen'"
+    # Not every value read: 'Premier' may be a last name the linker never saw.
+    assert LINKER.ground_values(sql, LINKER.named_values("What is professor Chen's title?")[0]) == sql
