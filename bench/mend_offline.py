@@ -1,4 +1,4 @@
-"""What the statement mends (`pipeline.grounding.mend`) would do, without a model: on right statements (an eval set's
+"""What the statement mends (`pipeline.mend.mend`) would do, without a model: on right statements (an eval set's
 gold SQL, the generated pairs) how many they change and how many of those then return another answer (or the same
 rows in another order: "reordered"; the gold's rows less some columns: "fewer columns"); on the wrong
 statements of `askdb eval --out` reports how many they change and how many of those then return the gold answer.
@@ -29,7 +29,7 @@ from bench.common import ReportError, read_eval_report, write_results  # noqa: E
 from finetune.evaluate import EVAL_LIMITS, read_items, results_match, same_answer  # noqa: E402
 from pipeline.errors import AskdbError  # noqa: E402
 from pipeline.executor import execute  # noqa: E402
-from pipeline.grounding import mend  # noqa: E402
+from pipeline.mend import mend  # noqa: E402
 from pipeline.linking import load_linker  # noqa: E402
 
 

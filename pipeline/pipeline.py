@@ -14,7 +14,7 @@ from .errors import QuestionRejected, UnsafeSql
 from .executor import ExecLimits, QueryResult, execute
 from .generate import GeneratedSql, generate_sql, sql_candidates
 from .guard import CheckedSql, GuardPolicy, check_sql
-from .grounding import mend
+from .mend import mend
 from .linking import SchemaLinker, contradictions, link_score, sql_links
 from .models.base import TextModel
 from .render import render_answer
@@ -172,7 +172,7 @@ class Pipeline:
         return self.store.linker if self.store is not None else None
 
     def _grounded(self, question: str, sql: str) -> str:
-        """`sql` mended where it contradicts the question's words (`pipeline.grounding.mend`)."""
+        """`sql` mended where it contradicts the question's words (`pipeline.mend.mend`)."""
         return mend(question, sql, self.linker, self.clock())
 
     async def _reranked(self, question: str, first: GeneratedSql) -> list[GeneratedSql]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, clock_24h, count_the_most, drop_fixed, ground_bounds, ground_count,
-                                ground_distinct, ground_negation, ground_roles, ground_superlative, group_each,
-                                list_asked, list_values, mend, name_groups, name_not_short, order_distinct,
-                                order_people, order_sequence, order_unasked, show_groups, stated_bound)
+from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_count, ground_distinct, ground_negation,
+                                ground_roles, ground_superlative, order_distinct, stated_bound)
+from pipeline.mend import mend
+from pipeline.shaping import (count_the_most, drop_fixed, group_each, list_asked, list_values, name_groups,
+                              name_not_short, order_people, order_sequence, order_unasked, show_groups)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.database import open_pool
-from pipeline.grounding import order_periods
+from pipeline.shaping import order_periods
 from pipeline.linking import build_linker, load_linker
 from pipeline.periods import Period, PeriodTable, relative_periods
 from pipeline.prompt import Example

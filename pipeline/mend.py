@@ -1,0 +1,44 @@
+"""Every mend of the model's statement, in order: the question's words (`pipeline.grounding`), the schema's stored
+values (`pipeline.linking.SchemaLinker`), then how the rows are shown (`pipeline.shaping`)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from .grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_negation, ground_roles,
+                        ground_superlative, order_distinct)
+from .linking import SchemaLinker
+from .shaping import (count_the_most, drop_fixed, group_each, list_asked, list_values, name_groups, name_not_short,
+                      order_periods, order_people, order_sequence, order_unasked, show_groups)
+
+
+def mend(question: str, sql: str, linker: SchemaLinker | None = None,
+         today: dt.date | None = None) -> str:
+    """Every mend by the question's words, in this order: bounds; DISTINCT (and no ORDER BY Postgres refuses with
+    it); the grouped columns listed; people sorted by last then first name. With a linker: values spelled as stored
+    and set to the one named ('this semester' on `today`); a value dropped from a column that cannot hold it where one
+    that does compares it, or the question never says it, or no period was asked; a string or word searched in the
+    column that holds it; a value or number the question names added where skipped; a stored number where rows were
+    counted; rows named by the name a code shortens; a grouped foreign key named by its table's naming columns; the
+    rows of the table asked for listed, not those of a table it joins, sorted by a column they show; one row's
+    children in the order a column numbering them gives; a count asked for each row of a table grouped by them; a
+    number every listed row shares not listed; the values of a kind of column where that is all the question names;
+    numbers per period in calendar order unless a ranking is asked; the first row for 'the one with the most'
+    (counted where it has the most of another table's rows); a table's two keys to one table joined as the question
+    names its row; NOT EXISTS for rows that lack something."""
+    sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
+    if linker is None:
+        return sql
+    named, numbers = linker.named_values(question, today)
+    sql = linker.drop_unasked_period(linker.drop_misplaced(linker.ground_values(sql, named)), question)
+    sql = linker.add_searched(linker.search_text(sql), question)
+    # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
+    # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
+    sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
+    sql = ground_count(question, linker.add_named(sql, named), linker)
+    sql = order_unasked(question, list_asked(question, name_groups(name_not_short(question, sql, linker), linker),
+                                             linker), linker)
+    sql = drop_fixed(group_each(question, order_sequence(question, sql, linker), linker), linker)
+    sql = order_periods(question, list_values(question, sql, linker), linker)
+    sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)
+    said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
+    return ground_negation(question, sql, said, linker.cannot_hold)
