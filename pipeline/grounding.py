@@ -427,6 +427,49 @@ def ground_negation(question: str, sql: str, said: dict[str, int] | None = None,
     return outer.sql(dialect="postgres")
 
 
+def ground_but_not(question: str, sql: str, named: dict[str, list[str]], said: dict[str, int] | None = None) -> str:
+    """`sql` asking for rows with one value and without another of one column where the question names both, one
+    before its negation and one after ('instructors who taught last fall but aren't teaching this semester') and the
+    statement keeps only one side: the missing NOT EXISTS, or EXISTS, added as a copy of the side it has with the
+    other value. `named`: the values the question names by column, in its order (`SchemaLinker.named_values`)."""
+    text = question.lower()
+    m = NEGATION.search(text)
+    tree = parse_statement(sql) if m else None
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")):
+        return sql
+    where = lambda v: text.find(v.lower()) if v.lower() in text else (said or {}).get(v.lower(), -1)  # noqa: E731
+    qualified = column_names(tree)
+    for column, values in named.items():
+        if len(values) != 2 or not 0 <= where(values[0]) < m.start() < where(values[1]):
+            continue
+        has, lacks = values
+        found = {lit.this for node in tree.find_all(exp.EQ) if value_condition(node) and qualified(node.this) in
+                 (column, None) for lit in [node.expression]}
+        negated = [n for n in tree.find_all(exp.Not) if isinstance(n.this, exp.Exists)]
+        if negated and found == {lacks} and len(negated) == 1:
+            # Without the second value already; with the first one added the same way.
+            positive = negated[0].this.copy()
+            for lit in positive.find_all(exp.Literal):
+                if lit.is_string and lit.this == lacks:
+                    lit.replace(exp.Literal.string(has))
+            and_where(tree, positive)
+            return tree.sql(dialect="postgres")
+        if not negated and not tree.find(exp.Exists) and found == {has}:
+            # With the first value only: the same joins with the second one, made the NOT EXISTS of the negation.
+            other = tree.copy()
+            for lit in other.find_all(exp.Literal):
+                if lit.is_string and lit.this == has:
+                    lit.replace(exp.Literal.string(lacks))
+            lacked = parse_statement(ground_negation(question, other.sql(dialect="postgres"), said))
+            nots = [n for n in lacked.find_all(exp.Not) if isinstance(n.this, exp.Exists)] if lacked else []
+            if len(nots) != 1:
+                return sql
+            and_where(tree, nots[0].copy())
+            tree.set("distinct", exp.Distinct())  # each listed row once, not once per joined row of the first value
+            return tree.sql(dialect="postgres")
+    return sql
+
+
 def column_pair(node: exp.Expression | None) -> bool:
     """Whether `node` is `a.x = b.y` for two different tables."""
     return (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Column)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .grounding import (add_numbers, ground_bounds, ground_count, ground_distinct, ground_negation, ground_roles,
-                        ground_superlative, order_distinct)
+from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_negation,
+                        ground_roles, ground_superlative, order_distinct)
 from .linking import SchemaLinker
 from .shaping import (count_the_most, drop_fixed, group_each, list_asked, list_values, name_groups, name_not_short,
                       order_periods, order_people, order_sequence, order_unasked, show_groups)
@@ -41,4 +41,4 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     sql = order_periods(question, list_values(question, sql, linker), linker)
     sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
-    return ground_negation(question, sql, said, linker.cannot_hold)
+    return ground_but_not(question, ground_negation(question, sql, said, linker.cannot_hold), named, said)
