@@ -24,7 +24,8 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     number every listed row shares not listed; the values of a kind of column where that is all the question names;
     numbers per period in calendar order unless a ranking is asked; the first row for 'the one with the most'
     (counted where it has the most of another table's rows); a table's two keys to one table joined as the question
-    names its row; NOT EXISTS for rows that lack something."""
+    names its row; NOT EXISTS for rows that lack something, and the side skipped of 'with one value but not
+    another'."""
     sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
     if linker is None:
         return sql

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_count, ground_distinct, ground_negation,
-                                ground_roles, ground_superlative, order_distinct, stated_bound)
+from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count, ground_distinct,
+                                ground_negation, ground_roles, ground_superlative, order_distinct, stated_bound)
 from pipeline.mend import mend
 from pipeline.shaping import (count_the_most, drop_fixed, group_each, list_asked, list_values, name_groups,
                               name_not_short, order_people, order_sequence, order_unasked, show_groups)
@@ -680,3 +680,29 @@ def test_a_string_no_row_holds_gives_way_to_the_one_value_the_question_names_whe
     assert complete.ground_values(sql, named) == "SELECT title FROM instructors WHERE last_name = 'Chen'"
     # Not every value read: 'Premier' may be a last name the linker never saw.
     assert LINKER.ground_values(sql, LINKER.named_values("What is professor Chen's title?")[0]) == sql
+
+
+_TAUGHT = ("SELECT DISTINCT i.first_name, i.last_name FROM instructors AS i JOIN sections AS s ON s.instructor_id = "
+           "i.id JOIN terms AS t ON t.id = s.term_id WHERE t.name = 'Fall 2025'")
+_BOTH_TERMS = {"terms.name": ["Fall 2025", "Fall 2026"]}
+
+
+def test_rows_with_one_value_and_without_another_get_the_side_the_statement_skips():
+    question = "Which instructors taught in Fall 2025 but are not teaching in Fall 2026?"
+    assert ground_but_not(question, _TAUGHT, _BOTH_TERMS) == _TAUGHT + (
+        " AND NOT EXISTS(SELECT 1 FROM sections AS s JOIN terms AS t ON t.id = s.term_id WHERE s.instructor_id = i.id"
+        " AND t.name = 'Fall 2026')")
+    lacking = ("SELECT c.code FROM courses AS c WHERE NOT EXISTS(SELECT 1 FROM sections AS s JOIN terms AS t ON t.id = "
+               "s.term_id WHERE s.course_id = c.id AND t.name = 'Fall 2026')")
+    assert ground_but_not("courses offered last fall but not this semester", lacking, _BOTH_TERMS,
+                          {"fall 2025": 16, "fall 2026": 36}) == lacking + (
+        " AND EXISTS(SELECT 1 FROM sections AS s JOIN terms AS t ON t.id = s.term_id WHERE s.course_id = c.id AND "
+        "t.name = 'Fall 2025')")
+
+
+@pytest.mark.parametrize("question", [
+    "Which instructors taught in Fall 2025?",  # no negation
+    "Which instructors did not teach in Fall 2025 or Fall 2026?",  # both values after it
+])
+def test_questions_without_one_value_on_each_side_of_a_negation_are_left_alone(question):
+    assert ground_but_not(question, _TAUGHT, _BOTH_TERMS) == _TAUGHT
