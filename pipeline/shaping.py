@@ -375,7 +375,8 @@ def order_sequence(question: str, sql: str, linker: SchemaLinker) -> str:
     # One parent row picked by a value ('of Computer Networks'): weeks of different courses are no one sequence.
     one_parent = any(value_condition(node) and (tables.get(node.this.table) in {r for _, r in parents} or (
         node.this.table == alias and node.this.name in {c for c, _ in parents})) for node in tree.find_all(exp.EQ))
-    fixed = {qualified(n.this) for n in conditions(tree.args.get("where")) if isinstance(n, exp.EQ)}
+    fixed = {qualified(n.this) for n in conditions(tree.args.get("where"))
+             if isinstance(n, exp.EQ) and isinstance(n.this, exp.Column)}
     if len(seq) != 1 or not one_parent or tree.args.get("distinct") or f"{table}.{seq[0]}" in fixed:
         return sql  # (a week fixed by 'in week 1' orders nothing)
     key = exp.column(seq[0], table=alias or None)

@@ -706,3 +706,10 @@ def test_rows_with_one_value_and_without_another_get_the_side_the_statement_skip
 ])
 def test_questions_without_one_value_on_each_side_of_a_negation_are_left_alone(question):
     assert ground_but_not(question, _TAUGHT, _BOTH_TERMS) == _TAUGHT
+
+
+def test_a_condition_without_a_column_leaves_the_order_to_the_week():
+    # `1 = 1` has no column to read: the children are still put in week order, and nothing raises.
+    odd = _BY_TOPIC.replace("WHERE c.title", "WHERE 1 = 1 AND c.title")
+    assert order_sequence("What are the topics of Data Structures?", odd, _WEEKS) == odd.replace(
+        "ORDER BY ct.topic", "ORDER BY ct.week")
