@@ -351,6 +351,13 @@ NEGATION = re.compile(r"\b(?:no|not|never|without|none|zero)\b(?!\s+(?:more|less
                        r"lower|longer|shorter|over|under|than)\b)|n't\b")
 
 
+def _said_at(text: str, value: str, said: dict[str, int] | None) -> int:
+    """Where the lower-cased question `text` names `value`: spelled out, else in other words (`said`: 'last fall' for
+    'Fall 2025'); -1 where it does not."""
+    value = value.lower()
+    return text.find(value) if value in text else (said or {}).get(value, -1)
+
+
 def ground_negation(question: str, sql: str, said: dict[str, int] | None = None,
                     cannot_hold: Callable[[str | None, str], bool] | None = None) -> str:
     """`sql` asking for rows with NOT EXISTS where the question wants those with none of something ('instructors not
@@ -364,8 +371,7 @@ def ground_negation(question: str, sql: str, said: dict[str, int] | None = None,
     text = question.lower()
 
     def at(cond: exp.Expression) -> list[int]:
-        spelled = [lit.this.lower() for lit in cond.find_all(exp.Literal) if lit.is_string]
-        return [text.find(v) if v in text else (said or {}).get(v, -1) for v in spelled]
+        return [_said_at(text, lit.this, said) for lit in cond.find_all(exp.Literal) if lit.is_string]
     m = NEGATION.search(text)
     tree = parse_statement(sql) if m else None
     if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")):
@@ -437,14 +443,13 @@ def ground_but_not(question: str, sql: str, named: dict[str, list[str]], said: d
     tree = parse_statement(sql) if m else None
     if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")):
         return sql
-    where = lambda v: text.find(v.lower()) if v.lower() in text else (said or {}).get(v.lower(), -1)  # noqa: E731
     qualified = column_names(tree)
     for column, values in named.items():
-        if len(values) != 2 or not 0 <= where(values[0]) < m.start() < where(values[1]):
+        if len(values) != 2 or not 0 <= _said_at(text, values[0], said) < m.start() < _said_at(text, values[1], said):
             continue
         has, lacks = values
-        found = {lit.this for node in tree.find_all(exp.EQ) if value_condition(node) and qualified(node.this) in
-                 (column, None) for lit in [node.expression]}
+        found = {node.expression.this for node in tree.find_all(exp.EQ)
+                 if value_condition(node) and qualified(node.this) in (column, None)}
         negated = [n for n in tree.find_all(exp.Not) if isinstance(n.this, exp.Exists)]
         if negated and found == {lacks} and len(negated) == 1:
             # Without the second value already; with the first one added the same way.

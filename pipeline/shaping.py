@@ -14,6 +14,7 @@ from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, column_pair
 from .linking import SchemaLinker, column_names, conditions, only_alias, parse_statement, table_nouns, value_condition
 from .words import humanise, person_columns, respell, sequence_column, singular, words
 
+
 def show_groups(sql: str) -> str:
     """`sql` listing the columns it groups by where it lists none of them: 'How many sections did each term have?'
     answered with counts alone does not say which term has which."""
@@ -118,10 +119,8 @@ def group_each(question: str, sql: str, linker: SchemaLinker) -> str:
     for i, w in enumerate(said[:-1]):
         if w not in ("each", "every", "per"):
             continue
-        for noun in (" ".join(said[i + 1:i + 3]), said[i + 1]):
-            items = linker.tables.get(noun, frozenset())
-            table = next(iter(items)).removeprefix("tab:") if len(items) == 1 else None
-            alias = only_alias(tree, table) if table else None
+        for table in _tables_named(said, i + 1, linker):
+            alias = only_alias(tree, table)
             if alias is None:
                 continue
             keys = linker.names.get(table) or tuple(c for c in _columns_of(linker, table)
@@ -185,8 +184,9 @@ def list_values(question: str, sql: str, linker: SchemaLinker) -> str:
     kinds', 'what meeting day patterns are used?'): no stored value, number, period, count, bound or negation, and
     the statement does not already list that column alone."""
     links = linker.question_links(question)
+    # (A period named relatively, 'this semester', links the period table's values: a "val:" item.)
     if any(item.startswith(("val:", "agg:", "cmp:")) for item in links) or re.search(r"\d", question) or \
-            NEGATION.search(question.lower()) or linker.relative_periods(question, None):
+            NEGATION.search(question.lower()):
         return sql
     asked = [item.removeprefix("col:") for item in links if item.startswith("col:")]
     if len(asked) != 1 or asked[0] not in linker.complete:
@@ -403,9 +403,12 @@ def _asked_table(question: str, linker: SchemaLinker) -> str | None:
     said = [singular(w) for w in words(question)]
     if said[:1] in (["who"], ["whom"], ["whose"]):
         return None
-    for i, w in enumerate(said):
-        for noun in (" ".join(said[i:i + 2]), w):
-            items = linker.tables.get(noun, frozenset())
-            if len(items) == 1:
-                return next(iter(items)).removeprefix("tab:")
-    return None
+    return next((table for i in range(len(said)) for table in _tables_named(said, i, linker)), None)
+
+
+def _tables_named(said: list[str], i: int, linker: SchemaLinker):
+    """The tables the singular words `said` name from position `i` on: by two words ('course topic'), then by one."""
+    for noun in (" ".join(said[i:i + 2]), said[i]):
+        items = linker.tables.get(noun, frozenset())
+        if len(items) == 1:
+            yield next(iter(items)).removeprefix("tab:")
