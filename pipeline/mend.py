@@ -7,8 +7,9 @@ import datetime as dt
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_negation,
                         ground_roles, ground_superlative, order_distinct)
 from .linking import SchemaLinker
-from .shaping import (count_the_most, drop_fixed, group_each, list_asked, list_values, name_groups, name_not_short,
-                      order_periods, order_people, order_sequence, order_unasked, show_groups)
+from .shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_values, name_groups,
+                      name_not_short, order_periods, order_people, order_sequence, order_unasked, show_groups,
+                      show_searched)
 
 
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
@@ -19,9 +20,10 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     that does compares it, or the question never says it, or no period was asked; a string or word searched in the
     column that holds it; a value or number the question names added where skipped; a stored number where rows were
     counted; rows named by the name a code shortens; a grouped foreign key named by its table's naming columns; the
-    rows of the table asked for listed, not those of a table it joins, sorted by a column they show; one row's
-    children in the order a column numbering them gives; a count asked for each row of a table grouped by them; a
-    number every listed row shares not listed; the values of a kind of column where that is all the question names;
+    rows of the table asked for listed, not those of a table it joins, without columns of theirs never asked for
+    (where two columns name them), sorted by a column they show; one row's children in the order a column numbering
+    them gives (or heaviest first), showing it; rows found by a word in their name listed with it; a count asked for
+    each row of a table grouped by them; a number every listed row shares not listed; the values of a kind of column where that is all the question names;
     numbers per period in calendar order unless a ranking is asked; the first row for 'the one with the most'
     (counted where it has the most of another table's rows); a table's two keys to one table joined as the question
     names its row; NOT EXISTS for rows that lack something, and the side skipped of 'with one value but not
@@ -36,9 +38,9 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
     sql = ground_count(question, linker.add_named(sql, named), linker)
-    sql = order_unasked(question, list_asked(question, name_groups(name_not_short(question, sql, linker), linker),
-                                             linker), linker)
-    sql = drop_fixed(group_each(question, order_sequence(question, sql, linker), linker), linker)
+    sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
+    sql = order_unasked(question, drop_unasked(question, sql, linker), linker)
+    sql = drop_fixed(group_each(question, show_searched(order_sequence(question, sql, linker), linker), linker), linker)
     sql = order_periods(question, list_values(question, sql, linker), linker)
     sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}

@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, column_pair
 from .linking import SchemaLinker, column_names, conditions, only_alias, parse_statement, table_nouns, value_condition
-from .words import humanise, person_columns, respell, sequence_column, singular, words
+from .words import humanise, person_columns, respell, sequence_column, singular, weight_column, words
 
 
 def show_groups(sql: str) -> str:
@@ -324,6 +324,32 @@ def list_asked(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+def drop_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing rows by the two columns naming them (a course's code and title, a person's first and last name)
+    and other columns of theirs the question never names nor compares with a computed value ('Which courses does the
+    EE department offer?' with their credits and level): those left out, the answer shows what was asked."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")):
+        return sql
+    listed = [e.unalias() for e in tree.expressions]
+    if not all(isinstance(c, exp.Column) for c in listed):
+        return sql
+    qualified = column_names(tree)
+    tables = {(qualified(c) or ".").split(".")[0] for c in listed}
+    names = linker.names.get(next(iter(tables)), ()) if len(tables) == 1 else ()
+    if len(names) < 2 or not set(names) <= {c.name for c in listed}:
+        return sql
+    named = set().union(*(linker.columns_named(w) for w in words(question)))
+    computed = {qualified(n.this) for n in tree.find_all(exp.Binary)
+                if isinstance(n.this, exp.Column) and n.expression.find(exp.Select)}
+    keep = [e for e, c in zip(tree.expressions, listed)
+            if c.name in names or f"col:{qualified(c)}" in named or qualified(c) in computed]
+    if len(keep) == len(listed):
+        return sql
+    tree.set("expressions", keep)
+    return tree.sql(dialect="postgres")
+
+
 def order_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` listing rows sorted by a column it neither lists nor the question names ('Show me all the math courses'
     sorted by credits) sorted by the first column that names its rows instead (people by last then first name)."""
@@ -353,9 +379,10 @@ _IN_ORDER_ASKED = re.compile(r"\balphabetic|\b(a|z)\s*(-|to)\s*(z|a)\b|\bsort|\b
 
 
 def order_sequence(question: str, sql: str, linker: SchemaLinker) -> str:
-    """`sql` listing one row's children (the topics of one course) in the order a column numbering them gives (week)
-    where it sorts them by a text column and the question asks for no order; 'the first/last topic of X' cut to that
-    one."""
+    """`sql` listing one row's children (the topics of one course) in the order a column numbering them gives (week),
+    or else heaviest first by a column weighing them (an assessment's weight), and showing that column, where it
+    sorts them by a text column, or the weight lightest first, and the question asks for no order; 'the first/last
+    topic of X' cut to that one."""
     tree = parse_statement(sql)
     order = tree.args.get("order") if isinstance(tree, exp.Select) else None
     said = question.lower()
@@ -366,10 +393,11 @@ def order_sequence(question: str, sql: str, linker: SchemaLinker) -> str:
         return sql
     qualified = column_names(tree)
     table, alias = (qualified(keys[0]) or ".").split(".")[0], keys[0].table
-    if any(f"col:{qualified(c)}" in linker.numeric for c in keys) or not table:
+    if not table:
         return sql
-    seq = [c.split(".")[1] for c in linker.numeric
-           if c.startswith(f"col:{table}.") and sequence_column(c.split(".")[1])]
+    numbers = [c.split(".")[1] for c in linker.numeric if c.startswith(f"col:{table}.")]
+    seq = [c for c in numbers if sequence_column(c)]
+    heavy = [c for c in numbers if weight_column(c)] if not seq else []
     parents = {(col, ref) for child, col, ref, _ in linker.joins if child == table}
     tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
     # One parent row picked by a value ('of Computer Networks'): weeks of different courses are no one sequence.
@@ -377,16 +405,58 @@ def order_sequence(question: str, sql: str, linker: SchemaLinker) -> str:
         node.this.table == alias and node.this.name in {c for c, _ in parents})) for node in tree.find_all(exp.EQ))
     fixed = {qualified(n.this) for n in conditions(tree.args.get("where"))
              if isinstance(n, exp.EQ) and isinstance(n.this, exp.Column)}
-    if len(seq) != 1 or not one_parent or tree.args.get("distinct") or f"{table}.{seq[0]}" in fixed:
+    by = (seq or heavy)[0] if len(seq or heavy) == 1 else None
+    if by is None or not one_parent or tree.args.get("distinct") or f"{table}.{by}" in fixed:
         return sql  # (a week fixed by 'in week 1' orders nothing)
-    key = exp.column(seq[0], table=alias or None)
+    numeric = [c for c in keys if f"col:{qualified(c)}" in linker.numeric]
+    # Sorted by a number already: left as it is, but an unasked 'lightest first' of a whole list is turned round.
+    lightest_first = [qualified(c) for c in keys] == [f"{table}.{by}"] and not order.expressions[0].args.get("desc")
+    if numeric and not (heavy and lightest_first and not tree.args.get("limit")):
+        return sql
+    key = exp.column(by, table=alias or None)
+    listed = {qualified(e.unalias()) for e in tree.expressions if isinstance(e.unalias(), exp.Column)}
+    if f"{table}.{by}" not in listed and all(isinstance(e.unalias(), exp.Column) for e in tree.expressions):
+        tree.set("expressions", [key.copy()] * bool(seq) + list(tree.expressions) + [key.copy()] * bool(heavy))
     nouns = "|".join(re.escape(n) for n in sorted(table_nouns(table), key=len, reverse=True))
-    end = re.search(rf"\b(first|last|final)\s+(?:\w+\s+)?(?:{nouns})s?\b", said)
+    end = re.search(rf"\b(first|last|final)\s+(?:\w+\s+)?(?:{nouns})s?\b", said) if seq else None
     if end and not tree.args.get("limit"):
         last = end.group(1) != "first"
         order.set("expressions", [exp.Ordered(this=key, desc=True) if last else exp.Ordered(this=key)])
         return tree.limit(1).sql(dialect="postgres")
-    order.set("expressions", [exp.Ordered(this=key)])
+    order.set("expressions", [exp.Ordered(this=key, desc=True, nulls_first=True) if heavy else exp.Ordered(this=key)])
+    return tree.sql(dialect="postgres")
+
+
+def show_searched(sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing other columns of the rows it finds by a word in their naming column ('what week do we cover
+    kubernetes in CE 4229': the week) listing that column too: a word can find several rows, each to be told apart."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or tree.args.get("group"):
+        return sql
+    cols = [e.unalias() for e in tree.expressions]
+    if not cols or not all(isinstance(c, exp.Column) for c in cols):
+        return sql
+    qualified = column_names(tree)
+    tables = {t.name for t in tree.find_all(exp.Table)}
+
+    def owner(c: exp.Column) -> str | None:  # a bare column of a join: the one table that has it
+        if name := qualified(c):
+            return name.split(".")[0]
+        has = [t for t in tables if c.name in _columns_of(linker, t)]
+        return has[0] if len(has) == 1 else None
+    table = {owner(c) for c in cols}
+    if len(table) != 1 or None in table:
+        return sql
+    # The column naming the rows, or where none does (a course's topics), the text searched.
+    names = linker.names.get(next(iter(table)))
+    if names and any(c.name in names for c in cols):
+        return sql
+    searched = [n.this for n in conditions(tree.args.get("where")) if isinstance(n, exp.ILike)
+                and isinstance(n.this, exp.Column) and (not names or n.this.name in names) and owner(n.this) in table
+                and n.this.name not in {c.name for c in cols}]
+    if len(searched) != 1:
+        return sql
+    tree.set("expressions", list(tree.expressions) + [searched[0].copy()])
     return tree.sql(dialect="postgres")
 
 
@@ -400,10 +470,18 @@ def _name_order(named: list[exp.Column]) -> list[exp.Column]:
 def _asked_table(question: str, linker: SchemaLinker) -> str | None:
     """The table the question's first table noun names ('Which graduate courses does ...': courses); none for 'who'
     ('Who teaches graduate courses?' asks for people whatever table the noun names)."""
-    said = [singular(w) for w in words(question)]
+    nouns = frozenset(n + s for n in linker.tables if " " not in n for s in ("", "s"))
+    # A noun typed with a slip still names its table: 'studetns of the Turing Hall department'.
+    said = [w if w in linker.tables else singular(respell(w, nouns)) for w in map(singular, words(question))]
     if said[:1] in (["who"], ["whom"], ["whose"]):
         return None
-    return next((table for i in range(len(said)) for table in _tables_named(said, i, linker)), None)
+    for i in range(len(said)):
+        for table in _tables_named(said, i, linker):
+            # 'the Noether Hall department instructors': a noun just before another table's only qualifies it.
+            if linker.tables.get(" ".join(said[i:i + 2])) or next(_tables_named(said, i + 1, linker), None) is None:
+                return table
+            break
+    return None
 
 
 def _tables_named(said: list[str], i: int, linker: SchemaLinker):

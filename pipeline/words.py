@@ -48,6 +48,15 @@ def sequence_column(name: str) -> bool:
     return bool(set(words(name)) & SEQUENCE_WORDS)
 
 
+WEIGHT_WORDS = frozenset({"weight", "weighting", "percent", "percentage", "share"})
+
+
+def weight_column(name: str) -> bool:
+    """Whether a number column called `name` gives each row's share of its parent ('weight_percent'): such rows are
+    read heaviest first."""
+    return bool(set(words(name)) & WEIGHT_WORDS)
+
+
 def words(text: str) -> list[str]:
     """The lower-cased words of `text` (letters and digits), in order; punctuation dropped."""
     return _WORD.findall(text.lower())

@@ -255,6 +255,8 @@ def test_lists_are_sorted_one_way_per_table_and_people_by_last_name(course_set):
             table = re.search(r"\bFROM (\w+)", r["sql"]).group(1)
             orders.setdefault(table, set()).add(r["sql"].rsplit("ORDER BY", 1)[1].strip())
     assert orders and all(len(cols) == 1 for cols in orders.values()), orders
+    # Children weighed by a column (an assessment's weight) come heaviest first, as the pipeline sorts them.
+    assert all(o.endswith("DESC") for o in orders.get("assessments", ())) and orders.get("assessments"), orders
     people = [r["sql"] for r in rows if r["shape"] == "period_list" and "first_name" in r["sql"]]
     # Last then first name: namesakes come in one order, as an ordered comparison expects.
     assert all(re.search(r"ORDER BY (\w+)\.last_name, \1\.first_name$", sql) for sql in people), people

@@ -7,11 +7,12 @@ from sqlglot import exp
 from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count, ground_distinct,
                                 ground_negation, ground_roles, ground_superlative, order_distinct, stated_bound)
 from pipeline.mend import mend
-from pipeline.shaping import (count_the_most, drop_fixed, group_each, list_asked, list_values, name_groups,
-                              name_not_short, order_people, order_sequence, order_unasked, show_groups)
+from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_values,
+                              name_groups, name_not_short, order_people, order_sequence, order_unasked, show_groups,
+                              show_searched)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
-from pipeline.words import abbreviates, one_edit, respell, sequence_column
+from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
 
 from tests.test_linking import SCHEMA, VALUES
 
@@ -563,6 +564,91 @@ def test_one_rows_children_come_in_the_order_their_numbering_column_gives():
 ])
 def test_orders_asked_for_or_across_parents_are_kept(question, sql):
     assert order_sequence(question, sql, _WEEKS) == sql
+
+
+_CREDITS = build_linker(Schema((
+    Table("departments", (Column("id", "integer"), Column("code", "text"), Column("name", "text"))),
+    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"),
+                      Column("credits", "integer"), Column("department_id", "integer")),
+          foreign_keys=(ForeignKey(("department_id",), "departments", ("id",)),)),
+)), {("departments", "name"): ["Computer Science"], ("courses", "code"): ["CS 1010", "CS 2110"],
+     ("courses", "title"): ["Intro", "Data Structures"]})
+_WEIGHTS = build_linker(Schema((
+    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"))),
+    Table("assessments", (Column("id", "integer"), Column("course_id", "integer"), Column("name", "text"),
+                          Column("kind", "text"), Column("weight_percent", "integer")),
+          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
+)), {("courses", "code"): ["CS 1010", "CE 4229"], ("courses", "title"): ["Intro", "Cloud Computing"],
+     ("assessments", "name"): ["Final Exam", "Quiz 1"]})
+_GRADED = ("SELECT a.name, a.kind FROM assessments AS a JOIN courses AS c ON c.id = a.course_id "
+           "WHERE c.code = 'CE 4229' ORDER BY a.name")
+
+
+def test_one_rows_weighed_children_come_heaviest_first_with_their_weight():
+    assert weight_column("weight_percent") and not weight_column("credits") and not sequence_column("weight_percent")
+    heaviest = ("SELECT a.name, a.kind, a.weight_percent FROM assessments AS a JOIN courses AS c ON "
+                "c.id = a.course_id WHERE c.code = 'CE 4229' ORDER BY a.weight_percent DESC")
+    assert order_sequence("How is CE 4229 graded?", _GRADED, _WEIGHTS) == heaviest
+    lightest = heaviest.replace(" DESC", "")
+    assert order_sequence("list the assessments of CE 4229", lightest, _WEIGHTS) == heaviest
+    assert mend("list the assessments of CE 4229", lightest, _WEIGHTS) == heaviest
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("assessments of CE 4229 sorted by weight", _GRADED.replace("a.name", "a.weight_percent")),  # an order asked
+    ("the lightest assessment of CE 4229", _GRADED.replace("ORDER BY a.name", "ORDER BY a.weight_percent LIMIT 1")),
+    ("Which assessments weigh 20 percent?", "SELECT name FROM assessments WHERE weight_percent = 20 ORDER BY name"),
+])
+def test_weights_asked_for_picked_or_fixed_are_left_alone(question, sql):
+    assert order_sequence(question, sql, _WEIGHTS) == sql
+
+
+def test_rows_found_by_a_word_are_listed_with_the_text_that_matched():
+    found = ("SELECT week FROM course_topics AS ct JOIN courses AS c ON c.id = ct.course_id WHERE c.code = 'CE 4229' "
+             "AND ct.topic ILIKE '%kubernetes%'")
+    assert show_searched(found, _WEEKS) == found.replace("SELECT week", "SELECT week, ct.topic")
+    named = ("SELECT a.kind FROM assessments AS a JOIN courses AS c ON c.id = a.course_id WHERE c.code = 'CE 4229' "
+             "AND a.name ILIKE '%exam%'")
+    assert show_searched(named, _WEIGHTS) == named.replace("SELECT a.kind", "SELECT a.kind, a.name")
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT ct.week, ct.topic FROM course_topics AS ct WHERE ct.topic ILIKE '%kubernetes%'",  # already listed
+    "SELECT COUNT(*) FROM course_topics WHERE topic ILIKE '%kubernetes%'",  # a count says no row
+    "SELECT c.code, c.title FROM courses AS c JOIN course_topics AS ct ON ct.course_id = c.id "
+    "WHERE ct.topic ILIKE '%kubernetes%'",  # rows of another table
+    "SELECT week FROM course_topics WHERE topic = 'Kubernetes'",  # named whole, not searched
+])
+def test_other_searches_are_not_listed(sql):
+    assert show_searched(sql, _WEEKS) == sql
+
+
+_OFFERED = ("SELECT c.code, c.title, c.credits FROM courses AS c JOIN departments AS d ON d.id = c.department_id "
+            "WHERE d.name = 'Computer Science' ORDER BY c.credits")
+
+
+def test_rows_named_by_two_columns_show_only_what_is_asked():
+    assert drop_unasked("Which courses does the CS department offer?", _OFFERED, _CREDITS) == _OFFERED.replace(
+        ", c.credits FROM", " FROM")
+    assert mend("Which courses does the CS department offer?", _OFFERED, _CREDITS) == _OFFERED.replace(
+        ", c.credits FROM", " FROM").replace("ORDER BY c.credits", "ORDER BY c.code")
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("How many credits are the CS courses worth?", _OFFERED),  # the column asked for
+    ("Courses with more credits than the average", "SELECT code, title, credits FROM courses WHERE credits > "
+     "(SELECT AVG(credits) FROM courses)"),  # compared with a computed value
+    ("the CS course with the most credits", _OFFERED + " DESC LIMIT 1"),  # one row picked by it
+    ("Which courses does the CS department offer?", _OFFERED.replace("c.code, ", "")),  # named by one column
+])
+def test_asked_compared_or_ranking_columns_stay(question, sql):
+    assert drop_unasked(question, sql, _CREDITS) == sql
+
+
+def test_a_table_noun_before_another_only_qualifies_it():
+    sql = ("SELECT i.first_name, i.last_name FROM instructors AS i JOIN departments AS d ON d.id = i.department_id "
+           "WHERE d.building = 'Noether Hall' ORDER BY i.last_name, i.first_name")
+    assert list_asked("The Noether Hall department instructors?", sql, _DEPARTMENTS) == sql
 
 
 _ONE_COUNT = ("SELECT COUNT(*) FROM sections AS s JOIN courses AS c ON c.id = s.course_id JOIN terms AS t "

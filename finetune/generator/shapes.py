@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from pipeline.words import sequence_column, weight_column
+
 from .profile import FkEdge, SchemaProfile, TableProfile
 from .refs import Ref, pick_ref, relative_phrases
 from .sqlbuild import Query, colname, desc, join_words, lit, noun, render, show
@@ -498,8 +500,16 @@ def child_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
     # A number the narrowing fixed ('with credits 3') is the same on every row: neither shown nor sorted by.
     cols = [c for c in cols if c != fixed] or cols
     order = [c for c in (child.numbers or child.times)[:1] if c != fixed] or _sort_cols(child, cols)
+    if len(child.labels) >= 2:
+        # Rows two columns name (a course's code and title, a person's names) are listed by them alone, in a column
+        # numbering or weighing them where one does, else by name: pipeline.shaping answers that way.
+        cols = list(child.labels)
+        ordered = [c for c in child.numbers if sequence_column(c)] or [c for c in child.numbers if weight_column(c)]
+        order = [c for c in ordered[:1] if c != fixed] or _sort_cols(child, cols)
     cols += [c for c in order if c not in cols]
-    tree = q.select(*[q.col(q.root_alias, c) for c in cols], order=[q.col(q.root_alias, c) for c in order])
+    # A column weighing the children (an assessment's weight) reads heaviest first, as pipeline.shaping sorts them.
+    keys = [desc(q.col(q.root_alias, c)) if weight_column(c) else q.col(q.root_alias, c) for c in order]
+    tree = q.select(*[q.col(q.root_alias, c) for c in cols], order=keys)
     return _cand("child_list", tree, list(q.aliases.values()), "children",
                  {"Cs": noun(rng, child, many=True, parent=parent.noun), "ent": ref.text, "when": when, "cond": cond,
                   "order": join_words([colname(c) for c in order])}, {**ref.relative, **rel})
