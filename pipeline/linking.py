@@ -79,6 +79,9 @@ class SchemaLinker:
     names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # By table, a naming column that only shortens another, and that one: departments' code 'CE' of the name.
     short: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # By table, the columns saying when a row happens (its days, its clock times) and where (a room, a building).
+    schedule: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    places: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -424,10 +427,18 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
         # People say 'the Computer Engineering department', not 'CE Computer Engineering': a code that only
         # shortens the name does not name the row beside it.
         names[t.name] = person_columns(c.name for c in t.columns) or tuple(c for c in naming if c not in short[t.name])
+    schedule = {t.name: cols for t in schema.tables if (cols := tuple(
+        c.name for c in t.columns if c.base_type.startswith("time ") or c.base_type == "time"
+        or (c.base_type in TEXT_TYPES and set(words(humanise(c.name))) & {"day", "days", "weekday", "weekdays"})))}
+    places = {t.name: cols for t in schema.tables if (cols := tuple(
+        c.name for c in t.columns if c.base_type in TEXT_TYPES and set(words(humanise(c.name))) & PLACE_WORDS))}
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
     return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
                         numeric, originals, periods, complete, joins, names,
-                        {t: cols for t, cols in short.items() if cols})
+                        {t: cols for t, cols in short.items() if cols}, schedule, places)
+
+
+PLACE_WORDS = frozenset({"room", "location", "building", "venue", "place", "address", "hall", "campus"})
 
 
 def table_nouns(table: str) -> set[str]:

@@ -149,6 +149,20 @@ def _columns_of(linker: SchemaLinker, table: str) -> set[str]:
             if item.startswith(f"col:{table}.")}
 
 
+def _owner(tree: exp.Expression, linker: SchemaLinker):
+    """A function naming the table of a column of the statement: a bare column of a join, the one table that has it
+    (None where none or several do)."""
+    qualified = column_names(tree)
+    tables = {t.name for t in tree.find_all(exp.Table)}
+
+    def owner(c: exp.Column) -> str | None:
+        if name := qualified(c):
+            return name.split(".")[0]
+        has = [t for t in tables if c.name in _columns_of(linker, t)]
+        return has[0] if len(has) == 1 else None
+    return owner
+
+
 def drop_fixed(sql: str, linker: SchemaLinker) -> str:
     """`sql` listing rows by their names without a number every one of them has (`c.credits` of 'Which EE courses
     are worth 3 credits?', set by an equality), nor sorting by it: a column of one value says nothing per row."""
@@ -324,6 +338,37 @@ def list_asked(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+_WHEN = re.compile(r"^\s*(when|(at )?what (time|days?)|which days?)\b|\b(when and where|where and when)\b")
+_WHERE = re.compile(r"^\s*where\b|\b(when and where|where and when)\b")
+
+
+def show_when(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing rows of a table with a schedule (a section's days and times) where the question asks when
+    ('When and where does Data Structures meet?') with the columns saying when, and where it asks where, the room."""
+    said = respell(question, PLAIN_WORDS)
+    when, where = bool(_WHEN.search(said)), bool(_WHERE.search(said))
+    tree = parse_statement(sql)
+    if not (when or where) or not isinstance(tree, exp.Select) or tree.args.get("group"):
+        return sql
+    listed = [e.unalias() for e in tree.expressions]
+    if not listed or not all(isinstance(c, exp.Column) for c in listed):
+        return sql
+    asked = lambda t: linker.schedule.get(t, ()) * when + linker.places.get(t, ()) * where  # noqa: E731
+    timed = [t for t in tree.find_all(exp.Table) if asked(t.name)]
+    if len(timed) != 1:
+        return sql
+    table, alias = timed[0].name, timed[0].alias_or_name
+    owner = _owner(tree, linker)
+    shown = {c.name for c in listed if owner(c) == table}
+    wanted = asked(table)
+    qualify = alias if len(list(tree.find_all(exp.Table))) > 1 else None
+    add = [exp.column(c, table=qualify) for c in wanted if c not in shown]
+    if not add:
+        return sql
+    tree.set("expressions", list(tree.expressions) + add)
+    return tree.sql(dialect="postgres")
+
+
 def drop_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` listing rows by the two columns naming them (a course's code and title, a person's first and last name)
     and other columns of theirs the question never names nor compares with a computed value ('Which courses does the
@@ -436,14 +481,7 @@ def show_searched(sql: str, linker: SchemaLinker) -> str:
     cols = [e.unalias() for e in tree.expressions]
     if not cols or not all(isinstance(c, exp.Column) for c in cols):
         return sql
-    qualified = column_names(tree)
-    tables = {t.name for t in tree.find_all(exp.Table)}
-
-    def owner(c: exp.Column) -> str | None:  # a bare column of a join: the one table that has it
-        if name := qualified(c):
-            return name.split(".")[0]
-        has = [t for t in tables if c.name in _columns_of(linker, t)]
-        return has[0] if len(has) == 1 else None
+    owner = _owner(tree, linker)
     table = {owner(c) for c in cols}
     if len(table) != 1 or None in table:
         return sql

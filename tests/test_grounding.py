@@ -9,7 +9,7 @@ from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_bu
 from pipeline.mend import mend
 from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_values,
                               name_groups, name_not_short, order_people, order_sequence, order_unasked, show_groups,
-                              show_searched)
+                              show_searched, show_when)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -643,6 +643,42 @@ def test_rows_named_by_two_columns_show_only_what_is_asked():
 ])
 def test_asked_compared_or_ranking_columns_stay(question, sql):
     assert drop_unasked(question, sql, _CREDITS) == sql
+
+
+_SCHEDULE = build_linker(Schema((
+    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"))),
+    Table("sections", (Column("id", "integer"), Column("course_id", "integer"), Column("section_number", "text"),
+                       Column("room", "text"), Column("meeting_days", "text"),
+                       Column("start_time", "time without time zone"), Column("end_time", "time without time zone"),
+                       Column("capacity", "integer")),
+          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
+    Table("terms", (Column("id", "integer"), Column("name", "text"), Column("ends_on", "date"))),
+)), {("courses", "title"): ["Data Structures"], ("terms", "name"): ["Spring 2026"]})
+_ROOMS = ("SELECT s.section_number, s.room FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+          "WHERE c.title = 'Data Structures'")
+
+
+def test_when_asks_for_the_days_and_times_and_where_for_the_room():
+    assert _SCHEDULE.schedule == {"sections": ("meeting_days", "start_time", "end_time")}
+    assert _SCHEDULE.places == {"sections": ("room",)}
+    assert show_when("When and where does Data Structures meet?", _ROOMS, _SCHEDULE) == _ROOMS.replace(
+        "s.room FROM", "s.room, s.meeting_days, s.start_time, s.end_time FROM")
+    numbers = _ROOMS.replace(", s.room", "")
+    assert show_when("what time is data structures", numbers, _SCHEDULE) == numbers.replace(
+        "s.section_number FROM", "s.section_number, s.meeting_days, s.start_time, s.end_time FROM")
+    assert show_when("Where does Data Structures meet?", numbers, _SCHEDULE) == numbers.replace(
+        "s.section_number FROM", "s.section_number, s.room FROM")
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("Which sections of Data Structures meet in room 101?", _ROOMS),  # neither asked
+    ("Sections where the capacity is over 30", "SELECT section_number FROM sections WHERE capacity > 30"),
+    ("When does Spring 2026 end?", "SELECT ends_on FROM terms WHERE name = 'Spring 2026'"),  # no schedule
+    ("When does Data Structures meet?", "SELECT COUNT(*) FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+     "WHERE c.title = 'Data Structures'"),  # a number, not rows
+])
+def test_other_questions_keep_their_columns(question, sql):
+    assert show_when(question, sql, _SCHEDULE) == sql
 
 
 def test_a_table_noun_before_another_only_qualifies_it():
