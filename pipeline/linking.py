@@ -82,6 +82,7 @@ class SchemaLinker:
     # By table, the columns saying when a row happens (its days, its clock times) and where (a room, a building).
     schedule: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     places: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unique: frozenset[str] = frozenset()  # "table.column" no two rows share: its primary key or a unique column
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -282,7 +283,7 @@ class SchemaLinker:
     def _join_table(self, tree: exp.Select, table: str, *, child: bool = False) -> str | None:
         """Join `table` to `tree` through the one foreign key a table of its FROM has to it (`child`: that it has to a
         table of the FROM); its alias."""
-        ways = [(t, fk) for t in _from_tables(tree) for fk in self.joins
+        ways = [(t, fk) for t in from_tables(tree) for fk in self.joins
                 if (fk[2], fk[0]) == ((t.name, table) if child else (table, t.name))]
         if len(ways) != 1:
             return None
@@ -435,7 +436,9 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
     freeze = lambda d: {k: frozenset(v) for k, v in d.items()}  # noqa: E731
     return SchemaLinker(freeze(by_value), freeze(columns), freeze(tables), freeze(heads), freeze(table_values),
                         numeric, originals, periods, complete, joins, names,
-                        {t: cols for t, cols in short.items() if cols}, schedule, places)
+                        {t: cols for t, cols in short.items() if cols}, schedule, places,
+                        frozenset(f"{t.name}.{c}" for t in schema.tables
+                                  for c in t.unique + t.primary_key[:len(t.primary_key) == 1]))
 
 
 PLACE_WORDS = frozenset({"room", "location", "building", "venue", "place", "address", "hall", "campus"})
@@ -532,7 +535,7 @@ def sql_links(sql: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def _from_tables(tree: exp.Select) -> list[exp.Table]:
+def from_tables(tree: exp.Select) -> list[exp.Table]:
     """The tables of a SELECT's own FROM and JOINs (not of its subqueries)."""
     from_ = tree.args.get("from_")
     found = [from_.this if from_ else None] + [j.this for j in tree.args.get("joins") or ()]
@@ -573,7 +576,7 @@ def _without_conditions(sql: str, doomed, *, keep_one: bool) -> str:
 
 def only_alias(tree: exp.Select, table: str) -> str | None:
     """The alias of `table` where it is in the statement once, in the SELECT's own FROM; else None."""
-    hits = [t for t in _from_tables(tree) if t.name == table]
+    hits = [t for t in from_tables(tree) if t.name == table]
     if len(hits) != 1 or sum(t.name == table for t in tree.find_all(exp.Table)) != 1:
         return None
     return hits[0].alias_or_name

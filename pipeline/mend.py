@@ -7,9 +7,9 @@ import datetime as dt
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_negation,
                         ground_roles, ground_superlative, order_distinct)
 from .linking import SchemaLinker
-from .shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_values, name_groups,
-                      name_not_short, order_periods, order_people, order_sequence, order_unasked, show_groups,
-                      show_searched, show_when)
+from .shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once, list_values,
+                      name_groups, name_not_short, order_periods, order_people, order_sequence, order_unasked,
+                      show_groups, show_searched, show_when)
 
 
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
@@ -28,7 +28,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     numbers per period in calendar order unless a ranking is asked; the first row for 'the one with the most'
     (counted where it has the most of another table's rows); a table's two keys to one table joined as the question
     names its row; NOT EXISTS for rows that lack something, and the side skipped of 'with one value but not
-    another'."""
+    another'; rows of one table listed once through joins that repeat them."""
     sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
     if linker is None:
         return sql
@@ -46,4 +46,5 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     sql = order_periods(question, list_values(question, sql, linker), linker)
     sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
-    return ground_but_not(question, ground_negation(question, sql, said, linker.cannot_hold), named, said)
+    sql = ground_but_not(question, ground_negation(question, sql, said, linker.cannot_hold), named, said)
+    return list_once(sql, linker)

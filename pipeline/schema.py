@@ -44,6 +44,7 @@ class Table:
     comment: str | None = None
     schema: str = "public"
     row_estimate: int = 0
+    unique: tuple[str, ...] = ()  # columns no two rows share, each alone (a course's code)
 
     def column(self, name: str) -> Column | None:
         """The column called `name`, or None."""
@@ -67,7 +68,9 @@ class Schema:
         tables = []
         for t in self.tables:
             cols = tuple(c for c in t.columns if f"{t.name}.{c.name}" not in denied)
-            tables.append(Table(t.name, cols, t.primary_key, t.foreign_keys, t.comment, t.schema, t.row_estimate))
+            kept = {c.name for c in cols}
+            tables.append(Table(t.name, cols, t.primary_key, t.foreign_keys, t.comment, t.schema, t.row_estimate,
+                                tuple(c for c in t.unique if c in kept)))
         return Schema(tuple(tables), self.name)
 
     def neighbours(self, name: str) -> set[str]:
@@ -104,7 +107,7 @@ SELECT con.conrelid, con.contype::text AS contype, ref.relname AS ref_table,
        ARRAY(SELECT attname FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
              JOIN pg_attribute ON attrelid = con.confrelid AND attnum = k.n ORDER BY k.i) AS ref_cols
 FROM pg_constraint con LEFT JOIN pg_class ref ON ref.oid = con.confrelid
-WHERE con.conrelid = ANY($1::oid[]) AND con.contype IN ('p', 'f')
+WHERE con.conrelid = ANY($1::oid[]) AND con.contype IN ('p', 'f', 'u')
 ORDER BY con.conrelid, con.conname
 """
 TEXT_TYPES = ("text", "character varying", "character", "varchar")
@@ -126,9 +129,13 @@ async def introspect_schema(
         cols.setdefault(r["attrelid"], []).append(r)
     pks: dict[int, tuple[str, ...]] = {}
     fks: dict[int, list[ForeignKey]] = {}
+    unique: dict[int, list[str]] = {}
     for r in await conn.fetch(_CONSTRAINTS, oids):
         if r["contype"] == "p":
             pks[r["conrelid"]] = tuple(r["cols"])
+        elif r["contype"] == "u":
+            if len(r["cols"]) == 1:
+                unique.setdefault(r["conrelid"], []).append(r["cols"][0])
         else:
             fks.setdefault(r["conrelid"], []).append(
                 ForeignKey(tuple(r["cols"]), r["ref_table"], tuple(r["ref_cols"]))
@@ -144,7 +151,7 @@ async def introspect_schema(
             columns.append(Column(c["attname"], c["type"], c["nullable"], c["comment"], samples))
         out.append(
             Table(t["relname"], tuple(columns), pks.get(t["oid"], ()), tuple(fks.get(t["oid"], [])),
-                  t["comment"], schema, t["est"])
+                  t["comment"], schema, t["est"], tuple(unique.get(t["oid"], ())))
         )
     return Schema(tuple(out), schema)
 

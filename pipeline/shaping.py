@@ -11,7 +11,8 @@ import re
 from sqlglot import exp
 
 from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, column_pair
-from .linking import SchemaLinker, column_names, conditions, only_alias, parse_statement, table_nouns, value_condition
+from .linking import (SchemaLinker, column_names, conditions, from_tables, only_alias, parse_statement, table_nouns,
+                      value_condition)
 from .words import humanise, person_columns, respell, sequence_column, singular, weight_column, words
 
 
@@ -366,6 +367,32 @@ def show_when(question: str, sql: str, linker: SchemaLinker) -> str:
     if not add:
         return sql
     tree.set("expressions", list(tree.expressions) + add)
+    return tree.sql(dialect="postgres")
+
+
+def list_once(sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing, through joins, columns of one table only, among them one no two of its rows share (a course's
+    code), with DISTINCT: 'Which CE courses are offered this semester?' lists each course once, not once a section."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "distinct")):
+        return sql
+    listed = [e.unalias() for e in tree.expressions]
+    found = from_tables(tree)
+    if len(found) < 2 or len(found) <= len(tree.args.get("joins") or ()) or not listed or not all(isinstance(c, exp.Column) for c in listed):
+        return sql
+    owner = _owner(tree, linker)
+    tables = {owner(c) for c in listed}
+    table = next(iter(tables)) if len(tables) == 1 else None
+    # (The same table twice, a course and its prerequisite, lists two rows by one name.)
+    if table is None or sum(t.name == table for t in found) != 1 or not any(
+            f"{table}.{c.name}" in linker.unique for c in listed):
+        return sql
+    order = tree.args.get("order")
+    shown = {(c.table, c.name) for c in listed}
+    if order is not None and not all(isinstance(k.this, exp.Column) and (k.this.table, k.this.name) in shown
+                                     for k in order.expressions):
+        return sql  # (DISTINCT sorts only by what it lists)
+    tree.set("distinct", exp.Distinct())
     return tree.sql(dialect="postgres")
 
 

@@ -402,3 +402,16 @@ def test_a_loader_that_does_not_own_the_database_still_loads_it_and_says_how_to_
     counts = asyncio.run(go())
     assert counts["terms"] == 3
     assert f"sql.today: {SNAPSHOT_DATE.isoformat()}" in caplog.text
+
+
+async def test_introspection_reads_the_columns_no_two_rows_share(course_db_url):
+    from pipeline.database import open_pool
+    from pipeline.schema import introspect_schema
+
+    async with open_pool(course_db_url) as pool:
+        schema = await introspect_schema(pool, samples_per_column=0)
+    assert schema.table("courses").unique == ("code",) and schema.table("terms").unique == ("name",)
+    assert schema.table("sections").unique == () and schema.table("sections").primary_key == ("id",)
+    # The model's view without a denied column keeps only what it can see.
+    hidden = schema.without_columns(frozenset({"courses.code"}))
+    assert hidden.table("courses").unique == ()

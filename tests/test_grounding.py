@@ -7,9 +7,9 @@ from sqlglot import exp
 from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count, ground_distinct,
                                 ground_negation, ground_roles, ground_superlative, order_distinct, stated_bound)
 from pipeline.mend import mend
-from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_values,
-                              name_groups, name_not_short, order_people, order_sequence, order_unasked, show_groups,
-                              show_searched, show_when)
+from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once,
+                              list_values, name_groups, name_not_short, order_people, order_sequence, order_unasked,
+                              show_groups, show_searched, show_when)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -679,6 +679,23 @@ def test_when_asks_for_the_days_and_times_and_where_for_the_room():
 ])
 def test_other_questions_keep_their_columns(question, sql):
     assert show_when(question, sql, _SCHEDULE) == sql
+
+
+def test_rows_a_join_repeats_are_listed_once_where_a_unique_column_names_them():
+    linker = build_linker(Schema((
+        Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text")), ("id",),
+              unique=("code",)),
+        Table("sections", (Column("id", "integer"), Column("course_id", "integer"), Column("room", "text")), ("id",),
+              foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
+    )), {})
+    offered = ("SELECT c.code, c.title FROM courses AS c JOIN sections AS s ON s.course_id = c.id "
+               "WHERE s.room = 'B12' ORDER BY c.code")
+    assert list_once(offered, linker) == offered.replace("SELECT", "SELECT DISTINCT")
+    for sql in (offered.replace("c.code, c.title", "c.title"),  # two courses may share a title
+                offered.replace("c.title FROM", "c.title, s.room FROM"),  # a section's own column
+                offered.replace("ORDER BY c.code", "ORDER BY s.room"),  # DISTINCT sorts by what it lists
+                "SELECT code, title FROM courses ORDER BY code"):  # no join to repeat a row
+        assert list_once(sql, linker) == sql
 
 
 def test_a_table_noun_before_another_only_qualifies_it():
