@@ -215,13 +215,17 @@ class SchemaLinker:
     def drop_invented(self, sql: str, question: str) -> str:
         """`sql` without a condition `column = 'value'` of its WHERE, ANDed to others, that no row can meet (the column
         stores no such value, and all its values were read) and that the question never says (none of the value's
-        words are in it): the model's `first_name = 'Eve' AND last_name = 'Smith'` for 'Who teaches CE 4229?'. A value
-        the question says stays, so that asking about what is not there finds nothing."""
-        said = {_norm(w) for w in words(question)}
+        words are in it, or a value with a number is not said as written): the model's `first_name = 'Eve' AND last_name =
+        'Smith'` for 'Who teaches CE 4229?'. A value the question says stays, so that asking about what is not there
+        finds nothing."""
+        spoken = [_norm(w) for w in words(question)]
+        said, text = set(spoken), f" {' '.join(spoken)} "
 
         def invented(cond: exp.Expression, name: str | None) -> bool:
-            value = cond.expression.this
-            return self.cannot_hold(name, value) and not {_norm(w) for w in words(value)} & said
+            value = [_norm(w) for w in words(cond.expression.this)]
+            # A code with a number is said as it is written: 'CS 1' is not in 'the week 1 topics for CS courses'.
+            pieced = any(w.isdigit() for w in value) and f" {' '.join(value)} " not in text
+            return self.cannot_hold(name, cond.expression.this) and (pieced or not set(value) & said)
         return _without_conditions(sql, invented, keep_one=True)
 
     def cannot_hold(self, name: str | None, value: str) -> bool:

@@ -216,6 +216,15 @@ def test_a_condition_no_row_meets_and_the_question_never_says_is_dropped():
     assert linker.drop_invented(alone, "Who teaches CE 4229 this semester?") == alone
 
 
+def test_a_code_pieced_from_words_the_question_says_apart_is_dropped():
+    linker = build_linker(SCHEMA, VALUES, complete=frozenset({"courses.code"}))
+    pieced = ("SELECT ct.topic FROM course_topics AS ct JOIN courses AS c ON c.id = ct.course_id "
+              "WHERE c.code = 'CS 1' AND ct.week = 1")
+    assert linker.drop_invented(pieced, "what are the week 1 topics for CS courses").endswith("WHERE ct.week = 1")
+    # Said as written, a code no course has stays: the answer is that there is none.
+    assert linker.drop_invented(pieced, "week 1 topics of CS 1") == pieced
+
+
 def test_mending_twice_changes_nothing_more():
     linker = build_linker(SCHEMA, VALUES, complete=frozenset({"courses.title"}))
     question = "Is Data Structures worth 4 credits?"
