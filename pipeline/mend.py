@@ -8,8 +8,8 @@ from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count
                         ground_roles, ground_superlative, order_distinct)
 from .linking import SchemaLinker
 from .shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once, list_values,
-                      name_groups, name_not_short, order_periods, order_people, order_sequence, order_unasked,
-                      show_groups, show_searched, show_when)
+                      name_fixed, name_groups, name_not_short, order_periods, order_people, order_sequence,
+                      order_unasked, show_groups, show_searched, show_when)
 
 
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
@@ -24,7 +24,8 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     (where two columns name them), sorted by a column they show; one row's children in the order a column numbering
     them gives (or heaviest first), showing it; rows found by a word in their name listed with it;
     their days and times where the question asks when, their room where it asks where; a count asked for
-    each row of a table grouped by them; a number every listed row shares not listed; the values of a kind of column where that is all the question names;
+    each row of a table grouped by them; what names the rows where only a value the question sets was listed; a
+    number every listed row shares not listed; the values of a kind of column where that is all the question names;
     numbers per period in calendar order unless a ranking is asked; the first row for 'the one with the most'
     (counted where it has the most of another table's rows); a table's two keys to one table joined as the question
     names its row; NOT EXISTS for rows that lack something, and the side skipped of 'with one value but not
@@ -42,7 +43,7 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
     sql = order_unasked(question, drop_unasked(question, sql, linker), linker)
     sql = show_when(question, show_searched(order_sequence(question, sql, linker), linker), linker)
-    sql = drop_fixed(group_each(question, sql, linker), linker)
+    sql = drop_fixed(group_each(question, name_fixed(question, sql, linker), linker), linker)
     sql = order_periods(question, list_values(question, sql, linker), linker)
     sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}

@@ -370,6 +370,32 @@ def show_when(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+def name_fixed(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` answering only with a column its WHERE sets to one value (`SELECT MIN(ct.week) ... WHERE ct.week = 1`
+    for 'what's covered in week 1 of data structures') listing what names those rows instead (the topic): the value
+    is already in the question. Counts and questions naming a smallest or largest are left alone."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having")):
+        return sql
+    said = respell(question, PLAIN_WORDS)
+    if re.search(rf"\b({MOST}|{LEAST}|first|last|earliest|latest|min\w*|max\w*|how many|number of|count)\b", said):
+        return sql
+    qualified = column_names(tree)
+    fixed = {qualified(n.this) for n in conditions(tree.args.get("where"))
+             if isinstance(n, exp.EQ) and isinstance(n.this, exp.Column) and isinstance(n.expression, exp.Literal)}
+    shown = [e.unalias() for e in tree.expressions]
+    shown = [e.this if isinstance(e, (exp.Min, exp.Max)) else e for e in shown]
+    if not shown or not all(isinstance(c, exp.Column) and qualified(c) in fixed for c in shown):
+        return sql
+    table, alias = qualified(shown[0]).split(".")[0], shown[0].table
+    texts = sorted(item.split(".", 1)[1] for item in linker.table_values.get(table, ()))
+    names = linker.names.get(table) or (tuple(texts) if len(texts) == 1 else ())
+    if not names or {qualified(c).split(".")[0] for c in shown} != {table}:
+        return sql
+    tree.set("expressions", [exp.column(n, table=alias or None) for n in names])
+    return tree.sql(dialect="postgres")
+
+
 def list_once(sql: str, linker: SchemaLinker) -> str:
     """`sql` listing, through joins, columns of one table only, among them one no two of its rows share (a course's
     code), with DISTINCT: 'Which CE courses are offered this semester?' lists each course once, not once a section."""

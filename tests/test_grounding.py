@@ -8,8 +8,8 @@ from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_bu
                                 ground_negation, ground_roles, ground_superlative, order_distinct, stated_bound)
 from pipeline.mend import mend
 from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once,
-                              list_values, name_groups, name_not_short, order_people, order_sequence, order_unasked,
-                              show_groups, show_searched, show_when)
+                              list_values, name_fixed, name_groups, name_not_short, order_people, order_sequence,
+                              order_unasked, show_groups, show_searched, show_when)
 from pipeline.linking import build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -705,6 +705,19 @@ def test_rows_a_join_repeats_are_listed_once_where_a_unique_column_names_them():
                 offered.replace("ORDER BY c.code", "ORDER BY s.room"),  # DISTINCT sorts by what it lists
                 "SELECT code, title FROM courses ORDER BY code"):  # no join to repeat a row
         assert list_once(sql, linker) == sql
+
+
+def test_an_answer_repeating_the_value_the_question_sets_names_the_rows_instead():
+    week = ("SELECT MIN(ct.week) FROM course_topics AS ct JOIN courses AS c ON c.id = ct.course_id "
+            "WHERE c.title = 'Data Structures' AND ct.week = 1")
+    topics = week.replace("MIN(ct.week)", "ct.topic")
+    assert name_fixed("what's covered in week 1 of data structures", week, _WEEKS) == topics
+    assert name_fixed("week 1 of data structures", week.replace("MIN(ct.week)", "ct.week"), _WEEKS) == topics
+    for question, sql in [("the first week of data structures with week 1", week),  # a smallest asked
+                          ("how many topics in week 1 of data structures", week.replace("MIN(ct.week)",
+                                                                                         "COUNT(*)")),
+                          ("what's covered in week 1 of data structures", topics)]:
+        assert name_fixed(question, sql, _WEEKS) == sql
 
 
 def test_a_table_noun_before_another_only_qualifies_it():
