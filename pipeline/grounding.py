@@ -197,7 +197,7 @@ def add_numbers(question: str, sql: str, linker: SchemaLinker, numbers: list[str
     return tree.sql(dialect="postgres") if changed else sql
 
 
-MOST, LEAST = "most|highest|largest|biggest|greatest", "least|lowest|smallest|fewest"
+MOST, LEAST = "most|highest|largest|biggest|greatest|heaviest", "least|lowest|smallest|fewest|lightest"
 
 
 # 'at least' and 'at most' are bounds, not superlatives.
@@ -230,6 +230,12 @@ def ground_superlative(question: str, sql: str, linker: SchemaLinker) -> str:
         return sql
     order = exp.Ordered(this=numbers[0].copy(), desc=bool(m.group(1)))
     tree.set("order", exp.Order(expressions=[order]))
+    # The one row is told by what names it and the number it wins by, not by every column listed for a list.
+    names = linker.names.get((qualified(numbers[0]) or ".").split(".")[0], ())
+    named = [e for e in tree.expressions if isinstance(e.unalias(), exp.Column) and e.unalias().name in names
+             and qualified(e.unalias()) == f"{qualified(numbers[0]).split('.')[0]}.{e.unalias().name}"]
+    if named:
+        tree.set("expressions", named + [e for e in tree.expressions if e.unalias() is numbers[0]])
     return tree.limit(1).sql(dialect="postgres")
 
 

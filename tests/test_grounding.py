@@ -253,6 +253,17 @@ def test_the_one_with_the_most_is_the_first_row_by_the_listed_number():
         assert ground_superlative(question, sql, LINKER) == sql, question
 
 
+def test_the_heaviest_one_is_told_by_its_name_and_weight():
+    listed = ("SELECT a.name, a.kind, a.weight_percent FROM assessments AS a JOIN courses AS c ON c.id = a.course_id "
+              "WHERE c.code = 'CE 4229' ORDER BY a.name")
+    one = ("SELECT a.name, a.weight_percent FROM assessments AS a JOIN courses AS c ON c.id = a.course_id "
+           "WHERE c.code = 'CE 4229' ORDER BY a.weight_percent")
+    assert ground_superlative("the heaviest assessment of CE 4229", listed, _WEIGHTS) == \
+        one + " DESC NULLS LAST LIMIT 1"
+    assert ground_superlative("What is the lightest assessment in CE 4229?", listed, _WEIGHTS) == one + " ASC LIMIT 1"
+    assert mend("What is the lightest assessment in CE 4229?", listed, _WEIGHTS) == one + " ASC LIMIT 1"
+
+
 def test_a_distinct_list_drops_the_order_postgres_would_refuse():
     assert order_distinct("SELECT DISTINCT s.room FROM sections AS s ORDER BY s.capacity") == \
         "SELECT DISTINCT s.room FROM sections AS s"
