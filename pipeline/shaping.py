@@ -251,15 +251,16 @@ _RANKED = re.compile(rf"\b({MOST}|{LEAST}|top|max\w*|min\w*|rank\w*|popular|busi
 
 
 def order_periods(question: str, sql: str, linker: SchemaLinker) -> str:
-    """`sql` giving a number per period (term) sorted by that number where the question asks for no ranking ('How
-    many sections did each term have?'): the periods in calendar order, by their start."""
+    """`sql` giving a number per period (term) sorted by that number or the periods' names where the question asks for
+    no ranking ('How many sections did each term have?'): the periods in calendar order, by their start."""
     tree = parse_statement(sql)
     group, order = (tree.args.get("group"), tree.args.get("order")) if isinstance(tree, exp.Select) else (None, None)
     if group is None or order is None or tree.args.get("limit") or _RANKED.search(respell(question, PLAIN_WORDS)):
         return sql
     aggregates = {e.alias for e in tree.expressions if e.alias and e.unalias().find(exp.AggFunc)}
-    if not all(k.this.find(exp.AggFunc) or isinstance(k.this, exp.Column) and not k.this.table
-               and k.this.name in aggregates for k in order.expressions):
+    # Sorted by the number, or by the periods' names: 'Fall 2025, Fall 2026, Spring 2026' is no order anyone reads.
+    if not all(k.this.find(exp.AggFunc) or isinstance(k.this, exp.Column) and (
+            not k.this.table and k.this.name in aggregates or k.this in group.expressions) for k in order.expressions):
         return sql
     tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
     for key in group.expressions:
@@ -278,17 +279,20 @@ def order_periods(question: str, sql: str, linker: SchemaLinker) -> str:
 
 def count_the_most(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` listing the rows of one table joined to another where the question asks which has the most (or fewest)
-    of the other's rows ('Which instructor teaches the most sections this semester?'): counted per row, the first
-    by that count."""
+    of the other's rows ('Which instructor teaches the most sections this semester?'; the one other table where the
+    question's word names no table and no column: 'the most majors'): counted per row, the first by that count."""
     said = [singular(w) for w in words(respell(question, PLAIN_WORDS))]
     tree = parse_statement(sql)
-    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")) or \
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("having", "limit")) or \
             re.search(r"\d", question):
         return sql  # ('the 3 instructors with the most sections' asks for several)
     listed = [e.unalias() for e in tree.expressions]
     if not listed or not all(isinstance(c, exp.Column) and c.table for c in listed) or \
             len({c.table for c in listed}) != 1:
         return sql
+    group = tree.args.get("group")
+    if group is not None and {k.sql() for k in group.expressions} != {c.sql() for c in listed}:
+        return sql  # (grouped by what it lists and counting nothing, it is a list)
     tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
     table = tables.get(listed[0].table)
     if table is None or not {c.name for c in listed} <= set(linker.names.get(table, ())):
@@ -297,6 +301,9 @@ def count_the_most(question: str, sql: str, linker: SchemaLinker) -> str:
         if not re.fullmatch(f"{MOST}|{LEAST}", w):
             continue
         counted = [t for t in tables.values() if t != table and said[i + 1] in table_nouns(t)]
+        others = [t for t in tables.values() if t != table]
+        if not counted and len(others) == 1 and not linker.columns_named(said[i + 1]):
+            counted = others  # 'Which department has the most majors?' of departments and students
         if len(counted) != 1 or list(tables.values()).count(counted[0]) != 1:
             return sql
         n = exp.alias_(exp.Count(this=exp.Star()), "n")

@@ -826,6 +826,16 @@ def test_which_row_has_the_most_of_another_tables_rows_is_counted():
         assert count_the_most(question, _TEACHERS, LINKER) == _TEACHERS, question
 
 
+def test_the_most_of_a_word_no_table_has_counts_the_one_other_table():
+    grouped = ("SELECT d.name FROM instructors AS i JOIN departments AS d ON d.id = i.department_id GROUP BY d.name "
+               "ORDER BY d.name")
+    assert count_the_most("Which department has the most faculty?", grouped, _DEPARTMENTS) == (
+        "SELECT d.name, COUNT(*) AS n FROM instructors AS i JOIN departments AS d ON d.id = i.department_id "
+        "GROUP BY d.id, d.name ORDER BY n DESC NULLS LAST LIMIT 1")
+    # 'buildings' names a column of departments (their building), not rows of another table: nothing is counted.
+    assert count_the_most("Which department has the most buildings?", grouped, _DEPARTMENTS) == grouped
+
+
 @pytest.mark.parametrize("question, sql, right", [
     ("Which sections start after 3pm this semester?", "SELECT s.id FROM sections AS s WHERE s.start_time >= '3:00'",
      "SELECT s.id FROM sections AS s WHERE s.start_time > '15:00'"),  # a 12-hour slip and the bound

@@ -166,6 +166,10 @@ def test_numbers_per_term_come_in_calendar_order_unless_a_ranking_is_asked():
         "GROUP BY t.name ORDER BY n DESC", "GROUP BY t.name, t.starts_on ORDER BY t.starts_on")
     for question in ("Which term had the most sections?", "terms ranked by sections", "sections per term, top first"):
         assert order_periods(question, sql, linker) == sql, question
+    # Sorted by the terms' names ('Fall 2025, Fall 2026, Spring 2026'): by their start too.
+    by_name = sql.replace("ORDER BY n DESC", "ORDER BY t.name")
+    assert order_periods("average capacity in each term", by_name, linker) == by_name.replace(
+        "GROUP BY t.name ORDER BY t.name", "GROUP BY t.name, t.starts_on ORDER BY t.starts_on")
     by_course = sql.replace("t.name", "c.code").replace("terms AS t ON t.id = s.term_id", "courses AS c ON c.id = "
                                                                                           "s.course_id")
     assert order_periods("How many sections does each course have?", by_course, linker) == by_course

@@ -654,7 +654,12 @@ def group_agg(ctx: Ctx, rng: random.Random) -> Candidate | None:
         parent = _tp(ctx, g.ref_table)
         order = _label_order(keys, parent) if parent.person else [k.copy() for k in keys]
         gname = g.label
-    tree = q.select(*keys, cls(this=q.col(q.root_alias, col)), group=[k.copy() for k in keys], order=order)
+    group = [k.copy() for k in keys]
+    if kind == "fk" and ctx.profile.period and parent.name == ctx.profile.period.table and parent.dates:
+        # Periods (terms) in calendar order, not by name, as pipeline.shaping.order_periods puts them.
+        order = [q.col(pa, parent.dates[0])]
+        group.append(order[0].copy())
+    tree = q.select(*keys, cls(this=q.col(q.root_alias, col)), group=group, order=order)
     return _cand("group_agg", tree, list(q.aliases.values()), "per_group_agg",
                  {"fn": rng.choice(words), "col": colname(col), "G": gname, "Ts": noun(rng, t, many=True)})
 
