@@ -10,7 +10,7 @@ from pipeline.mend import mend
 from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once,
                               list_values, name_fixed, name_groups, name_not_short, order_people, order_sequence,
                               order_unasked, show_groups, show_searched, show_when)
-from pipeline.linking import build_linker
+from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
 
@@ -554,13 +554,18 @@ def test_a_list_of_a_department_picked_by_its_code_is_not_replaced_by_the_depart
     assert list_asked("the math department's professors", sql, _DEPARTMENTS) == sql
 
 
-_WEEKS = build_linker(Schema((
-    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"))),
-    Table("course_topics", (Column("id", "integer"), Column("course_id", "integer"), Column("week", "integer"),
-                            Column("topic", "text")),
-          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
-)), {("courses", "code"): ["CS 2110", "CE 4229"], ("courses", "title"): ["Data Structures", "Cloud Computing"],
-     ("course_topics", "topic"): ["Arrays", "Kubernetes"]})
+def _course_children(table: str, columns: tuple[Column, ...], values: dict) -> SchemaLinker:
+    """A linker over courses and one table of their children (`columns` after its id and course_id)."""
+    return build_linker(Schema((
+        Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"))),
+        Table(table, (Column("id", "integer"), Column("course_id", "integer")) + columns,
+              foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
+    )), {("courses", "code"): ["CS 2110", "CE 4229"], ("courses", "title"): ["Data Structures", "Cloud Computing"],
+         **values})
+
+
+_WEEKS = _course_children("course_topics", (Column("week", "integer"), Column("topic", "text")),
+                          {("course_topics", "topic"): ["Arrays", "Kubernetes"]})
 _BY_TOPIC = ("SELECT ct.topic, ct.week FROM course_topics AS ct JOIN courses AS c ON c.id = ct.course_id "
              "WHERE c.title = 'Data Structures' ORDER BY ct.topic")
 
@@ -593,13 +598,9 @@ _CREDITS = build_linker(Schema((
           foreign_keys=(ForeignKey(("department_id",), "departments", ("id",)),)),
 )), {("departments", "name"): ["Computer Science"], ("courses", "code"): ["CS 1010", "CS 2110"],
      ("courses", "title"): ["Intro", "Data Structures"]})
-_WEIGHTS = build_linker(Schema((
-    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"))),
-    Table("assessments", (Column("id", "integer"), Column("course_id", "integer"), Column("name", "text"),
-                          Column("kind", "text"), Column("weight_percent", "integer")),
-          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
-)), {("courses", "code"): ["CS 1010", "CE 4229"], ("courses", "title"): ["Intro", "Cloud Computing"],
-     ("assessments", "name"): ["Final Exam", "Quiz 1"]})
+_WEIGHTS = _course_children("assessments", (Column("name", "text"), Column("kind", "text"),
+                                             Column("weight_percent", "integer")),
+                            {("assessments", "name"): ["Final Exam", "Quiz 1"]})
 _GRADED = ("SELECT a.name, a.kind FROM assessments AS a JOIN courses AS c ON c.id = a.course_id "
            "WHERE c.code = 'CE 4229' ORDER BY a.name")
 
