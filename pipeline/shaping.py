@@ -392,6 +392,7 @@ def name_fixed(question: str, sql: str, linker: SchemaLinker) -> str:
              if isinstance(n, exp.EQ) and isinstance(n.this, exp.Column) and isinstance(n.expression, exp.Literal)}
     shown = [e.unalias() for e in tree.expressions]
     shown = [e.this if isinstance(e, (exp.Min, exp.Max)) else e for e in shown]
+    fixed.discard(None)  # (a bare column of a join names no table)
     if not shown or not all(isinstance(c, exp.Column) and qualified(c) in fixed for c in shown):
         return sql
     table, alias = qualified(shown[0]).split(".")[0], shown[0].table
