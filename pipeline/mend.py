@@ -3,6 +3,7 @@ values (`pipeline.linking.SchemaLinker`), then how the rows are shown (`pipeline
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_negation,
                         ground_roles, ground_superlative, order_distinct)
@@ -10,6 +11,8 @@ from .linking import SchemaLinker
 from .shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once, list_values,
                       name_fixed, name_groups, name_not_short, order_periods, order_people, order_sequence,
                       order_unasked, show_groups, show_searched, show_when)
+
+log = logging.getLogger("askdb.mend")
 
 
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
@@ -29,7 +32,17 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     numbers per period in calendar order unless a ranking is asked; the first row for 'the one with the most'
     (counted where it has the most of another table's rows); a table's two keys to one table joined as the question
     names its row; NOT EXISTS for rows that lack something, and the side skipped of 'with one value but not
-    another'; rows of one table listed once through joins that repeat them."""
+    another'; rows of one table listed once through joins that repeat them. A rewrite that fails leaves the
+    statement as the model wrote it (logged): the guard and the read-only role still judge it."""
+    try:
+        return _mend(question, sql, linker, today)
+    except Exception:  # noqa: BLE001 - a heuristic's slip must not cost the asker the answer
+        log.warning("mending failed for %r; the statement is used as written", question, exc_info=True)
+        return sql
+
+
+def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date | None) -> str:
+    """Every mend, in `mend`'s order."""
     sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
     if linker is None:
         return sql
