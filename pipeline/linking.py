@@ -83,6 +83,7 @@ class SchemaLinker:
     schedule: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     places: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     unique: frozenset[str] = frozenset()  # "table.column" no two rows share: its primary key or a unique column
+    dated: frozenset[str] = frozenset()  # "table.column" holding a date, a time or a timestamp
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -215,8 +216,8 @@ class SchemaLinker:
     def drop_invented(self, sql: str, question: str) -> str:
         """`sql` without a condition `column = 'value'` of its WHERE, ANDed to others, that no row can meet (the column
         stores no such value, and all its values were read) and that the question never says (none of the value's
-        words are in it, or a value with a number is not said as written): the model's `first_name = 'Eve' AND last_name =
-        'Smith'` for 'Who teaches CE 4229?'. A value the question says stays, so that asking about what is not there
+        words are in it, or a value with a number is not said as written): the model's `first_name = 'Eve' AND
+        last_name = 'Smith'` for 'Who teaches CE 4229?'. A value the question says stays, so that asking about what is not there
         finds nothing."""
         spoken = [_norm(w) for w in words(question)]
         said, text = set(spoken), f" {' '.join(spoken)} "
@@ -442,7 +443,9 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
                         numeric, originals, periods, complete, joins, names,
                         {t: cols for t, cols in short.items() if cols}, schedule, places,
                         frozenset(f"{t.name}.{c}" for t in schema.tables
-                                  for c in t.unique + t.primary_key[:len(t.primary_key) == 1]))
+                                  for c in t.unique + t.primary_key[:len(t.primary_key) == 1]),
+                        frozenset(f"{t.name}.{c.name}" for t in schema.tables for c in t.columns
+                                  if c.base_type.startswith(("date", "time"))))
 
 
 PLACE_WORDS = frozenset({"room", "location", "building", "venue", "place", "address", "hall", "campus"})

@@ -10,30 +10,30 @@ from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count
 from .linking import SchemaLinker
 from .shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once, list_values,
                       name_fixed, name_groups, name_not_short, order_periods, order_people, order_sequence,
-                      order_unasked, show_groups, show_searched, show_when)
+                      order_unasked, show_compared, show_groups, show_searched, show_when)
 
 log = logging.getLogger("askdb.mend")
 
 
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
          today: dt.date | None = None) -> str:
-    """Every mend by the question's words, in this order: bounds; DISTINCT (and no ORDER BY Postgres refuses with
-    it); the grouped columns listed; people sorted by last then first name. With a linker: values spelled as stored
-    and set to the one named ('this semester' on `today`); a value dropped from a column that cannot hold it where one
+    """Every mend by the question's words, in this order: bounds; DISTINCT (and no ORDER BY Postgres refuses with it);
+    the grouped columns listed; people sorted by last then first name. With a linker: values spelled as stored and
+    set to the one named ('this semester' on `today`); a value dropped from a column that cannot hold it where one
     that does compares it, or the question never says it, or no period was asked; a string or word searched in the
     column that holds it; a value or number the question names added where skipped; a stored number where rows were
     counted; rows named by the name a code shortens; a grouped foreign key named by its table's naming columns; the
     rows of the table asked for listed, not those of a table it joins, without columns of theirs never asked for
-    (where two columns name them), sorted by a column they show; one row's children in the order a column numbering
-    them gives (or heaviest first), showing it; rows found by a word in their name listed with it;
-    their days and times where the question asks when, their room where it asks where; a count asked for
-    each row of a table grouped by them; what names the rows where only a value the question sets was listed; a
-    number every listed row shares not listed; the values of a kind of column where that is all the question names;
-    numbers per period in calendar order unless a ranking is asked; the first row for 'the one with the most'
-    (counted where it has the most of another table's rows); a table's two keys to one table joined as the question
-    names its row; NOT EXISTS for rows that lack something, and the side skipped of 'with one value but not
-    another'; rows of one table listed once through joins that repeat them. A rewrite that fails leaves the
-    statement as the model wrote it (logged): the guard and the read-only role still judge it."""
+    (where two columns name them), a compared date shown and a compared number not, sorted by a column they show;
+    one row's children in the order a column numbering them gives (or heaviest first), showing it; rows found by a
+    word in their name listed with it; their days and times where the question asks when, their room where it asks
+    where; a count asked for each row of a table grouped by them; what names the rows where only a value the
+    question sets was listed; a number every listed row shares not listed; the values of a kind of column where that
+    is all the question names; numbers per period in calendar order unless a ranking is asked; the first row for
+    'the one with the most' (counted where it has the most of another table's rows); a table's two keys to one table
+    joined as the question names its row; NOT EXISTS for rows that lack something, and the side skipped of 'with one
+    value but not another'; rows of one table listed once through joins that repeat them. A rewrite that fails
+    leaves the statement as the model wrote it (logged): the guard and the read-only role still judge it."""
     try:
         return _mend(question, sql, linker, today)
     except Exception:  # noqa: BLE001 - a heuristic's slip must not cost the asker the answer
@@ -54,7 +54,7 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
     sql = ground_count(question, linker.add_named(sql, named), linker)
     sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
-    sql = order_unasked(question, drop_unasked(question, sql, linker), linker)
+    sql = order_unasked(question, show_compared(question, drop_unasked(question, sql, linker), linker), linker)
     sql = show_when(question, show_searched(order_sequence(question, sql, linker), linker), linker)
     sql = drop_fixed(group_each(question, name_fixed(question, sql, linker), linker), linker)
     sql = order_periods(question, list_values(question, sql, linker), linker)

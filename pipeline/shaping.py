@@ -412,7 +412,8 @@ def list_once(sql: str, linker: SchemaLinker) -> str:
         return sql
     listed = [e.unalias() for e in tree.expressions]
     found = from_tables(tree)
-    if len(found) < 2 or len(found) <= len(tree.args.get("joins") or ()) or not listed or not all(isinstance(c, exp.Column) for c in listed):
+    if len(found) < 2 or len(found) <= len(tree.args.get("joins") or ()) or not listed or not all(
+            isinstance(c, exp.Column) for c in listed):
         return sql
     owner = _owner(tree, linker)
     tables = {owner(c) for c in listed}
@@ -451,6 +452,49 @@ def drop_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
     keep = [e for e, c in zip(tree.expressions, listed)
             if c.name in names or f"col:{qualified(c)}" in named or qualified(c) in computed]
     if len(keep) == len(listed):
+        return sql
+    tree.set("expressions", keep)
+    return tree.sql(dialect="postgres")
+
+
+def show_compared(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing named rows kept by comparing one column of theirs with a value, shown as people read such lists:
+    a compared date or time listed, without the row's other dates and times the question does not name ('Which terms
+    end before June?': the name and the end); a compared number neither listed nor sorted by ('Which courses have
+    fewer than 4 credits?': the courses, by code)."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")):
+        return sql
+    listed = [e.unalias() for e in tree.expressions]
+    if not listed or not all(isinstance(c, exp.Column) for c in listed):
+        return sql
+    owner = _owner(tree, linker)
+    tables = {owner(c) for c in listed}
+    table = next(iter(tables)) if len(tables) == 1 else None
+    names = [c for c in listed if c.name in linker.names.get(table, ())]
+    compared = [n.this for n in conditions(tree.args.get("where"))
+                if isinstance(n, (exp.GT, exp.GTE, exp.LT, exp.LTE)) and isinstance(n.this, exp.Column)
+                and isinstance(n.expression, exp.Literal) and owner(n.this) == table]
+    if table is None or not names or len(compared) != 1:
+        return sql
+    column = compared[0].name
+    mine = lambda c: owner(c) == table  # noqa: E731
+    if f"col:{table}.{column}" in linker.numeric:
+        keep = [e for e, c in zip(tree.expressions, listed) if not (mine(c) and c.name == column)]
+        order = tree.args.get("order")
+        if order is not None and any(isinstance(k.this, exp.Column) and mine(k.this) and k.this.name == column
+                                     for k in order.expressions):
+            order.set("expressions", [exp.Ordered(this=k) for k in _name_order(names)])
+    elif f"{table}.{column}" in linker.dated:
+        named = set().union(*(linker.columns_named(w) for w in words(question)))
+        other_date = lambda c: c.name != column and f"{table}.{c.name}" in linker.dated  # noqa: E731
+        keep = [e for e, c in zip(tree.expressions, listed)
+                if not (mine(c) and other_date(c) and f"col:{table}.{c.name}" not in named)]
+        if not any(mine(c) and c.name == column for c in listed):
+            keep.append(compared[0].copy())
+    else:
+        return sql
+    if [e.sql() for e in keep] == [e.sql() for e in tree.expressions]:
         return sql
     tree.set("expressions", keep)
     return tree.sql(dialect="postgres")

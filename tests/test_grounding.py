@@ -9,7 +9,7 @@ from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_bu
 from pipeline.mend import mend
 from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once,
                               list_values, name_fixed, name_groups, name_not_short, order_people, order_sequence,
-                              order_unasked, show_groups, show_searched, show_when)
+                              order_unasked, show_compared, show_groups, show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -733,6 +733,23 @@ def test_an_answer_repeating_the_value_the_question_sets_names_the_rows_instead(
                           ("what time is it", week.replace("MIN(ct.week)", "week").replace("ct.week = 1", "week = 1")
                            .replace("c.title", "title"))]:
         assert name_fixed(question, sql, _WEEKS) == sql
+
+
+def test_a_compared_date_is_shown_and_a_compared_number_is_not():
+    terms = build_linker(Schema((Table("terms", (Column("id", "integer"), Column("name", "text"),
+                                                 Column("starts_on", "date"), Column("ends_on", "date"))),)), {})
+    both = "SELECT name, starts_on, ends_on FROM terms WHERE ends_on < '2026-06-01' ORDER BY ends_on"
+    assert show_compared("Which terms end before June?", both, terms) == both.replace("starts_on, ", "")
+    assert show_compared("Which terms end before June?", "SELECT name FROM terms WHERE ends_on < '2026-06-01'",
+                         terms) == "SELECT name, ends_on FROM terms WHERE ends_on < '2026-06-01'"
+    assert show_compared("terms ending before June and when they start", both, terms) == both  # a start asked for
+    credits = "SELECT code, title, credits FROM courses WHERE credits < 4 ORDER BY credits"
+    assert mend("Which courses have fewer than 4 credits?", credits, _CREDITS) == (
+        "SELECT code, title FROM courses WHERE credits < 4 ORDER BY code")
+    for sql in ("SELECT code, title, credits FROM courses WHERE credits > (SELECT AVG(credits) FROM courses)",
+                "SELECT credits FROM courses WHERE credits < 4",  # nothing names the rows
+                credits + " LIMIT 3"):  # the few with the fewest
+        assert show_compared("Which courses have fewer than 4 credits?", sql, _CREDITS) == sql
 
 
 def test_a_table_noun_before_another_only_qualifies_it():

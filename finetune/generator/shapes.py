@@ -250,7 +250,13 @@ def filter_compare(ctx: Ctx, rng: random.Random) -> Candidate | None:
     q.cond(cls(this=q.col(q.root_alias, col), expression=lit(value)))
     shown = _show_cols(t, rng, 2)
     cols = [q.col(q.root_alias, c) for c in shown if c != col] + [q.col(q.root_alias, col)]
-    tree = q.select(*cols, order=[q.col(q.root_alias, col)])
+    order = [q.col(q.root_alias, col)]
+    if t.labels:
+        # Named rows as pipeline.shaping.show_compared lists them: a compared date or time beside the names, sorted
+        # by it; a compared number not at all, the rows by name.
+        cols = [q.col(q.root_alias, c) for c in t.labels] + [q.col(q.root_alias, col)] * (col not in t.numbers)
+        order = [q.col(q.root_alias, c) for c in _sort_cols(t, list(t.labels))] if col in t.numbers else order
+    tree = q.select(*cols, order=order)
     return _cand("filter_compare", tree, [t.name], "filter_cmp",
                  {"Ts": noun(rng, t, many=True), "col": colname(col), "op": rng.choice(words[op]), "val": show(value)})
 
