@@ -460,8 +460,8 @@ def drop_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
 def show_compared(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` listing named rows kept by comparing one column of theirs with a value, shown as people read such lists:
     a compared date or time listed, without the row's other dates and times the question does not name ('Which terms
-    end before June?': the name and the end); a compared number neither listed nor sorted by ('Which courses have
-    fewer than 4 credits?': the courses, by code)."""
+    end before June?': the name and the end); a compared number neither listed nor sorted by where two columns name
+    the rows ('Which courses have fewer than 4 credits?': the courses, by code)."""
     tree = parse_statement(sql)
     if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")):
         return sql
@@ -480,6 +480,8 @@ def show_compared(question: str, sql: str, linker: SchemaLinker) -> str:
     column = compared[0].name
     mine = lambda c: owner(c) == table  # noqa: E731
     if f"col:{table}.{column}" in linker.numeric:
+        if len(linker.names.get(table, ())) < 2:
+            return sql  # (as `drop_unasked`: rows one column names, an assessment, keep what tells them apart)
         keep = [e for e, c in zip(tree.expressions, listed) if not (mine(c) and c.name == column)]
         order = tree.args.get("order")
         if order is not None and any(isinstance(k.this, exp.Column) and mine(k.this) and k.this.name == column

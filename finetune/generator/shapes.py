@@ -251,9 +251,9 @@ def filter_compare(ctx: Ctx, rng: random.Random) -> Candidate | None:
     shown = _show_cols(t, rng, 2)
     cols = [q.col(q.root_alias, c) for c in shown if c != col] + [q.col(q.root_alias, col)]
     order = [q.col(q.root_alias, col)]
-    if t.labels:
+    if t.labels and (col not in t.numbers or len(t.labels) >= 2):
         # Named rows as pipeline.shaping.show_compared lists them: a compared date or time beside the names, sorted
-        # by it; a compared number not at all, the rows by name.
+        # by it; a compared number not at all where two columns name them, the rows by name.
         cols = [q.col(q.root_alias, c) for c in t.labels] + [q.col(q.root_alias, col)] * (col not in t.numbers)
         order = [q.col(q.root_alias, c) for c in _sort_cols(t, list(t.labels))] if col in t.numbers else order
     tree = q.select(*cols, order=order)
