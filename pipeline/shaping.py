@@ -164,6 +164,20 @@ def _owner(tree: exp.Expression, linker: SchemaLinker):
     return owner
 
 
+def _plain_list(sql: str, linker: SchemaLinker, without: tuple[str, ...] = ("group",)):
+    """For a SELECT of plain columns without the clauses `without`: the parsed statement, its listed columns, a
+    function naming a column's table (`_owner`) and the one table they all belong to (None if not one); else None."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in without):
+        return None
+    listed = [e.unalias() for e in tree.expressions]
+    if not listed or not all(isinstance(c, exp.Column) for c in listed):
+        return None
+    owner = _owner(tree, linker)
+    tables = {owner(c) for c in listed}
+    return tree, listed, owner, next(iter(tables)) if len(tables) == 1 else None
+
+
 def drop_fixed(sql: str, linker: SchemaLinker) -> str:
     """`sql` listing rows by their names without a number every one of them has (`c.credits` of 'Which EE courses
     are worth 3 credits?', set by an equality), nor sorting by it: a column of one value says nothing per row."""
@@ -355,18 +369,15 @@ def show_when(question: str, sql: str, linker: SchemaLinker) -> str:
     ('When and where does Data Structures meet?') with the columns saying when, and where it asks where, the room."""
     said = respell(question, PLAIN_WORDS)
     when, where = bool(_WHEN.search(said)), bool(_WHERE.search(said))
-    tree = parse_statement(sql)
-    if not (when or where) or not isinstance(tree, exp.Select) or tree.args.get("group"):
+    plain = _plain_list(sql, linker) if when or where else None
+    if plain is None:
         return sql
-    listed = [e.unalias() for e in tree.expressions]
-    if not listed or not all(isinstance(c, exp.Column) for c in listed):
-        return sql
+    tree, listed, owner, _ = plain
     asked = lambda t: linker.schedule.get(t, ()) * when + linker.places.get(t, ()) * where  # noqa: E731
     timed = [t for t in tree.find_all(exp.Table) if asked(t.name)]
     if len(timed) != 1:
         return sql
     table, alias = timed[0].name, timed[0].alias_or_name
-    owner = _owner(tree, linker)
     shown = {c.name for c in listed if owner(c) == table}
     wanted = asked(table)
     qualify = alias if len(list(tree.find_all(exp.Table))) > 1 else None
@@ -407,17 +418,13 @@ def name_fixed(question: str, sql: str, linker: SchemaLinker) -> str:
 def list_once(sql: str, linker: SchemaLinker) -> str:
     """`sql` listing, through joins, columns of one table only, among them one no two of its rows share (a course's
     code), with DISTINCT: 'Which CE courses are offered this semester?' lists each course once, not once a section."""
-    tree = parse_statement(sql)
-    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "distinct")):
+    plain = _plain_list(sql, linker, ("group", "having", "distinct"))
+    if plain is None:
         return sql
-    listed = [e.unalias() for e in tree.expressions]
+    tree, listed, owner, table = plain
     found = from_tables(tree)
-    if len(found) < 2 or len(found) <= len(tree.args.get("joins") or ()) or not listed or not all(
-            isinstance(c, exp.Column) for c in listed):
+    if len(found) < 2 or len(found) <= len(tree.args.get("joins") or ()):
         return sql
-    owner = _owner(tree, linker)
-    tables = {owner(c) for c in listed}
-    table = next(iter(tables)) if len(tables) == 1 else None
     # (The same table twice, a course and its prerequisite, lists two rows by one name.)
     if table is None or sum(t.name == table for t in found) != 1 or not any(
             f"{table}.{c.name}" in linker.unique for c in listed):
@@ -462,15 +469,10 @@ def show_compared(question: str, sql: str, linker: SchemaLinker) -> str:
     a compared date or time listed, without the row's other dates and times the question does not name ('Which terms
     end before June?': the name and the end); a compared number neither listed nor sorted by where two columns name
     the rows ('Which courses have fewer than 4 credits?': the courses, by code)."""
-    tree = parse_statement(sql)
-    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")):
+    plain = _plain_list(sql, linker, ("group", "having", "limit"))
+    if plain is None:
         return sql
-    listed = [e.unalias() for e in tree.expressions]
-    if not listed or not all(isinstance(c, exp.Column) for c in listed):
-        return sql
-    owner = _owner(tree, linker)
-    tables = {owner(c) for c in listed}
-    table = next(iter(tables)) if len(tables) == 1 else None
+    tree, listed, owner, table = plain
     names = [c for c in listed if c.name in linker.names.get(table, ())]
     compared = [n.this for n in conditions(tree.args.get("where"))
                 if isinstance(n, (exp.GT, exp.GTE, exp.LT, exp.LTE)) and isinstance(n.this, exp.Column)
@@ -582,22 +584,16 @@ def order_sequence(question: str, sql: str, linker: SchemaLinker) -> str:
 def show_searched(sql: str, linker: SchemaLinker) -> str:
     """`sql` listing other columns of the rows it finds by a word in their naming column ('what week do we cover
     kubernetes in CE 4229': the week) listing that column too: a word can find several rows, each to be told apart."""
-    tree = parse_statement(sql)
-    if not isinstance(tree, exp.Select) or tree.args.get("group"):
+    plain = _plain_list(sql, linker)
+    if plain is None or plain[3] is None:
         return sql
-    cols = [e.unalias() for e in tree.expressions]
-    if not cols or not all(isinstance(c, exp.Column) for c in cols):
-        return sql
-    owner = _owner(tree, linker)
-    table = {owner(c) for c in cols}
-    if len(table) != 1 or None in table:
-        return sql
+    tree, cols, owner, table = plain
     # The column naming the rows, or where none does (a course's topics), the text searched.
-    names = linker.names.get(next(iter(table)))
+    names = linker.names.get(table)
     if names and any(c.name in names for c in cols):
         return sql
     searched = [n.this for n in conditions(tree.args.get("where")) if isinstance(n, exp.ILike)
-                and isinstance(n.this, exp.Column) and (not names or n.this.name in names) and owner(n.this) in table
+                and isinstance(n.this, exp.Column) and (not names or n.this.name in names) and owner(n.this) == table
                 and n.this.name not in {c.name for c in cols}]
     if len(searched) != 1:
         return sql
