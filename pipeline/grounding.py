@@ -231,9 +231,10 @@ def ground_superlative(question: str, sql: str, linker: SchemaLinker) -> str:
     order = exp.Ordered(this=numbers[0].copy(), desc=bool(m.group(1)))
     tree.set("order", exp.Order(expressions=[order]))
     # The one row is told by what names it and the number it wins by, not by every column listed for a list.
-    names = linker.names.get((qualified(numbers[0]) or ".").split(".")[0], ())
-    named = [e for e in tree.expressions if isinstance(e.unalias(), exp.Column) and e.unalias().name in names
-             and qualified(e.unalias()) == f"{qualified(numbers[0]).split('.')[0]}.{e.unalias().name}"]
+    table = qualified(numbers[0]).split(".")[0]
+    names = linker.names.get(table, ())
+    named = [e for e in tree.expressions if isinstance(c := e.unalias(), exp.Column) and c.name in names
+             and qualified(c) == f"{table}.{c.name}"]
     if named:
         tree.set("expressions", named + [e for e in tree.expressions if e.unalias() is numbers[0]])
     return tree.limit(1).sql(dialect="postgres")

@@ -217,8 +217,8 @@ class SchemaLinker:
         """`sql` without a condition `column = 'value'` of its WHERE, ANDed to others, that no row can meet (the column
         stores no such value, and all its values were read) and that the question never says (none of the value's
         words are in it, or a value with a number is not said as written): the model's `first_name = 'Eve' AND
-        last_name = 'Smith'` for 'Who teaches CE 4229?'. A value the question says stays, so that asking about what is not there
-        finds nothing."""
+        last_name = 'Smith'` for 'Who teaches CE 4229?'. A value the question says stays, so that asking about what
+        is not there finds nothing."""
         spoken = [_norm(w) for w in words(question)]
         said, text = set(spoken), f" {' '.join(spoken)} "
 

@@ -178,6 +178,19 @@ def _plain_list(sql: str, linker: SchemaLinker, without: tuple[str, ...] = ("gro
     return tree, listed, owner, next(iter(tables)) if len(tables) == 1 else None
 
 
+def _columns_said(question: str, linker: SchemaLinker) -> set[str]:
+    """The columns ("col:table.column") the question's words name."""
+    return set().union(*(linker.columns_named(w) for w in words(question)))
+
+
+def _set_by_value(tree: exp.Select, qualified) -> set[str]:
+    """The columns ("table.column") its WHERE sets equal to a literal at its top level (a bare column of a join,
+    which names no table, left out)."""
+    return {name for node in conditions(tree.args.get("where")) if isinstance(node, exp.EQ)
+            and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
+            and (name := qualified(node.this)) is not None}
+
+
 def drop_fixed(sql: str, linker: SchemaLinker) -> str:
     """`sql` listing rows by their names without a number every one of them has (`c.credits` of 'Which EE courses
     are worth 3 credits?', set by an equality), nor sorting by it: a column of one value says nothing per row."""
@@ -185,9 +198,7 @@ def drop_fixed(sql: str, linker: SchemaLinker) -> str:
     if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "distinct")):
         return sql
     qualified = column_names(tree)
-    fixed = {qualified(node.this) for node in conditions(tree.args.get("where"))
-             if isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression,
-                                                                                             exp.Literal)}
+    fixed = _set_by_value(tree, qualified)
     listed = [e.unalias() for e in tree.expressions]
     if not all(isinstance(c, exp.Column) for c in listed):
         return sql
@@ -399,11 +410,9 @@ def name_fixed(question: str, sql: str, linker: SchemaLinker) -> str:
     if re.search(rf"\b({MOST}|{LEAST}|first|last|earliest|latest|min\w*|max\w*|how many|number of|count)\b", said):
         return sql
     qualified = column_names(tree)
-    fixed = {qualified(n.this) for n in conditions(tree.args.get("where"))
-             if isinstance(n, exp.EQ) and isinstance(n.this, exp.Column) and isinstance(n.expression, exp.Literal)}
+    fixed = _set_by_value(tree, qualified)
     shown = [e.unalias() for e in tree.expressions]
     shown = [e.this if isinstance(e, (exp.Min, exp.Max)) else e for e in shown]
-    fixed.discard(None)  # (a bare column of a join names no table)
     if not shown or not all(isinstance(c, exp.Column) and qualified(c) in fixed for c in shown):
         return sql
     table, alias = qualified(shown[0]).split(".")[0], shown[0].table
@@ -453,7 +462,7 @@ def drop_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
     names = linker.names.get(next(iter(tables)), ()) if len(tables) == 1 else ()
     if len(names) < 2 or not set(names) <= {c.name for c in listed}:
         return sql
-    named = set().union(*(linker.columns_named(w) for w in words(question)))
+    named = _columns_said(question, linker)
     computed = {qualified(n.this) for n in tree.find_all(exp.Binary)
                 if isinstance(n.this, exp.Column) and n.expression.find(exp.Select)}
     keep = [e for e, c in zip(tree.expressions, listed)
@@ -490,7 +499,7 @@ def show_compared(question: str, sql: str, linker: SchemaLinker) -> str:
                                      for k in order.expressions):
             order.set("expressions", [exp.Ordered(this=k) for k in _name_order(names)])
     elif f"{table}.{column}" in linker.dated:
-        named = set().union(*(linker.columns_named(w) for w in words(question)))
+        named = _columns_said(question, linker)
         other_date = lambda c: c.name != column and f"{table}.{c.name}" in linker.dated  # noqa: E731
         keep = [e for e, c in zip(tree.expressions, listed)
                 if not (mine(c) and other_date(c) and f"col:{table}.{c.name}" not in named)]
@@ -515,7 +524,7 @@ def order_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
     if not all(isinstance(c, exp.Column) for c in listed) or len({c.table for c in listed}) != 1:
         return sql
     qualified = column_names(tree)
-    named = set().union(*(linker.columns_named(w) for w in words(question)))
+    named = _columns_said(question, linker)
     shown = {(c.table, c.name) for c in listed}
     for key in order.expressions:
         c = key.this

@@ -251,11 +251,13 @@ def filter_compare(ctx: Ctx, rng: random.Random) -> Candidate | None:
     shown = _show_cols(t, rng, 2)
     cols = [q.col(q.root_alias, c) for c in shown if c != col] + [q.col(q.root_alias, col)]
     order = [q.col(q.root_alias, col)]
-    if t.labels and (col not in t.numbers or len(t.labels) >= 2):
-        # Named rows as pipeline.shaping.show_compared lists them: a compared date or time beside the names, sorted
-        # by it; a compared number not at all where two columns name them, the rows by name.
-        cols = [q.col(q.root_alias, c) for c in t.labels] + [q.col(q.root_alias, col)] * (col not in t.numbers)
-        order = [q.col(q.root_alias, c) for c in _sort_cols(t, list(t.labels))] if col in t.numbers else order
+    # Named rows as pipeline.shaping.show_compared lists them: a compared date or time beside the names, sorted by
+    # it; a compared number not at all where two columns name them, the rows by name.
+    labels = [q.col(q.root_alias, c) for c in t.labels]
+    if t.labels and col not in t.numbers:
+        cols = labels + [q.col(q.root_alias, col)]
+    elif len(t.labels) >= 2:
+        cols, order = labels, [q.col(q.root_alias, c) for c in _sort_cols(t, list(t.labels))]
     tree = q.select(*cols, order=order)
     return _cand("filter_compare", tree, [t.name], "filter_cmp",
                  {"Ts": noun(rng, t, many=True), "col": colname(col), "op": rng.choice(words[op]), "val": show(value)})
@@ -650,6 +652,7 @@ def group_agg(ctx: Ctx, rng: random.Random) -> Candidate | None:
     q = Query(ctx.profile, t.name)
     groups = [("cat", c) for c in t.categories] + [("fk", f) for f in t.fks if _tp(ctx, f.ref_table).labels]
     kind, g = rng.choice(groups)
+    start = None
     if kind == "cat":
         keys = [q.col(q.root_alias, g)]
         order = [k.copy() for k in keys]
@@ -658,13 +661,12 @@ def group_agg(ctx: Ctx, rng: random.Random) -> Candidate | None:
         pa = q.join_parent(q.root_alias, g)
         keys = _labels(q, pa, _tp(ctx, g.ref_table))
         parent = _tp(ctx, g.ref_table)
-        order = _label_order(keys, parent) if parent.person else [k.copy() for k in keys]
-        gname = g.label
-    group = [k.copy() for k in keys]
-    if kind == "fk" and ctx.profile.period and parent.name == ctx.profile.period.table and parent.dates:
         # Periods (terms) in calendar order, not by name, as pipeline.shaping.order_periods puts them.
-        order = [q.col(pa, parent.dates[0])]
-        group.append(order[0].copy())
+        start = _period_start(ctx, q, pa, parent)
+        order = [start] if start is not None else (
+            _label_order(keys, parent) if parent.person else [k.copy() for k in keys])
+        gname = g.label
+    group = [k.copy() for k in keys] + ([start.copy()] if start is not None else [])
     tree = q.select(*keys, cls(this=q.col(q.root_alias, col)), group=group, order=order)
     return _cand("group_agg", tree, list(q.aliases.values()), "per_group_agg",
                  {"fn": rng.choice(words), "col": colname(col), "G": gname, "Ts": noun(rng, t, many=True)})
@@ -674,10 +676,18 @@ def _per_parent_order(ctx: Ctx, q: Query, parent: TableProfile, labels: list[exp
                       alias: str) -> tuple[list[exp.Expression], list[exp.Expression]]:
     """GROUP BY and ORDER BY of a count per parent row: most first, but periods (terms) in calendar order."""
     group = [c.copy() for c in labels]
-    if ctx.profile.period and parent.name == ctx.profile.period.table and parent.dates:
-        start = q.col(q.root_alias, parent.dates[0])
+    start = _period_start(ctx, q, q.root_alias, parent)
+    if start is not None:
         return group + [start], [start.copy()]
     return group, [desc(exp.column(alias))]
+
+
+def _period_start(ctx: Ctx, q: Query, alias: str, t: TableProfile) -> exp.Column | None:
+    """The column a period table's rows (terms) start on, as `alias`'s, which sorts them in calendar order; None for
+    any other table."""
+    if ctx.profile.period and t.name == ctx.profile.period.table and t.dates:
+        return q.col(alias, t.dates[0])
+    return None
 
 
 def having(ctx: Ctx, rng: random.Random) -> Candidate | None:
