@@ -424,6 +424,52 @@ def name_fixed(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+def show_parents(sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing rows that no column of theirs names (topics, sections), joined to the rows they belong to
+    without fixing which one ('what are the week 1 topics for CS courses'): each shown with its own (the course's
+    code, first): a list of topics of several courses says whose each is."""
+    plain = _plain_list(sql, linker, ("group", "having", "distinct"))
+    if plain is None or plain[3] is None:
+        return sql
+    tree, listed, owner, table = plain
+    names = linker.names.get(table, ())
+    if len(names) > 1 or any(f"{table}.{n}" in linker.unique for n in names):
+        return sql  # (rows their own columns name: people, courses)
+    found = from_tables(tree)
+    if sum(t.name == table for t in found) != 1:
+        return sql
+    alias = {t.alias_or_name: t.name for t in found}
+    mine = next(t.alias_or_name for t in found if t.name == table)
+    ons = [c for j in tree.args.get("joins") or () for c in conditions(exp.Where(this=j.args["on"]))
+           if j.args.get("on") is not None]
+    parents = set()
+    for node in ons:
+        if not (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column)
+                and isinstance(node.expression, exp.Column)):
+            continue
+        for child, parent in ((node.this, node.expression), (node.expression, node.this)):
+            edge = (alias.get(child.table), child.name, alias.get(parent.table), parent.name)
+            if child.table == mine and edge in linker.joins and linker.names.get(edge[2]):
+                parents.add(parent.table)
+    if len(parents) != 1:
+        return sql
+    parent = next(iter(parents))
+    ptable = alias[parent]
+    pnames = linker.names[ptable]
+    # A parent set to one row (by its name, code or key) is already said by the question.
+    fixed = {n.this.name for n in conditions(tree.args.get("where")) if isinstance(n, exp.EQ)
+             and isinstance(n.this, exp.Column) and n.this.table == parent}
+    if any(f"{ptable}.{c}" in linker.unique or c in pnames for c in fixed) or any(owner(c) == ptable for c in listed):
+        return sql
+    shown = [n for n in pnames if f"{ptable}.{n}" in linker.unique][:1] or list(pnames)
+    cols = [exp.column(n, table=parent) for n in shown]
+    tree.set("expressions", cols + list(tree.expressions))
+    order = tree.args.get("order")
+    if order is not None and not tree.args.get("limit"):
+        order.set("expressions", [exp.Ordered(this=c.copy()) for c in cols] + list(order.expressions))
+    return tree.sql(dialect="postgres")
+
+
 def list_once(sql: str, linker: SchemaLinker) -> str:
     """`sql` listing, through joins, columns of one table only, among them one no two of its rows share (a course's
     code), with DISTINCT: 'Which CE courses are offered this semester?' lists each course once, not once a section."""

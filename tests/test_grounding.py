@@ -9,7 +9,7 @@ from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_bu
 from pipeline.mend import mend
 from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once,
                               list_values, name_fixed, name_groups, name_not_short, order_people, order_sequence,
-                              order_unasked, show_compared, show_groups, show_searched, show_when)
+                              order_unasked, show_compared, show_groups, show_parents, show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -928,3 +928,49 @@ def test_a_rewrite_that_fails_leaves_the_statement_as_written(monkeypatch, caplo
     with caplog.at_level("WARNING", logger="askdb.mend"):
         assert mend("what's covered in week 1", sql, _WEEKS) == sql
     assert "used as written" in caplog.text
+
+
+_FACULTY = build_linker(Schema((
+    Table("departments", (Column("id", "integer"), Column("code", "text"), Column("name", "text"),
+                          Column("building", "text")), ("id",), unique=("code",)),
+    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"),
+                      Column("level", "text"), Column("department_id", "integer")), ("id",), unique=("code",),
+          foreign_keys=(ForeignKey(("department_id",), "departments", ("id",)),)),
+    Table("course_topics", (Column("id", "integer"), Column("course_id", "integer"), Column("week", "integer"),
+                            Column("topic", "text")), ("id",),
+          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
+    Table("instructors", (Column("id", "integer"), Column("first_name", "text"), Column("last_name", "text"),
+                          Column("department_id", "integer")), ("id",),
+          foreign_keys=(ForeignKey(("department_id",), "departments", ("id",)),)),
+)), {("departments", "code"): ["CS", "CE"], ("courses", "code"): ["CS 2110"], ("courses", "level"): ["graduate"],
+     ("courses", "title"): ["Data Structures"], ("course_topics", "topic"): ["Arrays"]})
+_WEEK_ONE = ("SELECT ct.topic FROM course_topics AS ct JOIN courses AS c ON c.id = ct.course_id "
+             "JOIN departments AS d ON d.id = c.department_id WHERE d.code = 'CS' AND ct.week = 1 ORDER BY ct.topic")
+
+
+def test_children_of_several_rows_are_listed_with_the_row_each_belongs_to():
+    assert show_parents(_WEEK_ONE, _FACULTY) == _WEEK_ONE.replace("SELECT ct.topic", "SELECT c.code, ct.topic") \
+        .replace("ORDER BY ct.topic", "ORDER BY c.code, ct.topic")
+    graduate = ("SELECT ct.week, ct.topic FROM course_topics AS ct JOIN courses AS c ON c.id = ct.course_id "
+                "WHERE c.level = 'graduate' LIMIT 5")
+    assert show_parents(graduate, _FACULTY) == graduate.replace("SELECT ct.week", "SELECT c.code, ct.week")
+    # The week every row shares is then left out, the rows sorted by their course.
+    week = _WEEK_ONE.replace("SELECT ct.topic", "SELECT ct.topic, ct.week").replace("BY ct.topic", "BY ct.week")
+    assert mend("what are the week 1 topics for CS courses", week, _FACULTY) == _WEEK_ONE.replace(
+        "SELECT ct.topic", "SELECT c.code, ct.topic").replace("ORDER BY ct.topic", "ORDER BY c.code")
+
+
+@pytest.mark.parametrize("sql", [
+    _WEEK_ONE.replace("d.code = 'CS'", "c.code = 'CS 2110'"),  # one course, by its code
+    _WEEK_ONE.replace("d.code = 'CS'", "c.title = 'Data Structures'"),  # or by its title
+    _WEEK_ONE.replace("SELECT ct.topic", "SELECT c.title, ct.topic"),  # the course already shown
+    _WEEK_ONE.replace("SELECT", "SELECT DISTINCT"),  # the different topics, whoever's
+    "SELECT topic FROM course_topics WHERE week = 1",  # no course joined
+    "SELECT COUNT(*) FROM course_topics AS ct JOIN courses AS c ON c.id = ct.course_id WHERE c.level = 'graduate'",
+    "SELECT c.code, c.title FROM courses AS c JOIN departments AS d ON d.id = c.department_id "
+    "WHERE d.building = 'Noether Hall'",  # rows a column of theirs names
+    "SELECT i.first_name, i.last_name FROM instructors AS i JOIN departments AS d ON d.id = i.department_id "
+    "WHERE d.building = 'Noether Hall'",  # people
+])
+def test_children_of_one_row_and_rows_named_by_their_own_columns_are_left_alone(sql):
+    assert show_parents(sql, _FACULTY) == sql
