@@ -124,8 +124,7 @@ def group_each(question: str, sql: str, linker: SchemaLinker) -> str:
             alias = only_alias(tree, table)
             if alias is None:
                 continue
-            keys = linker.names.get(table) or tuple(c for c in _columns_of(linker, table)
-                                                    if c in ("number", f"{singular(humanise(table))}_number"))
+            keys = _row_keys(linker, table)
             if not keys:
                 return sql
             qualify = alias if len(list(tree.find_all(exp.Table))) > 1 else None
@@ -135,6 +134,12 @@ def group_each(question: str, sql: str, linker: SchemaLinker) -> str:
             tree.set("order", exp.Order(expressions=[exp.Ordered(this=k) for k in _name_order(cols)]))
             return tree.sql(dialect="postgres")
     return sql
+
+
+def _row_keys(linker: SchemaLinker, table: str) -> tuple[str, ...]:
+    """The columns telling `table`'s rows apart to a reader: its naming columns, else its number (`section_number`)."""
+    return linker.names.get(table) or tuple(c for c in _columns_of(linker, table)
+                                            if c in ("number", f"{singular(humanise(table))}_number"))
 
 
 def _group_by_row(linker: SchemaLinker, table: str, alias: str | None, names: list[exp.Column]) -> exp.Group:
@@ -393,9 +398,24 @@ def show_when(question: str, sql: str, linker: SchemaLinker) -> str:
     wanted = asked(table)
     qualify = alias if len(list(tree.find_all(exp.Table))) > 1 else None
     add = [exp.column(c, table=qualify) for c in wanted if c not in shown]
-    if not add:
+    # Columns of a table the question never names (who teaches it, for 'When does Embedded Systems meet?') give way
+    # to what tells the scheduled rows apart (a section's number).
+    links = linker.question_links(question)
+    unasked = [e for e, c in zip(tree.expressions, listed) if owner(c) not in (table, None)
+               and not any(item.split(":", 1)[1].startswith(f"{owner(c)}.") or item == f"tab:{owner(c)}"
+                           for item in links)]
+    if not add and not unasked:
         return sql
-    tree.set("expressions", list(tree.expressions) + add)
+    kept = [e for e in tree.expressions if e not in unasked]
+    if unasked and not any(owner(c) == table and c.name not in wanted for c in listed):
+        kept = [exp.column(k, table=qualify) for k in _row_keys(linker, table) if k not in shown] + kept
+    tree.set("expressions", kept + add)
+    order = tree.args.get("order")
+    if unasked and order is not None:
+        gone = {owner(e.unalias()) for e in unasked}
+        rest = [k for k in order.expressions if not (isinstance(k.this, exp.Column) and owner(k.this) in gone)]
+        keys = [e.unalias() for e in kept if owner(e.unalias()) == table]
+        order.set("expressions", rest or [exp.Ordered(this=k.copy()) for k in keys[:1]])
     return tree.sql(dialect="postgres")
 
 

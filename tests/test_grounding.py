@@ -671,10 +671,13 @@ _SCHEDULE = build_linker(Schema((
     Table("sections", (Column("id", "integer"), Column("course_id", "integer"), Column("section_number", "text"),
                        Column("room", "text"), Column("meeting_days", "text"),
                        Column("start_time", "time without time zone"), Column("end_time", "time without time zone"),
-                       Column("capacity", "integer")),
-          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
+                       Column("capacity", "integer"), Column("instructor_id", "integer")),
+          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),
+                        ForeignKey(("instructor_id",), "instructors", ("id",)))),
     Table("terms", (Column("id", "integer"), Column("name", "text"), Column("ends_on", "date"))),
-)), {("courses", "title"): ["Data Structures"], ("terms", "name"): ["Spring 2026"]})
+    Table("instructors", (Column("id", "integer"), Column("first_name", "text"), Column("last_name", "text"))),
+)), {("courses", "title"): ["Data Structures"], ("terms", "name"): ["Spring 2026"],
+     ("instructors", "last_name"): ["Chen"]})
 _ROOMS = ("SELECT s.section_number, s.room FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
           "WHERE c.title = 'Data Structures'")
 
@@ -689,6 +692,22 @@ def test_when_asks_for_the_days_and_times_and_where_for_the_room():
         "s.section_number FROM", "s.section_number, s.meeting_days, s.start_time, s.end_time FROM")
     assert show_when("Where does Data Structures meet?", numbers, _SCHEDULE) == numbers.replace(
         "s.section_number FROM", "s.section_number, s.room FROM")
+
+
+def test_when_lists_the_scheduled_rows_not_columns_of_a_table_the_question_never_names():
+    taught = ("SELECT DISTINCT i.first_name, i.last_name, s.meeting_days, s.start_time, s.end_time FROM sections AS s "
+              "JOIN courses AS c ON c.id = s.course_id JOIN instructors AS i ON i.id = s.instructor_id "
+              "WHERE c.title = 'Data Structures' ORDER BY i.last_name, i.first_name")
+    assert show_when("When does Data Structures meet?", taught, _SCHEDULE) == taught.replace(
+        "i.first_name, i.last_name, s.meeting_days", "s.section_number, s.meeting_days").replace(
+        "ORDER BY i.last_name, i.first_name", "ORDER BY s.section_number")
+    # The people the question names stay, and so does a number already listed.
+    chen = taught.replace("c.title = 'Data Structures'", "i.last_name = 'Chen'")
+    assert show_when("When does professor Chen teach?", chen, _SCHEDULE) == chen
+    numbered = taught.replace("DISTINCT i.first_name, i.last_name", "DISTINCT s.section_number, i.last_name")
+    assert show_when("When does Data Structures meet?", numbered, _SCHEDULE) == numbered.replace(
+        "s.section_number, i.last_name, ", "s.section_number, ").replace(
+        "ORDER BY i.last_name, i.first_name", "ORDER BY s.section_number")
 
 
 @pytest.mark.parametrize("question, sql", [
