@@ -271,13 +271,15 @@ class SchemaLinker:
                 continue
             key = _value_key(values[0])
             holders = [c for c, v in self.originals.get(key, {}).items() if v is not None]
+            if item in holders and [h for h in holders if h.split(".")[0] in everywhere] == [item]:
+                holders = [item]  # ('Chen' names an instructor and a student: the one the statement reads)
             if holders != [item] and item not in periods or key in used or item in compared or key in self.tables:
                 continue  # ('professors' names the instructors table as much as the title 'Professor')
             if table in picked:
                 continue  # 'professor Okafor' is picked by the name, 'Electrical Engineering' by the code 'EE'
             alias = only_alias(tree, table)
             if alias is None and table not in everywhere:
-                alias = self._join_table(tree, table)
+                alias = self.join_table(tree, table)
             if alias is not None:
                 alone = len(list(tree.find_all(exp.Table))) == 1
                 and_where(tree, exp.column(column, table=None if alone else alias).eq(exp.Literal.string(values[0])))
@@ -285,7 +287,7 @@ class SchemaLinker:
                 changed = True
         return tree.sql(dialect="postgres") if changed else sql
 
-    def _join_table(self, tree: exp.Select, table: str, *, child: bool = False) -> str | None:
+    def join_table(self, tree: exp.Select, table: str, *, child: bool = False) -> str | None:
         """Join `table` to `tree` through the one foreign key a table of its FROM has to it (`child`: that it has to a
         table of the FROM); its alias."""
         ways = [(t, fk) for t in from_tables(tree) for fk in self.joins
@@ -359,7 +361,7 @@ class SchemaLinker:
             table, column = next(iter(holders)).removeprefix("val:").split(".", 1)
             alias, present = only_alias(tree, table), list(tree.find_all(exp.Table))
             if alias is None and all(t.name != table for t in present):
-                alias = self._join_table(tree, table, child=True)
+                alias = self.join_table(tree, table, child=True)
             if alias is None:
                 continue
             alone = len(list(tree.find_all(exp.Table))) == 1

@@ -8,9 +8,10 @@ import logging
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_negation,
                         ground_roles, ground_superlative, order_distinct)
 from .linking import SchemaLinker
-from .shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once, list_values,
-                      name_fixed, name_groups, name_not_short, order_periods, order_people, order_sequence,
-                      order_unasked, show_compared, show_groups, show_parents, show_searched, show_when)
+from .shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once, list_theirs,
+                      list_values, name_fixed, name_groups, name_not_short, order_periods, order_people,
+                      order_sequence, order_unasked, show_compared, show_groups, show_parents, show_searched,
+                      show_when)
 
 log = logging.getLogger("askdb.mend")
 
@@ -56,7 +57,8 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
     sql = order_unasked(question, show_compared(question, drop_unasked(question, sql, linker), linker), linker)
     sql = show_when(question, show_searched(order_sequence(question, sql, linker), linker), linker)
-    sql = drop_fixed(group_each(question, show_parents(name_fixed(question, sql, linker), linker), linker), linker)
+    sql = show_parents(list_theirs(question, name_fixed(question, sql, linker), linker), linker)
+    sql = drop_fixed(group_each(question, sql, linker), linker)
     sql = order_periods(question, list_values(question, sql, linker), linker)
     sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}

@@ -444,6 +444,59 @@ def name_fixed(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+_ASKS_FOR_ROW = re.compile(r"^\s*(who|whom|whose)\b|\bnamed?\b")
+
+
+def list_theirs(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` answering a question about one row it names ('What does professor Karimi teach this semester?') with
+    only that row's names, listing the rows of the table joined to it instead: their names, else the named rows
+    they belong to and their number (each course and section number): the question already says who."""
+    plain = _plain_list(sql, linker, ("group", "having", "limit"))
+    if plain is None or plain[3] is None:
+        return sql
+    tree, listed, owner, table = plain
+    names = linker.names.get(table, ())
+    said = [singular(w) for w in words(question)]
+    nouns = {n for n in linker.tables if f"tab:{table}" in linker.tables[n]}
+    if not names or not all(c.name in names for c in listed) or _ASKS_FOR_ROW.search(question.lower()) or any(
+            w in nouns and i and said[i - 1] in ("which", "what") for i, w in enumerate(said)):
+        return sql
+    qualified = column_names(tree)
+    fixed = {c.split(".", 1)[1] for c in _set_by_value(tree, qualified) if c.split(".")[0] == table}
+    found = from_tables(tree)
+    mine = [t.alias_or_name for t in found if t.name == table]
+    if not fixed & set(names) or len(mine) != 1:
+        return sql
+    # The table joined through its key to the named row ('sections' of an instructor).
+    alias = {t.alias_or_name: t.name for t in found}
+    children = {c.table for node in tree.find_all(exp.EQ) for c, p in ((node.this, node.expression),
+                (node.expression, node.this)) if isinstance(c, exp.Column) and isinstance(p, exp.Column)
+                and p.table == mine[0] and (alias.get(c.table), c.name, table, p.name) in linker.joins}
+    if len(children) != 1:
+        return sql
+    child = next(iter(children))
+    ctable = alias[child]
+    if linker.names.get(ctable):
+        shown = [exp.column(n, table=child) for n in linker.names[ctable]]
+    else:
+        # Rows no column of theirs names: by the row they belong to that the statement leaves open, and number.
+        set_tables = {c.split(".")[0] for c in _set_by_value(tree, qualified)}
+        parents = [ref for t, _, ref, _ in linker.joins if t == ctable and ref != table and ref not in set_tables
+                   and linker.names.get(ref)]
+        keys = _row_keys(linker, ctable)
+        if len(parents) != 1 or not keys:
+            return sql
+        palias = only_alias(tree, parents[0]) or linker.join_table(tree, parents[0])
+        if palias is None:
+            return sql
+        shown = [exp.column(n, table=palias) for n in linker.names[parents[0]]] + \
+            [exp.column(k, table=child) for k in keys]
+    tree.set("expressions", shown)
+    tree.set("distinct", None)
+    tree.set("order", exp.Order(expressions=[exp.Ordered(this=c.copy()) for c in shown[:1]]))
+    return tree.sql(dialect="postgres")
+
+
 def show_parents(sql: str, linker: SchemaLinker) -> str:
     """`sql` listing rows that no column of theirs names (topics, sections), joined to the rows they belong to
     without fixing which one ('what are the week 1 topics for CS courses'): each shown with its own (the course's

@@ -8,8 +8,9 @@ from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_bu
                                 ground_negation, ground_roles, ground_superlative, order_distinct, stated_bound)
 from pipeline.mend import mend
 from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once,
-                              list_values, name_fixed, name_groups, name_not_short, order_people, order_sequence,
-                              order_unasked, show_compared, show_groups, show_parents, show_searched, show_when)
+                              list_theirs, list_values, name_fixed, name_groups, name_not_short, order_people,
+                              order_sequence, order_unasked, show_compared, show_groups, show_parents, show_searched,
+                              show_when)
 from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -179,6 +180,13 @@ def test_a_value_the_statement_skips_is_added_where_its_table_is():
     assert LINKER.add_named(sql, LINKER.named_values("who is Chen")[0]).endswith("WHERE last_name = 'Chen'")
     twice = build_linker(SCHEMA, {**VALUES, ("instructors", "first_name"): ["Chen"]})
     assert twice.add_named(sql, twice.named_values("who is Chen")[0]) == sql
+    # Of two tables' columns, the one of the table the statement reads ('professor Chen', and a student Chen).
+    people = Schema(SCHEMA.tables + (Table("students", (Column("id", "integer"), Column("last_name", "text"))),))
+    both = build_linker(people, {**VALUES, ("students", "last_name"): ["Chen"]})
+    assert both.add_named(sql, both.named_values("What does professor Chen teach?")[0]).endswith(
+        "WHERE last_name = 'Chen'")
+    assert both.add_named(sql + " JOIN students ON students.id = instructors.id",
+                          both.named_values("who is Chen")[0]).endswith("instructors.id")
 
 
 def test_a_number_stated_beside_its_column_is_compared_where_the_statement_skips_it():
@@ -708,6 +716,27 @@ def test_when_lists_the_scheduled_rows_not_columns_of_a_table_the_question_never
     assert show_when("When does Data Structures meet?", numbered, _SCHEDULE) == numbered.replace(
         "s.section_number, i.last_name, ", "s.section_number, ").replace(
         "ORDER BY i.last_name, i.first_name", "ORDER BY s.section_number")
+
+
+_TEACHES = ("SELECT DISTINCT i.first_name, i.last_name FROM instructors AS i JOIN sections AS s "
+           "ON s.instructor_id = i.id WHERE i.last_name = 'Chen' ORDER BY i.last_name")
+
+
+def test_a_question_about_one_named_row_lists_what_is_joined_to_it_not_the_row_again():
+    assert list_theirs("What does professor Chen teach?", _TEACHES, _SCHEDULE) == (
+        "SELECT c.code, c.title, s.section_number FROM instructors AS i JOIN sections AS s ON s.instructor_id = i.id "
+        "JOIN courses AS c ON c.id = s.course_id WHERE i.last_name = 'Chen' ORDER BY c.code")
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("Who is professor Chen?", _TEACHES),  # the row itself asked for
+    ("Which instructor is Chen?", _TEACHES),
+    ("What is professor Chen's full name?", _TEACHES),
+    ("What does professor Chen teach?", _TEACHES.replace("i.last_name = 'Chen'", "s.room = 'B12'")),  # no row named
+    ("What does professor Chen teach?", _TEACHES.replace("i.first_name, i.last_name", "s.room")),  # not its names
+])
+def test_rows_asked_for_or_not_named_are_left_alone(question, sql):
+    assert list_theirs(question, sql, _SCHEDULE) == sql
 
 
 @pytest.mark.parametrize("question, sql", [
