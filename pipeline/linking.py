@@ -27,6 +27,8 @@ _RELATIVE = ("this", "last", "next", "current", "previous")
 _LONGEST_VALUE_WORDS = 6
 # Words that place a question in time without naming a period ('offered right now').
 _NOW = frozenset({"now", "currently", "current", "today", "upcoming", "previous", "recent", "recently", "ongoing"})
+_SPELLED_NUMBERS = frozenset("one two three four five six seven eight nine ten eleven twelve first second third "
+                             "fourth fifth last final".split())
 _NUMBER_WORDS = frozenset("three seven eight eleven twelve fifteen twenty thirty forty fifty sixty seventy eighty "
                           "ninety hundred thousand first second third fourth fifth sixth seventh eighth ninth tenth".split())
 # Values longer than this are descriptions, not names anyone types.
@@ -219,15 +221,24 @@ class SchemaLinker:
         words are in it, or a value with a number is not said as written): the model's `first_name = 'Eve' AND
         last_name = 'Smith'` for 'Who teaches CE 4229?'. A value the question says stays, so that asking about what
         is not there finds nothing."""
+        return _without_conditions(sql, self._invented(question), keep_one=True, numbers=True)
+
+    def _invented(self, question: str):
+        """Whether a condition `column = value` of a statement sets a value the question never says: a number no
+        word of it says, or a string no row stores (of a column all of whose values were read) and none of whose
+        words the question uses."""
         spoken = [_norm(w) for w in words(question)]
         said, text = set(spoken), f" {' '.join(spoken)} "
 
         def invented(cond: exp.Expression, name: str | None) -> bool:
+            if not cond.expression.is_string:
+                # `credits = 3` for 'Which courses cover sorting?'.
+                return cond.expression.this not in said and not said & _SPELLED_NUMBERS
             value = [_norm(w) for w in words(cond.expression.this)]
             # A code with a number is said as it is written: 'CS 1' is not in 'the week 1 topics for CS courses'.
             pieced = any(w.isdigit() for w in value) and f" {' '.join(value)} " not in text
             return self.cannot_hold(name, cond.expression.this) and (pieced or not set(value) & said)
-        return _without_conditions(sql, invented, keep_one=True)
+        return invented
 
     def cannot_hold(self, name: str | None, value: str) -> bool:
         """Whether no row's column `name` ("table.column") can equal `value`: all its values were read and none is
@@ -325,12 +336,19 @@ class SchemaLinker:
                  and not any(p.search(w) for p in _ASKS.values())]
         qualified = column_names(tree)
         compared = {qualified(c) for node in tree.find_all(exp.Predicate) for c in node.find_all(exp.Column)}
+        invented = self._invented(question)
         for word, typed in asked:
             holders = {item for key, items in self.values.items() if word in key.split() for item in items}
             if len(holders) != 1:
                 continue
             table, column = next(iter(holders)).removeprefix("val:").split(".", 1)
             alias = only_alias(tree, table)
+            if alias is None and all(t.name != table for t in tree.find_all(exp.Table)) and any(
+                    (value_condition(c) or _number_condition(c)) and invented(c, qualified(c.this))
+                    for c in conditions(tree.args.get("where"))):
+                # A statement that filters on what the question never says missed what it asks about: 'Which
+                # courses cover sorting?' written `credits = 3`: the topics are the courses', joined.
+                alias = self.join_table(tree, table, child=True)
             if alias is None or f"{table}.{column}" in compared:
                 continue
             alone = len(list(tree.find_all(exp.Table))) == 1
@@ -551,6 +569,12 @@ def from_tables(tree: exp.Select) -> list[exp.Table]:
     return [t for t in found if isinstance(t, exp.Table)]
 
 
+def _number_condition(node: exp.Expression) -> bool:
+    """Whether `node` is `column = 3`."""
+    return (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
+            and not node.expression.is_string)
+
+
 def value_condition(node: exp.Expression) -> bool:
     """Whether `node` is `column = 'string'`."""
     return (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
@@ -564,16 +588,18 @@ def conditions(where: exp.Where | None) -> list[exp.Expression]:
     return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
 
 
-def _without_conditions(sql: str, doomed, *, keep_one: bool) -> str:
-    """`sql` without the `column = 'string'` conditions of its WHERE's top-level AND for which `doomed(condition,
-    "table.column")` holds; unchanged where none does, or (`keep_one`) where none would remain."""
+def _without_conditions(sql: str, doomed, *, keep_one: bool, numbers: bool = False) -> str:
+    """`sql` without the `column = 'string'` (and with `numbers`, `column = 3`) conditions of its WHERE's top-level
+    AND for which `doomed(condition, "table.column")` holds; unchanged where none does, or (`keep_one`) where none
+    would remain."""
     tree = parse_statement(sql)
     where = tree.args.get("where") if isinstance(tree, exp.Select) else None
     if where is None:
         return sql
     qualified = column_names(tree)
     conds = conditions(where)
-    kept = [c for c in conds if not (value_condition(c) and doomed(c, qualified(c.this)))]
+    kept = [c for c in conds if not ((value_condition(c) or numbers and _number_condition(c))
+                                     and doomed(c, qualified(c.this)))]
     if len(kept) == len(conds) or keep_one and not kept:
         return sql
     if kept:

@@ -1022,3 +1022,32 @@ def test_children_of_several_rows_are_listed_with_the_row_each_belongs_to():
 ])
 def test_children_of_one_row_and_rows_named_by_their_own_columns_are_left_alone(sql):
     assert show_parents(sql, _FACULTY) == sql
+
+
+_COVERED = build_linker(Schema((
+    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"),
+                      Column("credits", "integer")), ("id",), unique=("code",)),
+    Table("course_topics", (Column("id", "integer"), Column("course_id", "integer"), Column("topic", "text")),
+          ("id",), foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
+)), {("courses", "code"): ["CS 2110"], ("courses", "title"): ["Data Structures"],
+     ("course_topics", "topic"): ["Sorting algorithms", "Kubernetes"]})
+
+
+def test_a_number_the_question_never_says_is_dropped_beside_other_conditions():
+    sql = "SELECT code, title FROM courses WHERE credits = 3 AND title = 'Data Structures'"
+    assert _COVERED.drop_invented(sql, "Is Data Structures offered?") == \
+        "SELECT code, title FROM courses WHERE title = 'Data Structures'"
+    for question in ("Is Data Structures worth 3 credits?", "Is Data Structures a three credit course?"):
+        assert _COVERED.drop_invented(sql, question) == sql
+    alone = "SELECT code, title FROM courses WHERE credits = 3"
+    assert _COVERED.drop_invented(alone, "list the courses") == alone  # (the one condition stays)
+
+
+def test_a_statement_that_missed_what_is_asked_searches_the_joined_childrens_text():
+    invented = "SELECT code, title FROM courses WHERE credits = 3 ORDER BY code"
+    assert mend("Which courses cover sorting?", invented, _COVERED) == (
+        "SELECT DISTINCT courses.code, courses.title FROM courses JOIN course_topics AS c ON courses.id = c.course_id "
+        "WHERE c.topic ILIKE '%sorting%' ORDER BY courses.code")
+    # A statement that filters on nothing invented is not joined to search a word some topic happens to hold.
+    said = invented.replace("credits = 3", "credits = 4")
+    assert _COVERED.add_searched(said, "Which 4 credit courses are offered for sorting students?") == said
