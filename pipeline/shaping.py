@@ -404,18 +404,22 @@ def show_when(question: str, sql: str, linker: SchemaLinker) -> str:
     unasked = [e for e, c in zip(tree.expressions, listed) if owner(c) not in (table, None)
                and not any(item.split(":", 1)[1].startswith(f"{owner(c)}.") or item == f"tab:{owner(c)}"
                            for item in links)]
-    if not add and not unasked:
-        return sql
     kept = [e for e in tree.expressions if e not in unasked]
-    if unasked and not any(owner(c) == table and c.name not in wanted for c in listed):
-        kept = [exp.column(k, table=qualify) for k in _row_keys(linker, table) if k not in shown] + kept
-    tree.set("expressions", kept + add)
+    # Only when and where is left: which row each is, first ('what time is linear algebra': each section's number).
+    timing = set(linker.schedule.get(table, ())) | set(linker.places.get(table, ()))
+    keys = [] if linker.names.get(table) or any(owner(e.unalias()) != table or e.unalias().name not in timing
+                                                for e in kept) else \
+        [exp.column(k, table=qualify) for k in _row_keys(linker, table)]
+    if not add and not unasked and not keys:
+        return sql
+    tree.set("expressions", keys + kept + add)
     order = tree.args.get("order")
-    if unasked and order is not None:
-        gone = {owner(e.unalias()) for e in unasked}
-        rest = [k for k in order.expressions if not (isinstance(k.this, exp.Column) and owner(k.this) in gone)]
-        keys = [e.unalias() for e in kept if owner(e.unalias()) == table]
-        order.set("expressions", rest or [exp.Ordered(this=k.copy()) for k in keys[:1]])
+    gone = {owner(e.unalias()) for e in unasked}
+    rest = [k for k in order.expressions if not (isinstance(k.this, exp.Column) and owner(k.this) in gone)] \
+        if order is not None else []
+    if keys or unasked:
+        first = keys[:1] or [e.unalias() for e in kept if owner(e.unalias()) == table][:1]
+        tree.set("order", exp.Order(expressions=rest or [exp.Ordered(this=k.copy()) for k in first]))
     return tree.sql(dialect="postgres")
 
 

@@ -709,6 +709,9 @@ def test_when_lists_the_scheduled_rows_not_columns_of_a_table_the_question_never
     assert show_when("When does Data Structures meet?", taught, _SCHEDULE) == taught.replace(
         "i.first_name, i.last_name, s.meeting_days", "s.section_number, s.meeting_days").replace(
         "ORDER BY i.last_name, i.first_name", "ORDER BY s.section_number")
+    bare = _ROOMS.replace("s.section_number, s.room", "s.meeting_days, s.start_time, s.end_time")
+    assert show_when("what time is data structures", bare, _SCHEDULE) == bare.replace(
+        "SELECT s.meeting_days", "SELECT s.section_number, s.meeting_days") + " ORDER BY s.section_number"
     # The people the question names stay, and so does a number already listed.
     chen = taught.replace("c.title = 'Data Structures'", "i.last_name = 'Chen'")
     assert show_when("When does professor Chen teach?", chen, _SCHEDULE) == chen
