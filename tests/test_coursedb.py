@@ -292,7 +292,7 @@ def _dev_rows(path: Path = DEV_SET) -> list[dict]:
 def test_the_evaluation_sets_are_distinct():
     assert [p.name for p in EVAL_SETS] == ["course_check.jsonl", "course_dev.jsonl", "course_holdout.jsonl",
                                          "course_holdout2.jsonl", "course_holdout3.jsonl",
-                                         "course_holdout4.jsonl"]
+                                         "course_holdout4.jsonl", "course_holdout5.jsonl"]
     questions = [r["question"].lower() for p in EVAL_SETS for r in _dev_rows(p)]
     assert len(set(questions)) == len(questions)
 
