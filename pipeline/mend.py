@@ -9,9 +9,9 @@ from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count
                         ground_roles, ground_superlative, order_distinct)
 from .linking import SchemaLinker
 from .shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once, list_theirs,
-                      list_values, name_fixed, name_groups, name_not_short, order_periods, order_people,
-                      order_sequence, order_unasked, show_compared, show_groups, show_parents, show_searched,
-                      show_when)
+                      list_values, name_fixed, name_groups, name_not_short, name_numbered, order_periods,
+                      order_people, order_sequence, order_unasked, show_compared, show_groups, show_parents,
+                      show_searched, show_when)
 
 log = logging.getLogger("askdb.mend")
 
@@ -23,12 +23,15 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     set to the one named ('this semester' on `today`); a value dropped from a column that cannot hold it where one
     that does compares it, or the question never says it, or no period was asked; a string or word searched in the
     column that holds it; a value or number the question names added where skipped; a stored number where rows were
-    counted; rows named by the name a code shortens; a grouped foreign key named by its table's naming columns; the
+    counted (a number no word says dropped; a word only a joined child's text holds searched where the statement
+    filters on what is never said); rows named by the name a code shortens; a grouped foreign key named by its table's naming columns; the
     rows of the table asked for listed, not those of a table it joins, without columns of theirs never asked for
     (where two columns name them), a compared date shown and a compared number not, sorted by a column they show;
     one row's children in the order a column numbering them gives (or heaviest first), showing it; rows found by a
     word in their name listed with it; their days and times where the question asks when, their room where it asks
-    where; a count asked for each row of a table grouped by them; what names the rows where only a value the
+    where (and which row each is, not who else); what is joined to the one row a question names, not that row again;
+    rows no column of theirs names shown with the row they belong to (its code), and numbered ones by that code and
+    their number; a count asked for each row of a table grouped by them; what names the rows where only a value the
     question sets was listed; a number every listed row shares not listed; the values of a kind of column where that
     is all the question names; numbers per period in calendar order unless a ranking is asked; the first row for
     'the one with the most' (counted where it has the most of another table's rows); a table's two keys to one table
@@ -58,6 +61,7 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     sql = order_unasked(question, show_compared(question, drop_unasked(question, sql, linker), linker), linker)
     sql = show_when(question, show_searched(order_sequence(question, sql, linker), linker), linker)
     sql = show_parents(list_theirs(question, name_fixed(question, sql, linker), linker), linker)
+    sql = name_numbered(question, sql, linker)
     sql = drop_fixed(group_each(question, sql, linker), linker)
     sql = order_periods(question, list_values(question, sql, linker), linker)
     sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)

@@ -501,6 +501,54 @@ def list_theirs(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+def name_numbered(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing rows no column of theirs names by their number ('Which sections have a capacity over 40?': a
+    section number, its room and capacity), no row they belong to joined: shown as people tell them apart, by the
+    code of the one row they belong to that has one (the course) and their number, beside the columns the question
+    names, not those it does not nor a compared number (section 001 of what, not its room)."""
+    plain = _plain_list(sql, linker, ("group", "having", "distinct"))
+    if plain is None or plain[3] is None or linker.names.get(plain[3]):
+        return sql
+    tree, listed, owner, table = plain
+    keys = [c for c in listed if c.name in _row_keys(linker, table)]
+    present = {t.name for t in tree.find_all(exp.Table)}
+    periods = {p.table for p in linker.periods}
+    coded = [(ref, codes[0]) for t, _, ref, _ in linker.joins if t == table and ref not in periods
+             for codes in [[n for n in linker.names.get(ref, ()) if f"{ref}.{n}" in linker.unique]] if codes]
+    if not keys or len(coded) != 1 or coded[0][0] in present:
+        return sql
+    said = _columns_said(question, linker)
+    # (As `show_compared`: a date or time compared with a value shown, a number not; one compared with a computed
+    # value, 'above the average capacity', shown.)
+    compared = {n.this.name: n.this for n in conditions(tree.args.get("where")) if isinstance(n, exp.Binary)
+                and isinstance(n.this, exp.Column) and isinstance(n.expression, exp.Literal) and owner(n.this) == table}
+    computed = {n.this.name for n in tree.find_all(exp.Binary)
+                if isinstance(n.this, exp.Column) and n.expression.find(exp.Select)}
+    keep = [e for e, c in zip(tree.expressions, listed) if c in keys or c.name in computed or (
+            f"{table}.{c.name}" in linker.dated if c.name in compared else f"col:{table}.{c.name}" in said)]
+    keep += [c.copy() for name, c in compared.items() if f"{table}.{name}" in linker.dated
+             and name not in {k.unalias().name for k in keep}]
+    (parent, code), alias = coded[0], linker.join_table(tree, coded[0][0])
+    if alias is None:
+        return sql
+    mine = next(t.alias_or_name for t in from_tables(tree) if t.name == table)
+    for c in tree.find_all(exp.Column) if mine == table else ():
+        # A second table makes the bare columns of the statement's own SELECT ambiguous (not its subqueries').
+        if not c.table and c.find_ancestor(exp.Select) is tree:
+            c.set("table", exp.to_identifier(mine))
+    for c in keep:
+        if not c.unalias().table:
+            c.unalias().set("table", exp.to_identifier(mine))
+    tree.set("expressions", [exp.column(code, table=alias)] + keep)
+    order = tree.args.get("order")
+    if order is not None:
+        kept = {e.unalias().name for e in keep}
+        rest = [k for k in order.expressions if isinstance(k.this, exp.Column) and k.this.name in kept]
+        order.set("expressions", rest or [exp.Ordered(this=exp.column(code, table=alias))] +
+                  [exp.Ordered(this=e.unalias().copy()) for e in keep if e.unalias() in keys])
+    return tree.sql(dialect="postgres")
+
+
 def show_parents(sql: str, linker: SchemaLinker) -> str:
     """`sql` listing rows that no column of theirs names (topics, sections), joined to the rows they belong to
     without fixing which one ('what are the week 1 topics for CS courses'): each shown with its own (the course's

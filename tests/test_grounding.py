@@ -8,9 +8,9 @@ from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_bu
                                 ground_negation, ground_roles, ground_superlative, order_distinct, stated_bound)
 from pipeline.mend import mend
 from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once,
-                              list_theirs, list_values, name_fixed, name_groups, name_not_short, order_people,
-                              order_sequence, order_unasked, show_compared, show_groups, show_parents, show_searched,
-                              show_when)
+                              list_theirs, list_values, name_fixed, name_groups, name_not_short, name_numbered,
+                              order_people, order_sequence, order_unasked, show_compared, show_groups, show_parents,
+                              show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -675,7 +675,8 @@ def test_asked_compared_or_ranking_columns_stay(question, sql):
 
 
 _SCHEDULE = build_linker(Schema((
-    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"))),
+    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text")), ("id",),
+          unique=("code",)),
     Table("sections", (Column("id", "integer"), Column("course_id", "integer"), Column("section_number", "text"),
                        Column("room", "text"), Column("meeting_days", "text"),
                        Column("start_time", "time without time zone"), Column("end_time", "time without time zone"),
@@ -719,6 +720,34 @@ def test_when_lists_the_scheduled_rows_not_columns_of_a_table_the_question_never
     assert show_when("When does Data Structures meet?", numbered, _SCHEDULE) == numbered.replace(
         "s.section_number, i.last_name, ", "s.section_number, ").replace(
         "ORDER BY i.last_name, i.first_name", "ORDER BY s.section_number")
+
+
+def test_numbered_rows_are_shown_by_the_code_of_the_row_they_belong_to_and_their_number():
+    big = "SELECT section_number, room, capacity FROM sections WHERE capacity > 40 ORDER BY capacity"
+    assert name_numbered("Which sections have a capacity over 40?", big, _SCHEDULE) == (
+        "SELECT c.code, sections.section_number FROM sections JOIN courses AS c ON c.id = sections.course_id "
+        "WHERE sections.capacity > 40 ORDER BY c.code, sections.section_number")
+    # A compared time is shown, a number compared with a computed one stays, a column the question names stays.
+    early = "SELECT s.section_number, s.room FROM sections AS s WHERE s.start_time < '09:00' ORDER BY s.section_number"
+    assert name_numbered("sections starting before 9am", early, _SCHEDULE) == (
+        "SELECT c.code, s.section_number, s.start_time FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+        "WHERE s.start_time < '09:00' ORDER BY s.section_number")
+    above = big.replace("> 40", "> (SELECT AVG(capacity) FROM sections)")
+    assert name_numbered("sections bigger than average", above, _SCHEDULE).startswith(
+        "SELECT c.code, sections.section_number, sections.capacity FROM")
+    assert name_numbered("sections over 40 and their rooms", big, _SCHEDULE).startswith(
+        "SELECT c.code, sections.section_number, sections.room FROM")
+
+
+@pytest.mark.parametrize("sql", [
+    _ROOMS,  # the course joined (`show_parents` tells those)
+    "SELECT DISTINCT room FROM sections",  # the rooms, whichever section
+    "SELECT room, capacity FROM sections WHERE capacity > 40",  # no number
+    "SELECT COUNT(*) FROM sections WHERE capacity > 40",
+    "SELECT code, title FROM courses",  # rows their columns name
+])
+def test_rows_with_their_parent_or_not_numbered_are_left_alone(sql):
+    assert name_numbered("Which sections have a capacity over 40?", sql, _SCHEDULE) == sql
 
 
 _TEACHES = ("SELECT DISTINCT i.first_name, i.last_name FROM instructors AS i JOIN sections AS s "
