@@ -565,8 +565,8 @@ def show_parents(sql: str, linker: SchemaLinker) -> str:
         return sql
     alias = {t.alias_or_name: t.name for t in found}
     mine = next(t.alias_or_name for t in found if t.name == table)
-    ons = [c for j in tree.args.get("joins") or () for c in conditions(exp.Where(this=j.args["on"]))
-           if j.args.get("on") is not None]
+    ons = [c for j in tree.args.get("joins") or () if j.args.get("on") is not None
+           for c in conditions(exp.Where(this=j.args["on"]))]
     parents = set()
     for node in ons:
         if not (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column)

@@ -1083,3 +1083,8 @@ def test_a_statement_that_missed_what_is_asked_searches_the_joined_childrens_tex
     # A statement that filters on nothing invented is not joined to search a word some topic happens to hold.
     said = invented.replace("credits = 3", "credits = 4")
     assert _COVERED.add_searched(said, "Which 4 credit courses are offered for sorting students?") == said
+
+
+def test_a_join_without_a_condition_is_left_alone():
+    cut = "SELECT ct.week, ct.topic FROM course_topics ct JOIN courses c"
+    assert show_parents(cut, _FACULTY) == cut
