@@ -8,10 +8,10 @@ import logging
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_negation,
                         ground_roles, ground_superlative, order_distinct)
 from .linking import SchemaLinker
-from .shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once, list_theirs,
-                      list_values, name_fixed, name_groups, name_not_short, name_numbered, order_periods,
-                      order_people, order_sequence, order_unasked, show_compared, show_groups, show_parents,
-                      show_searched, show_when)
+from .shaping import (count_bounded, count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once,
+                      list_theirs, list_values, name_fixed, name_groups, name_not_short, name_numbered,
+                      order_periods, order_people, order_sequence, order_unasked, show_compared, show_groups,
+                      show_parents, show_searched, show_when)
 
 log = logging.getLogger("askdb.mend")
 
@@ -23,9 +23,10 @@ def mend(question: str, sql: str, linker: SchemaLinker | None = None,
     set to the one named ('this semester' on `today`); a value dropped from a column that cannot hold it where one
     that does compares it, or the question never says it, or no period was asked; a string or word searched in the
     column that holds it; a value or number the question names added where skipped; a stored number where rows were
-    counted (a number no word says dropped; a word only a joined child's text holds searched where the statement
-    filters on what is never said); rows named by the name a code shortens; a grouped foreign key named by its table's naming columns; the
-    rows of the table asked for listed, not those of a table it joins, without columns of theirs never asked for
+    counted, and rows kept by how many of another table's rows they have counted (a number no word says dropped; a
+    word only a joined child's text holds searched where the statement filters on what is never said); rows named
+    by the name a code shortens; a grouped foreign key named by its table's naming columns; the rows of the table
+    asked for listed, not those of a table it joins, without columns of theirs never asked for
     (where two columns name them), a compared date shown and a compared number not, sorted by a column they show;
     one row's children in the order a column numbering them gives (or heaviest first), showing it; rows found by a
     word in their name listed with it; their days and times where the question asks when, their room where it asks
@@ -56,7 +57,7 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
-    sql = ground_count(question, linker.add_named(sql, named), linker)
+    sql = count_bounded(question, ground_count(question, linker.add_named(sql, named), linker), linker, numbers)
     sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
     sql = order_unasked(question, show_compared(question, drop_unasked(question, sql, linker), linker), linker)
     sql = show_when(question, show_searched(order_sequence(question, sql, linker), linker), linker)

@@ -10,7 +10,7 @@ import re
 
 from sqlglot import exp
 
-from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, column_pair
+from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, column_pair, stated_bound
 from .linking import (SchemaLinker, column_names, conditions, from_tables, only_alias, parse_statement, table_nouns,
                       value_condition)
 from .words import humanise, person_columns, respell, sequence_column, singular, weight_column, words
@@ -133,6 +133,40 @@ def group_each(question: str, sql: str, linker: SchemaLinker) -> str:
             tree.set("group", _group_by_row(linker, table, qualify, cols))
             tree.set("order", exp.Order(expressions=[exp.Ordered(this=k) for k in _name_order(cols)]))
             return tree.sql(dialect="postgres")
+    return sql
+
+
+def count_bounded(question: str, sql: str, linker: SchemaLinker, numbers: list[str]) -> str:
+    """`sql` listing named rows of one table and reading another table's rows without counting them where the
+    question keeps those with more (or fewer) than a number of the other's ('Which courses have more than 2 sections
+    this semester?'): grouped by the listed rows, their count shown, kept by the bound; a comparison of the number
+    with a column dropped (the model's `s.capacity > 2`)."""
+    plain = _plain_list(sql, linker, ("group", "having", "distinct", "limit"))
+    if plain is None:
+        return sql
+    tree, listed, owner, _ = plain
+    raw = words(question)
+    for i, number in enumerate(raw[:-1]):
+        kind = stated_bound(question, number) if number in numbers else None
+        counted = _tables_named([singular(w) for w in raw], i + 1, linker)
+        table = next(counted, None) if kind in (exp.GT, exp.GTE, exp.LT, exp.LTE) else None
+        alias = only_alias(tree, table) if table else None
+        names = [c for c in listed if owner(c) not in (table, None) and c.name in linker.names.get(owner(c), ())]
+        if alias is None or not names or len({owner(c) for c in names}) != 1:
+            continue
+        where = tree.args.get("where")
+        kept = [n for n in conditions(where) if not (isinstance(n, exp.Binary) and isinstance(n.expression, exp.Literal)
+                                                      and n.expression.this == number and not n.expression.is_string)]
+        if where is not None:
+            tree.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
+        count = exp.alias_(exp.Count(this=exp.Star()), raw[i + 1])
+        tree.set("expressions", [c.copy() for c in names] + [count])
+        tree.set("group", exp.Group(expressions=[c.copy() for c in names]))
+        tree.set("having", exp.Having(this=kind(this=exp.Count(this=exp.Star()),
+                                                expression=exp.Literal.number(number))))
+        most = exp.Ordered(this=exp.column(raw[i + 1]), desc=True, nulls_first=True)
+        tree.set("order", exp.Order(expressions=[most]))
+        return tree.sql(dialect="postgres")
     return sql
 
 

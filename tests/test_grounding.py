@@ -7,10 +7,10 @@ from sqlglot import exp
 from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count, ground_distinct,
                                 ground_negation, ground_roles, ground_superlative, order_distinct, stated_bound)
 from pipeline.mend import mend
-from pipeline.shaping import (count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once,
-                              list_theirs, list_values, name_fixed, name_groups, name_not_short, name_numbered,
-                              order_people, order_sequence, order_unasked, show_compared, show_groups, show_parents,
-                              show_searched, show_when)
+from pipeline.shaping import (count_bounded, count_the_most, drop_fixed, drop_unasked, group_each, list_asked,
+                              list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short,
+                              name_numbered, order_people, order_sequence, order_unasked, show_compared, show_groups,
+                              show_parents, show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -1088,3 +1088,33 @@ def test_a_statement_that_missed_what_is_asked_searches_the_joined_childrens_tex
 def test_a_join_without_a_condition_is_left_alone():
     cut = "SELECT ct.week, ct.topic FROM course_topics ct JOIN courses c"
     assert show_parents(cut, _FACULTY) == cut
+
+
+_SECTIONED = "SELECT c.code, c.title, s.section_number FROM sections AS s JOIN courses AS c ON c.id = s.course_id"
+
+
+def _bounded(question: str, sql: str) -> str:
+    return count_bounded(question, sql, _SCHEDULE, _SCHEDULE.named_values(question)[1])
+
+
+def test_rows_kept_by_how_many_of_another_tables_rows_they_have_are_counted():
+    counted = ("SELECT c.code, c.title, COUNT(*) AS sections FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+               "GROUP BY c.code, c.title HAVING COUNT(*) > 2 ORDER BY sections DESC")
+    assert _bounded("Which courses have more than 2 sections?", _SECTIONED) == counted
+    # The number compared with a column instead (the model's habit) is the count's.
+    assert _bounded("Which courses have more than 2 sections?", _SECTIONED + " WHERE s.capacity > 2") == counted
+    assert _bounded("courses with fewer than 3 sections", _SECTIONED).endswith(
+        "HAVING COUNT(*) < 3 ORDER BY sections DESC")
+
+
+@pytest.mark.parametrize("question, sql", [
+    ("Which courses have more than 2 sections?", "SELECT c.code, COUNT(*) FROM sections AS s JOIN courses AS c "
+     "ON c.id = s.course_id GROUP BY c.code HAVING COUNT(*) > 2"),  # counted already
+    ("Which sections have more than 40 seats?", _SECTIONED + " WHERE s.capacity > 40"),  # seats are no table
+    ("Which courses have 2 sections?", _SECTIONED),  # no bound
+    ("Which courses have more than 2 instructors?", _SECTIONED),  # not a table it reads
+    ("Which sections have more than 2 courses?", "SELECT s.section_number FROM sections AS s JOIN courses AS c "
+     "ON c.id = s.course_id"),  # nothing named listed
+])
+def test_other_bounds_and_counts_are_left_alone(question, sql):
+    assert _bounded(question, sql) == sql
