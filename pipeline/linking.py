@@ -327,22 +327,24 @@ class SchemaLinker:
         raw = words(question)
         norm = [_norm(w) for w in raw]
         taken = [False] * len(norm)
-        self._value_spans(norm, taken)
+        spans = self._value_spans(norm, taken)
         # Not the words that say what is asked ('least', 'minimum', 'total': topics are 'Least squares' too), nor
         # numbers spelled out, nor a word the statement already searches for.
         used = " ".join(lit.this.lower() for lit in tree.find_all(exp.Literal) if lit.is_string)
-        asked = [(w, typed) for w, typed, t in zip(norm, raw, taken) if not t and len(w) >= 5 and w.isalpha()
+        asked = [({item for key, items in self.values.items() if w in key.split() for item in items}, typed, False)
+                 for w, typed, t in zip(norm, raw, taken) if not t and len(w) >= 5 and w.isalpha()
                  and w not in self.tables and w not in _NUMBER_WORDS and w not in used and not self.columns_named(w)
                  and not any(p.search(w) for p in _ASKS.values())]
+        # A whole stored value too, of a table the statement does not read ('neural networks', a topic).
+        asked += [(self.values[key], " ".join(raw[i:i + len(key.split())]), True) for i, key in spans]
         qualified = column_names(tree)
         compared = {qualified(c) for node in tree.find_all(exp.Predicate) for c in node.find_all(exp.Column)}
         invented = self._invented(question)
-        for word, typed in asked:
-            holders = {item for key, items in self.values.items() if word in key.split() for item in items}
+        for holders, typed, whole in asked:
             if len(holders) != 1:
                 continue
             table, column = next(iter(holders)).removeprefix("val:").split(".", 1)
-            alias = only_alias(tree, table)
+            alias = None if whole else only_alias(tree, table)
             if alias is None and all(t.name != table for t in tree.find_all(exp.Table)) and any(
                     (value_condition(c) or _number_condition(c)) and invented(c, qualified(c.this))
                     for c in conditions(tree.args.get("where"))):

@@ -1080,6 +1080,9 @@ def test_a_statement_that_missed_what_is_asked_searches_the_joined_childrens_tex
     assert mend("Which courses cover sorting?", invented, _COVERED) == (
         "SELECT DISTINCT courses.code, courses.title FROM courses JOIN course_topics AS c ON courses.id = c.course_id "
         "WHERE c.topic ILIKE '%sorting%' ORDER BY courses.code")
+    # A whole stored topic too, searched within others.
+    assert mend("Which courses cover sorting algorithms?", invented, _COVERED).endswith(
+        "WHERE c.topic ILIKE '%sorting algorithms%' ORDER BY courses.code")
     # A statement that filters on nothing invented is not joined to search a word some topic happens to hold.
     said = invented.replace("credits = 3", "credits = 4")
     assert _COVERED.add_searched(said, "Which 4 credit courses are offered for sorting students?") == said
