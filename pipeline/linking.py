@@ -346,7 +346,7 @@ class SchemaLinker:
             table, column = next(iter(holders)).removeprefix("val:").split(".", 1)
             alias = None if whole else only_alias(tree, table)
             if alias is None and all(t.name != table for t in tree.find_all(exp.Table)) and any(
-                    (value_condition(c) or _number_condition(c)) and invented(c, qualified(c.this))
+                    _literal_condition(c) and invented(c, qualified(c.this))
                     for c in conditions(tree.args.get("where"))):
                 # A statement that filters on what the question never says missed what it asks about: 'Which
                 # courses cover sorting?' written `credits = 3`: the topics are the courses', joined.
@@ -571,10 +571,9 @@ def from_tables(tree: exp.Select) -> list[exp.Table]:
     return [t for t in found if isinstance(t, exp.Table)]
 
 
-def _number_condition(node: exp.Expression) -> bool:
-    """Whether `node` is `column = 3`."""
-    return (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
-            and not node.expression.is_string)
+def _literal_condition(node: exp.Expression) -> bool:
+    """Whether `node` is `column = 'string'` or `column = 3`."""
+    return isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
 
 
 def value_condition(node: exp.Expression) -> bool:
@@ -600,8 +599,8 @@ def _without_conditions(sql: str, doomed, *, keep_one: bool, numbers: bool = Fal
         return sql
     qualified = column_names(tree)
     conds = conditions(where)
-    kept = [c for c in conds if not ((value_condition(c) or numbers and _number_condition(c))
-                                     and doomed(c, qualified(c.this)))]
+    settable = _literal_condition if numbers else value_condition
+    kept = [c for c in conds if not (settable(c) and doomed(c, qualified(c.this)))]
     if len(kept) == len(conds) or keep_one and not kept:
         return sql
     if kept:

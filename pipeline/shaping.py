@@ -170,6 +170,18 @@ def count_bounded(question: str, sql: str, linker: SchemaLinker, numbers: list[s
     return sql
 
 
+def _fk_joins(nodes, alias: dict[str, str], linker: SchemaLinker) -> list[tuple[str, str]]:
+    """(alias of the child, alias of the parent) of each `child.key = parent.column` among `nodes` that is one of
+    the schema's foreign keys (`alias` names the statement's tables by alias)."""
+    found = []
+    for node in nodes:
+        if isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Column):
+            for c, p in ((node.this, node.expression), (node.expression, node.this)):
+                if (alias.get(c.table), c.name, alias.get(p.table), p.name) in linker.joins:
+                    found.append((c.table, p.table))
+    return found
+
+
 def _row_keys(linker: SchemaLinker, table: str) -> tuple[str, ...]:
     """The columns telling `table`'s rows apart to a reader: its naming columns, else its number (`section_number`)."""
     return linker.names.get(table) or tuple(c for c in _columns_of(linker, table)
@@ -507,9 +519,7 @@ def list_theirs(question: str, sql: str, linker: SchemaLinker) -> str:
         return sql
     # The table joined through its key to the named row ('sections' of an instructor).
     alias = {t.alias_or_name: t.name for t in found}
-    children = {c.table for node in tree.find_all(exp.EQ) for c, p in ((node.this, node.expression),
-                (node.expression, node.this)) if isinstance(c, exp.Column) and isinstance(p, exp.Column)
-                and p.table == mine[0] and (alias.get(c.table), c.name, table, p.name) in linker.joins}
+    children = {c for c, p in _fk_joins(tree.find_all(exp.EQ), alias, linker) if p == mine[0]}
     if len(children) != 1:
         return sql
     child = next(iter(children))
@@ -601,15 +611,7 @@ def show_parents(sql: str, linker: SchemaLinker) -> str:
     mine = next(t.alias_or_name for t in found if t.name == table)
     ons = [c for j in tree.args.get("joins") or () if j.args.get("on") is not None
            for c in conditions(exp.Where(this=j.args["on"]))]
-    parents = set()
-    for node in ons:
-        if not (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column)
-                and isinstance(node.expression, exp.Column)):
-            continue
-        for child, parent in ((node.this, node.expression), (node.expression, node.this)):
-            edge = (alias.get(child.table), child.name, alias.get(parent.table), parent.name)
-            if child.table == mine and edge in linker.joins and linker.names.get(edge[2]):
-                parents.add(parent.table)
+    parents = {p for c, p in _fk_joins(ons, alias, linker) if c == mine and linker.names.get(alias[p])}
     if len(parents) != 1:
         return sql
     parent = next(iter(parents))
