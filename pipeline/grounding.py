@@ -118,7 +118,7 @@ def ground_bounds(question: str, sql: str) -> str:
             lit = lit.replace(exp.Literal.string(time))
             left, right = (lit, right) if flipped else (left, lit)
             changed = True
-        elif lit.is_string and not re.fullmatch(r"\d{4}-\d\d-\d\d", lit.this):
+        elif time is None and lit.is_string and not re.fullmatch(r"\d{4}-\d\d-\d\d", lit.this):
             continue  # a name: equality is the value grounding's business
         kind = stated_bound(question, lit.this)
         if kind is None or (isinstance(node, exp.EQ) and kind is exp.EQ):

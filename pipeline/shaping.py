@@ -551,15 +551,29 @@ def name_numbered(question: str, sql: str, linker: SchemaLinker) -> str:
     code of the one row they belong to that has one (the course) and their number, beside the columns the question
     names, not those it does not nor a compared number (section 001 of what, not its room)."""
     plain = _plain_list(sql, linker, ("group", "having", "distinct"))
-    if plain is None or plain[3] is None or linker.names.get(plain[3]):
+    if plain is None:
         return sql
     tree, listed, owner, table = plain
-    keys = [c for c in listed if c.name in _row_keys(linker, table)]
     present = {t.name for t in tree.find_all(exp.Table)}
     periods = {p.table for p in linker.periods}
-    coded = [(ref, codes[0]) for t, _, ref, _ in linker.joins if t == table and ref not in periods
-             for codes in [[n for n in linker.names.get(ref, ()) if f"{ref}.{n}" in linker.unique]] if codes]
-    if not keys or len(coded) != 1 or coded[0][0] in present:
+    coded = lambda t: [(ref, codes[0]) for c, _, ref, _ in linker.joins if c == t and ref not in periods  # noqa: E731
+                       for codes in [[n for n in linker.names.get(ref, ()) if f"{ref}.{n}" in linker.unique]] if codes]
+    theirs: list[exp.Column] = []
+    if table is None:
+        # Joined to the row they belong to and listed with its names, where the question asks for these rows
+        # ('Which sections start after 3pm?': CE 2300 section 001, not the course's title beside it).
+        owners = {owner(c) for c in listed}
+        table = next((t for t in owners if t is not None and len(coded(t)) == 1 and coded(t)[0][0] in owners), None)
+        if table is None or len(owners) != 2 or _asked_table(question, linker) != table:
+            return sql
+        theirs = [c for c in listed if owner(c) == coded(table)[0][0]]
+        if any(c.name not in linker.names[owner(c)] for c in theirs) or only_alias(tree, owner(theirs[0])) is None:
+            return sql
+    if linker.names.get(table):
+        return sql
+    keys = [c for c in listed if c.name in _row_keys(linker, table)]
+    coded = coded(table)
+    if not keys or len(coded) != 1 or (coded[0][0] in present) != bool(theirs):
         return sql
     said = _columns_said(question, linker)
     # (As `show_compared`: a date or time compared with a value shown, a number not; one compared with a computed
@@ -568,11 +582,14 @@ def name_numbered(question: str, sql: str, linker: SchemaLinker) -> str:
                 and isinstance(n.this, exp.Column) and isinstance(n.expression, exp.Literal) and owner(n.this) == table}
     computed = {n.this.name for n in tree.find_all(exp.Binary)
                 if isinstance(n.this, exp.Column) and n.expression.find(exp.Select)}
-    keep = [e for e, c in zip(tree.expressions, listed) if c in keys or c.name in computed or (
-            f"{table}.{c.name}" in linker.dated if c.name in compared else f"col:{table}.{c.name}" in said)]
+    parent, code = coded[0]
+    # (Of the row they belong to, only a column the question names beside the code.)
+    keep = [e for e, c in zip(tree.expressions, listed) if (
+            c.name != code and f"col:{parent}.{c.name}" in said if c in theirs else c in keys or c.name in computed or (
+                f"{table}.{c.name}" in linker.dated if c.name in compared else f"col:{table}.{c.name}" in said))]
     keep += [c.copy() for name, c in compared.items() if f"{table}.{name}" in linker.dated
              and name not in {k.unalias().name for k in keep}]
-    (parent, code), alias = coded[0], linker.join_table(tree, coded[0][0])
+    alias = only_alias(tree, parent) if theirs else linker.join_table(tree, parent)
     if alias is None:
         return sql
     mine = next(t.alias_or_name for t in from_tables(tree) if t.name == table)
@@ -588,8 +605,12 @@ def name_numbered(question: str, sql: str, linker: SchemaLinker) -> str:
     if order is not None:
         kept = {e.unalias().name for e in keep}
         rest = [k for k in order.expressions if isinstance(k.this, exp.Column) and k.this.name in kept]
-        order.set("expressions", rest or [exp.Ordered(this=exp.column(code, table=alias))] +
-                  [exp.Ordered(this=e.unalias().copy()) for e in keep if e.unalias() in keys])
+        # Rows kept by a time or date are read in its order ('after 3pm': the 4pm sections first).
+        when = [exp.Ordered(this=e.unalias().copy()) for e in keep
+                if e.unalias().name in compared and f"{table}.{e.unalias().name}" in linker.dated]
+        order.set("expressions", when + [exp.Ordered(this=exp.column(code, table=alias))] +
+                  [exp.Ordered(this=e.unalias().copy()) for e in keep if e.unalias() in keys] if when or not rest
+                  else rest)
     return tree.sql(dialect="postgres")
 
 

@@ -68,6 +68,9 @@ def test_comparisons_are_set_to_the_stated_bound():
         .endswith("credits > 3")
     having = "SELECT d.name FROM departments d JOIN courses c ON c.department_id = d.id GROUP BY d.name HAVING count(*) >= 8"
     assert ground_bounds("Which departments have more than 8 courses?", having).endswith("HAVING COUNT(*) > 8")
+    # A time written as the question says it, with the wrong bound ('before 10am' written `<= '10:00'`).
+    assert ground_bounds("Which sections start before 10am?", "SELECT id FROM sections WHERE start_time <= '10:00'") \
+        .endswith("start_time < '10:00'")
 
 
 def test_statements_the_question_does_not_bound_are_untouched():
@@ -731,12 +734,24 @@ def test_numbered_rows_are_shown_by_the_code_of_the_row_they_belong_to_and_their
     early = "SELECT s.section_number, s.room FROM sections AS s WHERE s.start_time < '09:00' ORDER BY s.section_number"
     assert name_numbered("sections starting before 9am", early, _SCHEDULE) == (
         "SELECT c.code, s.section_number, s.start_time FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
-        "WHERE s.start_time < '09:00' ORDER BY s.section_number")
+        "WHERE s.start_time < '09:00' ORDER BY s.start_time, c.code, s.section_number")
     above = big.replace("> 40", "> (SELECT AVG(capacity) FROM sections)")
     assert name_numbered("sections bigger than average", above, _SCHEDULE).startswith(
         "SELECT c.code, sections.section_number, sections.capacity FROM")
     assert name_numbered("sections over 40 and their rooms", big, _SCHEDULE).startswith(
         "SELECT c.code, sections.section_number, sections.room FROM")
+
+
+def test_numbered_rows_asked_for_are_told_by_the_code_not_every_name_of_the_row_they_belong_to():
+    later = ("SELECT c.code, c.title, s.section_number FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+             "WHERE s.start_time > '15:00' ORDER BY c.code")
+    assert name_numbered("Which sections start after 3pm?", later, _SCHEDULE) == (
+        "SELECT c.code, s.section_number, s.start_time FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+        "WHERE s.start_time > '15:00' ORDER BY s.start_time, c.code, s.section_number")
+    # A question about the courses ('classes') lists them as it asked; a named title stays.
+    assert name_numbered("Which classes start after 3pm?", later, _SCHEDULE) == later
+    assert name_numbered("Which sections start after 3pm, with the course title?", later, _SCHEDULE).startswith(
+        "SELECT c.code, c.title, s.section_number, s.start_time FROM")
 
 
 @pytest.mark.parametrize("sql", [
