@@ -8,8 +8,8 @@ import logging
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_negation,
                         ground_roles, ground_superlative, order_distinct)
 from .linking import SchemaLinker
-from .shaping import (count_bounded, count_the_most, drop_fixed, drop_unasked, group_each, list_asked, list_once,
-                      list_theirs, list_values, name_fixed, name_groups, name_not_short, name_numbered,
+from .shaping import (count_bounded, count_the_most, drop_fixed, drop_unasked, ground_top, group_each, list_asked,
+                      list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short, name_numbered,
                       order_periods, order_people, order_sequence, order_unasked, show_compared, show_groups,
                       show_parents, show_searched, show_when)
 
@@ -58,6 +58,8 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
     sql = count_bounded(question, ground_count(question, linker.add_named(sql, named), linker), linker, numbers)
+    # (A value of the table counted rows were joined from, 'students enrolled', added too.)
+    sql = ground_top(question, linker.add_named(sql, named), linker)
     sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
     sql = order_unasked(question, show_compared(question, drop_unasked(question, sql, linker), linker), linker)
     sql = show_when(question, show_searched(order_sequence(question, sql, linker), linker), linker)

@@ -150,9 +150,13 @@ def count_bounded(question: str, sql: str, linker: SchemaLinker, numbers: list[s
         kind = stated_bound(question, number) if number in numbers else None
         counted = _tables_named([singular(w) for w in raw], i + 1, linker)
         table = next(counted, None) if kind in (exp.GT, exp.GTE, exp.LT, exp.LTE) else None
-        alias = only_alias(tree, table) if table else None
-        names = [c for c in listed if owner(c) not in (table, None) and c.name in linker.names.get(owner(c), ())]
-        if alias is None or not names or len({owner(c) for c in names}) != 1:
+        numbered = _numbered(question, listed, owner, linker)
+        names = numbered or [c for c in listed if owner(c) not in (table, None)
+                             and c.name in linker.names.get(owner(c), ())]
+        if table is None or not names or not numbered and len({owner(c) for c in names}) != 1:
+            continue
+        alias = only_alias(tree, table) or _join_counted(tree, table, linker)
+        if alias is None:
             continue
         where = tree.args.get("where")
         kept = [n for n in conditions(where) if not (isinstance(n, exp.Binary) and isinstance(n.expression, exp.Literal)
@@ -164,10 +168,73 @@ def count_bounded(question: str, sql: str, linker: SchemaLinker, numbers: list[s
         tree.set("group", exp.Group(expressions=[c.copy() for c in names]))
         tree.set("having", exp.Having(this=kind(this=exp.Count(this=exp.Star()),
                                                 expression=exp.Literal.number(number))))
-        most = exp.Ordered(this=exp.column(raw[i + 1]), desc=True, nulls_first=True)
+        # (Read from the bound's side: 'more than 2' most first, 'fewer than 20' fewest first.)
+        most = exp.Ordered(this=exp.column(raw[i + 1]), desc=True, nulls_first=True) if kind in (exp.GT, exp.GTE) \
+            else exp.Ordered(this=exp.column(raw[i + 1]))
         tree.set("order", exp.Order(expressions=[most]))
         return tree.sql(dialect="postgres")
     return sql
+
+
+def ground_top(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing the rows with the most (or least) of a number where the question asks for a number of them
+    ('What are the 5 biggest sections by capacity?') and the statement totals that number or lists every row:
+    the rows, by what tells them apart, and the number, sorted by it and cut to as many as asked."""
+    m = re.search(rf"\b(\d+)\s+({MOST}|{LEAST})\s+(\w+)", respell(question, PLAIN_WORDS).lower())
+    tree = parse_statement(sql)
+    if m is None or not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in ("group", "having", "limit")):
+        return sql
+    table = next(_tables_named([singular(m.group(3))], 0, linker), None)
+    alias = only_alias(tree, table) if table else None
+    keys = _row_keys(linker, table) if alias else ()
+    if not keys:
+        return sql
+    qualified = column_names(tree)
+    said = [c.split(".", 1)[1] for c in _columns_said(question, linker)
+            if c.startswith(f"col:{table}.") and c in linker.numeric]
+    listed = [e.unalias() for e in tree.expressions]
+    if len(listed) == 1 and isinstance(listed[0], (exp.Sum, exp.Avg, exp.Max, exp.Min)):
+        number = listed[0].this
+        if not isinstance(number, exp.Column) or qualified(number) != f"{table}.{number.name}" or \
+                said and said != [number.name]:
+            return sql
+        tree.set("expressions", [exp.column(k, table=number.table or None) for k in keys] + [number.copy()])
+    else:
+        numbers = [c for c in listed if isinstance(c, exp.Column) and qualified(c) == f"{table}.{c.name}"
+                   and f"col:{table}.{c.name}" in linker.numeric]
+        numbers = [c for c in numbers if c.name in said] if said else numbers
+        if len(numbers) != 1 or not all(isinstance(c, exp.Column) for c in listed):
+            return sql
+        number = numbers[0]
+    most = bool(re.fullmatch(MOST, m.group(2)))
+    tree.set("order", exp.Order(expressions=[exp.Ordered(this=number.copy(), desc=most or None)]))
+    return tree.limit(int(m.group(1))).sql(dialect="postgres")
+
+
+def _numbered(question: str, listed: list[exp.Column], owner, linker: SchemaLinker) -> list[exp.Column]:
+    """Of the listed columns, those telling apart rows no column of theirs names where the question asks for them
+    ('Which sections ...'): the unique code of the row they belong to and their number; none otherwise."""
+    asked = _asked_table(question, linker)
+    if asked is None or linker.names.get(asked):
+        return []
+    keys = [c for c in listed if owner(c) == asked and c.name in _row_keys(linker, asked)]
+    codes = [c for c in listed if any(owner(c) == ref and f"{ref}.{c.name}" in linker.unique and c.name in
+                                      linker.names.get(ref, ()) for t, _, ref, _ in linker.joins if t == asked)]
+    return codes[:1] + keys if keys and codes else []
+
+
+def _join_counted(tree: exp.Select, table: str, linker: SchemaLinker) -> str | None:
+    """In place: `table`'s rows joined to the statement that does not read them, to be counted: itself where it
+    points at a table the statement reads, else the one table linking the two ('students' of a section are its
+    enrollments); its alias, None where no one way joins them."""
+    present = {t.name for t in tree.find_all(exp.Table)}
+    if table in present:
+        return None
+    if any(child == table and ref in present for child, _, ref, _ in linker.joins):
+        return linker.join_table(tree, table, child=True)
+    links = {child for child, _, ref, _ in linker.joins if ref == table and child not in present
+             and any(c == child and r in present for c, _, r, _ in linker.joins)}
+    return linker.join_table(tree, links.pop(), child=True) if len(links) == 1 else None
 
 
 def _fk_joins(nodes, alias: dict[str, str], linker: SchemaLinker) -> list[tuple[str, str]]:

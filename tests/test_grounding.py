@@ -7,8 +7,8 @@ from sqlglot import exp
 from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count, ground_distinct,
                                 ground_negation, ground_roles, ground_superlative, order_distinct, stated_bound)
 from pipeline.mend import mend
-from pipeline.shaping import (count_bounded, count_the_most, drop_fixed, drop_unasked, group_each, list_asked,
-                              list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short,
+from pipeline.shaping import (count_bounded, count_the_most, drop_fixed, drop_unasked, ground_top, group_each,
+                              list_asked, list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short,
                               name_numbered, order_people, order_sequence, order_unasked, show_compared, show_groups,
                               show_parents, show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
@@ -677,7 +677,7 @@ def test_asked_compared_or_ranking_columns_stay(question, sql):
     assert drop_unasked(question, sql, _CREDITS) == sql
 
 
-_SCHEDULE = build_linker(Schema((
+_SCHEDULE_TABLES = (
     Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text")), ("id",),
           unique=("code",)),
     Table("sections", (Column("id", "integer"), Column("course_id", "integer"), Column("section_number", "text"),
@@ -688,8 +688,9 @@ _SCHEDULE = build_linker(Schema((
                         ForeignKey(("instructor_id",), "instructors", ("id",)))),
     Table("terms", (Column("id", "integer"), Column("name", "text"), Column("ends_on", "date"))),
     Table("instructors", (Column("id", "integer"), Column("first_name", "text"), Column("last_name", "text"))),
-)), {("courses", "title"): ["Data Structures"], ("terms", "name"): ["Spring 2026"],
-     ("instructors", "last_name"): ["Chen"]})
+)
+_SCHEDULE = build_linker(Schema(_SCHEDULE_TABLES), {
+    ("courses", "title"): ["Data Structures"], ("terms", "name"): ["Spring 2026"], ("instructors", "last_name"): ["Chen"]})
 _ROOMS = ("SELECT s.section_number, s.room FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
           "WHERE c.title = 'Data Structures'")
 
@@ -1122,7 +1123,33 @@ def test_rows_kept_by_how_many_of_another_tables_rows_they_have_are_counted():
     # The number compared with a column instead (the model's habit) is the count's.
     assert _bounded("Which courses have more than 2 sections?", _SECTIONED + " WHERE s.capacity > 2") == counted
     assert _bounded("courses with fewer than 3 sections", _SECTIONED).endswith(
-        "HAVING COUNT(*) < 3 ORDER BY sections DESC")
+        "HAVING COUNT(*) < 3 ORDER BY sections")
+
+
+_ENROLLED = build_linker(Schema(_SCHEDULE_TABLES + (
+    Table("students", (Column("id", "integer"), Column("first_name", "text"), Column("last_name", "text"))),
+    Table("enrollments", (Column("id", "integer"), Column("section_id", "integer"), Column("student_id", "integer"),
+                          Column("status", "text")),
+          foreign_keys=(ForeignKey(("section_id",), "sections", ("id",)),
+                        ForeignKey(("student_id",), "students", ("id",)))),
+)), {("courses", "title"): ["Data Structures"], ("enrollments", "status"): ["enrolled", "dropped"]})
+
+
+def test_rows_counted_that_the_statement_does_not_read_are_joined_through_the_table_linking_them():
+    question = "Which courses have more than 40 students enrolled?"
+    mended = count_bounded(question, _SECTIONED, _ENROLLED, _ENROLLED.named_values(question)[1])
+    assert mended == (
+        "SELECT c.code, c.title, COUNT(*) AS students FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+        "JOIN enrollments AS e ON s.id = e.section_id GROUP BY c.code, c.title HAVING COUNT(*) > 40 "
+        "ORDER BY students DESC")
+    # Through every mend: the status the question says is kept too.
+    assert "e.status = 'enrolled'" in mend(question, _SECTIONED, _ENROLLED)
+    # Numbered rows asked for are counted one by one, by the code of their course and their number.
+    question = "Which sections have fewer than 20 students enrolled?"
+    assert count_bounded(question, _SECTIONED, _ENROLLED, _ENROLLED.named_values(question)[1]) == (
+        "SELECT c.code, s.section_number, COUNT(*) AS students FROM sections AS s JOIN courses AS c "
+        "ON c.id = s.course_id JOIN enrollments AS e ON s.id = e.section_id GROUP BY c.code, s.section_number "
+        "HAVING COUNT(*) < 20 ORDER BY students")
 
 
 @pytest.mark.parametrize("question, sql", [
@@ -1136,3 +1163,16 @@ def test_rows_kept_by_how_many_of_another_tables_rows_they_have_are_counted():
 ])
 def test_other_bounds_and_counts_are_left_alone(question, sql):
     assert _bounded(question, sql) == sql
+
+
+def test_the_rows_with_the_most_of_a_number_asked_for_by_how_many_are_listed_sorted_and_cut():
+    total = "SELECT SUM(s.capacity) FROM sections AS s"
+    assert ground_top("What are the 5 biggest sections by capacity?", total, _SCHEDULE) == (
+        "SELECT s.section_number, s.capacity FROM sections AS s ORDER BY s.capacity DESC NULLS LAST LIMIT 5")
+    listed = "SELECT section_number, room, capacity FROM sections"
+    assert ground_top("the 3 smallest sections", listed, _SCHEDULE) == listed + " ORDER BY capacity LIMIT 3"
+    # Not for one row, a count, another number than the one named, nor a statement already cut.
+    for question, sql in [("the biggest section", total), ("the 5 biggest sections", "SELECT COUNT(*) FROM sections"),
+                          ("the 5 biggest sections by capacity", "SELECT SUM(s.section_number) FROM sections AS s"),
+                          ("the 5 biggest sections", listed + " ORDER BY capacity DESC LIMIT 5")]:
+        assert ground_top(question, sql, _SCHEDULE) == sql
