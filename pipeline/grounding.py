@@ -12,8 +12,8 @@ from typing import Callable
 
 from sqlglot import exp
 
-from .linking import (SchemaLinker, and_where, column_names, conditions, only_alias, parse_statement, table_nouns,
-                      value_condition)
+from .linking import (SchemaLinker, and_where, column_names, conditions, from_tables, only_alias, parse_statement,
+                      table_nouns, value_condition)
 from .words import humanise, respell, singular, words
 
 _BOUNDS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
@@ -284,6 +284,27 @@ def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+def ground_total(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` summing the number a question totals ('total seats available in CS 1010': `SUM(s.capacity)`) where it
+    counts rows instead; unchanged for 'the total number of' rows, which is a count."""
+    said = respell(question, PLAIN_WORDS).lower()
+    if not re.search(r"\b(total|in all|altogether|combined)\b", said) or re.search(r"\btotal (number|count)\b", said):
+        return sql
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or tree.args.get("group") or len(tree.expressions) != 1 or \
+            not isinstance(count := tree.expressions[0].unalias(), exp.Count):
+        return sql
+    aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    asked = {c for w in words(question) for c in linker.columns_named(w) if c in linker.numeric}
+    fits = [(alias, c.split(".", 1)[1]) for c in sorted(asked) for alias, name in aliases.items()
+            if c.startswith(f"col:{name}.")]
+    if len(fits) != 1 or list(aliases.values()).count(aliases[fits[0][0]]) != 1:
+        return sql
+    alias, column = fits[0]
+    count.replace(exp.Sum(this=exp.column(column, table=alias if len(aliases) > 1 else None)))
+    return tree.sql(dialect="postgres")
+
+
 def ground_roles(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` joining a table with two keys to one table (prerequisites.course_id and .prerequisite_id) the way round
     the question names its row: 'prerequisites for CE 4229' names the course, 'courses with CE 4229 as a
@@ -318,6 +339,42 @@ def ground_roles(question: str, sql: str, linker: SchemaLinker) -> str:
             second.set("this", exp.to_identifier(name))
             return tree.sql(dialect="postgres")
     return sql
+
+
+def ground_exists_role(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` asking whether a row has (NOT) EXISTS rows of a table with two keys to its table, tied by the key of
+    the role the question gives the row: 'courses that aren't a prerequisite for anything' by `prerequisite_id`,
+    'courses with no prerequisites' by `course_id`; unchanged where the question does not say."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or not tree.find(exp.Exists):
+        return sql
+    text = respell(question, PLAIN_WORDS).lower()
+    outer = {t.alias_or_name: t.name for t in from_tables(tree)}
+    changed = False
+    for sub in tree.find_all(exp.Exists):
+        inner = {t.alias_or_name: t.name for t in sub.find_all(exp.Table)}
+        for node in sub.find_all(exp.EQ):
+            sides = [node.this, node.expression]
+            if not all(isinstance(c, exp.Column) for c in sides):
+                continue
+            for key, row in (sides, sides[::-1]):
+                table, ref = inner.get(key.table), outer.get(row.table)
+                if row.table in inner or ref is None:
+                    continue
+                keys = [c for t, c, r, rc in linker.joins if t == table and r == ref and rc == row.name]
+                roles = [c for c in keys if singular(humanise(c)) not in table_nouns(ref)]
+                if len(keys) != 2 or len(roles) != 1 or key.name not in keys:
+                    continue
+                word = re.escape(singular(humanise(roles[0])))
+                plays = re.search(rf"\b(?:is|are|was|were|be)(?:n't|\s+not|\s+never)?\s+(?:a|an|the|any)\s+{word}s?\b"
+                                  rf"|\b(?:as|being)\s+(?:a|an)\s+{word}\b", text)
+                owns = re.search(rf"\b(?:no|without|any|zero)\s+{word}s?\b", text)
+                want = roles[0] if plays and not owns else next(c for c in keys if c != roles[0]) if owns and \
+                    not plays else None
+                if want is not None and key.name != want:
+                    key.set("this", exp.to_identifier(want))
+                    changed = True
+    return tree.sql(dialect="postgres") if changed else sql
 
 
 def _key_joins(tree: exp.Select, bridge: str, keys: set[str], targets: set[str],

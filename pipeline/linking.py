@@ -19,7 +19,7 @@ from sqlglot import exp
 from .database import quote_ident
 from .periods import PeriodTable, load_period_tables, relative_periods
 from .schema import NUMBER_TYPES, TEXT_TYPES, Schema
-from .words import SYNONYMS, humanise, person_columns, short_columns, singular, words
+from .words import COLUMN_SYNONYMS, SYNONYMS, humanise, person_columns, short_columns, singular, words
 
 log = logging.getLogger("askdb.linking")
 
@@ -434,7 +434,8 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
         for c in t.columns:
             if _is_key(c.name):
                 continue
-            for word in words(humanise(c.name)):
+            said = words(humanise(c.name))
+            for word in said + [w for s in said for w in COLUMN_SYNONYMS.get(s, ())]:
                 if len(word) >= 4 and word != "name":
                     columns.setdefault(word, set()).add(f"col:{t.name}.{c.name}")
     heads: dict[str, set[str]] = {}

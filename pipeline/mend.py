@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_negation,
-                        ground_roles, ground_superlative, order_distinct)
+from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_exists_role,
+                        ground_negation, ground_roles, ground_superlative, ground_total, order_distinct)
 from .linking import SchemaLinker
-from .shaping import (count_bounded, count_the_most, drop_fixed, drop_unasked, ground_top, group_each, list_asked,
-                      list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short, name_numbered,
-                      order_periods, order_people, order_sequence, order_unasked, show_compared, show_groups,
-                      show_parents, show_searched, show_when)
+from .shaping import (compare_values, count_bounded, count_the_most, drop_fixed, drop_unasked, ground_daytime,
+                      ground_top, ground_year, group_each, how_long, list_asked, list_once, list_theirs, list_values,
+                      name_fixed, name_groups, name_not_short, name_numbered, order_periods, order_people,
+                      order_sequence, order_unasked, same_as, show_compared, show_groups, show_parents, show_searched,
+                      show_when)
 
 log = logging.getLogger("askdb.mend")
 
@@ -57,9 +58,12 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
     sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
-    sql = count_bounded(question, ground_count(question, linker.add_named(sql, named), linker), linker, numbers)
+    sql = ground_total(question, ground_count(question, linker.add_named(sql, named), linker), linker)
+    sql = count_bounded(question, sql, linker, numbers)
     # (A value of the table counted rows were joined from, 'students enrolled', added too.)
-    sql = ground_top(question, linker.add_named(sql, named), linker)
+    sql = ground_year(question, ground_top(question, linker.add_named(sql, named), linker), linker)
+    sql = compare_values(question, ground_daytime(question, sql, linker), named, linker)
+    sql = how_long(question, sql, named, linker)
     sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
     sql = order_unasked(question, show_compared(question, drop_unasked(question, sql, linker), linker), linker)
     sql = show_when(question, show_searched(order_sequence(question, sql, linker), linker), linker)
@@ -70,4 +74,5 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     sql = ground_but_not(question, ground_negation(question, sql, said, linker.cannot_hold), named, said)
+    sql = same_as(question, ground_exists_role(question, sql, linker), linker)
     return list_once(sql, linker)

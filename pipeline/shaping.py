@@ -11,8 +11,8 @@ import re
 from sqlglot import exp
 
 from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, column_pair, stated_bound
-from .linking import (SchemaLinker, column_names, conditions, from_tables, only_alias, parse_statement, table_nouns,
-                      value_condition)
+from .linking import (SchemaLinker, and_where, column_names, conditions, from_tables, only_alias, parse_statement,
+                      table_nouns, value_condition)
 from .words import humanise, person_columns, respell, sequence_column, singular, weight_column, words
 
 
@@ -140,16 +140,25 @@ def count_bounded(question: str, sql: str, linker: SchemaLinker, numbers: list[s
     """`sql` listing named rows of one table and reading another table's rows without counting them where the
     question keeps those with more (or fewer) than a number of the other's ('Which courses have more than 2 sections
     this semester?'): grouped by the listed rows, their count shown, kept by the bound; a comparison of the number
-    with a column dropped (the model's `s.capacity > 2`)."""
+    with a column dropped (the model's `s.capacity > 2`). A number of a column's units 'in total' ('courses with more
+    than 100 seats in total') is that column's sum."""
     plain = _plain_list(sql, linker, ("group", "having", "distinct", "limit"))
     if plain is None:
         return sql
     tree, listed, owner, _ = plain
     raw = words(question)
+    total = re.search(r"\b(in total|total|altogether|combined|in all)\b", question.lower())
     for i, number in enumerate(raw[:-1]):
         kind = stated_bound(question, number) if number in numbers else None
-        counted = _tables_named([singular(w) for w in raw], i + 1, linker)
-        table = next(counted, None) if kind in (exp.GT, exp.GTE, exp.LT, exp.LTE) else None
+        if kind not in (exp.GT, exp.GTE, exp.LT, exp.LTE):
+            continue
+        table, measure = next(_tables_named([singular(w) for w in raw], i + 1, linker), None), exp.Count(
+            this=exp.Star())
+        summed = [c.removeprefix("col:").split(".") for c in linker.columns_named(raw[i + 1])
+                  if c in linker.numeric] if total and table is None else []
+        if len(summed) == 1 and only_alias(tree, summed[0][0]):
+            table, column = summed[0]
+            measure = exp.Sum(this=exp.column(column, table=only_alias(tree, table)))
         numbered = _numbered(question, listed, owner, linker)
         names = numbered or [c for c in listed if owner(c) not in (table, None)
                              and c.name in linker.names.get(owner(c), ())]
@@ -163,11 +172,9 @@ def count_bounded(question: str, sql: str, linker: SchemaLinker, numbers: list[s
                                                       and n.expression.this == number and not n.expression.is_string)]
         if where is not None:
             tree.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
-        count = exp.alias_(exp.Count(this=exp.Star()), raw[i + 1])
-        tree.set("expressions", [c.copy() for c in names] + [count])
+        tree.set("expressions", [c.copy() for c in names] + [exp.alias_(measure.copy(), raw[i + 1])])
         tree.set("group", exp.Group(expressions=[c.copy() for c in names]))
-        tree.set("having", exp.Having(this=kind(this=exp.Count(this=exp.Star()),
-                                                expression=exp.Literal.number(number))))
+        tree.set("having", exp.Having(this=kind(this=measure, expression=exp.Literal.number(number))))
         # (Read from the bound's side: 'more than 2' most first, 'fewer than 20' fewest first.)
         most = exp.Ordered(this=exp.column(raw[i + 1]), desc=True, nulls_first=True) if kind in (exp.GT, exp.GTE) \
             else exp.Ordered(this=exp.column(raw[i + 1]))
@@ -209,6 +216,126 @@ def ground_top(question: str, sql: str, linker: SchemaLinker) -> str:
     most = bool(re.fullmatch(MOST, m.group(2)))
     tree.set("order", exp.Order(expressions=[exp.Ordered(this=number.copy(), desc=most or None)]))
     return tree.limit(int(m.group(1))).sql(dialect="postgres")
+
+
+def same_as(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` for rows sharing a row they point at with one the question names ('Which instructors are in the same
+    department as Priya Natarajan?'): the asked table's other rows whose key equals the named row's, by their
+    names; written as the named row's conditions the model kept, whatever else it made of them."""
+    m = re.search(r"\bsame\s+([a-z]+)(?:\s+([a-z]+))?\s+as\b", question.lower())
+    tree = parse_statement(sql)
+    table = _asked_table(question, linker) if m and isinstance(tree, exp.Select) else None
+    alias = only_alias(tree, table) if table else None
+    if alias is None or not linker.names.get(table):
+        return sql
+    noun = {singular(w) for w in m.groups() if w}
+    keys = sorted({col for child, col, ref, _ in linker.joins if child == table and (
+        noun & set(singular(humanise(col)).split()) or noun & table_nouns(ref))})
+    named = [n for n in conditions(tree.args.get("where")) if isinstance(n, exp.EQ) and value_condition(n)
+             and n.this.table in (alias, "")]
+    if len(keys) != 1 or not named:
+        return sql
+    bare = [n.copy() for n in named]
+    for n in bare:
+        n.this.set("table", None)
+    own = exp.and_(*bare)
+    picked = exp.select(keys[0]).from_(table).where(own.copy())
+    where = exp.and_(exp.column(keys[0]).eq(exp.Subquery(this=picked)), exp.Not(this=exp.Paren(this=own)))
+    names = [exp.column(n) for n in linker.names[table]]
+    out = exp.select(*names).from_(table).where(where).order_by(*_name_order(names))
+    return out.sql(dialect="postgres")
+
+
+_IN_YEAR = re.compile(r"\b(?:in|during)\s+((?:19|20)\d\d)\b(?![-/])")
+_DAY = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def ground_year(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` keeping rows whose date the question says falls in a year ('Which terms started in 2026?') where the
+    statement does not compare that date with the year: the date from the year's first day to the next's (a day the
+    model picked instead dropped), shown and sorted by."""
+    m = _IN_YEAR.search(question.lower())
+    plain = _plain_list(sql, linker, ("group", "having", "limit")) if m else None
+    if plain is None or plain[3] is None:
+        return sql
+    tree, listed, owner, table = plain
+    dates = [c.split(".", 1)[1] for c in _columns_said(question, linker)
+             if c.startswith(f"col:{table}.") and c.removeprefix("col:") in linker.dated]
+    if len(dates) != 1 or only_alias(tree, table) is None:
+        return sql
+    year, column = int(m.group(1)), dates[0]
+    mine = lambda c: isinstance(c, exp.Column) and c.name == column and owner(c) == table  # noqa: E731
+    kept, ends = [], {f"{year}-01-01", f"{year}-12-31", f"{year + 1}-01-01", str(year)}
+    for node in conditions(tree.args.get("where")):
+        days = [lit.this for lit in node.find_all(exp.Literal) if lit.is_string and _DAY.match(lit.this)]
+        if any(mine(c) for c in node.find_all(exp.Column)) and ends & {lit.this for lit in node.find_all(exp.Literal)}:
+            return sql  # (compared with the year already: its ends, or the year of the date)
+        if not days:
+            kept.append(node)
+    qualify = next(c.table for c in listed) or None
+    date = exp.column(column, table=qualify)
+    span = [date.copy() >= exp.Literal.string(f"{year}-01-01"), date.copy() < exp.Literal.string(f"{year + 1}-01-01")]
+    tree.set("where", exp.Where(this=exp.and_(*kept, *span)))
+    if not any(mine(c) for c in listed):
+        tree.set("expressions", list(tree.expressions) + [date.copy()])
+    tree.set("order", exp.Order(expressions=[exp.Ordered(this=date.copy())]))
+    return tree.sql(dialect="postgres")
+
+
+_VERSUS = re.compile(r"\b(?:vs\.?|versus|compared (?:to|with))(?=\s)")
+_AGGREGATES = ((re.compile(r"\b(?:average|avg|mean)\b"), exp.Avg), (re.compile(r"\b(?:total|sum)\b"), exp.Sum),
+               (re.compile(r"\b(?:how many|number of|count)\b"), exp.Count))
+
+
+def compare_values(question: str, sql: str, named: dict[str, list[str]], linker: SchemaLinker) -> str:
+    """`sql` for an average, total or count the question compares between values of one column ('Average credits
+    for graduate vs undergraduate courses'): one row per value, grouped by that column, from the one table the
+    statement reads (its value conditions on other columns kept)."""
+    said = respell(question, PLAIN_WORDS).lower()
+    columns = [c for c, values in named.items() if len(values) >= 2]
+    agg = next((kind for pattern, kind in _AGGREGATES if pattern.search(said)), None)
+    tree = parse_statement(sql) if _VERSUS.search(said) and len(columns) == 1 and agg else None
+    found = from_tables(tree) if isinstance(tree, exp.Select) else []
+    table, column = columns[0].split(".", 1) if columns else (None, None)
+    if len(found) != 1 or found[0].name != table or tree.find(exp.Join):
+        return sql
+    numbers = [c.split(".", 1)[1] for c in _columns_said(question, linker)
+               if c.startswith(f"col:{table}.") and c in linker.numeric]
+    if agg is not exp.Count and len(numbers) != 1:
+        return sql
+    value = exp.Count(this=exp.Star()) if agg is exp.Count else agg(this=exp.column(numbers[0]))
+    kept = [n.copy() for n in conditions(tree.args.get("where")) if isinstance(n, exp.EQ) and value_condition(n)
+            and n.this.name != column]
+    values = exp.column(column).isin(*[exp.Literal.string(v) for v in named[columns[0]]])
+    out = exp.select(exp.column(column), value).from_(table).where(exp.and_(*kept, values)).group_by(column)
+    out.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(column))]))
+    return out.sql(dialect="postgres")
+
+
+_HOW_LONG = re.compile(r"\bhow (?:many (days|weeks)(?: long)?|long)\b")
+
+
+def how_long(question: str, sql: str, named: dict[str, list[str]], linker: SchemaLinker) -> str:
+    """`sql` for how long the one named row of a table with a start and an end date lasts ('how many weeks long is
+    the fall 2026 semester': `(ends_on - starts_on) / 7`), in days unless weeks are asked."""
+    m = _HOW_LONG.search(question.lower())
+    rows = [(item, values[0]) for item, values in named.items() if len(values) == 1
+            and item.split(".")[1] in linker.names.get(item.split(".")[0], ())] if m else []
+    if len(rows) != 1:
+        return sql
+    (item, value), table = rows[0], rows[0][0].split(".")[0]
+    dates = [c.split(".", 1)[1] for c in sorted(linker.dated) if c.startswith(f"{table}.")]
+    start = [c for c in dates if re.search(r"start|begin|from", c)]
+    end = [c for c in dates if re.search(r"end|finish|until|to$", c)]
+    if len(start) != 1 or len(end) != 1:
+        return sql
+    span = exp.Sub(this=exp.column(end[0]), expression=exp.column(start[0]))
+    unit = m.group(1) or "days"
+    # (Whole weeks, as Postgres divides the whole days a date difference is.)
+    length = exp.Div(this=exp.Paren(this=span), expression=exp.Literal.number(7), typed=True) if unit == "weeks" \
+        else span
+    out = exp.select(exp.alias_(length, unit)).from_(table).where(exp.column(item.split(".")[1]).eq(value))
+    return out.sql(dialect="postgres")
 
 
 def _numbered(question: str, listed: list[exp.Column], owner, linker: SchemaLinker) -> list[exp.Column]:
@@ -493,11 +620,43 @@ _WHEN = re.compile(r"^\s*(when|(at )?what (time|days?)|which days?)\b|\b(when an
 _WHERE = re.compile(r"^\s*where\b|\b(when and where|where and when)\b")
 
 
+# The hours a part of the day names, as a start time from (inclusive) and before: a class 'in the evening' starts at
+# 17:00 or later.
+DAYTIME = {"morning": (None, "12:00"), "afternoon": ("12:00", "17:00"), "evening": ("17:00", None),
+           "night": ("17:00", None)}
+_DAYTIME = re.compile(rf"\b({'|'.join(DAYTIME)})s?\b")
+
+
+def ground_daytime(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` keeping scheduled rows that start in the part of the day the question names ('evening classes this
+    fall?': `start_time >= '17:00'`) where the statement does not compare their start time."""
+    m = _DAYTIME.search(question.lower())
+    tree = parse_statement(sql) if m else None
+    if not isinstance(tree, exp.Select):
+        return sql
+    timed = [(t, c) for t in tree.find_all(exp.Table) for c in linker.schedule.get(t.name, ())
+             if f"{t.name}.{c}" in linker.dated][:1]
+    if not timed or sum(t.name == timed[0][0].name for t in tree.find_all(exp.Table)) != 1:
+        return sql
+    table, column = timed[0]
+    qualified = column_names(tree)
+    if any(qualified(c) == f"{table.name}.{column}" for n in tree.find_all(exp.Predicate)
+           for c in n.find_all(exp.Column)):
+        return sql
+    start = exp.column(column, table=table.alias_or_name if len(list(tree.find_all(exp.Table))) > 1 else None)
+    since, before = DAYTIME[m.group(1)]
+    for bound in ([start.copy() >= exp.Literal.string(since)] if since else []) + \
+            ([start.copy() < exp.Literal.string(before)] if before else []):
+        and_where(tree, bound)
+    return tree.sql(dialect="postgres")
+
+
 def show_when(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` listing rows of a table with a schedule (a section's days and times) where the question asks when
-    ('When and where does Data Structures meet?') with the columns saying when, and where it asks where, the room."""
+    ('When and where does Data Structures meet?', or names a part of the day: 'evening classes') with the columns
+    saying when, and where it asks where, the room."""
     said = respell(question, PLAIN_WORDS)
-    when, where = bool(_WHEN.search(said)), bool(_WHERE.search(said))
+    when, where = bool(_WHEN.search(said) or _DAYTIME.search(said)), bool(_WHERE.search(said))
     plain = _plain_list(sql, linker) if when or where else None
     if plain is None:
         return sql

@@ -70,6 +70,10 @@ SYNONYMS = {
 }
 
 
+# The same for common column words: a section's, a room's or a flight's capacity is counted in seats.
+COLUMN_SYNONYMS = {"capacity": ("seats", "spots"), "price": ("cost",), "salary": ("pay",)}
+
+
 def humanise(name: str) -> str:
     """'course_topics' -> 'course topics', 'department_id' -> 'department'."""
     parts = [w for w in re.split(r"[_\s]+", name.lower()) if w]

@@ -5,12 +5,14 @@ import pytest
 from sqlglot import exp
 
 from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count, ground_distinct,
-                                ground_negation, ground_roles, ground_superlative, order_distinct, stated_bound)
+                                ground_exists_role, ground_negation, ground_roles, ground_superlative, ground_total,
+                                order_distinct, stated_bound)
 from pipeline.mend import mend
-from pipeline.shaping import (count_bounded, count_the_most, drop_fixed, drop_unasked, ground_top, group_each,
-                              list_asked, list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short,
-                              name_numbered, order_people, order_sequence, order_unasked, show_compared, show_groups,
-                              show_parents, show_searched, show_when)
+from pipeline.shaping import (compare_values, count_bounded, count_the_most, drop_fixed, drop_unasked, ground_daytime,
+                              ground_top, ground_year, group_each, how_long, list_asked, list_once, list_theirs,
+                              list_values, name_fixed, name_groups, name_not_short, name_numbered, order_people,
+                              order_sequence, order_unasked, same_as, show_compared, show_groups, show_parents,
+                              show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -1176,3 +1178,100 @@ def test_the_rows_with_the_most_of_a_number_asked_for_by_how_many_are_listed_sor
                           ("the 5 biggest sections by capacity", "SELECT SUM(s.section_number) FROM sections AS s"),
                           ("the 5 biggest sections", listed + " ORDER BY capacity DESC LIMIT 5")]:
         assert ground_top(question, sql, _SCHEDULE) == sql
+
+
+def test_rows_lacking_another_row_in_a_role_are_tied_by_the_key_of_the_role_the_question_gives_them():
+    none = ("SELECT c.code FROM courses AS c WHERE NOT EXISTS(SELECT 1 FROM prerequisites AS p "
+            "WHERE p.course_id = c.id)")
+    as_role = none.replace("p.course_id", "p.prerequisite_id")
+    assert ground_exists_role("courses that aren't a prerequisite for anything", none, _PREREQUISITES) == as_role
+    assert ground_exists_role("Which courses have no prerequisites?", as_role, _PREREQUISITES) == none
+    # Already agreeing, or not saying: unchanged.
+    assert ground_exists_role("Which courses have no prerequisites?", none, _PREREQUISITES) is none
+    assert ground_exists_role("courses nothing points at", none, _PREREQUISITES) is none
+
+
+def test_rows_sharing_what_a_named_row_points_at_are_its_neighbours_not_the_row():
+    asked = ("SELECT d.name FROM instructors AS i JOIN departments AS d ON d.id = i.department_id "
+             "WHERE i.first_name = 'Priya' AND i.last_name = 'Natarajan'")
+    assert same_as("Which instructors are in the same department as Priya Natarajan?", asked, _DEPARTMENTS) == (
+        "SELECT first_name, last_name FROM instructors WHERE department_id = (SELECT department_id FROM instructors "
+        "WHERE first_name = 'Priya' AND last_name = 'Natarajan') AND NOT (first_name = 'Priya' AND last_name = "
+        "'Natarajan') ORDER BY last_name, first_name")
+    # Written so already, or no 'same ... as': unchanged.
+    right = same_as("Which instructors are in the same department as Priya Natarajan?", asked, _DEPARTMENTS)
+    assert same_as("Which instructors are in the same department as Priya Natarajan?", right, _DEPARTMENTS) == right
+    assert same_as("Which department is Priya Natarajan in?", asked, _DEPARTMENTS) is asked
+
+
+def test_rows_whose_date_falls_in_a_year_are_kept_by_that_date_shown_and_sorted():
+    picked = "SELECT name FROM terms WHERE CAST('2026-02-21' AS DATE) BETWEEN starts_on AND ends_on"
+    assert ground_year("Which terms started in 2026?", picked, LINKER) == (
+        "SELECT name, starts_on FROM terms WHERE starts_on >= '2026-01-01' AND starts_on < '2027-01-01' "
+        "ORDER BY starts_on")
+    # Compared with the year already, no date the question names, or no year: unchanged.
+    right = ground_year("Which terms started in 2026?", picked, LINKER)
+    assert ground_year("Which terms started in 2026?", right, LINKER) is right
+    assert ground_year("Which terms are in 2026?", picked, LINKER) is picked
+    assert ground_year("Which terms started on 2026-01-12?", picked, LINKER) is picked
+
+
+def test_a_part_of_the_day_keeps_the_rows_starting_then_and_shows_when_they_meet():
+    listed = ("SELECT DISTINCT c.code, c.title FROM courses AS c JOIN sections AS s ON s.course_id = c.id "
+              "ORDER BY c.code")
+    kept = ground_daytime("evening classes?", listed, _SCHEDULE)
+    assert kept == listed.replace(" ORDER BY", " WHERE s.start_time >= '17:00' ORDER BY")
+    assert ground_daytime("afternoon sections", listed, _SCHEDULE).endswith(
+        "WHERE s.start_time >= '12:00' AND s.start_time < '17:00' ORDER BY c.code")
+    assert show_when("evening classes?", kept, _SCHEDULE).startswith(
+        "SELECT DISTINCT c.code, c.title, s.meeting_days, s.start_time, s.end_time FROM")
+    # Its start compared already, or no part of the day: unchanged.
+    later = kept.replace("17:00", "18:00")
+    assert ground_daytime("evening classes after 6pm", later, _SCHEDULE) is later
+    assert ground_daytime("classes this fall", listed, _SCHEDULE) is listed
+
+
+def test_an_average_compared_between_values_of_a_column_is_one_row_per_value():
+    wrong = "SELECT code, title, credits FROM courses WHERE credits <= (SELECT AVG(credits) FROM courses)"
+    named = LINKER.named_values("Average credits for graduate vs undergraduate courses")[0]
+    assert named == {"courses.level": ["graduate", "undergraduate"]}
+    assert compare_values("Average credits for graduate vs undergraduate courses", wrong, named, LINKER) == (
+        "SELECT level, AVG(credits) FROM courses WHERE level IN ('graduate', 'undergraduate') GROUP BY level "
+        "ORDER BY level")
+    assert compare_values("how many graduate versus undergraduate courses", wrong, named, LINKER).startswith(
+        "SELECT level, COUNT(*) FROM courses")
+    # Not compared, or nothing to total: unchanged.
+    assert compare_values("Average credits for graduate and undergraduate courses", wrong, named, LINKER) is wrong
+    assert compare_values("graduate vs undergraduate courses", wrong, named, LINKER) is wrong
+
+
+def test_a_total_of_a_number_is_its_sum_not_a_count_of_rows():
+    counted = "SELECT COUNT(*) FROM sections AS s JOIN courses AS c ON c.id = s.course_id WHERE c.code = 'CS 1010'"
+    assert ground_total("total seats available in CS 1010", counted, _SCHEDULE) == counted.replace(
+        "COUNT(*)", "SUM(s.capacity)")
+    # 'The total number of' rows is a count; no total asked, unchanged.
+    assert ground_total("the total number of sections of CS 1010", counted, _SCHEDULE) is counted
+    assert ground_total("how many sections does CS 1010 have", counted, _SCHEDULE) is counted
+    # Rows kept by a total: summed, grouped and kept by the bound.
+    assert _bounded("courses with more than 100 seats in total", _SECTIONED + " WHERE s.capacity > 100") == (
+        "SELECT c.code, c.title, SUM(s.capacity) AS seats FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+        "GROUP BY c.code, c.title HAVING SUM(s.capacity) > 100 ORDER BY seats DESC")
+
+
+_TERMS = build_linker(Schema((Table("terms", (Column("id", "integer"), Column("name", "text"),
+                                              Column("starts_on", "date"), Column("ends_on", "date"))),)),
+                      {("terms", "name"): ["Fall 2026", "Spring 2026"]})
+
+
+def test_how_long_a_named_row_lasts_is_the_difference_of_its_dates():
+    wrong = "SELECT COUNT(*) FROM sections AS s JOIN terms AS t ON t.id = s.term_id WHERE t.name = 'Fall 2026'"
+    question = "how many weeks long is the fall 2026 semester"
+    assert how_long(question, wrong, _TERMS.named_values(question)[0], _TERMS) == (
+        "SELECT (ends_on - starts_on) / 7 AS weeks FROM terms WHERE name = 'Fall 2026'")
+    question = "how long is Spring 2026"
+    assert how_long(question, wrong, _TERMS.named_values(question)[0], _TERMS) == (
+        "SELECT ends_on - starts_on AS days FROM terms WHERE name = 'Spring 2026'")
+    # No row named, or not asked how long: unchanged.
+    assert how_long("how many weeks long is a term", wrong, {}, _TERMS) is wrong
+    question = "how many sections in fall 2026"
+    assert how_long(question, wrong, _TERMS.named_values(question)[0], _TERMS) is wrong
