@@ -377,6 +377,39 @@ def ground_exists_role(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres") if changed else sql
 
 
+def ground_hops(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` going one step further through a table with two keys to one table where the question repeats its role
+    ('the prerequisites of the prerequisites of Distributed Systems'): the listed row joined to a second row of that
+    table, itself joined to the first."""
+    said = [singular(w) for w in words(question)]
+    repeated = {said[i] for i in range(len(said) - 3) if said[i + 1] == "of" and said[i + 3] == said[i]
+                and said[i + 2] in ("the", "their", "its", "those")}
+    tree = parse_statement(sql) if repeated else None
+    if not isinstance(tree, exp.Select):
+        return sql
+    aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    for join in tree.args.get("joins") or ():
+        on = join.args.get("on")
+        if not column_pair(on):
+            continue
+        for key, row in ((on.this, on.expression), (on.expression, on.this)):
+            bridge = aliases.get(key.table)
+            keys = [(c, rc) for t, c, r, rc in linker.joins if t == bridge and r == aliases.get(row.table)]
+            role = [c for c, _ in keys if singular(humanise(c)) in repeated]
+            if len(keys) != 2 or len(role) != 1 or key.name != role[0] or list(aliases.values()).count(bridge) != 1:
+                continue
+            own = next(c for c, _ in keys if c != role[0])
+            second = next(a for a in [f"{key.table}2", *(f"{key.table}{n}" for n in range(3, 99))] if a not in aliases)
+            hop = exp.Join(this=exp.alias_(exp.to_table(bridge), second, table=True),
+                           on=exp.column(own, table=second).eq(exp.column(role[0], table=key.table)))
+            key.set("table", exp.to_identifier(second))
+            joins = tree.args["joins"]
+            joins.insert(joins.index(join), hop)
+            tree.set("joins", joins)
+            return tree.sql(dialect="postgres")
+    return sql
+
+
 def _key_joins(tree: exp.Select, bridge: str, keys: set[str], targets: set[str],
                ref_columns: set[str]) -> dict[str, exp.Column]:
     """For each alias of the referenced table joined as `target.id = bridge.key`: the key's column node."""

@@ -86,6 +86,7 @@ class SchemaLinker:
     places: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     unique: frozenset[str] = frozenset()  # "table.column" no two rows share: its primary key or a unique column
     dated: frozenset[str] = frozenset()  # "table.column" holding a date, a time or a timestamp
+    table_columns: Mapping[str, frozenset[str]] = field(default_factory=dict)  # every column, by table
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -249,9 +250,15 @@ class SchemaLinker:
     def drop_unasked_period(self, sql: str, question: str) -> str:
         """`sql` without a condition of its WHERE setting a period ('t.name = 'Fall 2026'') where the question says
         nothing of time: no period's name, noun ('semester') or first word ('fall'), no year, no 'now'. The model adds
-        the current term by habit ('whats the avg section capacity'); a question that means one says so."""
-        said = set(words(question)) | {singular(w) for w in words(question)}
-        spoken = _NOW | {w for p in self.periods for w in p.nouns | {r.name.split()[0].lower() for r in p.rows if r.name}}
+        the current term by habit ('whats the avg section capacity'); a question that means one says so ('in any
+        term' does not)."""
+        nouns = {w for p in self.periods for w in p.nouns}
+        raw = words(question)
+        said: set[str] = set()
+        for i, w in enumerate(raw):
+            if not (i and raw[i - 1] in ("any", "every", "all") and singular(w) in nouns):
+                said |= {w, singular(w)}  # ('any term', 'every semester': no one period)
+        spoken = _NOW | nouns | {r.name.split()[0].lower() for p in self.periods for r in p.rows if r.name}
         if not self.periods or said & spoken or re.search(r"\b(19|20)\d\d\b", question):
             return sql
         items = {p.item for p in self.periods}
@@ -297,6 +304,77 @@ class SchemaLinker:
                 used.add(key)
                 changed = True
         return tree.sql(dialect="postgres") if changed else sql
+
+    def repair_columns(self, sql: str) -> str:
+        """`sql` with a column its table does not have ('sections.title') taken from the one table it points at that
+        has it (the course's title, joined), else, where it is only listed or sorted by, left out ('sections.time');
+        unchanged where anything else is missing or a subquery scopes the names."""
+        tree = parse_statement(sql)
+        if not isinstance(tree, exp.Select) or not self.table_columns or tree.find(exp.Subquery, exp.Exists):
+            return sql
+        aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+        if any(t not in self.table_columns for t in aliases.values()):
+            return sql
+        changed = self._join_missing(tree, aliases)
+        aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+        for c in list(tree.find_all(exp.Column)):
+            table = aliases.get(c.table)
+            if table is None or c.name in self.table_columns[table]:
+                continue
+            parents = {ref for t, _, ref, _ in self.joins if t == table and c.name in self.table_columns.get(ref, ())}
+            value = c.parent.expression if isinstance(c.parent, exp.EQ) else None
+            if len(parents) > 1 and isinstance(value, exp.Literal) and value.is_string:
+                # (Of two that have a title, the one that stores the title compared with: a course's.)
+                parents &= {h.split(".")[0] for h in self.originals.get(_value_key(value.this), {})}
+            owner = next(iter(parents)) if len(parents) == 1 else None
+            if owner is not None and list(aliases.values()).count(table) == 1:
+                alias = only_alias(tree, owner) or (
+                    self.join_table(tree, owner) if owner not in aliases.values() else None)
+                if alias is not None:
+                    c.set("table", exp.to_identifier(alias))
+                    aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+                    changed = True
+                    continue
+            listed = c.parent if isinstance(c.parent, (exp.Ordered, exp.Alias)) else c
+            holder = listed.parent
+            if holder is tree and len(tree.expressions) > 1 or isinstance(holder, exp.Order):
+                listed.pop()
+                changed = True
+            else:
+                return sql
+        order = tree.args.get("order")
+        if order is not None and not order.expressions:
+            tree.set("order", None)
+        return tree.sql(dialect="postgres") if changed else sql
+
+    def _join_missing(self, tree: exp.Select, aliases: dict[str, str]) -> bool:
+        """In place: an alias the statement uses but never defines (`JOIN terms AS t ON t.id = s.term_id` with no
+        `s`) joined as the one table that has every column used of it and a foreign key to or from a table defined
+        before the first join naming it; whether it did."""
+        missing: dict[str, set[str]] = {}
+        joined = False
+        for c in tree.find_all(exp.Column):
+            if c.table and c.table not in aliases:
+                missing.setdefault(c.table, set()).add(c.name)
+        joins = tree.args.get("joins") or []
+        for alias, used in missing.items():
+            tables = [t for t, cols in self.table_columns.items() if used <= cols]
+            first = next((i for i, j in enumerate(joins) if any(c.table == alias for c in j.find_all(exp.Column))),
+                         len(joins))
+            before = {t.alias_or_name: t.name for t in [tree.args["from_"].this, *(j.this for j in joins[:first])]
+                      if isinstance(t, exp.Table)} if tree.args.get("from_") else {}
+            ways = [(t, on) for t in tables for a, name in before.items() for on in (
+                [exp.column(col, table=alias).eq(exp.column(ref_col, table=a))
+                 for child, col, ref, ref_col in self.joins if (child, ref) == (t, name)] +
+                [exp.column(ref_col, table=alias).eq(exp.column(col, table=a))
+                 for child, col, ref, ref_col in self.joins if (child, ref) == (name, t)])]
+            if len(ways) != 1:
+                continue
+            table, on = ways[0]
+            joins.insert(first, exp.Join(this=exp.alias_(exp.to_table(table), alias, table=True), on=on))
+            tree.set("joins", joins)
+            joined = True
+        return joined
 
     def join_table(self, tree: exp.Select, table: str, *, child: bool = False) -> str | None:
         """Join `table` to `tree` through the one foreign key a table of its FROM has to it (`child`: that it has to a
@@ -468,7 +546,8 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
                         frozenset(f"{t.name}.{c}" for t in schema.tables
                                   for c in t.unique + t.primary_key[:len(t.primary_key) == 1]),
                         frozenset(f"{t.name}.{c.name}" for t in schema.tables for c in t.columns
-                                  if c.base_type.startswith(("date", "time"))))
+                                  if c.base_type.startswith(("date", "time"))),
+                        {t.name: frozenset(c.name for c in t.columns) for t in schema.tables})
 
 
 PLACE_WORDS = frozenset({"room", "location", "building", "venue", "place", "address", "hall", "campus"})

@@ -6,11 +6,11 @@ import datetime as dt
 import logging
 
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_exists_role,
-                        ground_negation, ground_roles, ground_superlative, ground_total, order_distinct)
+                        ground_hops, ground_negation, ground_roles, ground_superlative, ground_total, order_distinct)
 from .linking import SchemaLinker
-from .shaping import (compare_values, count_bounded, count_the_most, drop_fixed, drop_unasked, ground_daytime,
-                      ground_top, ground_year, group_each, how_long, list_asked, list_once, list_theirs, list_values,
-                      name_fixed, name_groups, name_not_short, name_numbered, order_periods, order_people,
+from .shaping import (compare_values, count_bounded, count_the_most, drop_fixed, drop_lookup_names, drop_unasked,
+                      ground_daytime, ground_top, ground_year, group_each, how_long, list_asked, list_once, list_theirs,
+                      list_values, name_fixed, name_groups, name_not_short, name_numbered, order_periods, order_people,
                       order_sequence, order_unasked, same_as, show_compared, show_groups, show_parents, show_searched,
                       show_when)
 
@@ -53,6 +53,7 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     if linker is None:
         return sql
     named, numbers = linker.named_values(question, today)
+    sql = linker.repair_columns(sql)
     sql = linker.drop_unasked_period(linker.drop_misplaced(linker.ground_values(sql, named)), question)
     sql = linker.add_searched(linker.search_text(sql), question)
     # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
@@ -66,12 +67,14 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     sql = how_long(question, sql, named, linker)
     sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
     sql = order_unasked(question, show_compared(question, drop_unasked(question, sql, linker), linker), linker)
+    sql = drop_lookup_names(question, sql, linker)
     sql = show_when(question, show_searched(order_sequence(question, sql, linker), linker), linker)
     sql = show_parents(list_theirs(question, name_fixed(question, sql, linker), linker), linker)
     sql = name_numbered(question, sql, linker)
     sql = drop_fixed(group_each(question, sql, linker), linker)
     sql = order_periods(question, list_values(question, sql, linker), linker)
     sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)
+    sql = ground_hops(question, sql, linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     sql = ground_but_not(question, ground_negation(question, sql, said, linker.cannot_hold), named, said)
     sql = same_as(question, ground_exists_role(question, sql, linker), linker)

@@ -829,7 +829,7 @@ def name_numbered(question: str, sql: str, linker: SchemaLinker) -> str:
     tree.set("expressions", [exp.column(code, table=alias)] + keep)
     order = tree.args.get("order")
     if order is not None:
-        kept = {e.unalias().name for e in keep}
+        kept = {e.unalias().name for e in keep} | {code}
         rest = [k for k in order.expressions if isinstance(k.this, exp.Column) and k.this.name in kept]
         # Rows kept by a time or date are read in its order ('after 3pm': the 4pm sections first).
         when = [exp.Ordered(this=e.unalias().copy()) for e in keep
@@ -898,6 +898,29 @@ def list_once(sql: str, linker: SchemaLinker) -> str:
                                      for k in order.expressions):
         return sql  # (DISTINCT sorts only by what it lists)
     tree.set("distinct", exp.Distinct())
+    return tree.sql(dialect="postgres")
+
+
+def drop_lookup_names(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` looking up what the question asks of one row it names ('what's the level of Operating Systems?') without
+    the columns naming that row the question does not ask for: the asker named it already."""
+    plain = _plain_list(sql, linker, ("group", "having", "distinct", "limit"))
+    if plain is None or plain[3] is None:
+        return sql
+    tree, listed, owner, table = plain
+    names = linker.names.get(table, ())
+    where = conditions(tree.args.get("where"))
+    if not where or not all(isinstance(n, exp.EQ) and value_condition(n) and owner(n.this) == table for n in where):
+        return sql
+    if not any(n.this.name in names or f"{table}.{n.this.name}" in linker.unique for n in where):
+        return sql
+    said = _columns_said(question, linker)
+    asked = {singular(w) for w in words(question)}
+    keep = [e for e, c in zip(tree.expressions, listed) if c.name not in names or f"col:{table}.{c.name}" in said
+            or set(words(humanise(c.name))) <= asked]  # ('the name and building of EE': a name asked for)
+    if len(keep) == len(listed) or not any(f"col:{table}.{e.unalias().name}" in said for e in keep):
+        return sql
+    tree.set("expressions", keep)
     return tree.sql(dialect="postgres")
 
 

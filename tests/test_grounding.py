@@ -5,14 +5,14 @@ import pytest
 from sqlglot import exp
 
 from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count, ground_distinct,
-                                ground_exists_role, ground_negation, ground_roles, ground_superlative, ground_total,
-                                order_distinct, stated_bound)
+                                ground_exists_role, ground_hops, ground_negation, ground_roles, ground_superlative,
+                                ground_total, order_distinct, stated_bound)
 from pipeline.mend import mend
-from pipeline.shaping import (compare_values, count_bounded, count_the_most, drop_fixed, drop_unasked, ground_daytime,
-                              ground_top, ground_year, group_each, how_long, list_asked, list_once, list_theirs,
-                              list_values, name_fixed, name_groups, name_not_short, name_numbered, order_people,
-                              order_sequence, order_unasked, same_as, show_compared, show_groups, show_parents,
-                              show_searched, show_when)
+from pipeline.shaping import (compare_values, count_bounded, count_the_most, drop_fixed, drop_lookup_names,
+                              drop_unasked, ground_daytime, ground_top, ground_year, group_each, how_long, list_asked,
+                              list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short,
+                              name_numbered, order_people, order_sequence, order_unasked, same_as, show_compared,
+                              show_groups, show_parents, show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -1275,3 +1275,50 @@ def test_how_long_a_named_row_lasts_is_the_difference_of_its_dates():
     assert how_long("how many weeks long is a term", wrong, {}, _TERMS) is wrong
     question = "how many sections in fall 2026"
     assert how_long(question, wrong, _TERMS.named_values(question)[0], _TERMS) is wrong
+
+
+def test_a_role_asked_of_itself_goes_one_step_further_through_the_two_key_table():
+    once = ("SELECT DISTINCT c2.code FROM prerequisites AS p JOIN courses AS c ON c.id = p.course_id "
+            "JOIN courses AS c2 ON c2.id = p.prerequisite_id WHERE c.title = 'Distributed Systems'")
+    twice = ground_hops("What are the prerequisites of the prerequisites of Distributed Systems?", once,
+                        _PREREQUISITES)
+    assert twice == once.replace("JOIN courses AS c2 ON c2.id = p.prerequisite_id", (
+        "JOIN prerequisites AS p2 ON p2.course_id = p.prerequisite_id JOIN courses AS c2 ON c2.id = p2.prerequisite_id"))
+    # Already two steps, or one asked: unchanged.
+    assert ground_hops("the prerequisites of the prerequisites of Distributed Systems", twice, _PREREQUISITES) is twice
+    assert ground_hops("What are the prerequisites of Distributed Systems?", once, _PREREQUISITES) is once
+
+
+def test_a_column_its_table_lacks_is_taken_from_the_table_it_points_at_or_left_out_where_only_listed():
+    invented = "SELECT s.time, s.room FROM sections AS s WHERE s.title = 'Data Structures' ORDER BY s.time"
+    assert _SCHEDULE.repair_columns(invented) == (
+        "SELECT s.room FROM sections AS s JOIN courses AS c ON c.id = s.course_id WHERE c.title = 'Data Structures'")
+    # A missing column compared with what no table it points at has, or a statement that runs: unchanged.
+    kept = "SELECT s.room FROM sections AS s WHERE s.colour = 'red'"
+    assert _SCHEDULE.repair_columns(kept) is kept
+    assert _SCHEDULE.repair_columns(_ROOMS) is _ROOMS
+
+
+def test_an_alias_used_but_never_defined_is_joined_as_the_one_table_that_fits():
+    unjoined = "SELECT DISTINCT c.code FROM courses AS c JOIN instructors AS i ON i.id = s.instructor_id"
+    assert _SCHEDULE.repair_columns(unjoined) == (
+        "SELECT DISTINCT c.code FROM courses AS c JOIN sections AS s ON s.course_id = c.id JOIN instructors AS i "
+        "ON i.id = s.instructor_id")
+    # No table has the columns used of it: unchanged.
+    unknown = "SELECT c.code FROM courses AS c JOIN instructors AS i ON i.id = x.colour"
+    assert _SCHEDULE.repair_columns(unknown) is unknown
+
+
+def test_a_lookup_of_one_named_row_shows_what_is_asked_not_the_names_it_was_asked_by():
+    looked = "SELECT code, level FROM courses WHERE title = 'Operating Systems'"
+    assert drop_lookup_names("what's the level of Operating Systems?", looked, LINKER) == (
+        "SELECT level FROM courses WHERE title = 'Operating Systems'")
+    # A naming column asked for stays; rows kept by another column, or nothing else asked: unchanged.
+    assert drop_lookup_names("the code and level of Operating Systems", looked, LINKER) is looked
+    named = "SELECT name, building FROM departments WHERE name = 'Mathematics'"
+    assert drop_lookup_names("the name and building of Mathematics", named, _DEPARTMENTS) is named
+    assert drop_lookup_names("the building of Mathematics", named, _DEPARTMENTS) == (
+        "SELECT building FROM departments WHERE name = 'Mathematics'")
+    graduate = "SELECT code, level FROM courses WHERE level = 'graduate'"
+    assert drop_lookup_names("level of graduate courses", graduate, LINKER) is graduate
+    assert drop_lookup_names("tell me about Operating Systems", looked, LINKER) is looked

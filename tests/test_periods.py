@@ -151,6 +151,9 @@ def test_a_period_the_question_never_mentions_is_not_filtered_on():
         "SELECT AVG(s.capacity) FROM sections AS s JOIN terms AS t ON t.id = s.term_id"
     both = habit + " AND s.section_number = '001'"
     assert LINKER.drop_unasked_period(both, "capacity of section 001").endswith("WHERE s.section_number = '001'")
+    # 'any term' names no one period.
+    assert LINKER.drop_unasked_period(habit, "avg capacity of sections in any term") == \
+        "SELECT AVG(s.capacity) FROM sections AS s JOIN terms AS t ON t.id = s.term_id"
     # Any word of time keeps it: a period noun, a season, a name, a year, a relative period.
     for question in ("avg section capacity this semester", "avg capacity per term", "capacity in the fall",
                      "avg capacity in Spring 2026", "sections in 2026", "avg capacity of the semesters",
