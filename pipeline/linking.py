@@ -307,8 +307,9 @@ class SchemaLinker:
 
     def repair_columns(self, sql: str) -> str:
         """`sql` with a column its table does not have ('sections.title') taken from the one table it points at that
-        has it (the course's title, joined), else, where it is only listed or sorted by, left out ('sections.time');
-        unchanged where anything else is missing or a subquery scopes the names."""
+        stores the value it is compared with (the course's title, joined), or, listed or sorted by, as the columns of
+        its own table its name is a word of ('time': start_time and end_time); unchanged where anything else is
+        missing (the model's other candidates are the better repair) or a subquery scopes the names."""
         tree = parse_statement(sql)
         if not isinstance(tree, exp.Select) or not self.table_columns or tree.find(exp.Subquery, exp.Exists):
             return sql
@@ -317,15 +318,35 @@ class SchemaLinker:
             return sql
         changed = self._join_missing(tree, aliases)
         aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+        alone = next(iter(aliases.values())) if len(aliases) == 1 else None
         for c in list(tree.find_all(exp.Column)):
-            table = aliases.get(c.table)
+            table = aliases.get(c.table) if c.table else alone  # (a bare column of the one table it reads)
             if table is None or c.name in self.table_columns[table]:
                 continue
+            if not c.table:
+                c.set("table", exp.to_identifier(next(iter(aliases))))
+            # The columns of its own table its name is a word of ('time': start_time and end_time), listed for it.
+            own = sorted((i.split(".", 1)[1] for i in self.columns_named(c.name) if i.startswith(f"col:{table}.")),
+                         key=lambda o: (not re.search(r"start|begin|from", o), o))  # (a start before an end)
+            if own and c.parent is tree:
+                at = tree.expressions.index(c)
+                shown = {(e.table, e.name) for e in tree.expressions if isinstance(e, exp.Column)}
+                tree.set("expressions", tree.expressions[:at] + [exp.column(o, table=c.table) for o in own
+                                                                 if (c.table, o) not in shown] +
+                         tree.expressions[at + 1:])
+                changed = True
+                continue
+            if own and isinstance(c.parent, exp.Ordered):
+                c.set("this", exp.to_identifier(own[0]))
+                changed = True
+                continue
+            # Taken from a table it points at only where that one stores the value it is compared with ('Linear
+            # Algebra' is a course's title): a listed column another table happens to have ('a.level' for an
+            # assessment) is no evidence, and a statement that fails has the model's other candidates to fall to.
             parents = {ref for t, _, ref, _ in self.joins if t == table and c.name in self.table_columns.get(ref, ())}
             value = c.parent.expression if isinstance(c.parent, exp.EQ) else None
-            if len(parents) > 1 and isinstance(value, exp.Literal) and value.is_string:
-                # (Of two that have a title, the one that stores the title compared with: a course's.)
-                parents &= {h.split(".")[0] for h in self.originals.get(_value_key(value.this), {})}
+            parents &= {h.split(".")[0] for h, v in self.originals.get(_value_key(value.this), {}).items()
+                        if h.split(".")[1] == c.name} if isinstance(value, exp.Literal) and value.is_string else set()
             owner = next(iter(parents)) if len(parents) == 1 else None
             if owner is not None and list(aliases.values()).count(table) == 1:
                 alias = only_alias(tree, owner) or (
@@ -335,16 +356,7 @@ class SchemaLinker:
                     aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
                     changed = True
                     continue
-            listed = c.parent if isinstance(c.parent, (exp.Ordered, exp.Alias)) else c
-            holder = listed.parent
-            if holder is tree and len(tree.expressions) > 1 or isinstance(holder, exp.Order):
-                listed.pop()
-                changed = True
-            else:
-                return sql
-        order = tree.args.get("order")
-        if order is not None and not order.expressions:
-            tree.set("order", None)
+            return sql
         return tree.sql(dialect="postgres") if changed else sql
 
     def _join_missing(self, tree: exp.Select, aliases: dict[str, str]) -> bool:
@@ -352,13 +364,20 @@ class SchemaLinker:
         `s`) joined as the one table that has every column used of it and a foreign key to or from a table defined
         before the first join naming it; whether it did."""
         missing: dict[str, set[str]] = {}
+        stored: dict[str, set[str]] = {}  # by alias, the tables storing a string it is compared with
         joined = False
         for c in tree.find_all(exp.Column):
             if c.table and c.table not in aliases:
                 missing.setdefault(c.table, set()).add(c.name)
+                value = c.parent.expression if isinstance(c.parent, exp.EQ) else None
+                if isinstance(value, exp.Literal) and value.is_string:
+                    held = {h.split(".")[0] for h, v in self.originals.get(_value_key(value.this), {}).items()
+                            if h.split(".")[1] == c.name}
+                    stored[c.table] = stored.get(c.table, held) & held
         joins = tree.args.get("joins") or []
         for alias, used in missing.items():
-            tables = [t for t, cols in self.table_columns.items() if used <= cols]
+            tables = [t for t, cols in self.table_columns.items() if used <= cols
+                      and (alias not in stored or t in stored[alias])]  # ('t.name = 'Fall 2026'': a term's name)
             first = next((i for i, j in enumerate(joins) if any(c.table == alias for c in j.find_all(exp.Column))),
                          len(joins))
             before = {t.alias_or_name: t.name for t in [tree.args["from_"].this, *(j.this for j in joins[:first])]

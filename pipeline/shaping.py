@@ -240,7 +240,8 @@ def same_as(question: str, sql: str, linker: SchemaLinker) -> str:
         n.this.set("table", None)
     own = exp.and_(*bare)
     picked = exp.select(keys[0]).from_(table).where(own.copy())
-    where = exp.and_(exp.column(keys[0]).eq(exp.Subquery(this=picked)), exp.Not(this=exp.Paren(this=own)))
+    # (IN: two rows of one name, two people called Chen, share either's.)
+    where = exp.and_(exp.column(keys[0]).isin(query=picked), exp.Not(this=exp.Paren(this=own)))
     names = [exp.column(n) for n in linker.names[table]]
     out = exp.select(*names).from_(table).where(where).order_by(*_name_order(names))
     return out.sql(dialect="postgres")

@@ -1195,7 +1195,7 @@ def test_rows_sharing_what_a_named_row_points_at_are_its_neighbours_not_the_row(
     asked = ("SELECT d.name FROM instructors AS i JOIN departments AS d ON d.id = i.department_id "
              "WHERE i.first_name = 'Priya' AND i.last_name = 'Natarajan'")
     assert same_as("Which instructors are in the same department as Priya Natarajan?", asked, _DEPARTMENTS) == (
-        "SELECT first_name, last_name FROM instructors WHERE department_id = (SELECT department_id FROM instructors "
+        "SELECT first_name, last_name FROM instructors WHERE department_id IN (SELECT department_id FROM instructors "
         "WHERE first_name = 'Priya' AND last_name = 'Natarajan') AND NOT (first_name = 'Priya' AND last_name = "
         "'Natarajan') ORDER BY last_name, first_name")
     # Written so already, or no 'same ... as': unchanged.
@@ -1292,10 +1292,19 @@ def test_a_role_asked_of_itself_goes_one_step_further_through_the_two_key_table(
 def test_a_column_its_table_lacks_is_taken_from_the_table_it_points_at_or_left_out_where_only_listed():
     invented = "SELECT s.time, s.room FROM sections AS s WHERE s.title = 'Data Structures' ORDER BY s.time"
     assert _SCHEDULE.repair_columns(invented) == (
-        "SELECT s.room FROM sections AS s JOIN courses AS c ON c.id = s.course_id WHERE c.title = 'Data Structures'")
-    # A missing column compared with what no table it points at has, or a statement that runs: unchanged.
-    kept = "SELECT s.room FROM sections AS s WHERE s.colour = 'red'"
-    assert _SCHEDULE.repair_columns(kept) is kept
+        "SELECT s.start_time, s.end_time, s.room FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+        "WHERE c.title = 'Data Structures' ORDER BY s.start_time")
+    assert _SCHEDULE.repair_columns("SELECT time FROM sections WHERE title = 'Data Structures'") == (
+        "SELECT sections.start_time, sections.end_time FROM sections JOIN courses AS c ON c.id = sections.course_id "
+        "WHERE c.title = 'Data Structures'")
+    # Those columns listed already: the invented one goes.
+    assert _SCHEDULE.repair_columns("SELECT s.time, s.start_time, s.end_time FROM sections AS s") == (
+        "SELECT s.start_time, s.end_time FROM sections AS s")
+    # A missing column nothing names, one another table has without the value to show it, or a statement that
+    # runs: unchanged (the model's other candidates are the better repair).
+    for kept in ("SELECT s.room FROM sections AS s WHERE s.colour = 'red'",
+                 "SELECT s.room, s.title FROM sections AS s JOIN courses AS c ON c.id = s.course_id"):
+        assert _SCHEDULE.repair_columns(kept) is kept
     assert _SCHEDULE.repair_columns(_ROOMS) is _ROOMS
 
 
