@@ -11,8 +11,8 @@ from .linking import SchemaLinker
 from .shaping import (compare_values, count_bounded, count_the_most, drop_fixed, drop_lookup_names, drop_unasked,
                       ground_daytime, ground_top, ground_year, group_each, how_long, list_asked, list_once, list_theirs,
                       list_values, name_fixed, name_groups, name_not_short, name_numbered, order_periods, order_people,
-                      order_sequence, order_unasked, same_as, show_compared, show_groups, show_parents, show_searched,
-                      show_when)
+                      order_sequence, order_unasked, same_as, show_child_compared, show_compared, show_groups,
+                      show_parents, show_searched, show_when)
 
 log = logging.getLogger("askdb.mend")
 
@@ -67,7 +67,7 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     sql = how_long(question, sql, named, linker)
     sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
     sql = order_unasked(question, show_compared(question, drop_unasked(question, sql, linker), linker), linker)
-    sql = drop_lookup_names(question, sql, linker)
+    sql = show_child_compared(drop_lookup_names(question, sql, linker), linker)
     sql = show_when(question, show_searched(order_sequence(question, sql, linker), linker), linker)
     sql = show_parents(list_theirs(question, name_fixed(question, sql, linker), linker), linker)
     sql = name_numbered(question, sql, linker)

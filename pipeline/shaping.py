@@ -991,6 +991,27 @@ def show_compared(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+def show_child_compared(sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing rows by a joined row of theirs that it names and compares a number of ('Courses where the final
+    exam is worth more than 30 percent'): that number shown beside them, each row's own (not one every listed row
+    shares, as a compared number of the rows themselves would be)."""
+    plain = _plain_list(sql, linker, ("group", "having", "limit"))
+    if plain is None or plain[3] is None or not linker.names.get(plain[3]):
+        return sql
+    tree, listed, owner, table = plain
+    where = conditions(tree.args.get("where"))
+    named = {n.this.table for n in where if isinstance(n, exp.EQ) and value_condition(n) and owner(n.this) != table
+             and n.this.name in linker.names.get(owner(n.this) or "", ())}
+    compared = [n.this for n in where if isinstance(n, (exp.GT, exp.GTE, exp.LT, exp.LTE))
+                and isinstance(n.this, exp.Column) and isinstance(n.expression, exp.Literal)
+                and n.this.table in named and f"col:{owner(n.this)}.{n.this.name}" in linker.numeric]
+    if len(compared) != 1 or not any((child, parent) == (owner(compared[0]), table)
+                                     for child, _, parent, _ in linker.joins):
+        return sql
+    tree.set("expressions", list(tree.expressions) + [compared[0].copy()])
+    return tree.sql(dialect="postgres")
+
+
 def order_unasked(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` listing rows sorted by a column it neither lists nor the question names ('Show me all the math courses'
     sorted by credits) sorted by the first column that names its rows instead (people by last then first name)."""

@@ -11,8 +11,8 @@ from pipeline.mend import mend
 from pipeline.shaping import (compare_values, count_bounded, count_the_most, drop_fixed, drop_lookup_names,
                               drop_unasked, ground_daytime, ground_top, ground_year, group_each, how_long, list_asked,
                               list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short,
-                              name_numbered, order_people, order_sequence, order_unasked, same_as, show_compared,
-                              show_groups, show_parents, show_searched, show_when)
+                              name_numbered, order_people, order_sequence, order_unasked, same_as, show_child_compared,
+                              show_compared, show_groups, show_parents, show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -1331,3 +1331,20 @@ def test_a_lookup_of_one_named_row_shows_what_is_asked_not_the_names_it_was_aske
     graduate = "SELECT code, level FROM courses WHERE level = 'graduate'"
     assert drop_lookup_names("level of graduate courses", graduate, LINKER) is graduate
     assert drop_lookup_names("tell me about Operating Systems", looked, LINKER) is looked
+
+
+_WEIGHED = build_linker(Schema((
+    Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text")), ("id",)),
+    Table("assessments", (Column("id", "integer"), Column("course_id", "integer"), Column("name", "text"),
+                          Column("weight_percent", "integer")),
+          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
+)), {("assessments", "name"): ["Final Exam", "Midterm"], ("courses", "title"): ["Data Structures"]})
+
+
+def test_rows_kept_by_a_number_of_a_named_row_of_theirs_show_it():
+    heavy = ("SELECT DISTINCT c.code, c.title FROM courses AS c JOIN assessments AS a ON a.course_id = c.id "
+             "WHERE a.name = 'Final Exam' AND a.weight_percent > 30 ORDER BY c.code")
+    assert show_child_compared(heavy, _WEIGHED) == heavy.replace("c.title FROM", "c.title, a.weight_percent FROM")
+    # No row of theirs named (any assessment over 30), or their own number compared: unchanged.
+    unnamed = heavy.replace("a.name = 'Final Exam' AND ", "")
+    assert show_child_compared(unnamed, _WEIGHED) is unnamed
