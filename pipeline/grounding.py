@@ -281,6 +281,9 @@ def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:
         return sql
     alias, column = fits[0]
     tree.expressions[0].replace(exp.column(column, table=alias if len(aliases) > 1 else None))
+    order = tree.args.get("order")
+    if order is not None and order.find(exp.AggFunc):
+        tree.set("order", None)  # (sorting one row by its count: no count is left to sort by)
     return tree.sql(dialect="postgres")
 
 

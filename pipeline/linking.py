@@ -19,7 +19,7 @@ from sqlglot import exp
 from .database import quote_ident
 from .periods import PeriodTable, load_period_tables, relative_periods
 from .schema import NUMBER_TYPES, TEXT_TYPES, Schema
-from .words import COLUMN_SYNONYMS, SYNONYMS, humanise, person_columns, short_columns, singular, words
+from .words import COLUMN_SYNONYMS, SYNONYMS, humanise, person_columns, short_columns, singular, weight_column, words
 
 log = logging.getLogger("askdb.linking")
 
@@ -87,6 +87,8 @@ class SchemaLinker:
     unique: frozenset[str] = frozenset()  # "table.column" no two rows share: its primary key or a unique column
     dated: frozenset[str] = frozenset()  # "table.column" holding a date, a time or a timestamp
     table_columns: Mapping[str, frozenset[str]] = field(default_factory=dict)  # every column, by table
+    # The last words of one stored name, as people shorten it: 'cloud computing' -> 'introduction to cloud computing'.
+    tails: Mapping[str, str] = field(default_factory=dict)
 
     def question_links(self, question: str) -> frozenset[str]:
         """The schema items a question names: stored values, column words and table nouns, and what it asks for
@@ -128,9 +130,16 @@ class SchemaLinker:
             out |= {i for i in items if _table_of(i) in named_tables} or items
         return frozenset(out)
 
+    def stored_as(self, text: str) -> frozenset[str]:
+        """The columns ("table.column") storing `text` as one of their values, as people spell it."""
+        return frozenset(c for c, v in self.originals.get(_value_key(text), {}).items() if v is not None)
+
     def stored_number(self, question: str) -> frozenset[str]:
         """The numeric columns ("col:table.column") a 'how many <column>' question asks for: 'how many credits is
         CS 2110' asks for a stored number, 'how many sections' and 'how many topics' ask for a count."""
+        if re.search(r"\bhow much\b.*\b(worth|weigh\w*|count for)\b", question.lower()):
+            # 'how much is the final exam worth': a row's share of its parent, where the schema has one.
+            return frozenset(c for c in self.numeric if weight_column(c.split(".", 1)[1]))
         m = re.search(r"\bhow many (\w+)", question.lower())
         if not m or self.tables.get(_norm(m.group(1))):
             return frozenset()
@@ -496,9 +505,9 @@ class SchemaLinker:
             for i in range(len(norm) - n + 1):
                 key = " ".join(norm[i:i + n])
                 # Longest match first: the 'CS' of 'CS 2110' is part of a course code, not the CS department.
-                if key in self.values and not any(taken[i:i + n]):
+                if (key in self.values or n >= 2 and key in self.tails) and not any(taken[i:i + n]):
                     taken[i:i + n] = [True] * n
-                    found.append((i, key))
+                    found.append((i, key if key in self.values else self.tails[key]))
         return found
 
     def columns_named(self, word: str) -> frozenset[str]:
@@ -566,7 +575,24 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
                                   for c in t.unique + t.primary_key[:len(t.primary_key) == 1]),
                         frozenset(f"{t.name}.{c.name}" for t in schema.tables for c in t.columns
                                   if c.base_type.startswith(("date", "time"))),
-                        {t.name: frozenset(c.name for c in t.columns) for t in schema.tables})
+                        {t.name: frozenset(c.name for c in t.columns) for t in schema.tables},
+                        _tails(by_value, {f"{t}.{c}" for t, cols in names.items() for c in cols}))
+
+
+_LEADING = frozenset({"to", "of", "and", "for", "in", "the", "a", "an", "on", "with", "i", "ii", "iii"})
+
+
+def _tails(by_value: Mapping[str, set[str]], naming: set[str]) -> dict[str, str]:
+    """The last two or more words of each stored name of three or more words, where they end no other value and
+    are no value themselves, nor start with a small word ('to programming'): 'cloud computing'."""
+    found: dict[str, set[str]] = {}
+    for key, items in by_value.items():
+        parts = key.split()
+        if len(parts) >= 3 and any(i.removeprefix("val:") in naming for i in items):
+            for n in range(2, len(parts)):
+                if parts[-n] not in _LEADING:
+                    found.setdefault(" ".join(parts[-n:]), set()).add(key)
+    return {tail: next(iter(keys)) for tail, keys in found.items() if len(keys) == 1 and tail not in by_value}
 
 
 PLACE_WORDS = frozenset({"room", "location", "building", "venue", "place", "address", "hall", "campus"})

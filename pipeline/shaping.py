@@ -1100,9 +1100,12 @@ def show_searched(sql: str, linker: SchemaLinker) -> str:
     names = linker.names.get(table)
     if names and any(c.name in names for c in cols):
         return sql
+    # (Not a whole stored name searched as a word, '%Final Exam%': that finds the row the question names.)
     searched = [n.this for n in conditions(tree.args.get("where")) if isinstance(n, exp.ILike)
                 and isinstance(n.this, exp.Column) and (not names or n.this.name in names) and owner(n.this) == table
-                and n.this.name not in {c.name for c in cols}]
+                and n.this.name not in {c.name for c in cols} and not (
+                    names and isinstance(n.expression, exp.Literal) and f"{table}.{n.this.name}" in
+                    linker.stored_as(n.expression.this.strip("%")))]
     if len(searched) != 1:
         return sql
     tree.set("expressions", list(tree.expressions) + [searched[0].copy()])

@@ -1333,12 +1333,14 @@ def test_a_lookup_of_one_named_row_shows_what_is_asked_not_the_names_it_was_aske
     assert drop_lookup_names("tell me about Operating Systems", looked, LINKER) is looked
 
 
-_WEIGHED = build_linker(Schema((
+_WEIGHED_TABLES = Schema((
     Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text")), ("id",)),
     Table("assessments", (Column("id", "integer"), Column("course_id", "integer"), Column("name", "text"),
                           Column("weight_percent", "integer")),
           foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),)),
-)), {("assessments", "name"): ["Final Exam", "Midterm"], ("courses", "title"): ["Data Structures"]})
+))
+_WEIGHED = build_linker(_WEIGHED_TABLES, {("assessments", "name"): ["Final Exam", "Midterm"],
+                                          ("courses", "title"): ["Data Structures"]})
 
 
 def test_rows_kept_by_a_number_of_a_named_row_of_theirs_show_it():
@@ -1348,3 +1350,20 @@ def test_rows_kept_by_a_number_of_a_named_row_of_theirs_show_it():
     # No row of theirs named (any assessment over 30), or their own number compared: unchanged.
     unnamed = heavy.replace("a.name = 'Final Exam' AND ", "")
     assert show_child_compared(unnamed, _WEIGHED) is unnamed
+
+
+def test_a_name_shortened_to_its_last_words_names_the_row_and_how_much_a_row_is_worth_is_its_weight():
+    linker = build_linker(_WEIGHED_TABLES, {("assessments", "name"): ["Final Exam", "Midterm"],
+                                            ("courses", "title"): ["Introduction to Cloud Computing",
+                                                                   "Introduction to Programming"]})
+    question = "how much is the final exam worth in cloud computing"
+    assert linker.named_values(question)[0] == {"assessments.name": ["Final Exam"],
+                                                "courses.title": ["Introduction to Cloud Computing"]}
+    # ('to programming' starts with a small word; 'introduction to' ends two names.)
+    assert linker.named_values("to programming")[0] == {} and linker.named_values("introduction to")[0] == {}
+    counted = "SELECT COUNT(*) FROM assessments WHERE name ILIKE '%Final Exam%' ORDER BY COUNT(*)"
+    assert ground_count(question, counted, linker) == (
+        "SELECT weight_percent FROM assessments WHERE name ILIKE '%Final Exam%'")
+    # A whole stored name searched as a word finds the row named, not several to tell apart by it.
+    assert show_searched("SELECT weight_percent FROM assessments WHERE name ILIKE '%Final Exam%'", linker) == (
+        "SELECT weight_percent FROM assessments WHERE name ILIKE '%Final Exam%'")
