@@ -8,11 +8,11 @@ import logging
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_exists_role,
                         ground_hops, ground_negation, ground_roles, ground_superlative, ground_total, order_distinct)
 from .linking import SchemaLinker
-from .shaping import (compare_values, count_bounded, count_the_most, drop_fixed, drop_lookup_names, drop_unasked,
-                      ground_daytime, ground_top, ground_year, group_each, how_long, list_asked, list_once, list_theirs,
-                      list_values, name_fixed, name_groups, name_not_short, name_numbered, order_periods, order_people,
-                      order_sequence, order_unasked, same_as, show_child_compared, show_compared, show_groups,
-                      show_parents, show_searched, show_when)
+from .shaping import (compare_values, count_bounded, count_per_value, count_the_most, drop_fixed, drop_lookup_names,
+                      drop_unasked, ground_daytime, ground_top, ground_year, group_each, how_long, list_asked,
+                      list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short, name_numbered,
+                      order_periods, order_people, order_sequence, order_unasked, same_as, show_child_compared,
+                      show_compared, show_groups, show_parents, show_searched, show_when)
 
 log = logging.getLogger("askdb.mend")
 
@@ -64,7 +64,7 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     # (A value of the table counted rows were joined from, 'students enrolled', added too.)
     sql = ground_year(question, ground_top(question, linker.add_named(sql, named), linker), linker)
     sql = compare_values(question, ground_daytime(question, sql, linker), named, linker)
-    sql = how_long(question, sql, named, linker)
+    sql = count_per_value(question, how_long(question, sql, named, linker), linker)
     sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
     sql = order_unasked(question, show_compared(question, drop_unasked(question, sql, linker), linker), linker)
     sql = show_child_compared(drop_lookup_names(question, sql, linker), linker)

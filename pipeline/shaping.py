@@ -339,6 +339,36 @@ def how_long(question: str, sql: str, named: dict[str, list[str]], linker: Schem
     return out.sql(dialect="postgres")
 
 
+def count_per_value(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` counting a table's rows for each value of one of its columns where the question asks so ('Number of
+    students admitted each year': by `admit_year`) and the statement does not group by it: a count per value, in
+    its order. Left alone where the statement reads the table with others (their conditions would be lost)."""
+    said = respell(question, PLAIN_WORDS).lower()
+    counted, per = re.search(r"\b(?:number of|how many)\s+(\w+)", said), re.search(r"\b(?:each|per)\s+(\w+)", said)
+    table = next(_tables_named([singular(counted.group(1))], 0, linker), None) if counted and per else None
+    if table is None or linker.tables.get(singular(per.group(1))):
+        return sql
+    columns = [c.split(".", 1)[1] for c in linker.columns_named(per.group(1)) if c.startswith(f"col:{table}.")]
+    tree = parse_statement(sql)
+    if len(columns) != 1 or not isinstance(tree, exp.Select):
+        return sql
+    column = columns[0]
+    group = tree.args.get("group")
+    if group is not None and any(isinstance(k, exp.Column) and k.name == column for k in group.expressions):
+        return sql
+    read = [t.name for t in tree.find_all(exp.Table)]
+    if table in read and read != [table]:
+        return sql
+    kept = [n.copy() for n in conditions(tree.args.get("where")) if isinstance(n, exp.EQ) and value_condition(n)
+            and n.this.name != column] if read == [table] else []
+    out = exp.select(exp.column(column), exp.Count(this=exp.Star())).from_(table)
+    if kept:
+        out = out.where(exp.and_(*kept))
+    out = out.group_by(column)
+    out.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(column))]))
+    return out.sql(dialect="postgres")
+
+
 def _numbered(question: str, listed: list[exp.Column], owner, linker: SchemaLinker) -> list[exp.Column]:
     """Of the listed columns, those telling apart rows no column of theirs names where the question asks for them
     ('Which sections ...'): the unique code of the row they belong to and their number; none otherwise."""

@@ -8,11 +8,11 @@ from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_bu
                                 ground_exists_role, ground_hops, ground_negation, ground_roles, ground_superlative,
                                 ground_total, order_distinct, stated_bound)
 from pipeline.mend import mend
-from pipeline.shaping import (compare_values, count_bounded, count_the_most, drop_fixed, drop_lookup_names,
-                              drop_unasked, ground_daytime, ground_top, ground_year, group_each, how_long, list_asked,
-                              list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short,
-                              name_numbered, order_people, order_sequence, order_unasked, same_as, show_child_compared,
-                              show_compared, show_groups, show_parents, show_searched, show_when)
+from pipeline.shaping import (compare_values, count_bounded, count_per_value, count_the_most, drop_fixed,
+                              drop_lookup_names, drop_unasked, ground_daytime, ground_top, ground_year, group_each,
+                              how_long, list_asked, list_once, list_theirs, list_values, name_fixed, name_groups,
+                              name_not_short, name_numbered, order_people, order_sequence, order_unasked, same_as,
+                              show_child_compared, show_compared, show_groups, show_parents, show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -1283,7 +1283,8 @@ def test_a_role_asked_of_itself_goes_one_step_further_through_the_two_key_table(
     twice = ground_hops("What are the prerequisites of the prerequisites of Distributed Systems?", once,
                         _PREREQUISITES)
     assert twice == once.replace("JOIN courses AS c2 ON c2.id = p.prerequisite_id", (
-        "JOIN prerequisites AS p2 ON p2.course_id = p.prerequisite_id JOIN courses AS c2 ON c2.id = p2.prerequisite_id"))
+        "JOIN prerequisites AS p2 ON p2.course_id = p.prerequisite_id "
+        "JOIN courses AS c2 ON c2.id = p2.prerequisite_id"))
     # Already two steps, or one asked: unchanged.
     assert ground_hops("the prerequisites of the prerequisites of Distributed Systems", twice, _PREREQUISITES) is twice
     assert ground_hops("What are the prerequisites of Distributed Systems?", once, _PREREQUISITES) is once
@@ -1367,3 +1368,16 @@ def test_a_name_shortened_to_its_last_words_names_the_row_and_how_much_a_row_is_
     # A whole stored name searched as a word finds the row named, not several to tell apart by it.
     assert show_searched("SELECT weight_percent FROM assessments WHERE name ILIKE '%Final Exam%'", linker) == (
         "SELECT weight_percent FROM assessments WHERE name ILIKE '%Final Exam%'")
+
+
+def test_a_count_for_each_value_of_a_column_groups_by_it():
+    admitted = build_linker(Schema((Table("students", (Column("id", "integer"), Column("first_name", "text"),
+                                                       Column("admit_year", "integer"))),)), {})
+    invented = "SELECT COUNT(*) FROM admission WHERE student_id = 1"
+    assert count_per_value("Number of students admitted each year", invented, admitted) == (
+        "SELECT admit_year, COUNT(*) FROM students GROUP BY admit_year ORDER BY admit_year")
+    # Grouped so already, a table per word ('each department'), or no count asked: unchanged.
+    right = count_per_value("Number of students admitted each year", invented, admitted)
+    assert count_per_value("Number of students admitted each year", right, admitted) is right
+    assert count_per_value("how many courses in each department", invented, LINKER) is invented
+    assert count_per_value("students admitted each year", invented, admitted) is invented
