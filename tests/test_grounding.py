@@ -1314,9 +1314,11 @@ def test_an_alias_used_but_never_defined_is_joined_as_the_one_table_that_fits():
     assert _SCHEDULE.repair_columns(unjoined) == (
         "SELECT DISTINCT c.code FROM courses AS c JOIN sections AS s ON s.course_id = c.id JOIN instructors AS i "
         "ON i.id = s.instructor_id")
-    # No table has the columns used of it: unchanged.
+    # No table has the columns used of it, or one is listed (confusion, not a skipped join): unchanged.
     unknown = "SELECT c.code FROM courses AS c JOIN instructors AS i ON i.id = x.colour"
     assert _SCHEDULE.repair_columns(unknown) is unknown
+    listed = "SELECT c.code, MAX(s.capacity) FROM courses AS c JOIN instructors AS i ON i.id = s.instructor_id"
+    assert _SCHEDULE.repair_columns(listed) is listed
 
 
 def test_a_lookup_of_one_named_row_shows_what_is_asked_not_the_names_it_was_asked_by():
