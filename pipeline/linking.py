@@ -369,9 +369,10 @@ class SchemaLinker:
         return tree.sql(dialect="postgres") if changed else sql
 
     def _join_missing(self, tree: exp.Select, aliases: dict[str, str]) -> bool:
-        """In place: an alias the statement uses only in a join's ON but never defines (`JOIN terms AS t ON t.id =
-        s.term_id` with no `s`) joined as the one table that has every column used of it and a foreign key to or from
-        a table defined before the first join naming it; whether it did."""
+        """In place: an alias the statement uses only in a join's ON or compared with a value a table stores, but never
+        defines (`JOIN terms AS t ON t.id = s.term_id` with no `s`; `t.name = 'Fall 2026'` with no `t`), joined as
+        the one table that has every column used of it (and stores those values) and a foreign key to or from a table
+        defined before the first join naming it; whether it did."""
         missing: dict[str, set[str]] = {}
         stored: dict[str, set[str]] = {}  # by alias, the tables storing a string it is compared with
         joined = False
@@ -379,17 +380,17 @@ class SchemaLinker:
         for c in tree.find_all(exp.Column):
             if c.table and c.table not in aliases:
                 missing.setdefault(c.table, set()).add(c.name)
-                if not isinstance(c.find_ancestor(exp.Join, exp.Select), exp.Join):
-                    elsewhere.add(c.table)
                 value = c.parent.expression if isinstance(c.parent, exp.EQ) else None
-                if isinstance(value, exp.Literal) and value.is_string:
-                    held = {h.split(".")[0] for h, v in self.originals.get(_value_key(value.this), {}).items()
-                            if h.split(".")[1] == c.name}
+                held = {h.split(".")[0] for h, v in self.originals.get(_value_key(value.this), {}).items()
+                        if h.split(".")[1] == c.name} if isinstance(value, exp.Literal) and value.is_string else set()
+                if held:
                     stored[c.table] = stored.get(c.table, held) & held
+                elif not isinstance(c.find_ancestor(exp.Join, exp.Select), exp.Join):
+                    elsewhere.add(c.table)
         joins = tree.args.get("joins") or []
         for alias, used in missing.items():
             if alias in elsewhere:
-                continue  # (a join the model skipped shows in an ON; a listed column of no table is confusion)
+                continue  # (a skipped join shows in an ON or a stored value; a listed column of no table is confusion)
             tables = [t for t, cols in self.table_columns.items() if used <= cols
                       and (alias not in stored or t in stored[alias])]  # ('t.name = 'Fall 2026'': a term's name)
             first = next((i for i, j in enumerate(joins) if any(c.table == alias for c in j.find_all(exp.Column))),

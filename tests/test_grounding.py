@@ -1319,6 +1319,9 @@ def test_an_alias_used_but_never_defined_is_joined_as_the_one_table_that_fits():
     assert _SCHEDULE.repair_columns(unknown) is unknown
     listed = "SELECT c.code, MAX(s.capacity) FROM courses AS c JOIN instructors AS i ON i.id = s.instructor_id"
     assert _SCHEDULE.repair_columns(listed) is listed
+    # Compared with a value its table stores: that table ('Chen' is an instructor's last name).
+    assert _SCHEDULE.repair_columns("SELECT s.room FROM sections AS s WHERE i.last_name = 'Chen'") == (
+        "SELECT s.room FROM sections AS s JOIN instructors AS i ON i.id = s.instructor_id WHERE i.last_name = 'Chen'")
 
 
 def test_a_lookup_of_one_named_row_shows_what_is_asked_not_the_names_it_was_asked_by():
