@@ -287,11 +287,15 @@ def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+# A number summed over rows: 'total seats', 'more than 100 seats in total'.
+TOTAL = re.compile(r"\b(total|in all|altogether|combined)\b")
+
+
 def ground_total(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` summing the number a question totals ('total seats available in CS 1010': `SUM(s.capacity)`) where it
     counts rows instead; unchanged for 'the total number of' rows, which is a count."""
     said = respell(question, PLAIN_WORDS).lower()
-    if not re.search(r"\b(total|in all|altogether|combined)\b", said) or re.search(r"\btotal (number|count)\b", said):
+    if not TOTAL.search(said) or re.search(r"\btotal (number|count)\b", said):
         return sql
     tree = parse_statement(sql)
     if not isinstance(tree, exp.Select) or tree.args.get("group") or len(tree.expressions) != 1 or \

@@ -19,7 +19,8 @@ from sqlglot import exp
 from .database import quote_ident
 from .periods import PeriodTable, load_period_tables, relative_periods
 from .schema import NUMBER_TYPES, TEXT_TYPES, Schema
-from .words import COLUMN_SYNONYMS, SYNONYMS, humanise, person_columns, short_columns, singular, weight_column, words
+from .words import (COLUMN_SYNONYMS, START, SYNONYMS, humanise, person_columns, short_columns, singular, weight_column,
+                    words)
 
 log = logging.getLogger("askdb.linking")
 
@@ -336,7 +337,7 @@ class SchemaLinker:
                 c.set("table", exp.to_identifier(next(iter(aliases))))
             # The columns of its own table its name is a word of ('time': start_time and end_time), listed for it.
             own = sorted((i.split(".", 1)[1] for i in self.columns_named(c.name) if i.startswith(f"col:{table}.")),
-                         key=lambda o: (not re.search(r"start|begin|from", o), o))  # (a start before an end)
+                         key=lambda o: (not START.search(o), o))  # (a start before an end)
             if own and c.parent is tree:
                 at = tree.expressions.index(c)
                 shown = {(e.table, e.name) for e in tree.expressions if isinstance(e, exp.Column)}
@@ -353,9 +354,7 @@ class SchemaLinker:
             # Algebra' is a course's title): a listed column another table happens to have ('a.level' for an
             # assessment) is no evidence, and a statement that fails has the model's other candidates to fall to.
             parents = {ref for t, _, ref, _ in self.joins if t == table and c.name in self.table_columns.get(ref, ())}
-            value = c.parent.expression if isinstance(c.parent, exp.EQ) else None
-            parents &= {h.split(".")[0] for h, v in self.originals.get(_value_key(value.this), {}).items()
-                        if h.split(".")[1] == c.name} if isinstance(value, exp.Literal) and value.is_string else set()
+            parents &= self._holders(c)
             owner = next(iter(parents)) if len(parents) == 1 else None
             if owner is not None and list(aliases.values()).count(table) == 1:
                 alias = only_alias(tree, owner) or (
@@ -367,6 +366,14 @@ class SchemaLinker:
                     continue
             return sql
         return tree.sql(dialect="postgres") if changed else sql
+
+    def _holders(self, c: exp.Column) -> set[str]:
+        """The tables whose column named like `c` stores the string `c` is set equal to (`x.title = 'Linear
+        Algebra'`: courses); none where it is compared with no string."""
+        value = c.parent.expression if isinstance(c.parent, exp.EQ) else None
+        if not (isinstance(value, exp.Literal) and value.is_string):
+            return set()
+        return {h.split(".")[0] for h in self.originals.get(_value_key(value.this), {}) if h.split(".")[1] == c.name}
 
     def _join_missing(self, tree: exp.Select, aliases: dict[str, str]) -> bool:
         """In place: an alias the statement uses only in a join's ON or compared with a value a table stores, but never
@@ -380,9 +387,7 @@ class SchemaLinker:
         for c in tree.find_all(exp.Column):
             if c.table and c.table not in aliases:
                 missing.setdefault(c.table, set()).add(c.name)
-                value = c.parent.expression if isinstance(c.parent, exp.EQ) else None
-                held = {h.split(".")[0] for h, v in self.originals.get(_value_key(value.this), {}).items()
-                        if h.split(".")[1] == c.name} if isinstance(value, exp.Literal) and value.is_string else set()
+                held = self._holders(c)
                 if held:
                     stored[c.table] = stored.get(c.table, held) & held
                 elif not isinstance(c.find_ancestor(exp.Join, exp.Select), exp.Join):

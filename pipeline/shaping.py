@@ -10,10 +10,10 @@ import re
 
 from sqlglot import exp
 
-from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, column_pair, stated_bound
+from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, TOTAL, column_pair, stated_bound
 from .linking import (SchemaLinker, and_where, column_names, conditions, from_tables, only_alias, parse_statement,
                       table_nouns, value_condition)
-from .words import humanise, person_columns, respell, sequence_column, singular, weight_column, words
+from .words import START, humanise, person_columns, respell, sequence_column, singular, weight_column, words
 
 
 def show_groups(sql: str) -> str:
@@ -147,7 +147,7 @@ def count_bounded(question: str, sql: str, linker: SchemaLinker, numbers: list[s
         return sql
     tree, listed, owner, _ = plain
     raw = words(question)
-    total = re.search(r"\b(in total|total|altogether|combined|in all)\b", question.lower())
+    total = TOTAL.search(question.lower())
     for i, number in enumerate(raw[:-1]):
         kind = stated_bound(question, number) if number in numbers else None
         if kind not in (exp.GT, exp.GTE, exp.LT, exp.LTE):
@@ -326,7 +326,7 @@ def how_long(question: str, sql: str, named: dict[str, list[str]], linker: Schem
         return sql
     (item, value), table = rows[0], rows[0][0].split(".")[0]
     dates = [c.split(".", 1)[1] for c in sorted(linker.dated) if c.startswith(f"{table}.")]
-    start = [c for c in dates if re.search(r"start|begin|from", c)]
+    start = [c for c in dates if START.search(c)]
     end = [c for c in dates if re.search(r"end|finish|until|to$", c)]
     if len(start) != 1 or len(end) != 1:
         return sql

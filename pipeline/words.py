@@ -70,6 +70,10 @@ SYNONYMS = {
 }
 
 
+# A column that holds where a span begins ('starts_on', 'start_time', 'valid_from'), as against where it ends.
+START = re.compile(r"start|begin|from")
+
+
 # The same for common column words: a section's, a room's or a flight's capacity is counted in seats.
 COLUMN_SYNONYMS = {"capacity": ("seats", "spots"), "price": ("cost",), "salary": ("pay",)}
 
