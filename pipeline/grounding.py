@@ -8,13 +8,13 @@ both."""
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 from sqlglot import exp
 
 from .linking import (SchemaLinker, and_where, column_names, conditions, from_tables, only_alias, parse_statement,
                       table_nouns, value_condition)
-from .words import humanise, respell, singular, words
+from .words import humanise, names_its_table, respell, singular, words
 
 _BOUNDS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 
@@ -261,9 +261,12 @@ def _name_the_extreme(question: str, tree: exp.Select, linker: SchemaLinker) -> 
     tree.set("expressions", [exp.column(n, table=column.table or None) for n in linker.names[table]] + [column.copy()])
 
 
-def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:
+def ground_count(question: str, sql: str, linker: SchemaLinker,
+                 named: Mapping[str, Sequence[str]] | None = None) -> str:
     """`sql` returning the stored number a 'how many <numeric column>' question asks for ('how many credits is
-    CS 2110': `credits`) where it counts rows instead; unchanged otherwise (a total, a count per group)."""
+    CS 2110': `credits`) where it counts rows instead; unchanged otherwise (a total, a count per group). The table
+    holding it is joined where the question names one of its rows and it points at a table the statement reads
+    ('how much is the final exam worth in cloud computing' of a count of courses: the assessments)."""
     question = respell(question, PLAIN_WORDS)
     asked = linker.stored_number(question)
     if not asked or re.search(r"\b(total|sum|average|avg|mean|each|per|every)\b", question):
@@ -277,6 +280,10 @@ def ground_count(question: str, sql: str, linker: SchemaLinker) -> str:
     aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
     columns = [item.removeprefix("col:").split(".", 1) for item in sorted(asked)]
     fits = [(alias, column) for table, column in columns for alias, name in aliases.items() if name == table]
+    if not fits and len(columns) == 1 and any(item.split(".")[0] == columns[0][0] for item in named or ()):
+        alias = linker.join_table(tree, columns[0][0], child=True)
+        fits = [(alias, columns[0][1])] if alias else []
+        aliases[alias] = columns[0][0]
     if len(fits) != 1:
         return sql
     alias, column = fits[0]
@@ -381,6 +388,27 @@ def ground_exists_role(question: str, sql: str, linker: SchemaLinker) -> str:
                 if want is not None and key.name != want:
                     key.set("this", exp.to_identifier(want))
                     changed = True
+    return tree.sql(dialect="postgres") if changed else sql
+
+
+def ground_never(question: str, sql: str) -> str:
+    """`sql` without the condition a NOT EXISTS puts on the state its table is named after where the question says
+    'never' ('students who have never enrolled in anything': any enrollment, whatever its status now, is enrolling;
+    'not enrolled this semester' keeps it)."""
+    tree = parse_statement(sql)
+    if not re.search(r"\bnever\b", question.lower()) or not isinstance(tree, exp.Select):
+        return sql
+    changed = False
+    for sub in tree.find_all(exp.Exists):
+        if not isinstance(sub.parent, exp.Not) or not isinstance(sub.this, exp.Select):
+            continue
+        inner = {t.alias_or_name: t.name for t in sub.this.find_all(exp.Table)}
+        every = conditions(sub.this.args.get("where"))
+        kept = [n for n in every if not (isinstance(n, exp.EQ) and value_condition(n) and names_its_table(
+            n.expression.this, inner.get(n.this.table) or (next(iter(inner.values())) if len(inner) == 1 else "")))]
+        if kept and len(kept) < len(every):
+            sub.this.set("where", exp.Where(this=exp.and_(*[n.copy() for n in kept])))
+            changed = True
     return tree.sql(dialect="postgres") if changed else sql
 
 

@@ -274,12 +274,13 @@ class SchemaLinker:
         items = {p.item for p in self.periods}
         return _without_conditions(sql, lambda cond, name: name in items, keep_one=False)
 
-    def add_named(self, sql: str, named: Mapping[str, Sequence[str]]) -> str:
+    def add_named(self, sql: str, named: Mapping[str, Sequence[str]], question: str = "") -> str:
         """`sql` filtering on a value the question names that it never uses ('in spring 2026', 'this semester',
         'exams'), where the question names that one value of the column and no other column stores it, the statement
         neither compares that column nor uses the value, and picks no row of that table by another value. The table
         must be in the statement once, in its FROM, or be joined through the one foreign key to it from a table of
-        the FROM ('sections' -> 'terms' for 'this semester', 'courses' -> 'departments' for 'EE courses')."""
+        the FROM ('sections' -> 'terms' for 'this semester', 'courses' -> 'departments' for 'EE courses'). A value
+        naming a table too ('professors') only where the `question` ranks it ('full professors')."""
         tree = parse_statement(sql)
         if not isinstance(tree, exp.Select) or not named:
             return sql
@@ -301,8 +302,11 @@ class SchemaLinker:
             holders = [c for c, v in self.originals.get(key, {}).items() if v is not None]
             if item in holders and [h for h in holders if h.split(".")[0] in everywhere] == [item]:
                 holders = [item]  # ('Chen' names an instructor and a student: the one the statement reads)
-            if holders != [item] and item not in periods or key in used or item in compared or key in self.tables:
-                continue  # ('professors' names the instructors table as much as the title 'Professor')
+            # ('professors' names the instructors table as much as the title 'Professor'; 'full professors' the title)
+            ranked = re.search(rf"\bfull\s+{re.escape(key)}s?\b", question.lower())
+            if holders != [item] and item not in periods or key in used or item in compared or \
+                    key in self.tables and not ranked:
+                continue
             if table in picked:
                 continue  # 'professor Okafor' is picked by the name, 'Electrical Engineering' by the code 'EE'
             alias = only_alias(tree, table)

@@ -6,13 +6,14 @@ import datetime as dt
 import logging
 
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_exists_role,
-                        ground_hops, ground_negation, ground_roles, ground_superlative, ground_total, order_distinct)
+                        ground_hops, ground_negation, ground_never, ground_roles, ground_superlative, ground_total,
+                        order_distinct)
 from .linking import SchemaLinker
 from .shaping import (compare_values, count_bounded, count_per_value, count_the_most, drop_fixed, drop_lookup_names,
-                      drop_unasked, ground_daytime, ground_top, ground_year, group_each, how_long, list_asked,
-                      list_once, list_theirs, list_values, name_fixed, name_groups, name_not_short, name_numbered,
-                      order_periods, order_people, order_sequence, order_unasked, same_as, show_child_compared,
-                      show_compared, show_groups, show_parents, show_searched, show_when)
+                      drop_unasked, ground_daytime, ground_popular, ground_top, ground_year, group_each, how_long, list_asked,
+                      list_each, list_once, list_theirs, list_values, more_than_named, name_fixed, name_groups,
+                      name_not_short, name_numbered, order_periods, order_people, order_sequence, order_unasked,
+                      same_as, show_child_compared, show_compared, show_groups, show_parents, show_searched, show_when)
 
 log = logging.getLogger("askdb.mend")
 
@@ -58,11 +59,12 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     sql = linker.add_searched(linker.search_text(sql), question)
     # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
-    sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named), linker, numbers), question)
-    sql = ground_total(question, ground_count(question, linker.add_named(sql, named), linker), linker)
-    sql = count_bounded(question, sql, linker, numbers)
+    sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named, question), linker, numbers), question)
+    sql = ground_total(question, ground_count(question, linker.add_named(sql, named, question), linker, named), linker)
+    sql = more_than_named(question, count_bounded(question, sql, linker, numbers), named, linker)
     # (A value of the table counted rows were joined from, 'students enrolled', added too.)
-    sql = ground_year(question, ground_top(question, linker.add_named(sql, named), linker), linker)
+    sql = ground_year(question, ground_top(question, linker.add_named(sql, named, question), linker), linker)
+    sql = ground_popular(question, sql, linker)
     sql = compare_values(question, ground_daytime(question, sql, linker), named, linker)
     sql = count_per_value(question, how_long(question, sql, named, linker), linker)
     sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
@@ -77,5 +79,5 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     sql = ground_hops(question, sql, linker)
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     sql = ground_but_not(question, ground_negation(question, sql, said, linker.cannot_hold), named, said)
-    sql = same_as(question, ground_exists_role(question, sql, linker), linker)
-    return list_once(sql, linker)
+    sql = same_as(question, ground_exists_role(question, ground_never(question, sql), linker), linker)
+    return list_each(question, list_once(sql, linker), linker)

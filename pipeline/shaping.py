@@ -13,7 +13,8 @@ from sqlglot import exp
 from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, TOTAL, column_pair, stated_bound
 from .linking import (SchemaLinker, and_where, column_names, conditions, from_tables, only_alias, parse_statement,
                       table_nouns, value_condition)
-from .words import START, humanise, person_columns, respell, sequence_column, singular, weight_column, words
+from .words import (START, humanise, names_its_table, person_columns, respell, sequence_column, singular,
+                    weight_column, words)
 
 
 def show_groups(sql: str) -> str:
@@ -218,6 +219,42 @@ def ground_top(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.limit(int(m.group(1))).sql(dialect="postgres")
 
 
+_POPULAR = re.compile(r"\b(?:top\s+(\d+)\s+|(\d+)\s+)?(?:the\s+)?most\s+popular\s+(\w+)")
+_NOW, _PAST = re.compile(r"\b(?:this|current(?:ly)?|now)\b"), re.compile(r"\b(?:last|previous|past)\b|\b(?:19|20)\d\d\b")
+
+
+def ground_popular(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` ranking the listed rows by how many people chose them where the question asks for the most popular ('top
+    3 most popular courses this semester'): counted by the rows of the one table pairing people with them
+    (enrollments), only those in the state that table is named after ('enrolled') unless a past period is asked;
+    the first as many as asked (one where no number is)."""
+    m = _POPULAR.search(question.lower())
+    plain = _plain_list(sql, linker, ("group", "having", "limit")) if m else None
+    table = next(_tables_named([singular(m.group(3))], 0, linker), None) if plain else None
+    if table is None or plain[3] != table or not linker.names.get(table):
+        return sql
+    tree, listed = plain[0], plain[1]
+    people = {t for t, names in linker.names.items() if person_columns(names)}
+    # (A table of pairs only: rows nobody names or numbers, a section's students, not its instructor.)
+    pairing = [(child, (set(keys) & people).pop()) for child in linker.table_columns if child != table and len(
+        keys := [ref for t, _, ref, _ in linker.joins if t == child]) == 2 and len(set(keys) & people) == 1
+        and not _row_keys(linker, child)]
+    alias = _join_counted(tree, pairing[0][0], linker) if len(pairing) == 1 else None
+    if alias is None:
+        return sql
+    (pairs, chooser) = pairing[0]
+    states = [(column, stored) for values in linker.originals.values() for column, stored in values.items()
+              if stored and column.startswith(f"{pairs}.") and names_its_table(stored, pairs)]
+    if len(states) == 1 and (_NOW.search(question.lower()) or not _PAST.search(question.lower())):
+        and_where(tree, exp.column(states[0][0].split(".")[1], table=alias).eq(exp.Literal.string(states[0][1])))
+    count = exp.Count(this=exp.Star())
+    tree.set("distinct", None)
+    tree.set("expressions", [c.copy() for c in listed] + [exp.alias_(count, chooser)])
+    tree.set("group", _group_by_row(linker, table, listed[0].table or None, listed))
+    tree.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(chooser), desc=True, nulls_first=True)]))
+    return tree.limit(int(m.group(1) or m.group(2) or 1)).sql(dialect="postgres")
+
+
 def same_as(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` for rows sharing a row they point at with one the question names ('Which instructors are in the same
     department as Priya Natarajan?'): the asked table's other rows whose key equals the named row's, by their
@@ -245,6 +282,49 @@ def same_as(question: str, sql: str, linker: SchemaLinker) -> str:
     names = [exp.column(n) for n in linker.names[table]]
     out = exp.select(*names).from_(table).where(where).order_by(*_name_order(names))
     return out.sql(dialect="postgres")
+
+
+_THAN_NAMED = re.compile(r"\b(?:(more|greater|bigger|larger|higher)|(fewer|less|smaller|lower))\b(.*?)\bthan\b(.+)$")
+
+
+def more_than_named(question: str, sql: str, named: dict[str, list[str]], linker: SchemaLinker) -> str:
+    """`sql` for the rows of the asked table with more (or less) of a number than one row the question names ('Which
+    courses have more students enrolled this semester than CE 4229?') where the statement works out that row's
+    number alone: every row's number, kept where it beats the named row's (the model's statement, as a subquery)."""
+    m = _THAN_NAMED.search(question.lower())
+    tree = parse_statement(sql)
+    table = _asked_table(question, linker) if m and isinstance(tree, exp.Select) else None
+    alias = only_alias(tree, table) if table else None
+    if alias is None or not linker.names.get(table) or any(tree.args.get(k) for k in ("group", "having", "limit")) \
+            or len(tree.expressions) != 1 or tree.find(exp.Subquery):
+        return sql
+    tail = words(m.group(4))
+    said = {v for item, values in named.items() if item.split(".")[0] == table for v in values
+            if " ".join(words(v)) in " ".join(tail)}
+    row = [n for n in conditions(tree.args.get("where")) if isinstance(n, exp.EQ) and value_condition(n)
+           and n.this.table in (alias, "") and n.expression.this in said]
+    number = tree.expressions[0].unalias()
+    qualified = column_names(tree)
+    measured = isinstance(number, (exp.Count, exp.Sum, exp.Avg)) or isinstance(number, exp.Column) and \
+        f"col:{qualified(number)}" in linker.numeric and qualified(number).split(".")[0] == table
+    if len(row) != 1 or not measured:
+        return sql
+    outer = tree.copy()
+    where = [n.copy() for n in conditions(outer.args.get("where")) if n != row[0]]
+    outer.set("where", exp.Where(this=exp.and_(*where)) if where else None)
+    names = [exp.column(n, table=alias) for n in linker.names[table]]
+    label = number.name if isinstance(number, exp.Column) else (words(m.group(3)) or ["value"])[0]
+    bound = (exp.GT if m.group(1) else exp.LT)(this=number.copy(), expression=exp.Subquery(this=tree.copy()))
+    outer.set("expressions", names + [number.copy() if isinstance(number, exp.Column) else exp.alias_(number.copy(), label)])
+    if isinstance(number, exp.Column):
+        outer.set("where", exp.Where(this=exp.and_(*where, bound)))
+    else:
+        outer.set("group", _group_by_row(linker, table, alias, names))
+        outer.set("having", exp.Having(this=bound))
+    most = bool(m.group(1))
+    outer.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(label), desc=True, nulls_first=True)
+                                              if most else exp.Ordered(this=exp.column(label))]))
+    return outer.sql(dialect="postgres")
 
 
 _IN_YEAR = re.compile(r"\b(?:in|during)\s+((?:19|20)\d\d)\b(?![-/])")
@@ -929,6 +1009,20 @@ def list_once(sql: str, linker: SchemaLinker) -> str:
                                      for k in order.expressions):
         return sql  # (DISTINCT sorts only by what it lists)
     tree.set("distinct", exp.Distinct())
+    return tree.sql(dialect="postgres")
+
+
+def list_each(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing the rows of one table it reads alone by their names without DISTINCT, unless the question asks
+    for distinct ones: two students of one name are two students."""
+    plain = _plain_list(sql, linker, ("group", "having"))
+    if plain is None or not plain[0].args.get("distinct") or re.search(r"\b(distinct|unique)\b", question.lower()):
+        return sql
+    tree, listed, _, table = plain
+    if len(from_tables(tree)) != 1 or tree.args.get("joins") or \
+            {c.name for c in listed} != set(linker.names.get(table) or ("",)):
+        return sql
+    tree.set("distinct", None)
     return tree.sql(dialect="postgres")
 
 

@@ -98,6 +98,12 @@ def singular(phrase: str) -> str:
     return f"{head} {last}".strip()
 
 
+def names_its_table(value: str, table: str) -> bool:
+    """Whether a stored state is the act its table is named after: 'enrolled' of `enrollments` (not 'dropped')."""
+    stem = re.sub(r"(?:ed|ing|s)$", "", value.lower())
+    return len(stem) >= 4 and stem.isalpha() and singular(humanise(table)).startswith(stem)
+
+
 def plural(phrase: str) -> str:
     """The plural of the last word of `phrase`."""
     head, _, last = phrase.rpartition(" ")

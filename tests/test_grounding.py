@@ -5,12 +5,13 @@ import pytest
 from sqlglot import exp
 
 from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count, ground_distinct,
-                                ground_exists_role, ground_hops, ground_negation, ground_roles, ground_superlative,
+                                ground_exists_role, ground_hops, ground_negation, ground_never, ground_roles, ground_superlative,
                                 ground_total, order_distinct, stated_bound)
 from pipeline.mend import mend
 from pipeline.shaping import (compare_values, count_bounded, count_per_value, count_the_most, drop_fixed,
-                              drop_lookup_names, drop_unasked, ground_daytime, ground_top, ground_year, group_each,
-                              how_long, list_asked, list_once, list_theirs, list_values, name_fixed, name_groups,
+                              drop_lookup_names, drop_unasked, ground_daytime, ground_popular, ground_top, ground_year,
+                              group_each, how_long, list_asked, list_each, list_once, list_theirs, list_values,
+                              more_than_named, name_fixed, name_groups,
                               name_not_short, name_numbered, order_people, order_sequence, order_unasked, same_as,
                               show_child_compared, show_compared, show_groups, show_parents, show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
@@ -1386,3 +1387,102 @@ def test_a_count_for_each_value_of_a_column_groups_by_it():
     assert count_per_value("Number of students admitted each year", right, admitted) is right
     assert count_per_value("how many courses in each department", invented, LINKER) is invented
     assert count_per_value("students admitted each year", invented, admitted) is invented
+
+
+_ENROLLED_COUNT = ("SELECT COUNT(*) FROM enrollments AS e JOIN sections AS s ON s.id = e.section_id JOIN courses AS c "
+                   "ON c.id = s.course_id WHERE c.code = 'CE 4229' AND e.status = 'enrolled'")
+
+
+def test_rows_with_more_than_a_named_row_are_compared_with_its_number_worked_out_by_the_statement():
+    linker = build_linker(Schema(_SCHEDULE_TABLES + _ENROLLED_TABLES), {("courses", "code"): ["CE 4229", "CS 2110"]})
+    question = "Which courses have more students enrolled than CE 4229?"
+    named = linker.named_values(question)[0]
+    assert more_than_named(question, _ENROLLED_COUNT, named, linker) == (
+        "SELECT c.code, c.title, COUNT(*) AS students FROM enrollments AS e JOIN sections AS s ON s.id = e.section_id "
+        "JOIN courses AS c ON c.id = s.course_id WHERE e.status = 'enrolled' GROUP BY c.id, c.code, c.title "
+        f"HAVING COUNT(*) > ({_ENROLLED_COUNT}) ORDER BY students DESC")
+    # A stored number of the named row: the rows whose number is smaller.
+    question = "courses with fewer credits than CS 2110"
+    credits = build_linker(SCHEMA, VALUES)
+    assert more_than_named(question, "SELECT credits FROM courses WHERE code = 'CS 2110'",
+                           credits.named_values(question)[0], credits) == (
+        "SELECT courses.code, courses.title, credits FROM courses WHERE credits < (SELECT credits FROM courses "
+        "WHERE code = 'CS 2110') ORDER BY credits")
+    # Compared already, no row named after 'than', or the named row only listed: unchanged.
+    right = more_than_named("Which courses have more students enrolled than CE 4229?", _ENROLLED_COUNT, named, linker)
+    assert more_than_named("Which courses have more students enrolled than CE 4229?", right, named, linker) is right
+    assert more_than_named("Are there more students in CE 4229 than 30?", _ENROLLED_COUNT, named, linker) \
+        is _ENROLLED_COUNT
+    listed = "SELECT c.code FROM courses AS c WHERE c.code = 'CE 4229'"
+    assert more_than_named("Which courses have more students than CE 4229?", listed, named, linker) is listed
+
+
+_ENROLLED_TABLES = (
+    Table("students", (Column("id", "integer"), Column("first_name", "text"), Column("last_name", "text"))),
+    Table("enrollments", (Column("id", "integer"), Column("section_id", "integer"), Column("student_id", "integer"),
+                          Column("status", "text")),
+          foreign_keys=(ForeignKey(("section_id",), "sections", ("id",)),
+                        ForeignKey(("student_id",), "students", ("id",)))),
+)
+
+
+def test_never_doing_what_a_table_is_named_after_is_having_none_of_its_rows_in_any_state():
+    wrote = ("SELECT st.first_name, st.last_name FROM students AS st WHERE NOT EXISTS(SELECT 1 FROM enrollments AS e "
+             "WHERE e.student_id = st.id AND e.status = 'enrolled')")
+    assert ground_never("Which students have never enrolled in anything?", wrote) == wrote.replace(
+        " AND e.status = 'enrolled'", "")
+    # Not enrolled now, or never in another state ('dropped' is no enrolling): kept.
+    assert ground_never("Which students are not enrolled this semester?", wrote) is wrote
+    dropped = wrote.replace("'enrolled'", "'dropped'")
+    assert ground_never("Which students never dropped a class?", dropped) is dropped
+
+
+def test_rows_of_one_table_listed_by_their_names_are_each_listed_even_where_names_repeat():
+    linker = build_linker(Schema(_ENROLLED_TABLES), {})
+    once = "SELECT DISTINCT first_name, last_name FROM students ORDER BY last_name"
+    assert list_each("Which students have never enrolled?", once, linker) == once.replace("DISTINCT ", "")
+    # Asked for distinct names, values of a column, or rows through a join: kept.
+    assert list_each("distinct student names", once, linker) is once
+    values = "SELECT DISTINCT last_name FROM students"
+    assert list_each("students' last names", values, linker) is values
+    joined = ("SELECT DISTINCT st.first_name, st.last_name FROM students AS st JOIN enrollments AS e "
+              "ON e.student_id = st.id")
+    assert list_each("students enrolled", joined, linker) is joined
+
+
+def test_the_most_popular_rows_are_those_most_people_are_paired_with_in_the_state_the_pairs_are_named_after():
+    linker = build_linker(Schema(_SCHEDULE_TABLES + _ENROLLED_TABLES),
+                          {("enrollments", "status"): ["enrolled", "dropped", "completed"]})
+    listed = ("SELECT DISTINCT c.code, c.title FROM courses AS c JOIN sections AS s ON s.course_id = c.id "
+              "ORDER BY c.code")
+    ranked = ("SELECT c.code, c.title, COUNT(*) AS students FROM courses AS c JOIN sections AS s ON s.course_id = c.id "
+              "JOIN enrollments AS e ON s.id = e.section_id {}GROUP BY c.id, c.code, c.title "
+              "ORDER BY students DESC LIMIT {}")
+    assert ground_popular("top 3 most popular courses this semester", listed, linker) == ranked.format(
+        "WHERE e.status = 'enrolled' ", 3)
+    # A past period counts every pair; one row where no number is asked.
+    assert ground_popular("the most popular course last fall", listed, linker) == ranked.format("", 1)
+    # Counted already, or no popularity asked: unchanged.
+    right = ground_popular("top 3 most popular courses", listed, linker)
+    assert ground_popular("top 3 most popular courses", right, linker) is right
+    assert ground_popular("courses this semester", listed, linker) is listed
+
+
+def test_a_number_asked_of_a_named_row_of_a_table_the_statement_does_not_read_is_joined_from_it():
+    question = "how much is the final exam worth in CE 4229"
+    counted = "SELECT COUNT(*) FROM courses AS c WHERE c.code = 'CE 4229'"
+    named = _WEIGHTS.named_values(question)[0]
+    assert ground_count(question, counted, _WEIGHTS, named) == (
+        "SELECT a.weight_percent FROM courses AS c JOIN assessments AS a ON c.id = a.course_id WHERE c.code = 'CE 4229'")
+    assert "a.name = 'Final Exam'" in mend(question, counted, _WEIGHTS)
+    # No row of that table named: unchanged.
+    assert ground_count("how much is CE 4229 worth", counted, _WEIGHTS, {}) is counted
+
+
+def test_a_value_naming_a_table_too_is_added_where_the_question_ranks_it():
+    listed = "SELECT first_name, last_name FROM instructors"
+    question = "List the full professors"
+    assert LINKER.add_named(listed, LINKER.named_values(question)[0], question) == (
+        listed + " WHERE title = 'Professor'")
+    question = "List the professors"
+    assert LINKER.add_named(listed, LINKER.named_values(question)[0], question) is listed
