@@ -412,6 +412,46 @@ def ground_never(question: str, sql: str) -> str:
     return tree.sql(dialect="postgres") if changed else sql
 
 
+_NEEDS = re.compile(r"\b(?:needs?|requires?|requiring)\s+(.+?)(?:\s+(?:first|before(?:hand)?))?\W*$")
+
+
+def ground_requires(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` for rows needing the row the question names ('courses this semester that need CE 3310 first') where the
+    statement picks that row itself: the rows a table with two keys to its table gives it to in its role (the
+    courses whose prerequisite it is); people asked for ('Who is teaching ...') listed with the row they go with."""
+    m = _NEEDS.search(question.lower())
+    tree = parse_statement(sql) if m else None
+    if not isinstance(tree, exp.Select):
+        return sql
+    said = " ".join(w for w in words(m.group(1)) if w not in ("the", "a", "an"))
+    aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
+    for node in conditions(tree.args.get("where")):
+        table = aliases.get(node.this.table or next(iter(aliases)) if len(aliases) == 1 else node.this.table) \
+            if isinstance(node, exp.EQ) and value_condition(node) else None
+        if table is None or " ".join(words(node.expression.this)) != said:
+            continue
+        bridges = {(t, rc) for t, _, r, rc in linker.joins if r == table and t not in aliases.values()}
+        for bridge, ref in sorted(bridges):
+            keys = [c for t, c, r, rc in linker.joins if t == bridge and r == table and rc == ref]
+            roles = [c for c in keys if singular(humanise(c)) not in table_nouns(table)]
+            if len(keys) != 2 or len(roles) != 1:
+                continue
+            own = next(c for c in keys if c != roles[0])
+            named = exp.select(ref).from_(table).where(exp.column(node.this.name).eq(node.expression.copy()))
+            needing = exp.select(own).from_(bridge).where(exp.column(roles[0]).isin(query=named))
+            node.replace(exp.column(ref, table=node.this.table or None).isin(query=needing))
+            listed = [e.unalias() for e in tree.expressions]
+            code = next((c for c in linker.names.get(table, ()) if f"{table}.{c}" in linker.unique), None)
+            if code and all(isinstance(c, exp.Column) and aliases.get(c.table, table) != table for c in listed):
+                shown = exp.column(code, table=node.this.table or None)
+                tree.set("expressions", [shown, *tree.expressions])
+                order = tree.args.get("order")
+                tree.set("order", exp.Order(expressions=[exp.Ordered(this=shown.copy()),
+                                                         *(order.expressions if order else [])]))
+            return tree.sql(dialect="postgres")
+    return sql
+
+
 def ground_hops(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` going one step further through a table with two keys to one table where the question repeats its role
     ('the prerequisites of the prerequisites of Distributed Systems'): the listed row joined to a second row of that

@@ -6,8 +6,8 @@ import datetime as dt
 import logging
 
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_exists_role,
-                        ground_hops, ground_negation, ground_never, ground_roles, ground_superlative, ground_total,
-                        order_distinct)
+                        ground_hops, ground_negation, ground_never, ground_requires, ground_roles, ground_superlative,
+                        ground_total, order_distinct)
 from .linking import SchemaLinker
 from .shaping import (compare_values, count_bounded, count_per_value, count_the_most, drop_fixed, drop_lookup_names,
                       drop_unasked, ground_daytime, ground_popular, ground_top, ground_year, group_each, how_long, list_asked,
@@ -80,4 +80,5 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
     sql = ground_but_not(question, ground_negation(question, sql, said, linker.cannot_hold), named, said)
     sql = same_as(question, ground_exists_role(question, ground_never(question, sql), linker), linker)
+    sql = ground_requires(question, sql, linker)
     return list_each(question, list_once(sql, linker), linker)

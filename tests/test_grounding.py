@@ -5,7 +5,7 @@ import pytest
 from sqlglot import exp
 
 from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count, ground_distinct,
-                                ground_exists_role, ground_hops, ground_negation, ground_never, ground_roles, ground_superlative,
+                                ground_exists_role, ground_hops, ground_negation, ground_never, ground_requires, ground_roles, ground_superlative,
                                 ground_total, order_distinct, stated_bound)
 from pipeline.mend import mend
 from pipeline.shaping import (compare_values, count_bounded, count_per_value, count_the_most, drop_fixed,
@@ -290,10 +290,10 @@ def test_a_distinct_list_drops_the_order_postgres_would_refuse():
 
 
 # A table with two keys to one table: each row says that `prerequisite_id` must be taken before `course_id`.
-_PREREQUISITES = build_linker(Schema(SCHEMA.tables + (
-    Table("prerequisites", (Column("course_id", "integer"), Column("prerequisite_id", "integer")),
-          foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),
-                        ForeignKey(("prerequisite_id",), "courses", ("id",)))),)), VALUES)
+_PREREQUISITES_TABLE = (Table("prerequisites", (Column("course_id", "integer"), Column("prerequisite_id", "integer")),
+                              foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),
+                                            ForeignKey(("prerequisite_id",), "courses", ("id",)))),)
+_PREREQUISITES = build_linker(Schema(SCHEMA.tables + _PREREQUISITES_TABLE), VALUES)
 _NAMED_AS_PREREQUISITE = ("SELECT DISTINCT c2.code, c2.title FROM prerequisites AS p JOIN courses AS c ON c.id = "
                           "p.prerequisite_id JOIN courses AS c2 ON c2.id = p.course_id WHERE c.code = 'CE 4229'")
 _NAMED_AS_COURSE = _NAMED_AS_PREREQUISITE.replace("p.prerequisite_id", "p.x").replace("p.course_id", "p.prerequisite_id") \
@@ -1486,3 +1486,24 @@ def test_a_value_naming_a_table_too_is_added_where_the_question_ranks_it():
         listed + " WHERE title = 'Professor'")
     question = "List the professors"
     assert LINKER.add_named(listed, LINKER.named_values(question)[0], question) is listed
+
+
+def test_rows_needing_a_named_row_first_are_those_it_is_a_prerequisite_of():
+    assert ground_requires("Which courses require CS 2110?", "SELECT code, title FROM courses WHERE code = 'CS 2110'",
+                           _PREREQUISITES) == (
+        "SELECT code, title FROM courses WHERE id IN (SELECT course_id FROM prerequisites WHERE prerequisite_id IN "
+        "(SELECT id FROM courses WHERE code = 'CS 2110'))")
+    # People asked for are listed with the course they go with.
+    teaching = ("SELECT DISTINCT i.first_name, i.last_name FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+                "JOIN instructors AS i ON i.id = s.instructor_id WHERE c.code = 'CS 2110'")
+    coded = build_linker(Schema(_SCHEDULE_TABLES + _PREREQUISITES_TABLE), {})
+    assert ground_requires("Who teaches courses that need CS 2110 first?", teaching, coded) == (
+        "SELECT DISTINCT c.code, i.first_name, i.last_name FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+        "JOIN instructors AS i ON i.id = s.instructor_id WHERE c.id IN (SELECT course_id FROM prerequisites WHERE "
+        "prerequisite_id IN (SELECT id FROM courses WHERE code = 'CS 2110')) ORDER BY c.code")
+    # What a named course needs, a statement reading the prerequisites already, or another value: unchanged.
+    before = "SELECT code FROM courses WHERE title = 'Data Structures'"
+    assert ground_requires("What do I need to take before Data Structures?", before, _PREREQUISITES) is before
+    assert ground_requires("Which courses require Data Structures?", _NAMED_AS_PREREQUISITE, _PREREQUISITES) \
+        is _NAMED_AS_PREREQUISITE
+    assert ground_requires("Which courses require CE 4229?", before, _PREREQUISITES) is before
