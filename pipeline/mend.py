@@ -10,10 +10,11 @@ from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count
                         ground_total, order_distinct)
 from .linking import SchemaLinker
 from .shaping import (compare_values, count_bounded, count_per_value, count_the_most, drop_fixed, drop_lookup_names,
-                      drop_unasked, ground_daytime, ground_popular, ground_top, ground_year, group_each, how_long, list_asked,
-                      list_each, list_once, list_theirs, list_values, more_than_named, name_fixed, name_groups,
-                      name_not_short, name_numbered, order_periods, order_people, order_sequence, order_unasked,
-                      same_as, show_child_compared, show_compared, show_groups, show_parents, show_searched, show_when)
+                      drop_unasked, ground_daytime, ground_popular, ground_top, ground_year, group_each, how_long,
+                      list_asked, list_each, list_once, list_theirs, list_values, more_than_named, name_fixed,
+                      name_groups, name_not_short, name_numbered, order_periods, order_people, order_sequence,
+                      order_unasked, same_as, show_child_compared, show_compared, show_groups, show_parents,
+                      show_searched, show_when)
 
 log = logging.getLogger("askdb.mend")
 

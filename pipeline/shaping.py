@@ -220,7 +220,8 @@ def ground_top(question: str, sql: str, linker: SchemaLinker) -> str:
 
 
 _POPULAR = re.compile(r"\b(?:top\s+(\d+)\s+|(\d+)\s+)?(?:the\s+)?most\s+popular\s+(\w+)")
-_NOW, _PAST = re.compile(r"\b(?:this|current(?:ly)?|now)\b"), re.compile(r"\b(?:last|previous|past)\b|\b(?:19|20)\d\d\b")
+_NOW = re.compile(r"\b(?:this|current(?:ly)?|now)\b")
+_PAST = re.compile(r"\b(?:last|previous|past)\b|\b(?:19|20)\d\d\b")
 
 
 def ground_popular(question: str, sql: str, linker: SchemaLinker) -> str:
@@ -315,7 +316,8 @@ def more_than_named(question: str, sql: str, named: dict[str, list[str]], linker
     names = [exp.column(n, table=alias) for n in linker.names[table]]
     label = number.name if isinstance(number, exp.Column) else (words(m.group(3)) or ["value"])[0]
     bound = (exp.GT if m.group(1) else exp.LT)(this=number.copy(), expression=exp.Subquery(this=tree.copy()))
-    outer.set("expressions", names + [number.copy() if isinstance(number, exp.Column) else exp.alias_(number.copy(), label)])
+    shown = number.copy() if isinstance(number, exp.Column) else exp.alias_(number.copy(), label)
+    outer.set("expressions", names + [shown])
     if isinstance(number, exp.Column):
         outer.set("where", exp.Where(this=exp.and_(*where, bound)))
     else:

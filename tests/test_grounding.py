@@ -5,15 +5,15 @@ import pytest
 from sqlglot import exp
 
 from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count, ground_distinct,
-                                ground_exists_role, ground_hops, ground_negation, ground_never, ground_requires, ground_roles, ground_superlative,
-                                ground_total, order_distinct, stated_bound)
+                                ground_exists_role, ground_hops, ground_negation, ground_never, ground_requires,
+                                ground_roles, ground_superlative, ground_total, order_distinct, stated_bound)
 from pipeline.mend import mend
 from pipeline.shaping import (compare_values, count_bounded, count_per_value, count_the_most, drop_fixed,
                               drop_lookup_names, drop_unasked, ground_daytime, ground_popular, ground_top, ground_year,
                               group_each, how_long, list_asked, list_each, list_once, list_theirs, list_values,
-                              more_than_named, name_fixed, name_groups,
-                              name_not_short, name_numbered, order_people, order_sequence, order_unasked, same_as,
-                              show_child_compared, show_compared, show_groups, show_parents, show_searched, show_when)
+                              more_than_named, name_fixed, name_groups, name_not_short, name_numbered, order_people,
+                              order_sequence, order_unasked, same_as, show_child_compared, show_compared, show_groups,
+                              show_parents, show_searched, show_when)
 from pipeline.linking import SchemaLinker, build_linker
 from pipeline.schema import Column, ForeignKey, Schema, Table
 from pipeline.words import abbreviates, one_edit, respell, sequence_column, weight_column
@@ -1473,7 +1473,8 @@ def test_a_number_asked_of_a_named_row_of_a_table_the_statement_does_not_read_is
     counted = "SELECT COUNT(*) FROM courses AS c WHERE c.code = 'CE 4229'"
     named = _WEIGHTS.named_values(question)[0]
     assert ground_count(question, counted, _WEIGHTS, named) == (
-        "SELECT a.weight_percent FROM courses AS c JOIN assessments AS a ON c.id = a.course_id WHERE c.code = 'CE 4229'")
+        "SELECT a.weight_percent FROM courses AS c JOIN assessments AS a ON c.id = a.course_id "
+        "WHERE c.code = 'CE 4229'")
     assert "a.name = 'Final Exam'" in mend(question, counted, _WEIGHTS)
     # No row of that table named: unchanged.
     assert ground_count("how much is CE 4229 worth", counted, _WEIGHTS, {}) is counted
