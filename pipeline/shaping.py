@@ -219,6 +219,42 @@ def ground_top(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.limit(int(m.group(1))).sql(dialect="postgres")
 
 
+_THAN_AVERAGE = re.compile(r"\b(?:(more|greater|bigger|larger|higher|longer)|(fewer|less|smaller|lower|shorter))\b"
+                           r"([\w\s]*?)\bthan\s+(?:the\s+)?(?:average|mean)\b([\w\s]*)")
+
+
+def above_average(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` for the rows of the asked table whose number is above (or below) its average over every row ('sections
+    this semester bigger than the average section size', 'courses with more credits than the average') where the
+    statement compares with no average: the rows by what tells them apart, with the number, most first; the
+    statement's conditions on that table kept (later mends add the periods and values the question names)."""
+    m = _THAN_AVERAGE.search(question.lower())
+    tree = parse_statement(sql) if m else None
+    table = _asked_table(question, linker) if isinstance(tree, exp.Select) else None
+    if table is None or any(isinstance(a, exp.Avg) for a in tree.find_all(exp.Avg)) or not _row_keys(linker, table):
+        return sql
+    said = words(m.group(3)) + words(m.group(4))
+    numbers = sorted({c.split(".", 1)[1] for w in said for c in linker.columns_named(w)
+                      if c.startswith(f"col:{table}.") and c in linker.numeric})
+    if len(numbers) != 1:
+        return sql
+    alias = only_alias(tree, table)
+    qualified = column_names(tree)
+    kept = [n.copy() for n in conditions(tree.args.get("where")) if alias and value_condition(n)
+            and qualified(n.this) == f"{table}.{n.this.name}"]
+    for n in kept:
+        n.this.set("table", None)
+    number = exp.column(numbers[0])
+    average = exp.Subquery(this=exp.select(exp.Avg(this=number.copy())).from_(table))
+    bound = (exp.GT if m.group(1) else exp.LT)(this=number.copy(), expression=average)
+    out = exp.select(*[exp.column(k) for k in _row_keys(linker, table)], number.copy()).from_(table)
+    out = out.where(exp.and_(*kept, bound))
+    most = bool(m.group(1))
+    out.set("order", exp.Order(expressions=[exp.Ordered(this=number.copy(), desc=True, nulls_first=True)
+                                            if most else exp.Ordered(this=number.copy())]))
+    return out.sql(dialect="postgres")
+
+
 _POPULAR = re.compile(r"\b(?:top\s+(\d+)\s+|(\d+)\s+)?(?:the\s+)?most\s+popular\s+(\w+)")
 _NOW = re.compile(r"\b(?:this|current(?:ly)?|now)\b")
 _PAST = re.compile(r"\b(?:last|previous|past)\b|\b(?:19|20)\d\d\b")

@@ -75,7 +75,7 @@ START = re.compile(r"start|begin|from")
 
 
 # The same for common column words: a section's, a room's or a flight's capacity is counted in seats.
-COLUMN_SYNONYMS = {"capacity": ("seats", "spots"), "price": ("cost",), "salary": ("pay",)}
+COLUMN_SYNONYMS = {"capacity": ("seats", "spots", "size"), "price": ("cost",), "salary": ("pay",)}
 
 
 def humanise(name: str) -> str:

@@ -8,7 +8,7 @@ from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_bu
                                 ground_exists_role, ground_hops, ground_negation, ground_never, ground_requires,
                                 ground_roles, ground_superlative, ground_total, order_distinct, stated_bound)
 from pipeline.mend import mend
-from pipeline.shaping import (compare_values, count_bounded, count_per_value, count_the_most, drop_fixed,
+from pipeline.shaping import (above_average, compare_values, count_bounded, count_per_value, count_the_most, drop_fixed,
                               drop_lookup_names, drop_unasked, ground_daytime, ground_popular, ground_top, ground_year,
                               group_each, how_long, list_asked, list_each, list_once, list_theirs, list_values,
                               more_than_named, name_fixed, name_groups, name_not_short, name_numbered, order_people,
@@ -1508,3 +1508,18 @@ def test_rows_needing_a_named_row_first_are_those_it_is_a_prerequisite_of():
     assert ground_requires("Which courses require Data Structures?", _NAMED_AS_PREREQUISITE, _PREREQUISITES) \
         is _NAMED_AS_PREREQUISITE
     assert ground_requires("Which courses require CE 4229?", before, _PREREQUISITES) is before
+
+
+def test_rows_above_the_average_of_a_number_are_compared_with_it_over_every_row():
+    wrote = ("SELECT i.first_name, s.section_number FROM sections AS s JOIN courses AS c ON c.id = s.course_id "
+             "WHERE s.room = 'TUR 105' AND c.name = 'Fall 2026'")
+    assert above_average("sections bigger than the average section size", wrote, _SCHEDULE) == (
+        "SELECT section_number, capacity FROM sections WHERE room = 'TUR 105' AND capacity > "
+        "(SELECT AVG(capacity) FROM sections) ORDER BY capacity DESC")
+    assert above_average("sections with fewer seats than the average", wrote, _SCHEDULE).endswith(
+        "capacity < (SELECT AVG(capacity) FROM sections) ORDER BY capacity")
+    # Compared with an average already, no number of the asked table, or no average: unchanged.
+    right = above_average("sections bigger than the average section size", wrote, _SCHEDULE)
+    assert above_average("sections bigger than the average section size", right, _SCHEDULE) is right
+    assert above_average("sections later than the average", wrote, _SCHEDULE) is wrote
+    assert above_average("sections bigger than 40 seats", wrote, _SCHEDULE) is wrote
