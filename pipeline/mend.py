@@ -11,7 +11,7 @@ from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count
 from .linking import SchemaLinker
 from .shaping import (above_average, compare_values, count_bounded, count_per_value, count_the_most, drop_fixed, drop_lookup_names,
                       drop_unasked, ground_daytime, ground_popular, ground_top, ground_year, group_each, how_long,
-                      list_asked, list_each, list_once, list_theirs, list_values, more_than_named, name_fixed,
+                      list_all, list_asked, list_each, list_once, list_theirs, list_values, more_than_named, name_fixed,
                       name_groups, name_not_short, name_numbered, order_periods, order_people, order_sequence,
                       order_unasked, same_as, show_child_compared, show_compared, show_groups, show_parents,
                       show_searched, show_when)
@@ -57,7 +57,7 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     named, numbers = linker.named_values(question, today)
     sql = linker.repair_columns(sql)
     sql = linker.drop_unasked_period(linker.drop_misplaced(linker.ground_values(sql, named)), question)
-    sql = above_average(question, sql, linker)
+    sql = list_all(question, above_average(question, sql, linker), linker)
     sql = linker.add_searched(linker.search_text(sql), question)
     # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.

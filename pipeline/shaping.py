@@ -255,6 +255,30 @@ def above_average(question: str, sql: str, linker: SchemaLinker) -> str:
     return out.sql(dialect="postgres")
 
 
+_EVERY_ROW = re.compile(r"\s*(?:what|which)\s+([a-z]+(?:\s+[a-z]+)?)\s+(?:are|is)\s+(?:there|in\s+the\s+(?:system|database))"
+                        r"\W*")
+
+
+def list_all(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing every row of the table a question asks for with nothing else said ('What terms are in the
+    system?'): by their names, a period's with its start and end, in calendar order; left where the statement reads
+    that table alone, unfiltered."""
+    m = _EVERY_ROW.fullmatch(question.lower())
+    tree = parse_statement(sql) if m else None
+    table = next(_tables_named([singular(w) for w in m.group(1).split()][-1:], 0, linker), None) if m else None
+    if table is None or not linker.names.get(table) or not isinstance(tree, exp.Select):
+        return sql
+    if [t.name for t in tree.find_all(exp.Table)] == [table] and not tree.args.get("where"):
+        return sql
+    names = [exp.column(n) for n in linker.names[table]]
+    period = next((p for p in linker.periods if p.table == table and p.start), None)
+    dates = [c.split(".", 1)[1] for c in sorted(linker.dated) if c.startswith(f"{table}.")] if period else []
+    end = [c for c in dates if re.search(r"end|finish|until", c)]
+    shown = names + [exp.column(period.start)] + [exp.column(c) for c in end[:1]] if period else names
+    order = [exp.column(period.start)] if period else _name_order(names)
+    return exp.select(*shown).from_(table).order_by(*order).sql(dialect="postgres")
+
+
 _POPULAR = re.compile(r"\b(?:top\s+(\d+)\s+|(\d+)\s+)?(?:the\s+)?most\s+popular\s+(\w+)")
 _NOW = re.compile(r"\b(?:this|current(?:ly)?|now)\b")
 _PAST = re.compile(r"\b(?:last|previous|past)\b|\b(?:19|20)\d\d\b")

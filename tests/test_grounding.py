@@ -8,7 +8,7 @@ from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_bu
                                 ground_exists_role, ground_hops, ground_negation, ground_never, ground_requires,
                                 ground_roles, ground_superlative, ground_total, order_distinct, stated_bound)
 from pipeline.mend import mend
-from pipeline.shaping import (above_average, compare_values, count_bounded, count_per_value, count_the_most, drop_fixed,
+from pipeline.shaping import (above_average, compare_values, list_all, count_bounded, count_per_value, count_the_most, drop_fixed,
                               drop_lookup_names, drop_unasked, ground_daytime, ground_popular, ground_top, ground_year,
                               group_each, how_long, list_asked, list_each, list_once, list_theirs, list_values,
                               more_than_named, name_fixed, name_groups, name_not_short, name_numbered, order_people,
@@ -509,7 +509,7 @@ def test_a_grouped_foreign_key_is_named_by_its_tables_naming_columns():
         assert name_groups(kept, linker) == kept
 
 
-_DEPARTMENTS = build_linker(Schema((
+_DEPARTMENTS_TABLES = (
     Table("departments", (Column("id", "integer"), Column("code", "text"), Column("name", "text"),
                           Column("building", "text"))),
     Table("courses", (Column("id", "integer"), Column("code", "text"), Column("title", "text"),
@@ -518,7 +518,8 @@ _DEPARTMENTS = build_linker(Schema((
     Table("instructors", (Column("id", "integer"), Column("first_name", "text"), Column("last_name", "text"),
                           Column("department_id", "integer")),
           foreign_keys=(ForeignKey(("department_id",), "departments", ("id",)),)),
-)), {("departments", "code"): ["CE", "CS", "MATH"],
+)
+_DEPARTMENTS = build_linker(Schema(_DEPARTMENTS_TABLES), {("departments", "code"): ["CE", "CS", "MATH"],
      ("departments", "name"): ["Computer Engineering", "Computer Science", "Mathematics"],
      ("courses", "code"): ["CE 4229", "CS 2110"], ("courses", "title"): ["Cloud Computing", "Data Structures"]})
 
@@ -1523,3 +1524,19 @@ def test_rows_above_the_average_of_a_number_are_compared_with_it_over_every_row(
     assert above_average("sections bigger than the average section size", right, _SCHEDULE) is right
     assert above_average("sections later than the average", wrote, _SCHEDULE) is wrote
     assert above_average("sections bigger than 40 seats", wrote, _SCHEDULE) is wrote
+
+
+def test_every_row_of_a_table_asked_for_with_nothing_else_said_is_listed_by_name_periods_by_their_dates():
+    from pipeline.periods import PeriodTable
+    terms = Table("terms", (Column("id", "integer"), Column("name", "text"), Column("starts_on", "date"),
+                            Column("ends_on", "date")))
+    linker = build_linker(Schema((terms, *_DEPARTMENTS_TABLES)), {("departments", "code"): ["CS"]},
+                          (PeriodTable("terms", "name", frozenset({"term"}), (), start="starts_on"),))
+    wrote = "SELECT c.code FROM courses AS c WHERE c.title ILIKE '%systems%'"
+    assert list_all("What terms are in the system?", wrote, linker) == (
+        "SELECT name, starts_on, ends_on FROM terms ORDER BY starts_on")
+    assert list_all("which departments are there?", wrote, linker) == "SELECT code, name FROM departments ORDER BY code"
+    # The table read alone already, or more said: unchanged.
+    every = "SELECT name FROM terms"
+    assert list_all("What terms are in the system?", every, linker) is every
+    assert list_all("What terms are in the system for CS?", wrote, linker) is wrote
