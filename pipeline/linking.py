@@ -311,7 +311,7 @@ class SchemaLinker:
                 continue  # 'professor Okafor' is picked by the name, 'Electrical Engineering' by the code 'EE'
             alias = only_alias(tree, table)
             if alias is None and table not in everywhere:
-                alias = self.join_table(tree, table)
+                alias = self.join_table(tree, table) or self._join_through(tree, table)
             if alias is not None:
                 alone = len(list(tree.find_all(exp.Table))) == 1
                 and_where(tree, exp.column(column, table=None if alone else alias).eq(exp.Literal.string(values[0])))
@@ -418,6 +418,21 @@ class SchemaLinker:
             tree.set("joins", joins)
             joined = True
         return joined
+
+    def _join_through(self, tree: exp.Select, table: str) -> str | None:
+        """Join `table` to `tree` two foreign keys away, through the one table between that is no person's (the CS
+        department's sections are its courses', not its instructors'); its alias, None where no one way does."""
+        read = {t.name for t in tree.find_all(exp.Table)}
+        between = {mid for t in from_tables(tree) for child, _, mid, _ in self.joins if child == t.name
+                   and mid not in read and not person_columns(self.names.get(mid, ()))
+                   and any(c == mid and r == table for c, _, r, _ in self.joins)}
+        if len(between) != 1:
+            return None
+        mid, trial = between.pop(), tree.copy()
+        if self.join_table(trial, mid) is None or self.join_table(trial, table) is None:
+            return None
+        self.join_table(tree, mid)
+        return self.join_table(tree, table)
 
     def join_table(self, tree: exp.Select, table: str, *, child: bool = False) -> str | None:
         """Join `table` to `tree` through the one foreign key a table of its FROM has to it (`child`: that it has to a

@@ -11,7 +11,7 @@ from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count
 from .linking import SchemaLinker
 from .shaping import (above_average, compare_values, count_bounded, count_per_value, count_the_most, drop_fixed, drop_lookup_names,
                       drop_unasked, ground_daytime, ground_popular, ground_top, ground_year, group_each, how_long,
-                      list_all, list_asked, list_each, list_once, list_theirs, list_values, more_than_named, name_fixed,
+                      list_all, list_asked, list_each, list_kinds, list_once, list_theirs, list_values, more_than_named, name_fixed,
                       name_groups, name_not_short, name_numbered, order_periods, order_people, order_sequence,
                       order_unasked, same_as, show_child_compared, show_compared, show_groups, show_parents,
                       show_searched, show_when)
@@ -83,4 +83,4 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     sql = ground_but_not(question, ground_negation(question, sql, said, linker.cannot_hold), named, said)
     sql = same_as(question, ground_exists_role(question, ground_never(question, sql), linker), linker)
     sql = ground_requires(question, sql, linker)
-    return list_each(question, list_once(sql, linker), linker)
+    return list_kinds(question, list_each(question, list_once(sql, linker), linker), linker)

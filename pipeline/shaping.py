@@ -1074,6 +1074,22 @@ def list_once(sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
+def list_kinds(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` listing the one column a plural question noun names ('Which rooms does the CS department use?'): each
+    value once, in its order; a room two sections meet in is one room."""
+    m = re.match(r"\s*(?:which|what)\s+([a-z]+)\b", question.lower())
+    plain = _plain_list(sql, linker, ("group", "having", "distinct", "limit")) if m else None
+    noun = m.group(1) if plain else ""
+    if singular(noun) == noun or linker.tables.get(singular(noun)) or len(plain[1]) != 1:
+        return sql
+    tree, (column,), owner, table = plain
+    if f"col:{table}.{column.name}" not in linker.columns_named(noun) or f"{table}.{column.name}" in linker.unique:
+        return sql
+    tree.set("distinct", exp.Distinct())
+    tree.set("order", exp.Order(expressions=[exp.Ordered(this=column.copy())]))
+    return tree.sql(dialect="postgres")
+
+
 def list_each(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` listing the rows of one table it reads alone by their names without DISTINCT, unless the question asks
     for distinct ones: two students of one name are two students."""

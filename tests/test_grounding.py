@@ -8,7 +8,7 @@ from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_bu
                                 ground_exists_role, ground_hops, ground_negation, ground_never, ground_requires,
                                 ground_roles, ground_superlative, ground_total, order_distinct, stated_bound)
 from pipeline.mend import mend
-from pipeline.shaping import (above_average, compare_values, list_all, count_bounded, count_per_value, count_the_most, drop_fixed,
+from pipeline.shaping import (above_average, compare_values, list_all, list_kinds, count_bounded, count_per_value, count_the_most, drop_fixed,
                               drop_lookup_names, drop_unasked, ground_daytime, ground_popular, ground_top, ground_year,
                               group_each, how_long, list_asked, list_each, list_once, list_theirs, list_values,
                               more_than_named, name_fixed, name_groups, name_not_short, name_numbered, order_people,
@@ -1540,3 +1540,22 @@ def test_every_row_of_a_table_asked_for_with_nothing_else_said_is_listed_by_name
     every = "SELECT name FROM terms"
     assert list_all("What terms are in the system?", every, linker) is every
     assert list_all("What terms are in the system for CS?", wrote, linker) is wrote
+
+
+def test_a_value_two_keys_away_is_joined_through_the_table_between_that_is_no_persons():
+    sections = Table("sections", (Column("id", "integer"), Column("course_id", "integer"),
+                                  Column("instructor_id", "integer"), Column("section_number", "text"),
+                                  Column("room", "text")),
+                     foreign_keys=(ForeignKey(("course_id",), "courses", ("id",)),
+                                   ForeignKey(("instructor_id",), "instructors", ("id",))))
+    linker = build_linker(Schema(_DEPARTMENTS_TABLES + (sections,)), {("departments", "code"): ["CS", "CE"]})
+    question = "Which rooms does the CS department use?"
+    rooms = "SELECT s.room FROM sections AS s ORDER BY s.section_number"
+    joined = linker.add_named(rooms, linker.named_values(question)[0], question)
+    assert joined == ("SELECT s.room FROM sections AS s JOIN courses AS c ON c.id = s.course_id JOIN departments AS d "
+                      "ON d.id = c.department_id WHERE d.code = 'CS' ORDER BY s.section_number")
+    # Each room once, in its order; not a column the noun does not name, nor a singular noun.
+    assert list_kinds(question, joined, linker) == joined.replace("SELECT s.room", "SELECT DISTINCT s.room").replace(
+        "s.section_number", "s.room")
+    assert list_kinds("Which sections does CS use?", joined, linker) is joined
+    assert list_kinds("What room does CS use?", joined, linker) is joined
