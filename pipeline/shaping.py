@@ -747,6 +747,10 @@ def count_the_most(question: str, sql: str, linker: SchemaLinker) -> str:
         others = [t for t in tables.values() if t != table]
         if not counted and len(others) == 1 and not linker.columns_named(said[i + 1]):
             counted = others  # 'Which department has the most majors?' of departments and students
+        named = next(_tables_named(said, i + 1, linker), None) if not counted else None
+        if named not in (None, table) and _join_counted(tree, named, linker):
+            counted = [named]  # ('the most topics' of courses that read none: their topics joined)
+            tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
         if len(counted) != 1 or list(tables.values()).count(counted[0]) != 1:
             return sql
         n = exp.alias_(exp.Count(this=exp.Star()), "n")

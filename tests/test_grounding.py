@@ -955,6 +955,11 @@ def test_the_most_of_a_word_no_table_has_counts_the_one_other_table():
         "GROUP BY d.id, d.name ORDER BY n DESC NULLS LAST LIMIT 1")
     # 'buildings' names a column of departments (their building), not rows of another table: nothing is counted.
     assert count_the_most("Which department has the most buildings?", grouped, _DEPARTMENTS) == grouped
+    # The counted rows joined where the statement reads none of them.
+    listed = "SELECT DISTINCT c.code, c.title FROM courses AS c ORDER BY c.code"
+    assert count_the_most("Which course has the most topics?", listed, _WEEKS) == (
+        "SELECT c.code, c.title, COUNT(*) AS n FROM courses AS c JOIN course_topics AS c2 ON c.id = c2.course_id "
+        "GROUP BY c.id, c.code, c.title ORDER BY n DESC NULLS LAST LIMIT 1")
 
 
 @pytest.mark.parametrize("question, sql, right", [
