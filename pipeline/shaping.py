@@ -177,9 +177,7 @@ def count_bounded(question: str, sql: str, linker: SchemaLinker, numbers: list[s
         tree.set("group", exp.Group(expressions=[c.copy() for c in names]))
         tree.set("having", exp.Having(this=kind(this=measure, expression=exp.Literal.number(number))))
         # (Read from the bound's side: 'more than 2' most first, 'fewer than 20' fewest first.)
-        most = exp.Ordered(this=exp.column(raw[i + 1]), desc=True, nulls_first=True) if kind in (exp.GT, exp.GTE) \
-            else exp.Ordered(this=exp.column(raw[i + 1]))
-        tree.set("order", exp.Order(expressions=[most]))
+        tree.set("order", _sorted_by(exp.column(raw[i + 1]), kind in (exp.GT, exp.GTE)))
         return tree.sql(dialect="postgres")
     return sql
 
@@ -219,8 +217,9 @@ def ground_top(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.limit(int(m.group(1))).sql(dialect="postgres")
 
 
-_THAN_AVERAGE = re.compile(r"\b(?:(more|greater|bigger|larger|higher|longer)|(fewer|less|smaller|lower|shorter))\b"
-                           r"([\w\s]*?)\bthan\s+(?:the\s+)?(?:average|mean)\b([\w\s]*)")
+# More or less of a number, in the question's words: group 1 more, group 2 less.
+_MORE_LESS = r"\b(?:(more|greater|bigger|larger|higher|longer)|(fewer|less|smaller|lower|shorter))\b"
+_THAN_AVERAGE = re.compile(_MORE_LESS + r"([\w\s]*?)\bthan\s+(?:the\s+)?(?:average|mean)\b([\w\s]*)")
 
 
 def above_average(question: str, sql: str, linker: SchemaLinker) -> str:
@@ -249,9 +248,7 @@ def above_average(question: str, sql: str, linker: SchemaLinker) -> str:
     bound = (exp.GT if m.group(1) else exp.LT)(this=number.copy(), expression=average)
     out = exp.select(*[exp.column(k) for k in _row_keys(linker, table)], number.copy()).from_(table)
     out = out.where(exp.and_(*kept, bound))
-    most = bool(m.group(1))
-    out.set("order", exp.Order(expressions=[exp.Ordered(this=number.copy(), desc=True, nulls_first=True)
-                                            if most else exp.Ordered(this=number.copy())]))
+    out.set("order", _sorted_by(number.copy(), bool(m.group(1))))
     return out.sql(dialect="postgres")
 
 
@@ -312,7 +309,7 @@ def ground_popular(question: str, sql: str, linker: SchemaLinker) -> str:
     tree.set("distinct", None)
     tree.set("expressions", [c.copy() for c in listed] + [exp.alias_(count, chooser)])
     tree.set("group", _group_by_row(linker, table, listed[0].table or None, listed))
-    tree.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(chooser), desc=True, nulls_first=True)]))
+    tree.set("order", _sorted_by(exp.column(chooser), True))
     return tree.limit(int(m.group(1) or m.group(2) or 1)).sql(dialect="postgres")
 
 
@@ -345,7 +342,7 @@ def same_as(question: str, sql: str, linker: SchemaLinker) -> str:
     return out.sql(dialect="postgres")
 
 
-_THAN_NAMED = re.compile(r"\b(?:(more|greater|bigger|larger|higher)|(fewer|less|smaller|lower))\b(.*?)\bthan\b(.+)$")
+_THAN_NAMED = re.compile(_MORE_LESS + r"(.*?)\bthan\b(.+)$")
 
 
 def more_than_named(question: str, sql: str, named: dict[str, list[str]], linker: SchemaLinker) -> str:
@@ -383,9 +380,7 @@ def more_than_named(question: str, sql: str, named: dict[str, list[str]], linker
     else:
         outer.set("group", _group_by_row(linker, table, alias, names))
         outer.set("having", exp.Having(this=bound))
-    most = bool(m.group(1))
-    outer.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(label), desc=True, nulls_first=True)
-                                              if most else exp.Ordered(this=exp.column(label))]))
+    outer.set("order", _sorted_by(exp.column(label), bool(m.group(1))))
     return outer.sql(dialect="postgres")
 
 
@@ -547,6 +542,11 @@ def _fk_joins(nodes, alias: dict[str, str], linker: SchemaLinker) -> list[tuple[
                 if (alias.get(c.table), c.name, alias.get(p.table), p.name) in linker.joins:
                     found.append((c.table, p.table))
     return found
+
+
+def _sorted_by(key: exp.Expression, most: bool) -> exp.Order:
+    """ORDER BY `key`, most first where `most` (written `DESC`: Postgres sorts no NULL first then), else least first."""
+    return exp.Order(expressions=[exp.Ordered(this=key, desc=True, nulls_first=True) if most else exp.Ordered(this=key)])
 
 
 def _row_keys(linker: SchemaLinker, table: str) -> tuple[str, ...]:
@@ -1291,7 +1291,7 @@ def order_sequence(question: str, sql: str, linker: SchemaLinker) -> str:
         last = end.group(1) != "first"
         order.set("expressions", [exp.Ordered(this=key, desc=True) if last else exp.Ordered(this=key)])
         return tree.limit(1).sql(dialect="postgres")
-    order.set("expressions", [exp.Ordered(this=key, desc=True, nulls_first=True) if heavy else exp.Ordered(this=key)])
+    order.set("expressions", _sorted_by(key, heavy).expressions)
     return tree.sql(dialect="postgres")
 
 
