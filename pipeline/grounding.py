@@ -282,8 +282,8 @@ def ground_count(question: str, sql: str, linker: SchemaLinker,
     fits = [(alias, column) for table, column in columns for alias, name in aliases.items() if name == table]
     if not fits and len(columns) == 1 and any(item.split(".")[0] == columns[0][0] for item in named or ()):
         alias = linker.join_table(tree, columns[0][0], child=True)
-        fits = [(alias, columns[0][1])] if alias else []
-        aliases[alias] = columns[0][0]
+        if alias is not None:
+            fits, aliases[alias] = [(alias, columns[0][1])], columns[0][0]
     if len(fits) != 1:
         return sql
     alias, column = fits[0]
@@ -355,6 +355,16 @@ def ground_roles(question: str, sql: str, linker: SchemaLinker) -> str:
     return sql
 
 
+def _role_keys(linker: SchemaLinker, bridge: str | None, table: str | None, column: str) -> tuple[str, str] | None:
+    """(own key, role key) of a table `bridge` with two keys to `table`'s `column`, one named after `table`
+    (`course_id`) and one after the role its row plays (`prerequisite_id`); None where it has not."""
+    keys = [c for t, c, r, rc in linker.joins if t == bridge and r == table and rc == column]
+    roles = [c for c in keys if singular(humanise(c)) not in table_nouns(table)]
+    if len(keys) != 2 or len(roles) != 1:
+        return None
+    return next(c for c in keys if c != roles[0]), roles[0]
+
+
 def ground_exists_role(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` asking whether a row has (NOT) EXISTS rows of a table with two keys to its table, tied by the key of
     the role the question gives the row: 'courses that aren't a prerequisite for anything' by `prerequisite_id`,
@@ -375,16 +385,15 @@ def ground_exists_role(question: str, sql: str, linker: SchemaLinker) -> str:
                 table, ref = inner.get(key.table), outer.get(row.table)
                 if row.table in inner or ref is None:
                     continue
-                keys = [c for t, c, r, rc in linker.joins if t == table and r == ref and rc == row.name]
-                roles = [c for c in keys if singular(humanise(c)) not in table_nouns(ref)]
-                if len(keys) != 2 or len(roles) != 1 or key.name not in keys:
+                keys = _role_keys(linker, table, ref, row.name)
+                if keys is None or key.name not in keys:
                     continue
-                word = re.escape(singular(humanise(roles[0])))
+                own, role = keys
+                word = re.escape(singular(humanise(role)))
                 plays = re.search(rf"\b(?:is|are|was|were|be)(?:n't|\s+not|\s+never)?\s+(?:a|an|the|any)\s+{word}s?\b"
                                   rf"|\b(?:as|being)\s+(?:a|an)\s+{word}\b", text)
                 owns = re.search(rf"\b(?:no|without|any|zero)\s+{word}s?\b", text)
-                want = roles[0] if plays and not owns else next(c for c in keys if c != roles[0]) if owns and \
-                    not plays else None
+                want = role if plays and not owns else own if owns and not plays else None
                 if want is not None and key.name != want:
                     key.set("this", exp.to_identifier(want))
                     changed = True
@@ -432,13 +441,12 @@ def ground_requires(question: str, sql: str, linker: SchemaLinker) -> str:
             continue
         bridges = {(t, rc) for t, _, r, rc in linker.joins if r == table and t not in aliases.values()}
         for bridge, ref in sorted(bridges):
-            keys = [c for t, c, r, rc in linker.joins if t == bridge and r == table and rc == ref]
-            roles = [c for c in keys if singular(humanise(c)) not in table_nouns(table)]
-            if len(keys) != 2 or len(roles) != 1:
+            keys = _role_keys(linker, bridge, table, ref)
+            if keys is None:
                 continue
-            own = next(c for c in keys if c != roles[0])
+            own, role = keys
             named = exp.select(ref).from_(table).where(exp.column(node.this.name).eq(node.expression.copy()))
-            needing = exp.select(own).from_(bridge).where(exp.column(roles[0]).isin(query=named))
+            needing = exp.select(own).from_(bridge).where(exp.column(role).isin(query=named))
             node.replace(exp.column(ref, table=node.this.table or None).isin(query=needing))
             listed = [e.unalias() for e in tree.expressions]
             code = next((c for c in linker.names.get(table, ()) if f"{table}.{c}" in linker.unique), None)

@@ -9,12 +9,12 @@ from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count
                         ground_hops, ground_negation, ground_never, ground_requires, ground_roles, ground_superlative,
                         ground_total, order_distinct)
 from .linking import SchemaLinker
-from .shaping import (above_average, compare_values, count_bounded, count_per_value, count_the_most, drop_fixed, drop_lookup_names,
-                      drop_unasked, ground_daytime, ground_popular, ground_top, ground_year, group_each, how_long,
-                      list_all, list_asked, list_each, list_kinds, list_once, list_theirs, list_values, more_than_named, name_fixed,
-                      name_groups, name_not_short, name_numbered, order_periods, order_people, order_sequence,
-                      order_unasked, same_as, show_child_compared, show_compared, show_groups, show_parents,
-                      show_searched, show_when)
+from .shaping import (above_average, compare_values, count_bounded, count_per_value, count_the_most, drop_fixed,
+                      drop_lookup_names, drop_unasked, ground_daytime, ground_popular, ground_top, ground_year,
+                      group_each, how_long, list_all, list_asked, list_each, list_kinds, list_once, list_theirs,
+                      list_values, more_than_named, name_fixed, name_groups, name_not_short, name_numbered,
+                      order_periods, order_people, order_sequence, order_unasked, same_as, show_child_compared,
+                      show_compared, show_groups, show_parents, show_searched, show_when)
 
 log = logging.getLogger("askdb.mend")
 
@@ -61,7 +61,8 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
     sql = linker.add_searched(linker.search_text(sql), question)
     # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
-    sql = linker.drop_invented(add_numbers(question, linker.add_named(sql, named, question), linker, numbers), question)
+    sql = add_numbers(question, linker.add_named(sql, named, question), linker, numbers)
+    sql = linker.drop_invented(sql, question)
     sql = ground_total(question, ground_count(question, linker.add_named(sql, named, question), linker, named), linker)
     sql = more_than_named(question, count_bounded(question, sql, linker, numbers), named, linker)
     # (A value of the table counted rows were joined from, 'students enrolled', added too.)

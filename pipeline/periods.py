@@ -42,6 +42,7 @@ class PeriodTable:
     nouns: frozenset[str]  # what a question calls one row: 'term', 'semester'
     rows: tuple[Period, ...]
     start: str = ""  # the column of its start date: periods come in calendar order
+    end: str = ""  # the column of its end date
 
     @property
     def item(self) -> str:
@@ -121,7 +122,7 @@ async def load_period_tables(pool: asyncpg.Pool, schema: Schema, nouns_of, *,
                 unique = len({r["n"] for r in rows}) == len(rows)
                 if 2 <= len(rows) <= _MAX_ROWS and unique:
                     periods = tuple(Period(r["n"], r["s"], r["e"]) for r in rows)
-                    out.append(PeriodTable(t.name, name, frozenset(nouns_of(t.name)), periods, start))
+                    out.append(PeriodTable(t.name, name, frozenset(nouns_of(t.name)), periods, start, end))
                     break
         except (asyncpg.PostgresError, asyncio.TimeoutError) as exc:
             log.warning("relative periods skip %s: %s", t.name, exc)

@@ -252,8 +252,8 @@ def above_average(question: str, sql: str, linker: SchemaLinker) -> str:
     return out.sql(dialect="postgres")
 
 
-_EVERY_ROW = re.compile(r"\s*(?:what|which)\s+([a-z]+(?:\s+[a-z]+)?)\s+(?:are|is)\s+(?:there|in\s+the\s+(?:system|database))"
-                        r"\W*")
+_EVERY_ROW = re.compile(r"\s*(?:what|which)\s+([a-z]+(?:\s+[a-z]+)?)\s+(?:are|is)\s+"
+                        r"(?:there|in\s+the\s+(?:system|database))\W*")
 
 
 def list_all(question: str, sql: str, linker: SchemaLinker) -> str:
@@ -269,9 +269,7 @@ def list_all(question: str, sql: str, linker: SchemaLinker) -> str:
         return sql
     names = [exp.column(n) for n in linker.names[table]]
     period = next((p for p in linker.periods if p.table == table and p.start), None)
-    dates = [c.split(".", 1)[1] for c in sorted(linker.dated) if c.startswith(f"{table}.")] if period else []
-    end = [c for c in dates if re.search(r"end|finish|until", c)]
-    shown = names + [exp.column(period.start)] + [exp.column(c) for c in end[:1]] if period else names
+    shown = names + [exp.column(c) for c in (period.start, period.end) if c] if period else names
     order = [exp.column(period.start)] if period else _name_order(names)
     return exp.select(*shown).from_(table).order_by(*order).sql(dialect="postgres")
 
@@ -350,7 +348,7 @@ def more_than_named(question: str, sql: str, named: dict[str, list[str]], linker
     courses have more students enrolled this semester than CE 4229?') where the statement works out that row's
     number alone: every row's number, kept where it beats the named row's (the model's statement, as a subquery)."""
     m = _THAN_NAMED.search(question.lower())
-    tree = parse_statement(sql)
+    tree = parse_statement(sql) if m else None
     table = _asked_table(question, linker) if m and isinstance(tree, exp.Select) else None
     alias = only_alias(tree, table) if table else None
     if alias is None or not linker.names.get(table) or any(tree.args.get(k) for k in ("group", "having", "limit")) \
@@ -546,7 +544,8 @@ def _fk_joins(nodes, alias: dict[str, str], linker: SchemaLinker) -> list[tuple[
 
 def _sorted_by(key: exp.Expression, most: bool) -> exp.Order:
     """ORDER BY `key`, most first where `most` (written `DESC`: Postgres sorts no NULL first then), else least first."""
-    return exp.Order(expressions=[exp.Ordered(this=key, desc=True, nulls_first=True) if most else exp.Ordered(this=key)])
+    most_first = exp.Ordered(this=key, desc=True, nulls_first=True)
+    return exp.Order(expressions=[most_first if most else exp.Ordered(this=key)])
 
 
 def _row_keys(linker: SchemaLinker, table: str) -> tuple[str, ...]:

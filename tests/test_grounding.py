@@ -1536,7 +1536,8 @@ def test_every_row_of_a_table_asked_for_with_nothing_else_said_is_listed_by_name
     terms = Table("terms", (Column("id", "integer"), Column("name", "text"), Column("starts_on", "date"),
                             Column("ends_on", "date")))
     linker = build_linker(Schema((terms, *_DEPARTMENTS_TABLES)), {("departments", "code"): ["CS"]},
-                          (PeriodTable("terms", "name", frozenset({"term"}), (), start="starts_on"),))
+                          (PeriodTable("terms", "name", frozenset({"term"}), (), start="starts_on",
+                                                      end="ends_on"),))
     wrote = "SELECT c.code FROM courses AS c WHERE c.title ILIKE '%systems%'"
     assert list_all("What terms are in the system?", wrote, linker) == (
         "SELECT name, starts_on, ends_on FROM terms ORDER BY starts_on")
