@@ -3,7 +3,9 @@
     askdb eval --questions finetune/eval/course_dev.jsonl --compare
 
 Two results match when they hold the same rows (a multiset; in order only when the gold SQL has a
-top-level ORDER BY) with the columns in any order, numbers equal within a small tolerance.
+top-level ORDER BY) with the columns in any order, numbers equal within a small tolerance. A question may list
+`alternatives`, other acceptable gold statements: matching any of them counts. With `subset` (sql-eval's rule)
+the prediction may also carry extra columns; the report then gives strict and subset EX side by side.
 """
 from __future__ import annotations
 
@@ -34,6 +36,11 @@ class EvalItem:
     sql: str
     shape: str = ""
     difficulty: str = ""
+    alternatives: tuple[str, ...] = ()  # other acceptable gold statements
+
+    @property
+    def gold_sqls(self) -> tuple[str, ...]:
+        return (self.sql, *self.alternatives)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class ItemResult:
     difficulty: str = ""
     latency_ms: float = 0.0
     attempts: int = 0
+    subset_correct: bool = False  # every gold column among the predicted ones, rows the same (sql-eval's rule)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class EvalReport:
     wall_s: float
     overlap: int = 0  # evaluation questions also present in the few-shot example files
     extra: dict = field(default_factory=dict)
+    subset: bool = False  # subset EX scored too
 
     @property
     def scored(self) -> list[ItemResult]:
@@ -70,6 +79,11 @@ class EvalReport:
         scored = self.scored
         return sum(r.correct for r in scored) / len(scored) if scored else 0.0
 
+    @property
+    def subset_accuracy(self) -> float:
+        scored = self.scored
+        return sum(r.subset_correct for r in scored) / len(scored) if scored else 0.0
+
     def to_json(self) -> dict:
         """The object `askdb eval --json` prints."""
         lat = sorted(r.latency_ms for r in self.results if r.latency_ms)
@@ -77,9 +91,12 @@ class EvalReport:
         for r in self.results:
             if not r.correct:
                 reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        subset = {"subset_correct": sum(r.subset_correct for r in self.scored),
+                  "subset_execution_accuracy": round(self.subset_accuracy, 4)} if self.subset else {}
         return {
             "label": self.label, "model": self.model, "few_shot_k": self.few_shot_k, "n": len(self.scored),
             "correct": sum(r.correct for r in self.scored), "execution_accuracy": round(self.execution_accuracy, 4),
+            **subset,
             "by_shape": _breakdown(self.scored, "shape"), "by_difficulty": _breakdown(self.scored, "difficulty"),
             "failure_reasons": reasons, "latency_ms_p50": _percentile(lat, 50), "latency_ms_mean":
             round(statistics.fmean(lat), 1) if lat else None, "latency_ms_p95": _percentile(lat, 95),
@@ -96,7 +113,8 @@ def spread_sample(items: Sequence, n: int) -> list:
 
 
 def read_items(path: str | Path, *, limit: int | None = None) -> list[EvalItem]:
-    """{"question", "sql", "shape"?, "difficulty"?} lines; a bad line is an error naming file and line."""
+    """{"question", "sql", "shape"?, "difficulty"?, "alternatives"?} lines (sql-eval's "category" read as the
+    shape); a bad line is an error naming file and line."""
     path = Path(path)
     try:
         lines = path.read_text().splitlines()
@@ -108,10 +126,14 @@ def read_items(path: str | Path, *, limit: int | None = None) -> list[EvalItem]:
             continue
         try:
             row = json.loads(line)
-            items.append(EvalItem(row["question"], row["sql"], str(row.get("shape", "")),
-                                  str(row.get("difficulty", ""))))
+            alternatives = row.get("alternatives") or []
+            if not isinstance(alternatives, list) or not all(isinstance(a, str) for a in alternatives):
+                raise TypeError
+            items.append(EvalItem(row["question"], row["sql"], str(row.get("shape") or row.get("category") or ""),
+                                  str(row.get("difficulty", "")), tuple(alternatives)))
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise ConfigError(f"{path}:{n}", 'expected a JSON object with "question" and "sql"') from None
+            raise ConfigError(f"{path}:{n}", 'expected a JSON object with "question", "sql" and, if any, '
+                                             '"alternatives" as a list of statements') from None
     if not items:
         raise ConfigError(str(path), "no questions in the file")
     return items[:limit] if limit else items
@@ -173,18 +195,20 @@ def rows_match(gold: Sequence[Sequence], pred: Sequence[Sequence], *, ordered: b
 
 
 def results_match(gold_columns: Sequence[str], gold_rows: Sequence[Sequence], pred_columns: Sequence[str],
-                  pred_rows: Sequence[Sequence], *, ordered: bool, order_key: Sequence[int] | None = None) -> bool:
-    """EX: the same rows under some permutation of the predicted columns (names are ignored)."""
-    width = len(gold_columns)
-    if len(pred_columns) != width or len(gold_rows) != len(pred_rows):
+                  pred_rows: Sequence[Sequence], *, ordered: bool, order_key: Sequence[int] | None = None,
+                  subset: bool = False) -> bool:
+    """EX: the same rows under some permutation of the predicted columns (names are ignored); with `subset`,
+    under some choice of as many predicted columns as the gold has (the others are extra, sql-eval's rule)."""
+    width, pred_width = len(gold_columns), len(pred_columns)
+    if (pred_width < width if subset else pred_width != width) or len(gold_rows) != len(pred_rows):
         return False
     if width == 0 or not gold_rows:
         return True
     # A column can only map to one holding the same multiset of values: that prunes the permutations.
     sorted_cols = lambda rows, j: sorted((r[j] for r in rows), key=_sort_key)  # noqa: E731
     gold_cols = [sorted_cols(gold_rows, j) for j in range(width)]
-    pred_cols = [sorted_cols(pred_rows, k) for k in range(width)]
-    candidates = [[k for k in range(width) if all(values_equal(a, b) for a, b in zip(gold_cols[j], pred_cols[k]))]
+    pred_cols = [sorted_cols(pred_rows, k) for k in range(pred_width)]
+    candidates = [[k for k in range(pred_width) if all(values_equal(a, b) for a, b in zip(gold_cols[j], pred_cols[k]))]
                   for j in range(width)]
     for perm in itertools.islice(_permutations(candidates), 5000):
         if rows_match(gold_rows, [tuple(r[k] for k in perm) for r in pred_rows], ordered=ordered, order_key=order_key):
@@ -255,9 +279,11 @@ def failure_reason(error_kind: str | None, error: str | None) -> str:
 
 
 async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits: ExecLimits = EVAL_LIMITS) -> ItemResult:
-    """One question: the pipeline's SQL (answer phrasing off) against the gold SQL, both executed read-only."""
+    """One question: the pipeline's SQL (answer phrasing off) against the gold SQL and its alternatives, all
+    executed read-only; an alternative that fails is skipped, a failing gold is reported."""
     base = dict(question=item.question, gold_sql=item.sql, shape=item.shape, difficulty=item.difficulty)
-    gold = await _gold_result(pool, item.sql, gold_cache, limits)
+    golds = [(sql, await _gold_result(pool, sql, gold_cache, limits)) for sql in item.gold_sqls]
+    gold = golds[0][1]
     ans = await pipeline.answer(item.question)
     base.update(predicted_sql=ans.sql, latency_ms=round(ans.timings_ms.get("generate", 0.0), 1),
                 attempts=ans.attempts)
@@ -270,15 +296,19 @@ async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits
         pred = await execute(pool, ans.sql, limits)  # again, uncapped, so both sides are compared in full
     except AskdbError as exc:
         return ItemResult(correct=False, reason=failure_reason(type(exc).__name__, str(exc)), detail=str(exc), **base)
-    ok = same_answer(item.sql, gold, pred)
-    detail = "" if ok else f"{len(pred.rows)} rows x {len(pred.columns)} cols, expected {len(gold.rows)} x {len(gold.columns)}"
-    return ItemResult(correct=ok, reason="" if ok else "wrong result", detail=detail, **base)
+    runs = [(sql, g) for sql, g in golds if isinstance(g, QueryResult)]
+    ok = any(same_answer(sql, g, pred) for sql, g in runs)
+    subset_ok = ok or any(same_answer(sql, g, pred, subset=True) for sql, g in runs)
+    detail = "" if ok else (f"{len(pred.rows)} rows x {len(pred.columns)} cols, expected {len(gold.rows)} x "
+                            f"{len(gold.columns)}" + (" (a subset match)" if subset_ok else ""))
+    return ItemResult(correct=ok, reason="" if ok else "wrong result", detail=detail, subset_correct=subset_ok, **base)
 
 
-def same_answer(gold_sql: str, gold: QueryResult, pred: QueryResult) -> bool:
-    """EX for one question: `pred` holds the rows of `gold`, in its order when `gold_sql` orders them."""
+def same_answer(gold_sql: str, gold: QueryResult, pred: QueryResult, *, subset: bool = False) -> bool:
+    """EX for one question: `pred` holds the rows of `gold`, in its order when `gold_sql` orders them; with
+    `subset`, extra predicted columns are allowed."""
     return results_match(gold.columns, gold.rows, pred.columns, pred.rows, ordered=gold_is_ordered(gold_sql),
-                         order_key=gold_order_key(gold_sql, gold.columns))
+                         order_key=gold_order_key(gold_sql, gold.columns), subset=subset)
 
 
 async def _gold_result(pool, sql: str, cache: dict, limits: ExecLimits) -> QueryResult | AskdbError:
@@ -291,8 +321,9 @@ async def _gold_result(pool, sql: str, cache: dict, limits: ExecLimits) -> Query
 
 
 async def evaluate(pipeline, pool, items: Sequence[EvalItem], *, label: str, concurrency: int = 8,
-                   gold_cache: dict | None = None, overlap: int = 0, progress=None) -> EvalReport:
-    """Score every item, `concurrency` questions in flight (the local model batches them)."""
+                   gold_cache: dict | None = None, overlap: int = 0, progress=None, subset: bool = False) -> EvalReport:
+    """Score every item, `concurrency` questions in flight (the local model batches them); `subset` reports
+    subset EX beside strict EX."""
     gold_cache = {} if gold_cache is None else gold_cache
     sem = asyncio.Semaphore(max(1, concurrency))
     started = time.perf_counter()
@@ -306,7 +337,8 @@ async def evaluate(pipeline, pool, items: Sequence[EvalItem], *, label: str, con
 
     results = await asyncio.gather(*(one(i) for i in items))
     k = pipeline.settings.few_shot_k if pipeline.store is not None else 0
-    return EvalReport(label, pipeline.sql_model.name, k, tuple(results), time.perf_counter() - started, overlap)
+    return EvalReport(label, pipeline.sql_model.name, k, tuple(results), time.perf_counter() - started, overlap,
+                      subset=subset)
 
 
 def few_shot_overlap(items: Sequence[EvalItem], example_questions: Sequence[str]) -> int:

@@ -313,3 +313,83 @@ def test_dev_variants_split_ex_by_questions_with_variants():
     variants = [{"question": "a2", "sql": "SELECT 1", "of": "a"}, {"question": "b2", "sql": "SELECT 1", "of": "b"}]
     assert split_ex(report, variants, questions) == {"with_variants": {"right": 1, "n": 2},
                                                       "without_variants": {"right": 0, "n": 1}}
+
+
+def test_subset_allows_extra_predicted_columns_only():
+    gold = [("CS 1",), ("CS 2",)]
+    wider = [("Algorithms", "CS 2", 4), ("Intro", "CS 1", 3)]
+    assert not results_match(("code",), gold, ("t", "c", "n"), wider, ordered=False)
+    assert results_match(("code",), gold, ("t", "c", "n"), wider, ordered=False, subset=True)
+    # still the same rows, in order where the gold orders, and no gold column may go missing
+    assert not results_match(("code",), gold, ("t", "c"), [("Algorithms", "CS 2")], ordered=False, subset=True)
+    assert not results_match(("code",), gold, ("t", "c"), [("Algorithms", "CS 2"), ("Intro", "CS 1")],
+                             ordered=True, subset=True)
+    assert not results_match(("code", "credits"), [("CS 1", 3)], ("code",), [("CS 1",)], ordered=False, subset=True)
+    # two gold columns map to two different predicted ones, consistently across rows
+    assert results_match(("code", "credits"), [("CS 1", 3), ("CS 2", 4)], ("credits", "title", "code"),
+                         [(4, "Algorithms", "CS 2"), (3, "Intro", "CS 1")], ordered=False, subset=True)
+    assert not results_match(("code", "credits"), [("CS 1", 3), ("CS 2", 4)], ("credits", "title", "code"),
+                             [(3, "Algorithms", "CS 2"), (4, "Intro", "CS 1")], ordered=False, subset=True)
+
+
+def test_questions_file_reads_alternatives_and_sql_eval_categories(tmp_path):
+    path = tmp_path / "q.jsonl"
+    rows = [{"question": "a", "sql": "SELECT 1", "alternatives": ["SELECT 1, 2"], "category": "group_by"},
+            {"question": "b", "sql": "SELECT 2"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    a, b = read_items(path)
+    assert a.alternatives == ("SELECT 1, 2",) and a.shape == "group_by" and a.gold_sqls == ("SELECT 1", "SELECT 1, 2")
+    assert b.alternatives == () and b.gold_sqls == ("SELECT 2",)
+    path.write_text(json.dumps({"question": "a", "sql": "SELECT 1", "alternatives": "SELECT 2"}) + "\n")
+    with pytest.raises(ConfigError) as err:
+        read_items(path)
+    assert err.value.key.endswith("q.jsonl:1")
+
+
+ALT_ITEMS = [
+    # the prediction lists the title too: only the alternative accepts it strictly
+    EvalItem("Which courses are worth 4 credits?", "SELECT code FROM courses WHERE credits = 4", "filter", "easy",
+             ("SELECT nope FROM courses", "SELECT code, title FROM courses WHERE credits = 4")),
+    # an extra column no gold statement has: right by subset only
+    EvalItem("What is CS 2110 called?", "SELECT title FROM courses WHERE code = 'CS 2110'", "lookup", "easy"),
+    # a different reading the alternative allows: the same width, other rows
+    EvalItem("How many students are enrolled?", "SELECT count(*) FROM students", "aggregate", "easy",
+             ("SELECT count(DISTINCT student_id) FROM enrollments",)),
+    # extra columns do not rescue other rows
+    EvalItem("Which courses are graduate level?", "SELECT code FROM courses WHERE level = 'graduate'", "filter"),
+]
+ALT_ANSWERS = {
+    "Which courses are worth 4 credits?": "SELECT code, title FROM courses WHERE credits = 4",
+    "What is CS 2110 called?": "SELECT code, title FROM courses WHERE code = 'CS 2110'",
+    "How many students are enrolled?": "SELECT count(DISTINCT student_id) FROM enrollments",
+    "Which courses are graduate level?": "SELECT code, title FROM courses WHERE level = 'undergraduate'",
+}
+
+
+async def test_alternatives_and_subset_scoring_on_real_results(query_db_url):
+    async with open_pool(query_db_url) as pool:
+        schema = await introspect_schema(pool)
+        pipeline = Pipeline(sql_model=MappedModel(ALT_ANSWERS), pool=pool, schema=schema,
+                            policy=GuardPolicy.from_schema(schema), clock=lambda: dt.date(2026, 11, 24),
+                            settings=PipelineSettings(answer_with_model=False, few_shot_k=0,
+                                                      self_correction_attempts=0))
+        strict = await evaluate(pipeline, pool, ALT_ITEMS, label="strict", concurrency=2)
+        both = await evaluate(pipeline, pool, ALT_ITEMS, label="subset", concurrency=2, subset=True)
+        # without the alternatives, the first and third questions are wrong
+        bare = [dataclasses.replace(i, alternatives=()) for i in ALT_ITEMS]
+        without = await evaluate(pipeline, pool, bare, label="bare", concurrency=2, subset=True)
+    by_q = {r.question: r for r in both.results}
+    assert by_q["Which courses are worth 4 credits?"].correct  # the broken alternative is skipped, not fatal
+    assert not by_q["What is CS 2110 called?"].correct and by_q["What is CS 2110 called?"].subset_correct
+    assert "subset match" in by_q["What is CS 2110 called?"].detail
+    assert by_q["How many students are enrolled?"].correct
+    assert not by_q["Which courses are graduate level?"].subset_correct
+    d = both.to_json()
+    assert (d["n"], d["correct"], d["subset_correct"]) == (4, 2, 3)
+    assert d["execution_accuracy"] == 0.5 and d["subset_execution_accuracy"] == 0.75
+    assert "subset_execution_accuracy" not in strict.to_json() and strict.to_json()["correct"] == 2
+    w = {r.question: r for r in without.results}
+    four = w["Which courses are worth 4 credits?"]
+    assert not four.correct and four.subset_correct
+    assert not w["How many students are enrolled?"].subset_correct
+    json.dumps(d)

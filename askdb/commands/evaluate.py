@@ -16,7 +16,8 @@ from .common import add_common, config_from
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="execution accuracy on a question/SQL file")
-    p.add_argument("--questions", required=True, metavar="JSONL", help='{"question", "sql", "shape"?, "difficulty"?} lines')
+    p.add_argument("--questions", required=True, metavar="JSONL",
+                   help='{"question", "sql", "shape"?, "difficulty"?, "alternatives"?} lines')
     who = p.add_mutually_exclusive_group()
     who.add_argument("--adapter", metavar="DIR", help="LoRA adapter (default: model.adapter when present)")
     who.add_argument("--no-adapter", action="store_true", help="the base model alone")
@@ -27,6 +28,8 @@ def register(sub) -> None:
     p.add_argument("--sample", type=int, metavar="N", help="N questions spread evenly through the file (all shapes)")
     p.add_argument("--first-attempt", action="store_true",
                    help="score the first statement only (no beam candidates, no self-correction): the model alone, quicker")
+    p.add_argument("--subset", action="store_true",
+                   help="also score subset EX (sql-eval's rule: the prediction may have extra columns)")
     p.add_argument("--concurrency", type=int, metavar="N", help="questions in flight (default: model.max_batch)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="PATH", help="also write the JSON report here")
@@ -104,13 +107,15 @@ async def _evaluate(app, items, label: str, args, overlap: int):
     with Progress(transient=True, disable=not show) as bar:
         task = bar.add_task(f"{label} ({app.model.name})", total=len(items))
         return await evaluate(app.pipeline, app.pool, items, label=label, concurrency=concurrency, overlap=overlap,
-                              progress=lambda r: bar.advance(task))
+                              progress=lambda r: bar.advance(task), subset=args.subset)
 
 
 def _combined(reports) -> dict:
     runs = [r.to_json() for r in reports]
+    subset = {"subset_execution_accuracy": {r["label"]: r["subset_execution_accuracy"] for r in runs}
+              } if "subset_execution_accuracy" in runs[0] else {}
     return {"compare": True, "n": runs[0]["n"],
-            "execution_accuracy": {r["label"]: r["execution_accuracy"] for r in runs}, "runs": runs}
+            "execution_accuracy": {r["label"]: r["execution_accuracy"] for r in runs}, **subset, "runs": runs}
 
 
 def _print_run(report, show_failures: int) -> None:
@@ -120,9 +125,11 @@ def _print_run(report, show_failures: int) -> None:
 
     d = report.to_json()
     con = Console()
+    subset = (f"subset EX {d['subset_execution_accuracy']:.1%} ({d['subset_correct']}/{d['n']}), "
+              if "subset_correct" in d else "")
     con.print(f"[bold]{d['label']}[/] ({d['model']}, few-shot k={d['few_shot_k']}): "
-              f"EX {d['execution_accuracy']:.1%} ({d['correct']}/{d['n']}), generation p50 {d['latency_ms_p50']} ms, "
-              f"p95 {d['latency_ms_p95']} ms, {d['wall_s']} s in all")
+              f"EX {d['execution_accuracy']:.1%} ({d['correct']}/{d['n']}), {subset}generation p50 "
+              f"{d['latency_ms_p50']} ms, p95 {d['latency_ms_p95']} ms, {d['wall_s']} s in all")
     if d["questions_in_few_shot_files"]:
         con.print(f"[yellow]warning:[/] {d['questions_in_few_shot_files']} evaluation questions are also few-shot "
                   "examples; their score is inflated")
@@ -147,6 +154,8 @@ def _print_comparison(reports) -> None:
     runs = [r.to_json() for r in reports]
     table = Table("", *[r["label"] for r in runs], title=f"execution accuracy, {runs[0]['n']} questions")
     table.add_row("EX", *[f"{r['execution_accuracy']:.1%}" for r in runs])
+    if "subset_execution_accuracy" in runs[0]:
+        table.add_row("subset EX", *[f"{r['subset_execution_accuracy']:.1%}" for r in runs])
     for diff in runs[0]["by_difficulty"]:
         table.add_row(f"  {diff}", *[f"{r['by_difficulty'].get(diff, {}).get('ex', 0):.0%}" for r in runs])
     table.add_row("few-shot k", *[str(r["few_shot_k"]) for r in runs])
