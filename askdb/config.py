@@ -52,7 +52,7 @@ class OpenAIConfig:
 class ModelConfig:
     backend: str = "transformers"  # transformers | ollama | openai
     source: str = "bundled"  # bundled, a .gguf path, or a transformers directory
-    adapter: str = "models/course-lora"  # LoRA directory; ignored when missing
+    adapter: str = ""  # LoRA directory; empty: the active profile's adapter/ (ignored when missing)
     device: str = ""  # "" picks cuda when present
     timeout_s: float = 60.0
     max_batch: int = 8
@@ -64,7 +64,6 @@ class ModelConfig:
 class SqlConfig:
     prompt_token_budget: int = 700
     few_shot_k: int = 3
-    examples: list[str] = field(default_factory=lambda: ["data/{db}/samples.jsonl", "data/{db}/corrections.jsonl"])
     self_correction_attempts: int = 1
     candidates_on_error: int = 4  # beam-search alternatives tried when the first SQL fails (transformers backend)
     max_new_tokens: int = 120
@@ -142,10 +141,12 @@ class FeedbackConfig:
 class PathsConfig:
     home: str = ""  # empty: ~/.local/share/askdb (or $ASKDB_HOME)
     cache: str = ""  # empty: <home>/cache
+    profiles: str = "profiles"  # where profiles live (askdb.profile)
 
 
 @dataclass(frozen=True)
 class Config:
+    profile: str = "course"  # profiles/<name>/: what askdb learned about the database (never chosen by its name)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -234,6 +235,9 @@ def _coerce(tp, value, where: str):
 
 def validate(cfg: Config) -> Config:
     """Check values that types alone cannot (choices, ranges)."""
+    from .profile import profile_dir
+
+    profile_dir(cfg.paths.profiles, cfg.profile)  # a plain folder name, or a ConfigError naming `profile`
     if cfg.model.backend not in ("transformers", "ollama", "openai"):
         raise ConfigError("model.backend", f"must be transformers, ollama or openai, not {cfg.model.backend!r}")
     if cfg.slack.mode not in ("socket", "http"):
@@ -263,6 +267,13 @@ def home_dir(cfg: Config) -> Path:
     from .embedded import data_home
 
     return Path(os.path.expanduser(cfg.paths.home)) if cfg.paths.home else data_home()
+
+
+def active_profile(cfg: Config):
+    """The profile config (or --profile) selects: askdb.profile.Profile."""
+    from .profile import load_profile
+
+    return load_profile(cfg.paths.profiles, cfg.profile)
 
 
 def cache_dir(cfg: Config) -> Path:

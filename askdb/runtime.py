@@ -24,7 +24,7 @@ from pipeline.pipeline import Pipeline, PipelineSettings
 from pipeline.retrieval import MATCH_KEYS, ExampleStore, MiniLMEmbedder
 from pipeline.schema import Schema, introspect_schema
 
-from .config import Config, cache_dir, home_dir
+from .config import Config, active_profile, cache_dir, home_dir
 
 log = logging.getLogger("askdb")
 
@@ -53,10 +53,18 @@ def query_url(cfg: Config, owner_url: str) -> str:
     return with_user(owner_url, cfg.database.query_role, os.environ.get(cfg.database.query_password_env) or None)
 
 
-def database_label(url: str) -> str:
-    """A short name for the database (used for data/<db>/...)."""
-    name = url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "postgres"
-    return "course" if name in ("askdb",) or name.startswith("askdb_test") else name
+def database_name(url: str) -> str:
+    """The database's name in its URL (shown to people; a profile is never chosen by it)."""
+    return url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "postgres"
+
+
+async def read_schema(cfg: Config, conn) -> Schema:
+    """The database's schema with the joins the active profile inferred (askdb setup) added to its declared ones:
+    the prompt, the guard, the generator and the linker all see the same relationships."""
+    from pipeline.relations import with_foreign_keys
+
+    schema = await introspect_schema(conn, schema=cfg.database.schema, exclude_tables=frozenset(cfg.guard.denied_tables))
+    return with_foreign_keys(schema, active_profile(cfg).joins)
 
 
 def guard_policy(cfg: Config, schema: Schema) -> GuardPolicy:
@@ -96,11 +104,13 @@ def clock(cfg: Config, declared: dt.date | None = None):
 
 
 def resolve_adapter(cfg: Config, adapter: str | None = None, backend: str | None = None) -> str | None:
-    """The LoRA directory the transformers backend loads: `adapter` ('' = none), else model.adapter when present."""
+    """The LoRA directory the transformers backend loads: `adapter` ('' = none), else model.adapter, else the active
+    profile's adapter, when trained."""
     if (backend or cfg.model.backend) != "transformers":
         return None
     if adapter is None:
-        adapter = cfg.model.adapter if cfg.model.adapter and Path(cfg.model.adapter, "adapter_config.json").exists() else None
+        configured = cfg.model.adapter or str(active_profile(cfg).adapter)
+        adapter = configured if Path(configured, "adapter_config.json").exists() else None
     return adapter or None
 
 
@@ -156,9 +166,10 @@ async def open_model(cfg: Config, *, adapter: str | None = None, backend: str | 
     raise ConfigError("model.backend", f"unknown backend {backend!r}")
 
 
-def example_paths(cfg: Config, db_label: str) -> list[Path]:
-    """The few-shot example files for this database."""
-    return [Path(p.format(db=db_label)) for p in cfg.sql.examples]
+def example_paths(cfg: Config) -> list[Path]:
+    """The few-shot example files of the active profile: its generated pairs and its corrections."""
+    profile = active_profile(cfg)
+    return [profile.samples, profile.corrections]
 
 
 @dataclass
@@ -190,7 +201,7 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
         raise
     model = answer_model = None
     try:
-        schema = await introspect_schema(pool, schema=cfg.database.schema, exclude_tables=frozenset(cfg.guard.denied_tables))
+        schema = await read_schema(cfg, pool)
         if not schema.tables:
             raise ConfigError("database.schema",
                               f"no readable tables in schema '{cfg.database.schema}' (run `askdb db init` to load the course data)")
@@ -212,7 +223,7 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
             store = None
             policy = guard_policy(cfg, schema)
             if few_shot and settings.few_shot_k > 0:
-                examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner_url)))
+                examples = ExampleStore.read_jsonl(example_paths(cfg))
                 if examples:
                     linker = None
                     if cfg.sql.link_weight > 0:

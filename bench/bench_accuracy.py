@@ -1,7 +1,7 @@
 """Benchmark of the fine-tuned adapter: execution accuracy on the dev set, adapter (with and without its retrieved
 examples) vs the base model (with and without few-shot examples).
 
-    .venv/bin/python bench/bench_accuracy.py                  # finetune/eval/course_dev.jsonl, models/course-lora
+    .venv/bin/python bench/bench_accuracy.py                  # finetune/eval/course_dev.jsonl, profiles/course/adapter
     .venv/bin/python bench/bench_accuracy.py --sample 16 --first-attempt   # make bench: 16 questions spread over
                                                                            # every shape, first statement only
 
@@ -94,7 +94,7 @@ if __name__ == "__main__":
     p.add_argument("--db", default="askdb_bench_acc")
     p.add_argument("--config", default="config.yaml" if Path("config.yaml").exists() else None)
     p.add_argument("--questions", default="finetune/eval/course_dev.jsonl")
-    p.add_argument("--adapter", default="models/course-lora")
+    p.add_argument("--adapter", default="profiles/course/adapter")
     p.add_argument("--limit", type=int)
     p.add_argument("--sample", type=int, help="N questions spread through the dev set (make bench: 16)")
     p.add_argument("--first-attempt", action="store_true",

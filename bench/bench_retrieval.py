@@ -28,7 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askdb.config import cache_dir, load_config  # noqa: E402
-from askdb.runtime import database_label, example_paths, query_url, resolve_database_url, visible_schema  # noqa: E402
+from askdb.runtime import example_paths, query_url, resolve_database_url, visible_schema  # noqa: E402
 from bench.common import ReportError, read_eval_report, summarize, write_results  # noqa: E402
 from finetune.evaluate import read_items  # noqa: E402
 from finetune.generator.dedupe import sql_form  # noqa: E402
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except (AskdbError, OSError, ReportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    examples = ExampleStore.read_jsonl(example_paths(cfg, database_label(owner)))
+    examples = ExampleStore.read_jsonl(example_paths(cfg))
     embedder = MiniLMEmbedder.bundled()
     match = cfg.sql.retrieve_by or "both"
     result = {"questions": args.questions, "n": len(questions), "examples": len(examples), "k": args.k,

@@ -2,7 +2,7 @@
 statement has the same form once values are masked (`exact`), or the same form up to its presentation (`loose`:
 ORDER BY, LIMIT, DISTINCT and column aliases ignored). With an `askdb eval --out` report, EX is split by coverage.
 
-    .venv/bin/python bench/coverage.py --data data/course/samples.jsonl --questions finetune/eval/course_dev.jsonl \
+    .venv/bin/python bench/coverage.py --data profiles/course/samples.jsonl --questions finetune/eval/course_dev.jsonl \
         --report bench/results/eval-dev-shipped-retrieve-both-20261129.json
 
 With --execute the check is by answer rather than by text (`answerable`): some generated statement that reads the
@@ -126,7 +126,7 @@ async def _answerable(url: str, data: list[EvalItem], questions: list[EvalItem])
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default="data/course/samples.jsonl", help="generated pairs (JSONL)")
+    ap.add_argument("--data", default="profiles/course/samples.jsonl", help="generated pairs (JSONL)")
     ap.add_argument("--questions", default="finetune/eval/course_dev.jsonl", help="evaluation set (JSONL)")
     ap.add_argument("--report", help="an askdb eval --out report on that set: split EX by coverage")
     ap.add_argument("--execute", action="store_true",

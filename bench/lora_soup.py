@@ -5,8 +5,8 @@ weight deltas of several is the usual way to keep what they share. The average i
 B_i (out x r), the adapter A = [A_1; ...; A_n], B = [B_1 ... B_n] / n of rank n*r and the same alpha/r has the
 delta (alpha/r) * mean(B_i A_i).
 
-    .venv/bin/askdb train --data data/course/samples.jsonl --out /tmp/lora-seed43 --seed 43
-    .venv/bin/python bench/lora_soup.py --out /tmp/soup models/course-lora /tmp/lora-seed43
+    .venv/bin/askdb train --data profiles/course/samples.jsonl --out /tmp/lora-seed43 --seed 43
+    .venv/bin/python bench/lora_soup.py --out /tmp/soup profiles/course/adapter /tmp/lora-seed43
     .venv/bin/askdb eval --questions finetune/eval/course_dev.jsonl --adapter /tmp/soup
 
 2026-12-04: the shipped adapter with a seed-43 one scored dev 28/95 and check 15/32 against 29 and 17 (README).

@@ -4,7 +4,7 @@ rows in another order: "reordered"; the gold's rows less some columns: "fewer co
 statements of `askdb eval --out` reports how many they change and how many of those then return the gold answer.
 
     .venv/bin/python -m bench.mend_offline --pairs finetune/eval/course_dev.jsonl finetune/eval/course_check.jsonl \
-        data/course/samples.jsonl --report bench/results/eval-dev-shipped-mended-drop-20261204.json
+        profiles/course/samples.jsonl --report bench/results/eval-dev-shipped-mended-drop-20261204.json
 
 Run before measuring a new mend through the pipeline: a mend that changes right statements breaks answers. Without
 arguments it checks the hand-written sets and the shipped generated pairs (a step of `make bench`).
@@ -105,7 +105,7 @@ def main() -> None:
     ap.add_argument("--save", action="store_true", help="also write bench/results/mends-<time>.json")
     args = ap.parse_args()
     if not args.pairs and not args.report:
-        args.pairs = sorted(str(p) for p in Path("finetune/eval").glob("course_*.jsonl")) + ["data/course/samples.jsonl"]
+        args.pairs = sorted(str(p) for p in Path("finetune/eval").glob("course_*.jsonl")) + ["profiles/course/samples.jsonl"]
     reports = []
     for path in args.report:
         try:

@@ -125,9 +125,23 @@ def split_holdout(pairs: Sequence[Pair], fraction: float, *, seed: int) -> tuple
 
 
 def sql_messages(question: str, schema: Schema, *, today: dt.date, budget_tokens: int,
-                 examples: Sequence[Example] = ()) -> list[Message]:
+                 examples: Sequence[Example] = (), tables_first: Sequence[str] = ()) -> list[Message]:
     """The runtime's prompt for `question`, with the retrieved examples it would show."""
-    return build_sql_prompt(question, schema, today=today, examples=examples, budget_tokens=budget_tokens)
+    return build_sql_prompt(question, schema, today=today, examples=examples, budget_tokens=budget_tokens,
+                            tables_first=tables_first)
+
+
+def sql_tables(sql: str) -> tuple[str, ...]:
+    """The tables a statement reads, in order of appearance; () when it does not parse."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.ParseError:
+        return ()
+    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    return tuple(dict.fromkeys(t.name for t in tree.find_all(exp.Table) if t.name and t.name not in ctes))
 
 
 def retrieved_examples(pairs: Sequence[Pair], store, *, k: int, pool: int, seed: int,
@@ -147,10 +161,34 @@ def retrieved_examples(pairs: Sequence[Pair], store, *, k: int, pool: int, seed:
     return out
 
 
+FIT_STEPS = ("whole", "fewer_examples", "smaller_schema")
+
+
+def fit_pair(tokenizer, pair: Pair, schema: Schema, *, today: dt.date, budget_tokens: int, max_tokens: int,
+             examples: Sequence[Example] = ()) -> tuple[TrainExample | None, str]:
+    """The pair encoded within `max_tokens`, and how: "whole"; "fewer_examples" (retrieved examples dropped, the
+    last first); "smaller_schema" (no examples, the schema cut to a smaller budget the way the runtime cuts it,
+    the tables the SQL reads first); or (None, "too_long")."""
+    tables = sql_tables(pair.sql)
+    for k in range(len(examples), -1, -1):
+        ex = encode_pair(tokenizer, pair, schema, today=today, budget_tokens=budget_tokens, examples=examples[:k],
+                         tables_first=tables)
+        if len(ex.input_ids) <= max_tokens:
+            return ex, "whole" if k == len(examples) else "fewer_examples"
+    budget = budget_tokens
+    while budget > 120:
+        budget = budget * 2 // 3
+        ex = encode_pair(tokenizer, pair, schema, today=today, budget_tokens=budget, tables_first=tables)
+        if len(ex.input_ids) <= max_tokens:
+            return ex, "smaller_schema"
+    return None, "too_long"
+
+
 def encode_pair(tokenizer, pair: Pair, schema: Schema, *, today: dt.date, budget_tokens: int,
-                examples: Sequence[Example] = ()) -> TrainExample:
+                examples: Sequence[Example] = (), tables_first: Sequence[str] = ()) -> TrainExample:
     """Prompt tokens (label -100) followed by the SQL and the end-of-turn token (labelled)."""
-    messages = sql_messages(pair.question, schema, today=today, budget_tokens=budget_tokens, examples=examples)
+    messages = sql_messages(pair.question, schema, today=today, budget_tokens=budget_tokens, examples=examples,
+                            tables_first=tables_first)
     prompt = render_chat(tokenizer, messages)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     target_ids = tokenizer(target_text(tokenizer, messages, prompt, pair.sql), add_special_tokens=False)["input_ids"]

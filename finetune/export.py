@@ -1,6 +1,6 @@
 """Ship a trained adapter: an Ollama directory (base GGUF + LoRA + Modelfile) and a merged model for vLLM.
 
-    askdb export --adapter models/course-lora --out dist/ollama/ --merged dist/merged/
+    askdb export --adapter profiles/course/adapter --out dist/ollama/ --merged dist/merged/
 
 Ollama converts a peft safetensors LoRA (adapter_model.safetensors + adapter_config.json) for llama-family
 models itself when `ollama create` reads `ADAPTER ./adapter`; SmolLM2 is a llama model.

@@ -33,4 +33,6 @@ class TrainSettings:
     adapt_examples: bool = False  # with link_weight > 0: examples asked with the pair's own values (sql.adapt_examples)
     max_pairs: int = 0  # train on at most this many pairs (0: all); the rest still serve as examples
     sample_by_shape: bool = False  # that sample takes the query shapes in turn (no better on the dev set)
+    time_limit_s: float = 0  # > 0: the planned steps shrink to what fits in this many seconds (load and encoding
+                             # included), and the learning-rate schedule follows the new plan
     cpu_bf16: bool = True  # bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX): ~1.5x faster

@@ -1,6 +1,6 @@
 """LoRA fine-tuning of the SQL model on question/SQL pairs, on CPU or one GPU, resumable and deterministic.
 
-    askdb train --data data/course/samples.jsonl --out models/course-lora
+    askdb train --data profiles/course/samples.jsonl --out profiles/course/adapter
 
 A compact plain-torch loop: prompts come from the runtime's builder (finetune.dataset), each batch
 computes the schema text it shares once, the best adapter by validation loss is kept in --out.
@@ -24,8 +24,8 @@ from pipeline.models.bundled import load_weights
 from pipeline.schema import Schema
 
 from .settings import TrainSettings  # noqa: F401 - re-exported: callers import it from here
-from .dataset import (Pair, TrainExample, collate, encode_pair, length_batches, limit_pairs, retrieved_examples,
-                      split_holdout)
+from .dataset import (FIT_STEPS, Pair, TrainExample, collate, fit_pair, length_batches, limit_pairs,
+                      retrieved_examples, split_holdout)
 
 log = logging.getLogger("askdb.train")
 
@@ -54,14 +54,21 @@ def build_lora_config(s: TrainSettings):
 
 
 def encode_all(tokenizer, pairs: Sequence[Pair], schema: Schema, *, today: dt.date, budget_tokens: int,
-               max_tokens: int, examples: Sequence[tuple] | None = None) -> list[TrainExample]:
-    """Tokenized examples (with their retrieved few-shot examples); pairs longer than `max_tokens` are dropped."""
+               max_tokens: int, examples: Sequence[tuple] | None = None,
+               fit: dict | None = None) -> list[TrainExample]:
+    """Tokenized examples (with their retrieved few-shot examples) cut to `max_tokens` (dataset.fit_pair); `fit`
+    counts how each pair fitted, "too_long" those dropped."""
     examples = examples or [()] * len(pairs)
-    out = [encode_pair(tokenizer, p, schema, today=today, budget_tokens=budget_tokens, examples=ex)
-           for p, ex in zip(pairs, examples)]
-    kept = [e for e in out if len(e.input_ids) <= max_tokens]
-    if len(kept) < len(out):
-        log.warning("dropped %d pairs longer than %d tokens", len(out) - len(kept), max_tokens)
+    fit = fit if fit is not None else {}
+    kept = []
+    for p, ex in zip(pairs, examples):
+        encoded, how = fit_pair(tokenizer, p, schema, today=today, budget_tokens=budget_tokens, max_tokens=max_tokens,
+                                examples=ex)
+        fit[how] = fit.get(how, 0) + 1
+        if encoded is not None:
+            kept.append(encoded)
+    if fit.get("too_long"):
+        log.warning("dropped %d pairs longer than %d tokens even with the schema cut down", fit["too_long"], max_tokens)
     return kept
 
 
@@ -271,9 +278,10 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     store = example_store(pairs, cache_root, match=settings.retrieve_by, linker=linker,
                           link_weight=settings.link_weight, adapt=settings.adapt_examples) if settings.few_shot_k > 0 else None
     shots = dict(k=settings.few_shot_k, pool=settings.few_shot_pool, seed=settings.seed, today=today)
-    train_ex = encode_all(tok, train_pairs, schema, today=today, budget_tokens=budget_tokens,
+    fit = dict.fromkeys((*FIT_STEPS, "too_long"), 0)
+    train_ex = encode_all(tok, train_pairs, schema, today=today, budget_tokens=budget_tokens, fit=fit,
                           max_tokens=settings.max_seq_tokens, examples=retrieved_examples(train_pairs, store, **shots))
-    val_ex = encode_all(tok, val_pairs, schema, today=today, budget_tokens=budget_tokens,
+    val_ex = encode_all(tok, val_pairs, schema, today=today, budget_tokens=budget_tokens, fit=fit,
                         max_tokens=settings.max_seq_tokens, examples=retrieved_examples(val_pairs, store, **shots))
     if not train_ex:
         raise ConfigError("--data", "no usable training pairs")
@@ -292,10 +300,13 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     total = settings.max_steps or per_epoch * settings.epochs
     epochs = math.ceil(total / per_epoch)
     warmup = min(settings.warmup_steps, max(total // 10, 1))
+    plan = {"total": total}  # a time limit shortens the plan; the schedule reads it at each step
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(total - warmup, 1))))
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (plan["total"] - s) / max(plan["total"] - warmup, 1))))
 
-    fingerprint = {"data": data_sha, "settings": json.dumps(dataclasses.asdict(settings), sort_keys=True),
+    # The time limit is not part of what was trained: a run resumed after Ctrl-C spends what is left of it.
+    trained_with = {k: v for k, v in dataclasses.asdict(settings).items() if k != "time_limit_s"}
+    fingerprint = {"data": data_sha, "settings": json.dumps(trained_with, sort_keys=True),
                    "base": str(loaded.source), "today": today.isoformat(), "budget_tokens": budget_tokens,
                    "device": device, "init_adapter": str(init_adapter or "")}
     ckpt = out_dir / "checkpoints" / "last.pt"
@@ -309,7 +320,7 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
         + (f", resuming at step {state.step}" if state.step else ""))
 
     pad_id = tok.pad_token_id
-    run_started, run_tokens = time.perf_counter(), 0
+    run_started, run_tokens, first_step = time.perf_counter(), 0, state.step
     stop = state.step >= total or state.bad_evals >= settings.patience  # a finished run resumes as finished
     with _progress(console, total, state.step) as bar:
         for epoch in range(state.epoch, epochs if not stop else 0):
@@ -327,6 +338,9 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
                     release_free_memory()
                 state.step += 1
                 state.epoch, state.batch_in_epoch = epoch, b + 1
+                if settings.time_limit_s > 0:
+                    total = plan["total"] = _steps_within(settings.time_limit_s, state, started, run_started,
+                                                          steps_this_run=state.step - first_step, planned=total)
                 seq_tokens = sum(len(e.input_ids) for e in batch)
                 state.tokens += seq_tokens
                 run_tokens += seq_tokens
@@ -350,11 +364,23 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
         save_adapter(model, out_dir, base_label=Path(str(loaded.source)).stem)
     state.elapsed_s += time.perf_counter() - started
     report = _report(state, settings, fingerprint, train_ex, val_ex, batch_size, total, device, bf16,
-                     tps=run_tokens / max(time.perf_counter() - run_started, 1e-9))
+                     tps=run_tokens / max(time.perf_counter() - run_started, 1e-9), fit=fit)
     (out_dir / "train_report.json").write_text(json.dumps(report, indent=2) + "\n")
     say(f"done: best validation loss {report['best_val_loss']} at step {state.best_step}, "
         f"{report['time_s']:.0f} s, {report['tokens_per_s']:.0f} tokens/s, peak RSS {report['peak_rss_mb']:.0f} MB")
     return report
+
+
+def _steps_within(limit_s: float, state: _State, started: float, run_started: float, *, steps_this_run: int,
+                  planned: int) -> int:
+    """The planned steps cut to what fits in `limit_s` at this run's pace (evaluations included), keeping a twentieth
+    of the time for the last evaluation and saving."""
+    if steps_this_run < 3:
+        return planned
+    now = time.perf_counter()
+    per_step = (now - run_started) / steps_this_run
+    left = limit_s * 0.95 - (state.elapsed_s + now - started)
+    return max(state.step, min(planned, state.step + int(left / per_step)))
 
 
 def _evaluate(model, val_ex, pad_id, batch_size, bf16: bool, state: _State, settings: TrainSettings, out_dir: Path,
@@ -375,7 +401,7 @@ def _evaluate(model, val_ex, pad_id, batch_size, bf16: bool, state: _State, sett
 
 
 def _report(state: _State, settings, fingerprint, train_ex, val_ex, batch_size, total, device, bf16, *,
-            tps) -> dict:
+            tps, fit: dict) -> dict:
     prompt_lens = [e.prompt_len for e in train_ex]
     return {
         "data_sha256": fingerprint["data"], "base": fingerprint["base"], "init_adapter": fingerprint["init_adapter"],
@@ -383,7 +409,8 @@ def _report(state: _State, settings, fingerprint, train_ex, val_ex, batch_size, 
         "config": dataclasses.asdict(settings) | {"batch_size_used": batch_size,
                                                   "budget_tokens": fingerprint["budget_tokens"],
                                                   "today": fingerprint["today"]},
-        "n_train": len(train_ex), "n_val": len(val_ex), "steps": state.step, "planned_steps": total,
+        "n_train": len(train_ex), "n_val": len(val_ex), "fit": fit,
+        "dropped_too_long": fit.get("too_long", 0), "steps": state.step, "planned_steps": total,
         "stopped_early": state.step < total,
         "prompt_tokens_mean": round(sum(prompt_lens) / len(prompt_lens), 1),
         "train_losses": state.train_losses, "val_losses": state.val_losses,

@@ -85,10 +85,16 @@ def rank_tables(question: str, schema: Schema) -> list[str]:
     return boosted + [n for n in ranked if n not in boosted]
 
 
-def select_tables(question: str, schema: Schema, budget_tokens: int) -> list[str]:
-    """The most relevant tables whose rendering fits the token budget (at least one)."""
+def select_tables(question: str, schema: Schema, budget_tokens: int, *, first: Sequence[str] = ()) -> list[str]:
+    """The most relevant tables whose rendering fits the token budget (at least one). `first` (training: the tables
+    the answer reads) come before the question's ranking, their neighbours next, cut to the same budget."""
+    ranked = rank_tables(question, schema)
+    if first:
+        known = [n for n in dict.fromkeys(first) if schema.table(n) is not None]
+        near = [nb for n in known for nb in sorted(schema.neighbours(n))]
+        ranked = list(dict.fromkeys(known + near + ranked))
     chosen, used = [], 0
-    for name in rank_tables(question, schema):
+    for name in ranked:
         cost = estimate_tokens(render_table(schema.table(name))) + 1
         if chosen and used + cost > budget_tokens:
             continue
@@ -107,9 +113,11 @@ def build_sql_prompt(
     examples: Sequence[Example] = (),
     budget_tokens: int = 700,
     error: tuple[str, str] | None = None,
+    tables_first: Sequence[str] = (),
 ) -> list[Message]:
-    """Messages asking for the SQL of `question`; `error` is (previous SQL, its error) for one self-correction."""
-    tables = select_tables(question, schema, budget_tokens)
+    """Messages asking for the SQL of `question`; `error` is (previous SQL, its error) for one self-correction;
+    `tables_first` are shown whatever the question's words (training knows which tables the answer reads)."""
+    tables = select_tables(question, schema, budget_tokens, first=tables_first)
     schema_text = "\n".join(render_table(schema.table(n)) for n in tables)
     parts = [f"Tables:\n{schema_text}", f"Today: {today.isoformat()}"]
     if examples:

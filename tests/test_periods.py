@@ -102,7 +102,7 @@ async def test_the_linker_reads_the_period_table_and_agrees_with_the_generated_d
     # The shipped pairs were generated on the course database's declared day: wherever a question names a period
     # relatively, the statement filters on the period the linker resolves it to.
     day = dt.date(2026, 12, 1)
-    pairs = [json.loads(line) for line in Path("data/course/samples.jsonl").read_text().splitlines()]
+    pairs = [json.loads(line) for line in Path("profiles/course/samples.jsonl").read_text().splitlines()]
     checked = 0
     for p in pairs:
         spans = linker.relative_periods(p["question"], day)

@@ -7,11 +7,16 @@ from ..config import Config, load_config, validate
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    """--config and --database on every command."""
+    """--config, --database and --profile on every command."""
     p.add_argument("--config", metavar="PATH", help="config file (default: ./config.yaml if present)")
     p.add_argument("--database", metavar="URL", help="PostgreSQL URL (default: config, else the embedded server)")
+    p.add_argument("--profile", metavar="NAME", help="what askdb learned about this database, profiles/NAME "
+                                                      "(default: config's profile)")
 
 
 def config_from(args: argparse.Namespace) -> Config:
     """The validated config for these arguments."""
-    return validate(load_config(getattr(args, "config", None)))
+    cfg = load_config(getattr(args, "config", None))
+    if getattr(args, "profile", None):
+        cfg = cfg.replace(profile=args.profile)
+    return validate(cfg)

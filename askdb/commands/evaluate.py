@@ -10,7 +10,7 @@ from pathlib import Path
 from pipeline.errors import ConfigError
 from pipeline.retrieval import ExampleStore
 
-from ..runtime import database_label, example_paths, open_app, resolve_adapter
+from ..runtime import example_paths, open_app, resolve_adapter
 from .common import add_common, config_from
 
 
@@ -80,7 +80,7 @@ async def run(args) -> int:
     for label, adapter, k in _runs(args, cfg):
         async with open_app(cfg, database=args.database, adapter=adapter, backend=args.backend,
                             few_shot_k=k) as app:
-            known = ExampleStore.read_jsonl(example_paths(cfg, database_label(app.owner_url)))
+            known = ExampleStore.read_jsonl(example_paths(cfg))
             overlap = few_shot_overlap(items, [e.question for e in known]) if app.pipeline.store else 0
             report = await _evaluate(app, items, label, args, overlap)
         reports.append(report)

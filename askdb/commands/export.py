@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import cache_dir
+from ..config import active_profile, cache_dir
 from .common import add_common, config_from
 
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="write an Ollama Modelfile directory and a merged model for vLLM")
-    p.add_argument("--adapter", help="trained LoRA directory (default: model.adapter)")
+    p.add_argument("--adapter", help="trained LoRA directory (default: model.adapter, else the profile's adapter/)")
     p.add_argument("--out", default="dist/ollama", help="Ollama directory (default: dist/ollama/)")
     p.add_argument("--merged", default="dist/merged", help="merged full-weight directory (default: dist/merged/)")
     p.add_argument("--no-merged", action="store_true", help="skip the merged model")
@@ -23,7 +23,7 @@ def run(args) -> int:
     from pipeline.models.bundled import merged_base_dir, resolve_source
 
     cfg = config_from(args)
-    adapter = Path(args.adapter or cfg.model.adapter)
+    adapter = Path(args.adapter or cfg.model.adapter or active_profile(cfg).adapter)
     check_adapter(adapter)
     source = resolve_source(cfg.model.source)
     done = None

@@ -13,8 +13,8 @@ from pipeline.errors import AskdbError, ConfigError, UnsafeSql
 from pipeline.feedback_store import FeedbackSettings, FeedbackStore, FlagView, Verifier
 from pipeline.render import format_table
 
-from ..config import Config, home_dir
-from ..runtime import database_label, guard_policy, open_app, pipeline_settings, resolve_database_url
+from ..config import Config, active_profile, home_dir
+from ..runtime import guard_policy, open_app, pipeline_settings, resolve_database_url
 from .common import add_common, config_from
 
 COMMANDS = "end the SQL with ';' or an empty line; '?' asks the model, 'r' rejects the flag, 's' skips, 'q' quits"
@@ -86,8 +86,8 @@ async def list_command(args) -> int:
 async def export_command(args) -> int:
     cfg = config_from(args)
     async with open_app(cfg, database=args.database, with_model=False) as app:
-        label = database_label(app.owner_url)
-        out = Path(args.out or f"data/{label}/corrections.jsonl")
+        label = cfg.profile
+        out = Path(args.out or active_profile(cfg).corrections)
         taken: set[str] = set()
         # Variants run as the read-only role, as every other statement askdb runs on the data.
         variants = correction_variants(cfg, app.pool, taken=taken)
@@ -113,7 +113,7 @@ async def review_command(args, *, stdin=None, stdout=None) -> int:
     async with open_app(cfg, database=args.database, with_model=False) as app:
         verifier = Verifier(app.pool, guard_policy(cfg, app.schema), pipeline_settings(cfg).limits)
         suggester = ModelSuggester(cfg, app.schema.without_columns(frozenset(cfg.guard.denied_columns)),
-                                   database_label(app.owner_url), app.today)
+                                   cfg.profile, app.today)
         try:
             async with open_feedback(cfg, app.owner_url, verifier=verifier) as store:
                 flags = [await store.get_flag(args.id)] if args.id is not None else await store.list_flags("open")
@@ -141,7 +141,7 @@ class ModelSuggester:
         if self._model is None:
             self._model = await open_model(self.cfg)
         # Word-overlap retrieval: good enough here and avoids loading the embedder for one review.
-        store = ExampleStore(ExampleStore.read_jsonl(example_paths(self.cfg, self.db_label)))
+        store = ExampleStore(ExampleStore.read_jsonl(example_paths(self.cfg)))
         examples = store.nearest(flag.question, self.cfg.sql.few_shot_k, exclude_question=flag.question)
         hint = ((flag.sql or "")[:300], "a user flagged this answer as wrong" + (f": {flag.comment}" if flag.comment else ""))
         out = []

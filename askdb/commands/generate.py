@@ -11,20 +11,21 @@ from pathlib import Path
 from pipeline.database import declared_today, open_pool
 from pipeline.errors import ConfigError
 from pipeline.executor import ExecLimits
-from pipeline.schema import introspect_schema
+from pipeline.relations import infer_foreign_keys, with_foreign_keys
 
-from ..runtime import clock, database_label, guard_policy, open_model, resolve_database_url
+from ..config import active_profile
+from ..runtime import clock, guard_policy, open_model, read_schema, resolve_database_url
 from .common import add_common, config_from
 
 
 def register(sub) -> None:
     p = sub.add_parser("generate", help="generate verified question/SQL training pairs from the database")
     p.add_argument("--count", type=int, help="pairs the output should hold (default: generate.count)")
-    p.add_argument("--out", metavar="PATH", help="JSONL output (default: data/<db>/samples.jsonl); re-runs resume it")
+    p.add_argument("--out", metavar="PATH", help="JSONL output (default: the profile's samples.jsonl); re-runs resume it")
     p.add_argument("--seed", type=int, help="random seed (default: generate.seed)")
     p.add_argument("--sources", help="comma list of sampling, llm_questions, llm_free (default: generate.sources)")
     p.add_argument("--backend", choices=("transformers", "ollama", "openai"), help="model backend for the llm sources")
-    p.add_argument("--db-name", help="the name written in each pair's db field (default: from the URL)")
+    p.add_argument("--db-name", help="the name written in each pair's db field (default: the profile's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common(p)
     p.set_defaults(func=lambda a: asyncio.run(run(a)))
@@ -57,13 +58,15 @@ async def run(args: argparse.Namespace) -> int:
 
     cfg = config_from(args)
     url = resolve_database_url(cfg, args.database)
-    label = args.db_name or database_label(url)
+    label = args.db_name or cfg.profile
     settings = settings_from(cfg, args, clock(cfg)(), label)
-    out = Path(args.out or f"data/{label}/samples.jsonl")
+    out = Path(args.out or active_profile(cfg).samples)
     model = None
     async with open_pool(url, max_size=max(2, settings.concurrency), timeout_s=cfg.database.connect_timeout_s) as pool:
         settings = dataclasses.replace(settings, today=clock(cfg, await declared_today(pool))())
-        schema = await introspect_schema(pool, schema=cfg.database.schema, exclude_tables=frozenset(cfg.guard.denied_tables))
+        schema = await read_schema(cfg, pool)
+        if not active_profile(cfg).joins:  # a profile not set up yet: infer the joins now (askdb setup records them)
+            schema = with_foreign_keys(schema, await infer_foreign_keys(pool, schema))
         if not schema.tables:
             raise ConfigError("database.schema", f"no tables in schema '{cfg.database.schema}' of {label}")
         policy = guard_policy(cfg, schema)

@@ -9,8 +9,8 @@ from pathlib import Path
 from pipeline.errors import ConfigError
 from pipeline.linking import load_linker
 
-from ..config import cache_dir
-from ..runtime import database_label, open_app, visible_schema
+from ..config import active_profile, cache_dir
+from ..runtime import open_app, visible_schema
 from .common import add_common, config_from
 
 log = logging.getLogger("askdb")
@@ -18,10 +18,10 @@ log = logging.getLogger("askdb")
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="fine-tune a LoRA adapter on question/SQL pairs")
-    p.add_argument("--data", required=True, metavar="JSONL", help="generated pairs, e.g. data/course/samples.jsonl")
+    p.add_argument("--data", metavar="JSONL", help="generated pairs (default: the profile's samples.jsonl)")
     p.add_argument("--corrections", metavar="JSONL", help="feedback corrections; weighted higher than --data")
     p.add_argument("--base", help="base model: bundled, a .gguf or a transformers directory (default: model.source)")
-    p.add_argument("--out", help="adapter directory (default: model.adapter)")
+    p.add_argument("--out", help="adapter directory (default: model.adapter, else the profile's adapter/)")
     p.add_argument("--epochs", type=int, help="passes over the data (default: train.epochs)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     p.add_argument("--seed", type=int, help="seed for the split, the order and LoRA init (default: train.seed)")
@@ -45,18 +45,21 @@ def run(args) -> int:
             raise ConfigError(f"--{key.replace('_', '-')}", f"must be positive, got {value}")
     settings = TrainSettings(**{**dataclasses.asdict(cfg.train), **overrides,
                                 "target_modules": tuple(cfg.train.target_modules)})
-    files = [Path(args.data)] + ([Path(args.corrections)] if args.corrections else [])
+    data = args.data or str(active_profile(cfg).samples)
+    if not Path(data).exists():
+        raise ConfigError("--data", f"{data} does not exist (run `askdb generate` or `askdb setup` first)")
+    files = [Path(data)] + ([Path(args.corrections)] if args.corrections else [])
     pairs = merge_pairs(read_pairs(files[0]),
                         read_pairs(files[1], source="corrections") if args.corrections else [],
                         repeat=settings.correction_repeat)
     if not pairs:
-        raise ConfigError("--data", f"{args.data} holds no question/SQL pairs")
+        raise ConfigError("--data", f"{data} holds no question/SQL pairs")
     schema, label, linker, today = asyncio.run(_training_schema(cfg, args.database, link=settings.link_weight > 0))
     other = sorted({p.db for p in pairs if p.db and p.db != label})
     if other:
         log.warning("pairs are labelled for database %s but training introspects %s", ", ".join(other), label)
     console = Console(stderr=True)
-    train(pairs, schema, out_dir=Path(args.out or cfg.model.adapter), settings=settings,
+    train(pairs, schema, out_dir=Path(args.out or cfg.model.adapter or active_profile(cfg).adapter), settings=settings,
           base_source=args.base or cfg.model.source, cache_root=cache_dir(cfg), today=today,
           budget_tokens=cfg.sql.prompt_token_budget, data_sha=data_sha256(files), resume=args.resume,
           init_adapter=_adapter_dir(args.from_adapter), console=console, linker=linker)
@@ -69,7 +72,7 @@ async def _training_schema(cfg, database: str | None, *, link: bool = False):
     async with open_app(cfg, database=database, with_model=False) as app:
         schema = visible_schema(cfg, app.schema)
         linker = await load_linker(app.pool, schema) if link else None
-        return schema, database_label(app.owner_url), linker, app.today()
+        return schema, cfg.profile, linker, app.today()
 
 
 def _adapter_dir(path: str | None) -> Path | None:
