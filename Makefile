@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test bench finetune generate eval clean
+.PHONY: demo test bench quality finetune generate eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# EX on eight databases, each learned by `askdb setup` (about an hour on 2 cores; bench/results/quality.md).
+quality: $(STAMP)
+	$(BIN)/python -m bench.quality $(QUALITY_ARGS)
 
 generate: $(STAMP)
 	$(BIN)/askdb db init

@@ -1,0 +1,310 @@
+"""`make quality`: how well askdb answers on eight databases, each learned by `askdb setup`, in one table.
+
+    .venv/bin/python -m bench.quality                 # all eight, about an hour on 2 cores
+    .venv/bin/python -m bench.quality --db northwind  # one database
+    .venv/bin/python -m bench.quality --limit 4       # a smoke run
+
+For each database: load it into a scratch database (once) with the read-only role granted, run
+`askdb setup --profile NAME --minutes M` (skipped while the profile's adapter was trained on its current pairs; the
+course profile ships with askdb), then `askdb eval --subset` with the adapter and with the base model alone. Writes
+bench/results/quality-NAME.json (and -base.json) per database, and bench/results/quality.json and quality.md: per
+database strict EX, subset EX (sql-eval's rule), the base model's subset EX and the generation p50; the headline is
+the mean over databases.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import asyncpg
+import yaml
+
+from bench.common import RESULTS_DIR
+from bench.scratch import DEFAULT_ADMIN_URL, with_database
+
+ROOT = Path(__file__).resolve().parents[1]
+DB_PREFIX = "askdb_quality_"
+PROFILES = ROOT / "profiles"  # askdb's default paths.profiles
+
+# The time box. `askdb eval` on 2 cores, 8 questions in flight, takes 4.4 to 7.6 s of wall time a question (course
+# dev: 419 to 723 s for 95, README Benchmarks) after 15 to 50 s loading the model and the examples. With 12 questions
+# per database, 8 databases and two models that is about 2 * (8 * 12 * 6 + 8 * 40) s = 30 min, which leaves 30 min for
+# `askdb setup` on the seven databases that need it: a 4.3-minute box each (generation takes a fifth of it, training
+# most of the rest). Every question (445) would take about 100 min of evaluation alone: `--limit 0`.
+BUDGET_MINUTES = 60.0
+DEFAULT_LIMIT = 12
+EVAL_S_PER_QUESTION = 6.0
+EVAL_START_S = 40.0
+MIN_SETUP_MINUTES = 3.0  # below it setup's model loading and first pairs leave no time to train
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # the database's and the profile's name
+    source: str | None  # a .sql file under the repository; None: the bundled course data
+    questions: tuple[str, ...]  # question files, relative to the repository
+    shipped: bool = False  # the profile ships with askdb: never set up here
+
+    def read_questions(self, limit: int | None):
+        """The question files' items together, `limit` of them spread evenly through all (None: all)."""
+        from finetune.evaluate import read_items, spread_sample
+
+        items = [i for path in self.questions for i in read_items(ROOT / path)]
+        return spread_sample(items, limit) if limit else items
+
+
+def _course_questions() -> tuple[str, ...]:
+    holdouts = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "finetune/eval").glob("course_holdout*.jsonl"))
+    return ("finetune/eval/course_dev.jsonl", *holdouts)
+
+
+TARGETS = (
+    Target("course", None, _course_questions(), shipped=True),
+    Target("northwind", "databases/northwind/northwind.sql",
+           ("finetune/eval/northwind_dev.jsonl", "finetune/eval/northwind_holdout.jsonl")),
+    *(Target(name, f"databases/defog/{name}.sql", (f"databases/defog/{name}.questions.jsonl",))
+      for name in ("academic", "atis", "geography", "restaurants", "scholar", "yelp")),
+)
+
+
+# --- the scratch databases ----------------------------------------------------------------------
+
+async def ensure_database(admin_url: str, name: str, source: Path | None, role) -> tuple[str, bool]:
+    """(owner URL, loaded now) of database `name` holding `source` (None: the course data), `role` granted on it.
+    A database that exists with tables is kept; one whose load fails is dropped, so the next run loads it again."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = with_database(admin_url, name)
+    conn = await asyncpg.connect(url)
+    loaded = False
+    try:
+        if not await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"):
+            loaded = True
+            await _load(conn, source)
+        from pipeline.roles import grant_query_role
+
+        await grant_query_role(conn, role)
+    except BaseException:
+        await conn.close()
+        if loaded:
+            await drop_database(admin_url, name)
+        raise
+    await conn.close()
+    return url, loaded
+
+
+async def _load(conn: asyncpg.Connection, source: Path | None) -> None:
+    if source is None:
+        from askdb.coursedb.seed import load_course_database
+
+        await load_course_database(conn)
+        return
+    # Plain dumps without COPY: one simple-protocol script, in one transaction so a failure leaves nothing behind.
+    async with conn.transaction():
+        await conn.execute(source.read_text())
+    await conn.execute("ANALYZE")
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+# --- setup and evaluation through the askdb command ---------------------------------------------
+
+def profile_is_current(profiles: Path, name: str) -> bool:
+    """Whether profiles/NAME holds a trained adapter for its current pairs: the profile's recorded data_sha256
+    (sha256 of samples.jsonl when it was trained, as finetune.dataset.data_sha256 computes it) matches, or, where it
+    records none, the adapter exists."""
+    root = profiles / name
+    if not (root / "adapter" / "adapter_config.json").exists():
+        return False
+    try:
+        recorded = (yaml.safe_load((root / "profile.yaml").read_text()) or {}).get("data_sha256")
+    except (OSError, yaml.YAMLError, AttributeError):
+        recorded = None
+    if not recorded:
+        return True
+    samples = root / "samples.jsonl"
+    return samples.exists() and hashlib.sha256(samples.read_bytes()).hexdigest() == recorded
+
+
+def askdb(*args: str, timeout_s: float | None = None) -> subprocess.CompletedProcess:
+    """Run the askdb command (this interpreter's), its progress on our stderr, its stdout discarded."""
+    return subprocess.run([sys.executable, "-m", "askdb.cli", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                          timeout=timeout_s, check=False)
+
+
+def eval_args(url: str, name: str, questions: Path, out: Path, *, base: bool) -> list[str]:
+    return ["eval", "--database", url, "--profile", name, "--questions", str(questions), "--subset", "--json",
+            "--out", str(out), *(["--no-adapter"] if base else [])]
+
+
+def write_questions(items, path: Path) -> Path:
+    """The sampled questions as one JSONL file for `askdb eval` (kept beside the reports: what was asked)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for i in items:
+            row = {"question": i.question, "sql": i.sql, "shape": i.shape, "difficulty": i.difficulty}
+            if i.alternatives:
+                row["alternatives"] = list(i.alternatives)
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def default_minutes(n_questions: int, n_databases: int, n_setups: int, budget_minutes: float = BUDGET_MINUTES) -> float:
+    """`askdb setup`'s box per database so that setups and both evaluations fit `budget_minutes`; never under
+    MIN_SETUP_MINUTES (then the run takes longer than the budget)."""
+    eval_s = 2 * (n_questions * EVAL_S_PER_QUESTION + n_databases * EVAL_START_S)
+    left_s = budget_minutes * 60 - eval_s
+    return max(MIN_SETUP_MINUTES, round(left_s / max(n_setups, 1) / 60, 1))
+
+
+def run_target(target: Target, *, admin_url: str, minutes: float, limit: int | None, role) -> dict:
+    """Load, set up and evaluate one database; a row of the table (with `error` where a step failed)."""
+    row: dict = {"database": target.name}
+    started = time.monotonic()
+    source = ROOT / target.source if target.source else None
+    url, loaded = asyncio.run(ensure_database(admin_url, DB_PREFIX + target.name, source, role))
+    row["loaded_now"] = loaded
+    if target.shipped or profile_is_current(PROFILES, target.name):
+        row["setup"] = "shipped" if target.shipped else "cached"
+    else:
+        t = time.monotonic()
+        done = askdb("setup", "--database", url, "--profile", target.name, "--minutes", f"{minutes:g}", "--yes")
+        row.update(setup=f"{minutes:g} min", setup_s=round(time.monotonic() - t, 1))
+        if done.returncode != 0:
+            return {**row, "error": f"askdb setup exited {done.returncode}"}
+    items = target.read_questions(limit)
+    questions = write_questions(items, RESULTS_DIR / f"quality-{target.name}.questions.jsonl")
+    reports = {}
+    for label, base in (("tuned", False), ("base", True)):
+        out = RESULTS_DIR / f"quality-{target.name}{'-base' if base else ''}.json"
+        out.unlink(missing_ok=True)
+        t = time.monotonic()
+        done = askdb(*eval_args(url, target.name, questions, out, base=base))
+        row[f"eval_{label}_s"] = round(time.monotonic() - t, 1)
+        if done.returncode != 0 or not out.exists():
+            return {**row, "error": f"askdb eval ({label}) exited {done.returncode}"}
+        reports[label] = json.loads(out.read_text())
+    row.update(table_row(target.name, reports["tuned"], reports["base"]))
+    row["wall_s"] = round(time.monotonic() - started, 1)
+    return row
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+def table_row(name: str, tuned: dict, base: dict) -> dict:
+    """One database's figures from its two `askdb eval --subset --json` reports."""
+    return {"database": name, "n": tuned["n"], "strict_ex": tuned["execution_accuracy"],
+            "subset_ex": tuned["subset_execution_accuracy"], "base_strict_ex": base["execution_accuracy"],
+            "base_subset_ex": base["subset_execution_accuracy"], "generation_p50_ms": tuned["latency_ms_p50"]}
+
+
+MEASURES = ("strict_ex", "subset_ex", "base_subset_ex", "generation_p50_ms")
+
+
+def summarize(rows: Sequence[dict]) -> dict:
+    """The mean of each measure over the databases that have it (each database counts once, whatever its size)."""
+    out: dict = {}
+    for m in MEASURES:
+        values = [r[m] for r in rows if r.get(m) is not None]
+        out[m] = round(statistics.fmean(values), 4) if values else None
+    out["databases"] = sum(1 for r in rows if r.get("subset_ex") is not None)
+    return out
+
+
+def render_markdown(rows: Sequence[dict], mean: dict) -> str:
+    """The table: a line per database, the mean over databases last."""
+    pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
+    ms = lambda v: "-" if v is None else f"{v:,.0f}"  # noqa: E731
+    lines = ["| database | questions | strict EX | subset EX | base model subset EX | generation p50 (ms) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r.get("error"):
+            lines.append(f"| {r['database']} | - | {r['error']} | | | |")
+            continue
+        lines.append(f"| {r['database']} | {r['n']} | {pct(r['strict_ex'])} | {pct(r['subset_ex'])} | "
+                     f"{pct(r['base_subset_ex'])} | {ms(r['generation_p50_ms'])} |")
+    lines.append(f"| **mean of {mean['databases']}** | | **{pct(mean['strict_ex'])}** | **{pct(mean['subset_ex'])}** | "
+                 f"**{pct(mean['base_subset_ex'])}** | {ms(mean['generation_p50_ms'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def save(rows: Sequence[dict], settings: dict, results: Path = RESULTS_DIR) -> tuple[Path, Path]:
+    """bench/results/quality.json and quality.md."""
+    mean = summarize(rows)
+    results.mkdir(parents=True, exist_ok=True)
+    doc = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "commit": _commit(),
+           **settings, "mean": mean, "databases": list(rows)}
+    (results / "quality.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    md = (f"Quality over {mean['databases']} databases ({doc['date']}, commit {doc['commit']}, setup box "
+          f"{settings['minutes']:g} min, {settings['limit'] or 'all'} questions per database)\n\n"
+          + render_markdown(rows, mean))
+    (results / "quality.md").write_text(md)
+    return results / "quality.json", results / "quality.md"
+
+
+def _commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    names = [t.name for t in TARGETS]
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--db", choices=names, action="append", help="only this database (repeatable; default: all)")
+    p.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
+                   help=f"questions per database, spread through its files (default {DEFAULT_LIMIT}; 0: all)")
+    p.add_argument("--minutes", type=float, help="askdb setup's time box per database (default: what fits "
+                                                 f"{BUDGET_MINUTES:g} minutes for all eight)")
+    p.add_argument("--admin-url", default=DEFAULT_ADMIN_URL, help="superuser URL the scratch databases are made with")
+    p.add_argument("--ablate-rules", action="store_true", help="also score with the statement mends off (TODO)")
+    args = p.parse_args(argv)
+    if args.ablate_rules:
+        print("--ablate-rules is not yet supported: there is no switch to turn the mends off yet", file=sys.stderr)
+        return 2
+    if args.limit < 0 or (args.minutes is not None and args.minutes <= 0):
+        p.error("--limit must be 0 or more and --minutes positive")
+    limit = args.limit or None
+    # The box is the same whichever databases run, so a one-database run is comparable with a full one.
+    n_questions = sum(len(t.read_questions(limit)) for t in TARGETS)
+    minutes = args.minutes or default_minutes(n_questions, len(TARGETS), sum(not t.shipped for t in TARGETS))
+
+    from askdb.commands.db import query_role
+    from askdb.config import load_config, validate
+
+    role = query_role(validate(load_config(None)))
+    targets = [t for t in TARGETS if not args.db or t.name in args.db]
+    print(f"quality: {', '.join(t.name for t in targets)}; setup box {minutes:g} min, "
+          f"{limit or 'all'} questions per database", file=sys.stderr)
+    rows = []
+    for target in targets:
+        print(f"== {target.name}", file=sys.stderr, flush=True)
+        rows.append(run_target(target, admin_url=args.admin_url, minutes=minutes, limit=limit, role=role))
+    json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": args.db})
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    return 0 if all(not r.get("error") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""bench/quality.py without a model: scratch databases loaded from a file, the setup cache, the table and its mean."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+
+import asyncpg
+import pytest
+
+from bench.quality import (BUDGET_MINUTES, DEFAULT_LIMIT, EVAL_S_PER_QUESTION, EVAL_START_S, TARGETS, default_minutes,
+                           drop_database, ensure_database, main, profile_is_current, render_markdown, save, summarize,
+                           table_row)
+from pipeline.roles import QueryRole
+
+DUMP = """
+CREATE TABLE shops (id integer PRIMARY KEY, name text NOT NULL, city text);
+INSERT INTO shops VALUES (1, 'Corner Deli', 'Lyon'), (2, 'Night Owl', 'Graz');
+"""
+
+
+def test_a_sql_file_loads_once_into_a_scratch_database_with_the_role_granted(pg_admin_url, test_run_id, tmp_path):
+    dump, broken = tmp_path / "shops.sql", tmp_path / "broken.sql"
+    dump.write_text(DUMP)
+    broken.write_text(DUMP + "INSERT INTO nowhere VALUES (1);\n")
+    name, role = f"askdb_test_quality_{test_run_id}", QueryRole(name=f"askdb_qq_{test_run_id}", password="test-only")
+
+    async def scenario():
+        url, loaded = await ensure_database(pg_admin_url, name, dump, role)
+        assert loaded
+        owner = await asyncpg.connect(url)
+        await owner.execute("INSERT INTO shops VALUES (3, 'Added Later', 'Oslo')")
+        await owner.close()
+        # present with tables: kept as it is, not loaded again
+        assert await ensure_database(pg_admin_url, name, dump, role) == (url, False)
+        scheme, rest = url.split("://", 1)
+        reader = await asyncpg.connect(f"{scheme}://{role.name}:{role.password}@{rest.split('@', 1)[-1]}")
+        try:
+            assert [r["name"] for r in await reader.fetch("SELECT name FROM shops ORDER BY id")] == [
+                "Corner Deli", "Night Owl", "Added Later"]
+            with pytest.raises(asyncpg.PostgresError):
+                await reader.execute("DELETE FROM shops")
+        finally:
+            await reader.close()
+        # a file that fails half-way leaves no database behind, so the next run loads it afresh
+        with pytest.raises(asyncpg.PostgresError):
+            await ensure_database(pg_admin_url, name + "_b", broken, role)
+        admin = await asyncpg.connect(pg_admin_url)
+        try:
+            assert not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name + "_b")
+        finally:
+            await admin.close()
+
+    async def cleanup():
+        await drop_database(pg_admin_url, name)
+        await drop_database(pg_admin_url, name + "_b")
+        admin = await asyncpg.connect(pg_admin_url)
+        try:
+            await admin.execute(f'DROP ROLE IF EXISTS "{role.name}"')
+        finally:
+            await admin.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        asyncio.run(cleanup())
+
+
+def _report(n: int, correct: int, subset: int, p50: float | None = 1000.0) -> dict:
+    """The fields of an `askdb eval --subset --json` report the table reads."""
+    return {"n": n, "correct": correct, "execution_accuracy": round(correct / n, 4), "subset_correct": subset,
+            "subset_execution_accuracy": round(subset / n, 4), "latency_ms_p50": p50}
+
+
+def test_the_headline_is_the_mean_over_databases_not_over_questions(tmp_path):
+    rows = [table_row("small", _report(10, 4, 5, 800.0), _report(10, 1, 2)),
+            table_row("large", _report(30, 27, 30, 1200.0), _report(30, 3, 6)),
+            {"database": "broken", "error": "askdb setup exited 1"}]
+    mean = summarize(rows)
+    assert mean["databases"] == 2  # the failed database is listed, not averaged
+    assert mean["subset_ex"] == pytest.approx((0.5 + 1.0) / 2)  # pooled over questions it would be 35/40
+    assert mean["strict_ex"] == pytest.approx((0.4 + 0.9) / 2)
+    assert mean["base_subset_ex"] == pytest.approx((0.2 + 0.2) / 2)
+    assert mean["generation_p50_ms"] == pytest.approx(1000.0)
+    md = render_markdown(rows, mean)
+    lines = md.splitlines()
+    assert lines[2] == "| small | 10 | 40.0% | 50.0% | 20.0% | 800 |"
+    assert "| broken | - | askdb setup exited 1 |" in md
+    assert lines[-1].startswith("| **mean of 2** | | **65.0%** | **75.0%** | **20.0%** |")
+
+    json_path, md_path = save(rows, {"minutes": 4.3, "limit": 12, "only": None}, results=tmp_path)
+    saved = json.loads(json_path.read_text())
+    assert saved["mean"] == mean and [r["database"] for r in saved["databases"]] == ["small", "large", "broken"]
+    assert md_path.read_text().endswith(md) and "12 questions per database" in md_path.read_text()
+
+
+def test_setup_is_skipped_only_for_an_adapter_trained_on_the_current_pairs(tmp_path):
+    root = tmp_path / "shop"
+    assert not profile_is_current(tmp_path, "shop")
+    (root / "adapter").mkdir(parents=True)
+    (root / "adapter" / "adapter_config.json").write_text("{}")
+    assert profile_is_current(tmp_path, "shop")  # no profile.yaml, no recorded hash: the adapter is enough
+    (root / "samples.jsonl").write_text('{"question": "q", "sql": "SELECT 1"}\n')
+    digest = hashlib.sha256((root / "samples.jsonl").read_bytes()).hexdigest()
+    (root / "profile.yaml").write_text(f"name: shop\ndata_sha256: '{digest}'\n")
+    assert profile_is_current(tmp_path, "shop")
+    (root / "samples.jsonl").write_text('{"question": "q2", "sql": "SELECT 2"}\n')  # pairs changed since training
+    assert not profile_is_current(tmp_path, "shop")
+
+
+def test_the_default_setup_box_fits_the_whole_run_in_the_budget():
+    n = sum(len(t.read_questions(DEFAULT_LIMIT)) for t in TARGETS)
+    setups = sum(not t.shipped for t in TARGETS)
+    minutes = default_minutes(n, len(TARGETS), setups)
+    evaluation_s = 2 * (n * EVAL_S_PER_QUESTION + len(TARGETS) * EVAL_START_S)
+    assert len(TARGETS) == 8 and setups == 7 and n == 8 * DEFAULT_LIMIT
+    assert minutes >= 3 and evaluation_s + setups * minutes * 60 <= BUDGET_MINUTES * 60
+    # every question: evaluation alone is over the budget, and setup keeps its floor
+    assert default_minutes(sum(len(t.read_questions(None)) for t in TARGETS), 8, 7) == 3.0
+
+
+def test_ablating_the_rules_is_refused_until_it_exists(capsys):
+    assert main(["--ablate-rules"]) == 2
+    assert "not yet supported" in capsys.readouterr().err
