@@ -33,6 +33,7 @@ class ForeignKey:
     columns: tuple[str, ...]
     ref_table: str
     ref_columns: tuple[str, ...]
+    inferred: bool = False  # found in the data (pipeline/relations.py), not declared in the catalog
 
 
 @dataclass(frozen=True)
