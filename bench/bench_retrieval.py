@@ -8,7 +8,7 @@ by similarity alone and re-ranked by schema linking (`sql.link_weight`), in the 
 With an `askdb eval --out` report taken with the same retrieval, EX is split by what was shown: questions whose gold
 form was among the examples, whose form the data holds but was not shown, and whose form it lacks.
 
-    .venv/bin/python bench/bench_retrieval.py --weights 1 --report bench/results/eval-dev-shipped-linker-mean-similarity-20261201.json
+    .venv/bin/python bench/bench_retrieval.py --weights 1 --report bench/results/eval-dev-20261206.json
 
 The retrieval is the runtime's: config.yaml's example files, `sql.retrieve_by`, `sql.adapt_examples`, the bundled
 MiniLM and a linker read from the database as the read-only role (`askdb db init` first). Also the time per retrieval

@@ -3,7 +3,7 @@ statement has the same form once values are masked (`exact`), or the same form u
 ORDER BY, LIMIT, DISTINCT and column aliases ignored). With an `askdb eval --out` report, EX is split by coverage.
 
     .venv/bin/python bench/coverage.py --data profiles/course/samples.jsonl --questions finetune/eval/course_dev.jsonl \
-        --report bench/results/eval-dev-shipped-retrieve-both-20261129.json
+        --report bench/results/eval-dev-20261206.json
 
 With --execute the check is by answer rather than by text (`answerable`): some generated statement that reads the
 same tables, given the gold statement's values in place of its own, returns the gold answer (EX). That is the share

@@ -12,7 +12,8 @@ This uses the evaluation set's forms, so its figure is a diagnostic, never the s
         --out /tmp/dev-variants.jsonl
     .venv/bin/python bench/dev_variants.py --out /tmp/dev-variants.jsonl --report <askdb eval --out report>
 
-`--per-question 3` is how bench/results/dev-variants-v2-20261201.jsonl (166 variants of 60 questions) was written.
+`--per-question 3` wrote the 166 variants of 60 questions of the diagnostic in docs/evaluation.md (the file,
+bench/results/dev-variants-v2-20261201.jsonl, is in git at 9dcc398).
 
 With --report (and the variants already written to --out) it prints EX on the questions with variants and the rest.
 """

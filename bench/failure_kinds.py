@@ -1,7 +1,7 @@
 """How near the wrong results of an `askdb eval --out` report came: right rows in another order, right rows with
 columns added or left out, or other rows. Runs each gold and predicted statement again on the database.
 
-    .venv/bin/python bench/failure_kinds.py bench/results/eval-dev-shipped-microbatch2-trim-20261201.json
+    .venv/bin/python bench/failure_kinds.py bench/results/eval-dev-20261206.json
 
 Tells whether a different scoring convention would move EX (few near misses) or whether the queries themselves are
 wrong (most), which decides where accuracy work should go.

@@ -4,7 +4,7 @@ rows in another order: "reordered"; the gold's rows less some columns: "fewer co
 statements of `askdb eval --out` reports how many they change and how many of those then return the gold answer.
 
     .venv/bin/python -m bench.mend_offline --pairs finetune/eval/course_dev.jsonl finetune/eval/course_check.jsonl \
-        profiles/course/samples.jsonl --report bench/results/eval-dev-shipped-mended-drop-20261204.json
+        profiles/course/samples.jsonl --report bench/results/eval-dev-20261206.json
 
 Run before measuring a new mend through the pipeline: a mend that changes right statements breaks answers. Without
 arguments it checks the hand-written sets and the shipped generated pairs (a step of `make bench`).

@@ -4,7 +4,8 @@
     .venv/bin/python -m bench.run_all --quick    # a smoke run in a few minutes
 
 Runs each benchmark in its own process (so peak memory is per benchmark), collects their JSON from
-bench/results/, and writes bench/results/<date>.json and bench/results/<date>.md.
+bench/results/, writes bench/results/<date>.json and bench/results/<date>.md, and adds a row per run to
+bench/results/history.jsonl (not for --quick). Older result files then go with `git rm`: the history keeps them.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import history
 from bench.common import RESULTS_DIR, machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,9 +49,9 @@ def steps(quick: bool) -> list[tuple[str, list[str], str]]:
     ]
 
 
-def newest(prefix: str, since: float) -> dict | None:
+def newest(prefix: str, since: float) -> Path | None:
     files = [p for p in RESULTS_DIR.glob(f"{prefix}*.json") if p.stat().st_mtime >= since]
-    return json.loads(max(files, key=lambda p: p.stat().st_mtime).read_text()) if files else None
+    return max(files, key=lambda p: p.stat().st_mtime) if files else None
 
 
 def main(argv=None) -> int:
@@ -58,20 +60,24 @@ def main(argv=None) -> int:
     p.add_argument("--only", help="comma-separated subset: latency,generate,load,coverage,retrieval,mends,accuracy")
     args = p.parse_args(argv)
     collected: dict = {"machine": machine_info(), "quick": args.quick, "runs": {}}
+    written: list[Path] = []
     for label, cmd, prefix in steps(args.quick):
         if args.only and label not in args.only.split(","):
             continue
         print(f"== {label}: {' '.join(cmd[1:])}", flush=True)
         started = time.time()
         proc = subprocess.run(cmd, cwd=ROOT)
-        result = newest(prefix, started)
+        path = newest(prefix, started)
+        written += [path] if path else []
         collected["runs"][label] = {"exit": proc.returncode, "wall_s": round(time.time() - started, 1),
-                                    "result": result}
+                                    "result": json.loads(path.read_text()) if path else None}
     stamp = dt.date.today().isoformat()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / f"{stamp}.json").write_text(json.dumps(collected, indent=2, default=str) + "\n")
     table = markdown(collected)
     (RESULTS_DIR / f"{stamp}.md").write_text(table + "\n")
+    if not args.quick:
+        history.add([*written, RESULTS_DIR / f"{stamp}.json"])
     print(table)
     return 0 if all(r["exit"] == 0 for r in collected["runs"].values()) else 1
 
