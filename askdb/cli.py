@@ -33,11 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from pipeline.errors import AskdbError
 
+    # Quiet before the commands' modules import the libraries: some warn as they are imported.
+    if not {"-v", "--verbose"} & set(sys.argv[1:] if argv is None else argv):
+        _quiet_libraries()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if not args.verbose:
-        _quiet_libraries()
     try:
         return int(args.func(args) or 0)
     except AskdbError as exc:
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _quiet_libraries() -> None:
+    """No library warnings (transformers' and torch's FutureWarnings are addressed to their callers' authors, not to
+    whoever asks a question) and no progress bars; errors still reach stderr. `askdb -v` shows everything."""
     import warnings
 
     warnings.filterwarnings("ignore")
