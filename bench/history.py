@@ -21,7 +21,7 @@ from bench.common import RESULTS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = RESULTS_DIR / "history.jsonl"
-UNRECORDED = "not recorded in the file (a 2-core CPU host, README of the time)"
+UNRECORDED = "not recorded in the file"
 
 
 def add(paths: list[Path], history: Path = HISTORY) -> int:
@@ -84,7 +84,8 @@ def _figures(path: Path, d: dict) -> tuple[str | None, dict]:
         f = d.get("figures", {})
         lat = f.get("latency_ms", {})
         return kind, {"questions": f.get("questions"), "lost": f.get("lost"), "p50_ms": lat.get("p50"),
-                      "p95_ms": lat.get("p95"), "per_min": f.get("throughput_per_min"), "peak_rss_mb": f.get("peak_rss_mb")}
+                      "p95_ms": lat.get("p95"), "per_min": f.get("throughput_per_min"),
+                      "peak_rss_mb": f.get("peak_rss_mb")}
     if kind == "generate":
         return kind, {k: d.get(k) for k in ("pairs", "total_s", "pairs_per_minute", "distinct_sql", "shapes")}
     if kind == "accuracy":
@@ -145,14 +146,36 @@ def table(rows: list[dict]) -> str:
 
 
 def _cell(kind: str, f: dict) -> str:
+    """A run's headline figures in words."""
     if kind == "eval":
         cell = f"{f.get('set')}: {f['correct']}/{f['n']} ({f['ex']:.1%})"
-        if f.get("p50_s") is not None:
-            cell += f", generation p50 {f['p50_s']} s"
-        return cell
+        return cell + (f", generation p50 {f['p50_s']} s" if f.get("p50_s") is not None else "")
     if kind == "train":
         return (f"{f.get('n_train')} pairs, {f.get('time_s')} s, {f.get('tokens_per_s')} tok/s, "
                 f"peak {f.get('peak_rss_mb')} MiB, val loss {f.get('best_val_loss')}")
+    if kind == "latency":
+        sql = "; ".join(f"{k} {v[0]}/{v[1]} s" for k, v in f.get("sql_p50_p95_s", {}).items())
+        ans = "; ".join(f"{k} {v[0]}/{v[1]} s" for k, v in f.get("answer_p50_p95_s", {}).items())
+        return f"SQL p50/p95: {sql}. Answer p50/p95: {ans}. First load {f.get('first_load_s')} s"
+    if kind.startswith("load"):
+        return (f"{f.get('questions')} questions, {f.get('lost')} lost, "
+                f"p50/p95 {f.get('p50_ms')}/{f.get('p95_ms')} ms, {f.get('per_min')}/min")
+    if kind == "generate":
+        return (f"{f.get('pairs')} pairs in {f.get('total_s')} s ({f.get('pairs_per_minute')}/min), "
+                f"{f.get('shapes')} shapes")
+    if kind == "accuracy":
+        ex = ", ".join(f"{k} {v:.0%}" for k, v in (f.get("ex") or {}).items())
+        return f"n={f.get('n')}, first statement: {ex}"
+    if kind == "coverage":
+        return f"of {f.get('n')}: same form {f.get('exact')}, answerable {f.get('answerable')} ({f.get('pairs')} pairs)"
+    if kind == "retrieval":
+        return "; ".join(f"weight {w}: gold tables first {r.get('first_same_tables')}, gold form shown "
+                         f"{r.get('form_retrieved')}/{r.get('form_in_data')}" for w, r in f.items())
+    if kind == "mends":
+        return (f"right statements {f.get('right_statements')}: changed {f.get('right_changed')}, "
+                f"other answer {f.get('right_broken')}")
+    if kind == "make-bench":
+        return "wall s: " + ", ".join(f"{k} {v}" for k, v in f.items())
     return json.dumps(f, ensure_ascii=False).replace("|", "/")
 
 

@@ -1,6 +1,6 @@
 """Experiment: average LoRA adapters trained the same way with other seeds ("a soup").
 
-Adapter to adapter, the same recipe moves a dozen dev questions either way (README, Benchmarks); averaging the
+Adapter to adapter, the same recipe moves a dozen dev questions either way (docs/benchmark-history.md); averaging the
 weight deltas of several is the usual way to keep what they share. The average is exact: with A_i (r x in) and
 B_i (out x r), the adapter A = [A_1; ...; A_n], B = [B_1 ... B_n] / n of rank n*r and the same alpha/r has the
 delta (alpha/r) * mean(B_i A_i).
@@ -9,7 +9,8 @@ delta (alpha/r) * mean(B_i A_i).
     .venv/bin/python bench/lora_soup.py --out /tmp/soup profiles/course/adapter /tmp/lora-seed43
     .venv/bin/askdb eval --questions finetune/eval/course_dev.jsonl --adapter /tmp/soup
 
-2026-12-04: the shipped adapter with a seed-43 one scored dev 28/95 and check 15/32 against 29 and 17 (README).
+2026-12-04: the shipped adapter with a seed-43 one scored dev 28/95 and check 15/32 against 29 and 17
+(eval-*-soup-* in docs/benchmark-history.md).
 """
 from __future__ import annotations
 

@@ -35,7 +35,8 @@ def steps(quick: bool) -> list[tuple[str, list[str], str]]:
          "load-scripted-"),
         # Four model configurations on questions spread over every shape; `askdb eval` scores the whole set.
         # Each model's first statement only: the base model's retries (beam candidates, self-correction) would
-        # triple its time for the same 0% (the full pipeline's EX is `askdb eval` on the whole set, README).
+        # triple its time for the same 0% (the full pipeline's EX is `askdb eval` on the whole set,
+        # docs/evaluation.md).
         # What the generated data can answer at all: the ceiling for a model that picks the right statement.
         ("coverage", py + ["bench.coverage", "--execute", "--save"], "coverage-"),
         # What the model is shown: retrieved examples on the gold tables / in the gold form, with and without
@@ -91,7 +92,7 @@ def _get(d, *keys, default="—"):
 
 
 def markdown(c: dict) -> str:
-    """The README table: one row per figure, with the way it was measured."""
+    """The markdown table: one row per figure, with the way it was measured."""
     m = c["machine"]
     rows = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, GPU: {m['gpu'] or 'none'}; "
             f"torch {m['versions']['torch']}, transformers {m['versions']['transformers']}.", "",

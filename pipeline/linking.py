@@ -2,7 +2,7 @@
 
 Retrieval ranks examples by how a question is worded; a 135M model copies the tables and filters of the examples
 it is shown, so among similarly worded examples those that touch what the question names ("CS 2110" is a course
-code, "credits" a course column) should come first (README, Benchmarks)."""
+code, "credits" a course column) should come first (docs/pipeline.md; the retrieval runs: docs/benchmark-history.md)."""
 from __future__ import annotations
 
 import asyncio

@@ -3,7 +3,7 @@
 
 The model is shown examples asked about other periods ("... the previous semester" -> 'Spring 2026') and copies
 their value; knowing which stored name 'this semester' stands for lets retrieval show the example with it and the
-pipeline correct a statement that filters on another period (README, "How a question is answered")."""
+pipeline correct a statement that filters on another period (docs/pipeline.md)."""
 from __future__ import annotations
 
 import asyncio

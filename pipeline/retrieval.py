@@ -93,7 +93,7 @@ class ExampleStore:
         self._embedder = embedder
         # "skeleton" finds questions that ask the same thing whatever entity they name; "both" adds the two
         # similarities, so the same kind of question about the same kind of entity comes first. An adapter records
-        # the one it was trained with; measured best is trained by "question", served by "both" (README).
+        # the one it was trained with; measured best is trained by "question", served by "both" (docs/training.md).
         self._keys = MATCH_KEYS[match]
         self._cache_dir = cache_dir
         self._vectors: list | None = None

@@ -100,7 +100,7 @@ def adapt_example(example: Example, values: Mapping[str, Sequence[str]], numbers
     """The example asked with a new question's values: each value it names of a column the new question names
     values of (`values`: "table.column" -> stored values, in the question's order; `relative`: the periods the
     example's question names relatively), and its bounding numbers when both name as many (`numbers`). The model
-    copies a shown example's form well but its values too (README)."""
+    copies a shown example's form well but its values too (docs/benchmark-history.md)."""
     tree = parse_statement(example.sql)
     if tree is None:
         return example
