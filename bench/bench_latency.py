@@ -38,7 +38,7 @@ from pipeline.schema import introspect_schema  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "finetune" / "eval" / "course_dev.jsonl"
-SAMPLES = ROOT / "data" / "course" / "samples.jsonl"
+SAMPLES = ROOT / "profiles" / "course" / "samples.jsonl"
 ADAPTER = ROOT / "profiles" / "course" / "adapter"
 DENIED = frozenset({"students.email", "enrollments.grade"})
 TODAY = dt.date(2026, 11, 24)
