@@ -346,7 +346,7 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
                 run_tokens += seq_tokens
                 state.train_losses.append([state.step, round(float(loss), 5)])
                 tps = run_tokens / max(time.perf_counter() - run_started, 1e-9)
-                bar(state.step, float(loss), tps)
+                bar(state.step, float(loss), tps, total)
                 if state.step % settings.eval_every == 0 or state.step == total or b == len(batches) - 1:
                     stop = _evaluate(model, val_ex, pad_id, batch_size, bf16, state, settings, out_dir,
                                      loaded.source, say)
@@ -375,7 +375,7 @@ def _steps_within(limit_s: float, state: _State, started: float, run_started: fl
                   planned: int) -> int:
     """The planned steps cut to what fits in `limit_s` at this run's pace (evaluations included), keeping a twentieth
     of the time for the last evaluation and saving."""
-    if steps_this_run < 3:
+    if steps_this_run < 1:
         return planned
     now = time.perf_counter()
     per_step = (now - run_started) / steps_this_run
@@ -435,7 +435,7 @@ class _progress:
 
     def __init__(self, console, total: int, done: int):
         self.console, self.total, self.done = console, total, done
-        self._bar = None
+        self._bar, self._started = None, time.perf_counter()
 
     def __enter__(self):
         if self.console is not None and self.console.is_terminal:
@@ -448,12 +448,14 @@ class _progress:
             self._task = self._bar.add_task("train", total=self.total, completed=self.done, loss=0.0, tps=0.0)
         return self.update
 
-    def update(self, step: int, loss: float, tps: float) -> None:
+    def update(self, step: int, loss: float, tps: float, total: int) -> None:
+        self.total = total  # a time limit may shorten the plan
         if self._bar is not None:
-            self._bar.update(self._task, completed=step, loss=loss, tps=tps)
+            self._bar.update(self._task, completed=step, total=total, loss=loss, tps=tps)
         elif self.console is not None and (step % 5 == 0 or step <= 3 or step == self.total):
+            left = (time.perf_counter() - self._started) / max(step - self.done, 1) * (total - step)
             self.console.print(f"step {step}/{self.total}  loss {loss:.4f}  {tps:.0f} tok/s  "
-                               f"rss {peak_rss_mb():.0f} MB")
+                               f"rss {peak_rss_mb():.0f} MB  about {left / 60:.1f} min left")
 
     def __exit__(self, *exc):
         if self._bar is not None:

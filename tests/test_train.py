@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from finetune.dataset import (IGNORE, Pair, TrainExample, collate, encode_pair, length_batches, limit_pairs,
-                              merge_pairs, read_pairs, retrieved_examples, split_holdout)
+from finetune.dataset import (IGNORE, Pair, TrainExample, collate, encode_pair, fit_pair, length_batches,
+                              limit_pairs, merge_pairs, read_pairs, retrieved_examples, split_holdout, sql_tables)
 from pipeline.database import open_pool
 from pipeline.errors import ConfigError
 from pipeline.models.transformers_backend import render_chat
@@ -74,6 +74,30 @@ def test_retrieved_examples_are_the_runtime_prompt_and_never_the_pair_itself(loa
     assert list(ex.input_ids[:ex.prompt_len]) == tok(render_chat(tok, messages), add_special_tokens=False)["input_ids"]
     assert "Examples:" in messages[-1].content and set(ex.labels[:ex.prompt_len]) == {IGNORE}
     assert tok.decode(ex.labels[ex.prompt_len:]) == pairs[0].sql + "<|im_end|>"
+
+
+def test_a_long_prompt_is_cut_to_fit_before_a_pair_is_dropped(loaded, schema):
+    tok = loaded.tokenizer
+    pair = Pair("Which students are enrolled in CS 2110?",
+                "SELECT s.first_name, s.last_name FROM students s JOIN enrollments e ON e.student_id = s.id "
+                "JOIN sections se ON se.id = e.section_id JOIN courses c ON c.id = se.course_id WHERE c.code = 'CS 2110'")
+    assert sql_tables(pair.sql) == ("students", "enrollments", "sections", "courses")
+    shots = tuple(Example(f"long example {i} " + "word " * 60, "SELECT " + ", ".join(["credits"] * 40) + " FROM courses")
+                  for i in range(3))
+    whole, how = fit_pair(tok, pair, schema, today=TODAY, budget_tokens=700, max_tokens=4096, examples=shots)
+    assert how == "whole"
+    fewer, how = fit_pair(tok, pair, schema, today=TODAY, budget_tokens=700, max_tokens=len(whole.input_ids) - 50,
+                          examples=shots)
+    assert how == "fewer_examples" and len(fewer.input_ids) <= len(whole.input_ids) - 50
+    bare = encode_pair(tok, pair, schema, today=TODAY, budget_tokens=700, tables_first=sql_tables(pair.sql))
+    small, how = fit_pair(tok, pair, schema, today=TODAY, budget_tokens=700, max_tokens=len(bare.input_ids) - 40,
+                          examples=shots)
+    assert how == "smaller_schema"
+    # Cut down, the prompt still shows every table the SQL reads, and the whole SQL is still the target.
+    text = tok.decode(small.input_ids[:small.prompt_len])
+    assert all(f"{t}(" in text for t in sql_tables(pair.sql))
+    assert tok.decode(small.labels[small.prompt_len:]) == pair.sql + "<|im_end|>"
+    assert fit_pair(tok, pair, schema, today=TODAY, budget_tokens=700, max_tokens=40) == (None, "too_long")
 
 
 def test_limit_pairs_keeps_every_correction_and_a_seeded_sample():

@@ -33,7 +33,7 @@ def register(sub) -> None:
     add_common(q)
     q.set_defaults(func=lambda a: asyncio.run(review_command(a)))
     q = fsub.add_parser("export", help="write accepted corrections as JSONL")
-    q.add_argument("--out", help="output file (default: data/<db>/corrections.jsonl)")
+    q.add_argument("--out", help="output file (default: the profile's corrections.jsonl)")
     add_common(q)
     q.set_defaults(func=lambda a: asyncio.run(export_command(a)))
     q = fsub.add_parser("prune", help="delete interactions older than feedback.retention_days")
