@@ -167,9 +167,11 @@ async def _check(conn, schema: Schema, key: InferredKey, timeout_ms: int) -> boo
     sql = (f"SELECT (SELECT count({ca}) FROM {a}) AS n,"
            f" (SELECT count(*) FROM {a} x WHERE x.{ca} IS NOT NULL"
            f"   AND NOT EXISTS (SELECT 1 FROM {b} y WHERE y.{cb} = x.{ca})) AS missing,"
-           f" (SELECT count(*) > 0 AND count(*) = count({cb}) AND count({cb}) = count(DISTINCT {cb}) FROM {b}) AS ref_unique,"
+           f" (SELECT count(*) > 0 AND count(*) = count({cb}) AND count({cb}) = count(DISTINCT {cb})"
+           f"   FROM {b}) AS ref_unique,"
            f" (SELECT count(*) = count({ca}) AND count({ca}) = count(DISTINCT {ca}) FROM {a}) AS own_unique,"
-           f" (SELECT count(*) FROM {b} y WHERE NOT EXISTS (SELECT 1 FROM {a} x WHERE x.{ca} = y.{cb})) AS back_missing")
+           f" (SELECT count(*) FROM {b} y WHERE NOT EXISTS (SELECT 1 FROM {a} x WHERE x.{ca} = y.{cb}))"
+           f"   AS back_missing")
     try:
         row = await _fetchrow(conn, sql, timeout_ms)
     except (asyncpg.PostgresError, asyncpg.InterfaceError):

@@ -82,7 +82,24 @@ async def run(args: argparse.Namespace) -> int:
     d = stats.as_dict()
     print(f"{out}: {d['kept']} pairs ({d['resumed_from_file']} already there), {d['elapsed_s']} s, "
           f"{d['pairs_per_minute']} pairs/min; rejected: {d['rejected']}")
-    return 0 if stats.kept >= settings.count else 1
+    return _report_short(stats, settings.count)
+
+
+def _report_short(stats, count: int) -> int:
+    """The exit status: 0 for the full count, and for a smaller set that is still usable (a small schema holds fewer
+    different questions; finetune.generator.run.usable), after saying which shapes found nothing to ask; 1 for (almost)
+    nothing."""
+    from finetune.generator.run import USABLE_PAIRS, usable
+
+    if stats.kept >= count:
+        return 0
+    skipped = ", ".join(f"{name} ({why})" for name, why in sorted(stats.skipped_shapes.items())) or "none"
+    print(f"short of {count}: this schema gave {stats.kept} different pairs; shapes left out: {skipped}",
+          file=sys.stderr)
+    if usable(stats.kept, count):
+        return 0
+    print(f"fewer than {min(count, USABLE_PAIRS)} pairs: too few to train on", file=sys.stderr)
+    return 1
 
 
 def patient_config(cfg):

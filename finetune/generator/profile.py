@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pipeline.schema import NUMBER_TYPES, Schema, Table
 from pipeline.words import SYNONYMS, humanise, person_columns, plural, short_columns, singular  # noqa: F401 (the generator imports them from here)
 
-from .values import ValueBank
+from .values import TableSample, ValueBank
 
 _TEXT = ("text", "character varying", "character", "varchar", "citext")
 _NAME_LIKE = ("code", "name", "title", "label", "sku", "isbn", "number")
@@ -107,24 +107,30 @@ def _aliases(names: list[str]) -> dict[str, str]:
 def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]) -> TableProfile:
     sample = bank.samples[t.name]
     fk_cols = {fk.columns[0] for fk in t.foreign_keys if len(fk.columns) == 1}
-    fks = tuple(FkEdge(t.name, fk.columns[0], fk.ref_table, fk.ref_columns[0], humanise(fk.columns[0]))
+    fks = tuple(FkEdge(t.name, fk.columns[0], fk.ref_table, fk.ref_columns[0], fk_label(fk.columns[0], fk.ref_table))
                 for fk in t.foreign_keys if len(fk.columns) == 1)
-    pk = t.primary_key[0] if len(t.primary_key) == 1 else None
     usable = [c for c in t.columns if f"{t.name}.{c.name}" not in denied and c.name in sample.stats]
     idents, categories, numbers, dates, times, texts, own = [], [], [], [], [], [], []
     total = max(sample.total, 1)
+    declared_fk = {c for fk in t.foreign_keys if not fk.inferred for c in fk.columns}
     for c in usable:
         st = sample.stats[c.name]
-        key = c.name in t.primary_key or c.name in fk_cols or c.name.endswith("_id") or c.name == "id"
-        if key:
+        base = c.base_type
+        # A key names a row, it is no quantity: never averaged, summed or compared. A key inferred in text
+        # ('state_name', 'airport_code') still names its row in words, so it stays a column people ask about.
+        if (c.name in t.primary_key or c.name in declared_fk or id_like(c.name, base)
+                or c.name in fk_cols and base not in _TEXT):
             continue
         own.append(c.name)
-        base = c.base_type
         if base in _TEXT:
-            if st.distinct >= 0.8 * total and st.max_len <= 60 and total >= 2:
+            # A long title still names its row where the column says so (a journal's full name).
+            if st.distinct >= 0.8 * total and total >= 2 and (st.max_len <= 60 or _name_rank(c.name, t.name) < 2
+                                                               and st.max_len <= 120):
                 idents.append(c.name)
             elif (2 <= st.distinct <= 12 and st.distinct <= 0.5 * total
-                  or 2 <= st.distinct <= 30 and st.distinct <= 0.3 * total) and st.max_len <= 40:
+                  or 2 <= st.distinct <= 30 and st.distinct <= 0.3 * total
+                  # In a table of a few rows any repeated short value is a category ('Pizza' twice in seven).
+                  or total <= 30 and 2 <= st.distinct < total and st.distinct <= 12) and st.max_len <= 40:
                 categories.append(c.name)
             if st.max_len > 15 and st.distinct >= 3:
                 texts.append(c.name)
@@ -138,12 +144,72 @@ def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]
     person = person_columns(names)
     idents = [c for c in idents if not person or c not in person]
     # Columns called like a name come first: they are what people use to say which row they mean.
-    idents.sort(key=lambda c: (c not in _NAME_LIKE and not c.endswith(_NAME_LIKE), sample.stats[c].max_len, c))
+    idents.sort(key=lambda c: (_name_rank(c, t.name), sample.stats[c].max_len, c))
     noun = singular(humanise(t.name))
     rows = bank.rows(t.name)
     short = short_columns({c: [str(r[c]) for r in rows if r.get(c) is not None] for c in idents})
+    pk = t.primary_key[0] if len(t.primary_key) == 1 else None if t.primary_key else _data_key(t, sample)
     return TableProfile(t.name, alias, noun, pk, fks, tuple(idents), person, tuple(categories), tuple(numbers),
                         tuple(dates), tuple(times), tuple(texts), tuple(own), t.comment or "", tuple(short))
+
+
+def _name_rank(column: str, table: str) -> int:
+    """How surely a column names its table's rows: 0 for 'name', 'code' or the table's own ('airport_code' of
+    airport), 1 for another name or title ('company_name'), 2 for another code or number ('postal_code'), 3 else."""
+    c = column.lower()
+    if c in _NAME_LIKE:
+        return 0
+    if not c.endswith(_NAME_LIKE):
+        return 3
+    head = c.rsplit("_", 1)[0] if "_" in c else ""
+    if head and head in {table.lower(), singular(table.lower().replace("_", " ")).replace(" ", "_")}:
+        return 0
+    return 1 if c.endswith(("name", "title", "label")) else 2
+
+
+# English words that end like a key's name ('paid', 'valid'): a number column called so is a quantity or a flag.
+_NOT_IDS = frozenset({"paid", "unpaid", "prepaid", "overpaid", "underpaid", "said", "laid", "raid", "maid", "grid",
+                      "void", "acid", "avid", "arid", "valid", "invalid", "solid", "liquid", "rapid", "humid", "fluid",
+                      "hybrid", "vivid", "timid", "afraid", "pyramid", "squid", "orchid", "android", "asteroid"})
+
+
+def id_like(name: str, base_type: str = "") -> bool:
+    """Whether a column called `name` holds a row's key rather than a quantity: 'id', 'course_id', and in whole
+    numbers the squeezed forms ('aid', 'did', 'paperid')."""
+    n = name.lower()
+    if n in ("id", "uuid", "guid") or n.endswith(("_id", "_uuid", "_key", "_fk")):
+        return True
+    whole = base_type in ("integer", "bigint", "smallint") or base_type == ""
+    return whole and n.endswith("id") and len(n) >= 3 and n.isalpha() and n not in _NOT_IDS
+
+
+def fk_label(column: str, ref_table: str) -> str:
+    """How a question says what a key column points at: 'department' for department_id, 'author' for aid or
+    authorid (a key named like its parent's key), 'state' for state_name, 'citing paper' for citingpaperid."""
+    label, parent = humanise(column), singular(humanise(ref_table))
+    squeezed, noun = label.replace(" ", ""), parent.replace(" ", "")
+    for suffix in (" name", " code", " number", " no"):
+        if label == parent + suffix:
+            return parent
+    if id_like(column) and squeezed.endswith("id") and " " not in label:
+        head = squeezed[:-2]
+        if head.endswith(noun):
+            return f"{head[:-len(noun)]} {parent}".strip()
+        if len(head) <= 3:
+            return parent  # aid, cid: the parent's initials
+    return label
+
+
+def _data_key(t: Table, sample: TableSample) -> str | None:
+    """For a table with no declared primary key: a column whose name says key and whose values are all there and all
+    different."""
+    total = sample.total
+    for c in t.columns:
+        st = sample.stats.get(c.name)
+        if st and total and st.nulls == 0 and st.distinct == total and (
+                id_like(c.name, c.base_type) or c.name.lower().endswith("code")):
+            return c.name
+    return None
 
 
 def _find_period(tables: dict[str, TableProfile], bank: ValueBank) -> Period | None:

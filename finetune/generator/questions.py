@@ -164,9 +164,99 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "show me all {Ts}{cond}{when}", "what {Ts} do we have{when}{cond}?", "any {Ts}{cond}{when}?",
         "I need the list of {Ts}{when}{cond}",
     ),
+    # finetune/generator/analyses.py
+    "share": (
+        "What percentage of {Ts}{scope} have {col} {val}?", "what % of {Ts}{scope} are {val}", "share of {Ts}{scope} "
+        "with {col} {val}", "percent of {Ts}{scope} whose {col} is {val}?", "how many {Ts}{scope} have {col} {val}, in "
+        "percent", "{val} {Ts}{scope} as a percentage of all of them", "what fraction of {Ts}{scope} have {col} {val}, "
+        "as a percent?",
+    ),
+    "share_cmp": (
+        "What percentage of {Ts}{scope} have a {col} {op} {val}?", "what % of {Ts}{scope} have {col} {op} {val}",
+        "share of {Ts}{scope} with {col} {op} {val}", "percent of {Ts}{scope} whose {col} is {op} {val}?",
+        "how many {Ts}{scope} have a {col} {op} {val}, as a percentage",
+    ),
+    "ratio": (
+        "What is the ratio of {a} to {b} {Ts}{scope}?", "ratio of {Ts} with {col} {a} to those with {b}{scope}",
+        "{a} vs {b} {Ts}{scope}: what's the ratio?", "how many {col} {a} {Ts} are there for each {b} one{scope}",
+        "{Ts}{scope}: ratio of {col} {a} to {col} {b}", "compare {a} and {b} {Ts}{scope} as a ratio",
+    ),
+    "both": (
+        "Which {Ds} have both {ents} as {src}?", "{Ds} linked to both {ents}", "which {Ds} go with both {ents}?",
+        "{Ds} that {ents} both have", "show {Ds} shared by both {ents}", "find {Ds} whose {srcs} include both {ents}",
+        "list the {Ds} with both {ents}",
+    ),
+    "both_values": (
+        "Which {Ps} have both {ents} {Cs}?", "{Ps} with {Cs} of both {col} {ents}", "which {Ps} have {Cs} with "
+        "{col} {ents}, both of them?", "list {Ps} having both {ents} among their {Cs}", "{Ps} that have both {ents} "
+        "{Cs}", "find {Ps} whose {Cs} include both {col} {ents}",
+    ),
+    "top_per_group": (
+        "Which {T} has the {most} {col} in each {G}?", "the {T} with the {most} {col} per {G}",
+        "for every {G}, the {T} with the {most} {col}", "{most} {col} {T} for each {G}?",
+        "show the {T} with the {most} {col} in every {G}", "in each {G}, which {T} has the {most} {col}?",
+        "{G} by {G}: the {T} with the {most} {col}",
+    ),
+    "per_year": (
+        "How many {Ts} are there per year of {col}?", "number of {Ts} each year by {col}", "{Ts} per {col} year",
+        "count {Ts} by year of their {col}", "how many {Ts} in each year, going by {col}",
+        "yearly count of {Ts} by {col}",
+    ),
+    "per_month": (
+        "How many {Ts} per month of {col}{when}?", "number of {Ts} each month by {col}{when}",
+        "{Ts} per {col} month{when}", "monthly count of {Ts} by {col}{when}", "count {Ts} by month of {col}{when}",
+        "break down {Ts}{when} by month of {col}",
+    ),
+    "per_year_col": (
+        "How many {Ts} are there per {col}?", "number of {Ts} for each {col}", "{Ts} per {col}",
+        "count {Ts} by {col}", "how many {Ts} in each {col}?", "{Ts} count by {col}, in order",
+    ),
+    "per_year_agg": (
+        "What is the {fn} {num} of {Ts} per year of {col}?", "{fn} {num} each year by {col}",
+        "{fn} {num} per {col} year", "by year of {col}, what's the {fn} {num}?", "yearly {fn} {num} of {Ts} by {col}",
+    ),
+    "per_month_agg": (
+        "What is the {fn} {num} of {Ts} per month of {col}{when}?", "{fn} {num} each month by {col}{when}",
+        "monthly {fn} {num} by {col}{when}", "by month of {col}{when}, what's the {fn} {num}?",
+        "{fn} {num} of {Ts} per {col} month{when}",
+    ),
+    "per_year_col_agg": (
+        "What is the {fn} {num} of {Ts} per {col}?", "{fn} {num} for each {col}", "{fn} {num} by {col}",
+        "for every {col}, what's the {fn} {num} of {Ts}?", "{col} and {fn} {num} of {Ts}",
+    ),
+    "chain_up": (
+        "Who is above {ent} by {role}, all the way up?", "the full {role} chain for {ent}",
+        "{ent}: every {T} above by {role}, up to the top", "list everyone above {ent} through {role}, directly or "
+        "indirectly", "all {Ts} above {ent} via {role}, at every level", "trace the {role} chain up from {ent}",
+    ),
+    "chain_down": (
+        "Which {Ts} have {ent} as {role}, directly or indirectly?", "everyone under {ent} through {role}, at any level",
+        "all {Ts} below {ent} in the {role} chain", "{Ts} under {ent} by {role}, directly or not",
+        "list every {T} under {ent} by {role}, including indirect ones", "the whole tree under {ent} by {role}",
+    ),
+    "chain_link": (
+        "What are all the {roles} of {ent}, including indirect ones?", "all {roles} of {ent}, directly or indirectly",
+        "{ent}: every {role}, and their {roles} too", "the full chain of {roles} for {ent}",
+        "list the {roles} of {ent} recursively", "which {Ts} are {roles} of {ent} at any depth?",
+    ),
+    "chain_link_rev": (
+        "Which {Ts} have {ent} as a {role}, directly or indirectly?", "all {Ts} that need {ent} as {role}, at any depth",
+        "{Ts} with {ent} somewhere in their {role} chain", "everything that has {ent} as {role}, including indirectly",
+        "list {Ts} that depend on {ent} as {role}, directly or not", "{ent}: which {Ts} have it as {role}, recursively?",
+    ),
+    "rank_total": (
+        "Which {k} {Ps} have the {most} {fn} {col} of their {Cs}{when}?", "top {k} {Ps} by {fn} {col}{when}",
+        "the {k} {Ps} with the {most} {fn} {col}{when}", "rank {Ps} by {fn} {col} of their {Cs}{when}, top {k}",
+        "{k} {Ps} with the {most} {fn} {col}{when}?", "list the {k} {Ps} whose {Cs} have the {most} {fn} {col}{when}",
+    ),
+    "rank_total_one": (
+        "Which {P} has the {most} {fn} {col}{when}?", "{P} with the {most} {fn} {col} of its {Cs}{when}",
+        "what {P} has the {most} {fn} {col}{when}", "the {P} whose {Cs} have the {most} {fn} {col}{when}",
+        "which of the {Ps} has the {most} {fn} {col}{when}?",
+    ),
 }
 
-_PROTECTED = ("ent", "ents", "val", "word", "n", "k", "year", "day", "when")
+_PROTECTED = ("ent", "ents", "val", "word", "n", "k", "year", "day", "when", "a", "b")
 _CASUAL = {"what is": "whats", "what's": "whats", "what are": "what r", "you": "u", "please": "pls",
            "which": "wich", "how many": "how mnay", "show me": "show me"}
 

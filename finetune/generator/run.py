@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import time
 from collections import Counter
@@ -19,15 +20,32 @@ from pipeline.guard import GuardPolicy
 from pipeline.models.base import TextModel
 from pipeline.schema import Schema
 
+from .analyses import ANALYSES
 from .dedupe import Seen, load_exclusions
 from .profile import profile_schema
 from .questions import write_questions
-from .shapes import SHAPES, Candidate, Ctx
+from .shapes import SHAPES as BASIC_SHAPES
+from .shapes import Candidate, Ctx
 from .values import sample_values
 from .verify import entity_problem, verify_many
 from .writer import SampleWriter, Stats, stats_path, write_stats
 
 SOURCES = ("sampling", "llm_questions", "llm_free")
+SHAPES = BASIC_SHAPES + ANALYSES
+# A set short of the count is still worth training on when it holds this many pairs (or the whole count, if less):
+# a small schema simply has fewer different questions in it. `askdb generate` fails only below that.
+USABLE_PAIRS = 50
+# A shape tried this often without building a single candidate has nothing to work with in this schema.
+_BARREN_TRIES = 25
+_SHAPE_ERRORS = 3  # a shape that raised this often on a schema is left out for the rest of the run
+_DRY_ROUNDS = 8  # batches in a row that add nothing: the schema has given what it has
+
+log = logging.getLogger("askdb.generate")
+
+
+def usable(kept: int, count: int) -> bool:
+    """Whether `kept` pairs make a usable set for a run asked for `count`."""
+    return kept >= min(count, USABLE_PAIRS)
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,39 @@ class GenerateSettings:
     denied_columns: frozenset[str] = frozenset()
     today: dt.date = field(default_factory=dt.date.today)
     limits: ExecLimits = ExecLimits(statement_timeout_ms=5000, max_rows=50, max_result_bytes=20_000)
+
+
+@dataclass
+class _ShapeBook:
+    """How each shape fares on this schema: tries, candidates, errors; which are left out and why."""
+    tries: Counter = field(default_factory=Counter)
+    made: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+
+    def alive(self, stats: Stats) -> list:
+        return [s for s in SHAPES if s.__name__ not in stats.skipped_shapes]
+
+    def build(self, shape, ctx: Ctx, rng: random.Random, stats: Stats) -> Candidate | None:
+        """The shape's candidate; None when it had no material or raised (counted, and after enough of either the
+        shape is left out of this run)."""
+        name = shape.__name__
+        self.tries[name] += 1
+        try:
+            cand = shape(ctx, rng)
+        except Exception as exc:  # noqa: BLE001 - one shape's bug on one schema must never end the whole run
+            self.errors[name] += 1
+            stats.rejected[f"shape_error:{name}"] += 1
+            log.warning("shape %s failed on this schema: %r", name, exc, exc_info=self.errors[name] == 1)
+            if self.errors[name] >= _SHAPE_ERRORS:
+                stats.skipped_shapes[name] = f"error: {type(exc).__name__}: {exc}"[:200]
+            return None
+        if cand is None:
+            stats.rejected["no_value_for_shape"] += 1
+            if not self.made[name] and self.tries[name] >= _BARREN_TRIES:
+                stats.skipped_shapes[name] = "no material"
+            return None
+        self.made[name] += 1
+        return cand
 
 
 @dataclass
@@ -94,8 +145,11 @@ async def generate(pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy, sett
             await free_pairs(model, pool, visible, policy, settings, seen=seen, stats=stats, writer=writer,
                              rng=rng, known=known, target=max(free_target - done, 0), on_progress=on_progress)
         attempts, budget = 0, max(400, settings.count * 40)
-        while sampling and stats.kept < settings.count and attempts < budget:
-            batch, attempts = _candidates(ctx, rng, settings, seen, stats, shape_use, known, attempts)
+        book, dry = _ShapeBook(), 0
+        while (sampling and stats.kept < settings.count and attempts < budget and book.alive(stats)
+               and dry < _DRY_ROUNDS):
+            batch, attempts = _candidates(ctx, rng, settings, seen, stats, shape_use, known, attempts, book)
+            dry += 1
             if not batch:
                 continue
             verdicts = await verify_many(pool, [p.cand.sql for p in batch], policy, settings.limits,
@@ -106,6 +160,7 @@ async def generate(pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy, sett
 
                 await rephrase(model, batch, verdicts, visible, rng, settings.llm_fraction, stats, known)
             rows = _keep(batch, verdicts, settings, seen, stats, shape_use, ctx)
+            dry = 0 if rows else dry
             writer.write_batch(rows)
             stats.elapsed_s = time.perf_counter() - started
             if on_progress:
@@ -118,27 +173,30 @@ async def generate(pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy, sett
     return stats
 
 
-def _pick_shape(rng: random.Random, shape_use: Counter, settings: GenerateSettings):
+def _pick_shape(rng: random.Random, shape_use: Counter, settings: GenerateSettings, alive: list):
     cap = max(1, int(settings.max_shape_share * settings.count))
-    open_shapes = [s for s in SHAPES if shape_use[s.__name__] < cap] or list(SHAPES)
+    open_shapes = [s for s in alive if shape_use[s.__name__] < cap] or alive
     weights = [1.0 / (1 + shape_use[s.__name__]) for s in open_shapes]
     return rng.choices(open_shapes, weights)[0]
 
 
 def _candidates(ctx: Ctx, rng: random.Random, settings: GenerateSettings, seen: Seen, stats: Stats,
-                shape_use: Counter, known: frozenset[str], attempts: int) -> tuple[list[_Pending], int]:
+                shape_use: Counter, known: frozenset[str], attempts: int,
+                book: _ShapeBook) -> tuple[list[_Pending], int]:
     """Up to batch_size new candidates with their template questions; usage counted optimistically."""
     batch: list[_Pending] = []
     batch_sql: set[str] = set()
     tries = 0
     while len(batch) < settings.batch_size and tries < settings.batch_size * 4:
+        alive = book.alive(stats)
+        if not alive:
+            break
         tries += 1
-        attempts += 1
-        shape = _pick_shape(rng, shape_use, settings)
-        cand = shape(ctx, rng)
+        shape = _pick_shape(rng, shape_use, settings, alive)
+        cand = book.build(shape, ctx, rng, stats)
         if cand is None:
-            stats.rejected["no_value_for_shape"] += 1
-            continue
+            continue  # cheap, and bounded by the dry rounds: not counted against the budget
+        attempts += 1
         stats.candidates += 1
         problem = seen.sql_problem(cand.sql)
         if problem is None and cand.sql in batch_sql:

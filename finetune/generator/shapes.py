@@ -1,7 +1,9 @@
 """The catalogue of query shapes: each builds one SQL candidate from the real schema and sampled values.
 
 Every shape is a plain function (ctx, rng) -> Candidate | None, named like its shape; None means
-"this database has nothing for that shape right now" and the caller tries another.
+"this database has nothing for that shape right now" and the caller tries another. The shapes that analyse (shares,
+rows in common, the top row per group, per year or month, chains, rankings by a total) are in analyses.py; run.SHAPES
+holds both.
 """
 from __future__ import annotations
 
@@ -153,6 +155,12 @@ def _category_cond(ctx: Ctx, rng: random.Random, q: Query, t: TableProfile, p: f
     return rng.choice([f" with {colname(col)} {show(value)}", f" whose {colname(col)} is {show(value)}"])
 
 
+def _some_value(ctx: Ctx, rng: random.Random, table: str, col: str):
+    """A sampled non-null value of `table.col`, or None when the sample holds none."""
+    values = [r[col] for r in ctx.bank.rows(table) if r.get(col) is not None]
+    return rng.choice(values) if values else None
+
+
 def _cand(shape, q_tree, tables, intent, slots, relative=None, *, empty_ok: bool = False) -> Candidate:
     return Candidate(shape, render(q_tree), tuple(sorted(set(tables))), intent, slots, relative or {}, empty_ok)
 
@@ -198,7 +206,9 @@ def filter_category(ctx: Ctx, rng: random.Random) -> Candidate | None:
     if t is None:
         return None
     col = rng.choice(t.categories)
-    value = rng.choice([r[col] for r in ctx.bank.rows(t.name) if r.get(col) is not None])
+    value = _some_value(ctx, rng, t.name, col)
+    if value is None:
+        return None
     q = Query(ctx.profile, t.name)
     q.eq(q.root_alias, col, value)
     labels = _labels(q, q.root_alias, t)
@@ -216,7 +226,9 @@ def filter_number(ctx: Ctx, rng: random.Random) -> Candidate | None:
     if t is None:
         return None
     col = rng.choice(few(t))
-    value = rng.choice([r[col] for r in ctx.bank.rows(t.name) if r.get(col) is not None])
+    value = _some_value(ctx, rng, t.name, col)
+    if value is None:
+        return None
     q = Query(ctx.profile, t.name)
     q.eq(q.root_alias, col, value)
     labels = _labels(q, q.root_alias, t)
@@ -298,7 +310,9 @@ def count_rows(ctx: Ctx, rng: random.Random) -> Candidate | None:
     slots = {"Ts": noun(rng, t, many=True), "cond": ""}
     if t.categories and rng.random() < 0.75:
         col = rng.choice(t.categories)
-        value = rng.choice([r[col] for r in ctx.bank.rows(t.name) if r.get(col) is not None])
+        value = _some_value(ctx, rng, t.name, col)
+        if value is None:
+            return None
         q.eq(q.root_alias, col, value)
         slots["cond"] = rng.choice([f" with {colname(col)} {show(value)}", f" whose {colname(col)} is {show(value)}",
                                     f" where {colname(col)} = {show(value)}"])
@@ -373,6 +387,8 @@ def date_range(ctx: Ctx, rng: random.Random) -> Candidate | None:
     if len(t.dates) >= 2 and rng.random() < 0.35:
         start, end = t.dates[0], t.dates[1]
         rows = [r for r in ctx.bank.rows(t.name) if isinstance(r.get(start), dt.date) and isinstance(r.get(end), dt.date)]
+        if not rows:
+            return None
         r = rng.choice(rows)
         span = (r[end] - r[start]).days
         inside = r[start] + dt.timedelta(days=rng.randrange(0, max(span, 1)))
@@ -643,15 +659,17 @@ def group_count(ctx: Ctx, rng: random.Random) -> Candidate | None:
 
 def group_agg(ctx: Ctx, rng: random.Random) -> Candidate | None:
     """AVG/SUM/MAX of a number per category or per parent."""
-    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.numbers and (t.categories or t.fks)])
+    def groups(t: TableProfile) -> list[tuple[str, object]]:
+        # A key to a parent without a name gives nothing to show per group.
+        return [("cat", c) for c in t.categories] + [("fk", f) for f in t.fks if _tp(ctx, f.ref_table).labels]
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.numbers and groups(t)])
     if t is None:
         return None
     col = rng.choice(t.numbers)
     fn = rng.choice(["max", "min"] if _label_like(col) else ["avg", "sum", "max", "min", "avg"])
     cls, words = _FNS[fn]
     q = Query(ctx.profile, t.name)
-    groups = [("cat", c) for c in t.categories] + [("fk", f) for f in t.fks if _tp(ctx, f.ref_table).labels]
-    kind, g = rng.choice(groups)
+    kind, g = rng.choice(groups(t))
     start = None
     if kind == "cat":
         keys = [q.col(q.root_alias, g)]
@@ -829,7 +847,9 @@ def _has_child_in_period(ctx: Ctx, rng: random.Random, fk: FkEdge, child: TableP
     cond = ""
     if parent.categories and rng.random() < 0.5:
         col = rng.choice(parent.categories)
-        value = rng.choice([r[col] for r in ctx.bank.rows(parent.name) if r.get(col) is not None])
+        value = _some_value(ctx, rng, parent.name, col)
+        if value is None:
+            return None
         q.eq(q.root_alias, col, value)
         cond = f"{show(value)} "
     labels = _labels(q, q.root_alias, parent)

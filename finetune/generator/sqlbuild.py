@@ -104,7 +104,9 @@ class Query:
 def render(tree: exp.Select) -> str:
     """Postgres text; a query over one table drops its alias and qualifiers (simpler for the model)."""
     tables = list(tree.find_all(exp.Table))
-    if len({t.name for t in tables}) == 1 and not tree.find(exp.Exists):
+    # A table read twice (a correlated subquery over itself) needs its aliases to tell the two apart.
+    once = len({t.name for t in tables}) == 1 and len({t.alias for t in tables if t.alias}) <= 1
+    if once and not tree.find(exp.Exists):
         tree = tree.copy()
         for t in tree.find_all(exp.Table):
             t.set("alias", None)

@@ -20,6 +20,7 @@ class Stats:
     styles: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)
     llm: Counter = field(default_factory=Counter)  # asked, kept, rejected_entities, rejected_other
+    skipped_shapes: dict = field(default_factory=dict)  # shape -> why it was left out ('no material', 'error: ...')
     elapsed_s: float = 0.0
 
     def count(self, row: dict, template: str = "", style: str = "") -> None:
@@ -47,6 +48,7 @@ class Stats:
             "max_template_share": round(max(self.templates.values()) / max(sum(self.templates.values()), 1), 4)
             if self.templates else None,
             "templates_used": len(self.templates),
+            "shapes_skipped": dict(sorted(self.skipped_shapes.items())),
         }
 
 
