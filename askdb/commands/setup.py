@@ -20,7 +20,7 @@ from pathlib import Path
 
 import asyncpg
 
-from pipeline.database import redact_url
+from pipeline.database import quote_ident, redact_url
 from pipeline.errors import AskdbError, ConfigError
 
 from ..config import Config, active_profile, cache_dir
@@ -103,8 +103,8 @@ async def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     deadline = started + plan.minutes * 60
     say.step(1, "connect", f"{redact_url(url)}")
-    tables, rows = await _check_database(cfg, url)
-    say.done(f"{tables} tables, {rows:,} rows")
+    size = await _check_database(cfg, url)
+    say.done(f"{size.tables} tables, {size.rows:,} rows, {size.declared_joins} declared foreign keys")
     say.step(2, "role", f"read-only role '{cfg.database.query_role}'")
     await _grant(cfg, url)
     say.done("SELECT only, on schema " + cfg.database.schema)
@@ -115,7 +115,9 @@ async def run(args: argparse.Namespace) -> int:
              + (": " + ", ".join(str(j) for j in profile.joins[:6]) + (" ..." if len(profile.joins) > 6 else "")
                 if profile.joins else ""))
     say.step(4, "generate", f"{plan.count} verified question/SQL pairs (about {plan.generate_s / 60:.0f} min)")
+    generating = time.monotonic()
     kept = await _generate(cfg, plan, url, say)
+    generate_s = time.monotonic() - generating
     state.mark("generate")
     say.done(f"{kept} pairs in {profile.samples}")
     train_s = max(60.0, deadline - time.monotonic() - 15)
@@ -127,10 +129,14 @@ async def run(args: argparse.Namespace) -> int:
     say.step(6, "profile", str(profile.file))
     from finetune.dataset import data_sha256
 
-    profile = dataclasses.replace(profile, data_sha256=data_sha256([profile.samples]))
-    save_profile(profile, setup={"minutes": plan.minutes, "count": plan.count, "pairs": kept,
-                                 "train_steps": report["steps"], "train_s": report["time_s"],
-                                 "elapsed_s": round(time.monotonic() - started, 1)})
+    profile = dataclasses.replace(profile, data_sha256=data_sha256(_training_files(profile)))
+    shapes = {json.loads(line).get("shape", "") for line in profile.samples.open() if line.strip()}
+    save_profile(profile, setup={
+        "minutes": plan.minutes, "tables": size.tables, "rows": size.rows, "declared_joins": size.declared_joins,
+        "inferred_joins": len(profile.joins), "pairs": kept, "shapes": len(shapes - {""}),
+        "generate_s": round(generate_s, 1), "train_pairs": report["n_train"], "train_steps": report["steps"],
+        "dropped_for_length": report["dropped_too_long"], "train_s": report["time_s"],
+        "peak_rss_mb": report["peak_rss_mb"], "elapsed_s": round(time.monotonic() - started, 1)})
     state.mark("profile")
     say.done(f"ready after {(time.monotonic() - started) / 60:.1f} min")
     database = f" --database '{redact_url(url)}'" if args.database else ""
@@ -141,11 +147,12 @@ async def run(args: argparse.Namespace) -> int:
 
 async def dry_run(cfg: Config, plan: Plan, say) -> int:
     """Connect, read the schema and the joins it would infer, and print the plan; nothing is written."""
-    tables, rows = await _check_database(cfg, plan.url)
+    size = await _check_database(cfg, plan.url)
     joins = await _infer(cfg, plan.url)
     done = plan.profile.samples.exists() and sum(1 for _ in plan.profile.samples.open()) or 0
     print(f"askdb setup would, for profile '{plan.profile.name}' in {plan.profile.root}:")
-    print(f"  1. connect to {redact_url(plan.url)}: {tables} tables, {rows:,} rows")
+    print(f"  1. connect to {redact_url(plan.url)}: {size.tables} tables, {size.rows:,} rows, "
+          f"{size.declared_joins} declared foreign keys")
     print(f"  2. create or update the read-only role '{cfg.database.query_role}' (SELECT on schema {cfg.database.schema})")
     print(f"  3. record {len(joins)} inferred join(s)" + (": " + ", ".join(map(str, joins)) if joins else ""))
     print(f"  4. generate {plan.count} question/SQL pairs ({done} already there), about "
@@ -156,8 +163,15 @@ async def dry_run(cfg: Config, plan: Plan, say) -> int:
     return 0
 
 
-async def _check_database(cfg: Config, url: str) -> tuple[int, int]:
-    """(tables, estimated rows) of the configured schema, or a SetupFailed that says why not."""
+@dataclass(frozen=True)
+class DatabaseSize:
+    tables: int
+    rows: int
+    declared_joins: int
+
+
+async def _check_database(cfg: Config, url: str) -> DatabaseSize:
+    """How big the configured schema is, or a SetupFailed that says why it cannot be learned."""
     from .db import connect_owner
 
     conn = await connect_owner(url)
@@ -172,8 +186,11 @@ async def _check_database(cfg: Config, url: str) -> tuple[int, int]:
         rows = 0
         for r in counts:  # estimates are 0 before the first ANALYZE: count small databases exactly
             rows += r["est"] or await conn.fetchval(
-                f'SELECT count(*) FROM "{cfg.database.schema}"."{r["relname"]}"')
-        return len(counts), rows
+                f"SELECT count(*) FROM {quote_ident(cfg.database.schema)}.{quote_ident(r['relname'])}")
+        declared = await conn.fetchval(
+            "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+            "WHERE n.nspname = $1 AND c.contype = 'f'", cfg.database.schema)
+        return DatabaseSize(len(counts), rows, declared)
     except asyncpg.InsufficientPrivilegeError as exc:
         raise SetupFailed("connect", f"this user may not read the tables ({exc}); connect as their owner") from exc
     finally:
@@ -256,7 +273,7 @@ async def _train(cfg: Config, profile: Profile, url: str, seconds: float, *, res
     from .train import _training_schema
 
     report_file = profile.adapter / "train_report.json"
-    files = [profile.samples] + ([profile.corrections] if profile.corrections.exists() else [])
+    files = _training_files(profile)
     sha = data_sha256(files)
     if report_file.exists() and json.loads(report_file.read_text()).get("data_sha256") == sha and state.has("train"):
         return json.loads(report_file.read_text())
@@ -270,6 +287,11 @@ async def _train(cfg: Config, profile: Profile, url: str, seconds: float, *, res
     return train(pairs, schema, out_dir=profile.adapter, settings=settings, base_source=cfg.model.source,
                  cache_root=cache_dir(cfg), today=today, budget_tokens=cfg.sql.prompt_token_budget, data_sha=sha,
                  resume=resume and checkpoint.exists(), console=Console(stderr=True), linker=linker)
+
+
+def _training_files(profile: Profile) -> list[Path]:
+    """What the adapter learns from: the generated pairs, and the reviewers' corrections once there are some."""
+    return [profile.samples] + ([profile.corrections] if profile.corrections.exists() else [])
 
 
 class _State:
@@ -301,8 +323,12 @@ class _State:
 class _Say:
     """Progress lines: one per step, and for generation a line every few seconds with an ETA."""
 
-    def __init__(self, out=sys.stderr):
-        self.out, self.started, self._last = out, time.monotonic(), 0.0
+    def __init__(self):
+        self.started, self._last = time.monotonic(), 0.0
+
+    @property
+    def out(self):
+        return sys.stderr  # looked up at each line: a test (or a redirect) may have replaced it
 
     def step(self, n: int, name: str, what: str) -> None:
         self._t = time.monotonic()
