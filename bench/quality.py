@@ -216,10 +216,13 @@ def table_row(name: str, tuned: dict, base: dict) -> dict:
     """One database's figures from its two `askdb eval --subset --json` reports."""
     return {"database": name, "n": tuned["n"], "strict_ex": tuned["execution_accuracy"],
             "subset_ex": tuned["subset_execution_accuracy"], "base_strict_ex": base["execution_accuracy"],
-            "base_subset_ex": base["subset_execution_accuracy"], "generation_p50_ms": tuned["latency_ms_p50"]}
+            "base_subset_ex": base["subset_execution_accuracy"], "generation_p50_ms": tuned["latency_ms_p50"],
+            "unnamed_literal_rate": tuned.get("unnamed_literal_rate"),
+            "gold_unnamed_literal_rate": tuned.get("gold_unnamed_literal_rate")}
 
 
-MEASURES = ("strict_ex", "subset_ex", "base_subset_ex", "generation_p50_ms")
+MEASURES = ("strict_ex", "subset_ex", "base_subset_ex", "generation_p50_ms", "unnamed_literal_rate",
+            "gold_unnamed_literal_rate")
 
 
 def summarize(rows: Sequence[dict]) -> dict:
@@ -236,16 +239,18 @@ def render_markdown(rows: Sequence[dict], mean: dict) -> str:
     """The table: a line per database, the mean over databases last."""
     pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
     ms = lambda v: "-" if v is None else f"{v:,.0f}"  # noqa: E731
-    lines = ["| database | questions | strict EX | subset EX | base model subset EX | generation p50 (ms) |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| database | questions | strict EX | subset EX | base model subset EX | generation p50 (ms) | "
+             "unnamed literal (gold) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    unnamed = lambda r: f"{pct(r.get('unnamed_literal_rate'))} ({pct(r.get('gold_unnamed_literal_rate'))})"  # noqa: E731
     for r in rows:
         if r.get("error"):
-            lines.append(f"| {r['database']} | - | {r['error']} | | | |")
+            lines.append(f"| {r['database']} | - | {r['error']} | | | | |")
             continue
         lines.append(f"| {r['database']} | {r['n']} | {pct(r['strict_ex'])} | {pct(r['subset_ex'])} | "
-                     f"{pct(r['base_subset_ex'])} | {ms(r['generation_p50_ms'])} |")
+                     f"{pct(r['base_subset_ex'])} | {ms(r['generation_p50_ms'])} | {unnamed(r)} |")
     lines.append(f"| **mean of {mean['databases']}** | | **{pct(mean['strict_ex'])}** | **{pct(mean['subset_ex'])}** | "
-                 f"**{pct(mean['base_subset_ex'])}** | {ms(mean['generation_p50_ms'])} |")
+                 f"**{pct(mean['base_subset_ex'])}** | {ms(mean['generation_p50_ms'])} | {unnamed(mean)} |")
     return "\n".join(lines) + "\n"
 
 

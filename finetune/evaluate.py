@@ -25,6 +25,7 @@ from sqlglot import exp
 
 from pipeline.errors import AskdbError, ConfigError
 from pipeline.executor import ExecLimits, QueryResult, execute
+from pipeline.literals import unnamed_literals
 
 REL_TOL, ABS_TOL = 1e-6, 0.01
 EVAL_LIMITS = ExecLimits(statement_timeout_ms=10_000, max_rows=10_000, max_result_bytes=20_000_000)
@@ -56,6 +57,7 @@ class ItemResult:
     latency_ms: float = 0.0
     attempts: int = 0
     subset_correct: bool = False  # every gold column among the predicted ones, rows the same (sql-eval's rule)
+    unnamed: tuple[str, ...] = ()  # values the predicted SQL filters on that the question never names
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,14 @@ class EvalReport:
         scored = self.scored
         return sum(r.subset_correct for r in scored) / len(scored) if scored else 0.0
 
+    def unnamed_rates(self) -> dict:
+        """The share of statements filtering on a value their question never names: the model's (copied from an
+        example, or invented) beside the gold's own (conventions the question leaves unsaid, such as a status)."""
+        made = [r for r in self.scored if r.predicted_sql]
+        gold = [r for r in self.scored if unnamed_literals(r.gold_sql, r.question)]
+        return {"unnamed_literal_rate": round(sum(bool(r.unnamed) for r in made) / len(made), 4) if made else None,
+                "gold_unnamed_literal_rate": round(len(gold) / len(self.scored), 4) if self.scored else None}
+
     def to_json(self) -> dict:
         """The object `askdb eval --json` prints."""
         lat = sorted(r.latency_ms for r in self.results if r.latency_ms)
@@ -98,7 +108,7 @@ class EvalReport:
             "correct": sum(r.correct for r in self.scored), "execution_accuracy": round(self.execution_accuracy, 4),
             **subset,
             "by_shape": _breakdown(self.scored, "shape"), "by_difficulty": _breakdown(self.scored, "difficulty"),
-            "failure_reasons": reasons, "latency_ms_p50": _percentile(lat, 50), "latency_ms_mean":
+            "failure_reasons": reasons, **self.unnamed_rates(), "latency_ms_p50": _percentile(lat, 50), "latency_ms_mean":
             round(statistics.fmean(lat), 1) if lat else None, "latency_ms_p95": _percentile(lat, 95),
             "wall_s": round(self.wall_s, 1), "questions_in_few_shot_files": self.overlap, **self.extra,
             "failures": [asdict(r) for r in self.results if not r.correct],
@@ -286,7 +296,7 @@ async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits
     gold = golds[0][1]
     ans = await pipeline.answer(item.question)
     base.update(predicted_sql=ans.sql, latency_ms=round(ans.timings_ms.get("generate", 0.0), 1),
-                attempts=ans.attempts)
+                attempts=ans.attempts, unnamed=tuple(unnamed_literals(ans.sql, item.question)) if ans.sql else ())
     if isinstance(gold, AskdbError):
         return ItemResult(correct=False, reason="gold failed", detail=str(gold), **base)
     if not ans.ok:

@@ -66,14 +66,15 @@ def test_a_sql_file_loads_once_into_a_scratch_database_with_the_role_granted(pg_
         asyncio.run(cleanup())
 
 
-def _report(n: int, correct: int, subset: int, p50: float | None = 1000.0) -> dict:
-    """The fields of an `askdb eval --subset --json` report the table reads."""
+def _report(n: int, correct: int, subset: int, p50: float | None = 1000.0, unnamed: float | None = None) -> dict:
+    """The fields of an `askdb eval --subset --json` report the table reads (older reports lack the unnamed rates)."""
+    rates = {"unnamed_literal_rate": unnamed, "gold_unnamed_literal_rate": 0.1} if unnamed is not None else {}
     return {"n": n, "correct": correct, "execution_accuracy": round(correct / n, 4), "subset_correct": subset,
-            "subset_execution_accuracy": round(subset / n, 4), "latency_ms_p50": p50}
+            "subset_execution_accuracy": round(subset / n, 4), "latency_ms_p50": p50, **rates}
 
 
 def test_the_headline_is_the_mean_over_databases_not_over_questions(tmp_path):
-    rows = [table_row("small", _report(10, 4, 5, 800.0), _report(10, 1, 2)),
+    rows = [table_row("small", _report(10, 4, 5, 800.0, unnamed=0.3), _report(10, 1, 2)),
             table_row("large", _report(30, 27, 30, 1200.0), _report(30, 3, 6)),
             {"database": "broken", "error": "askdb setup exited 1"}]
     mean = summarize(rows)
@@ -84,7 +85,8 @@ def test_the_headline_is_the_mean_over_databases_not_over_questions(tmp_path):
     assert mean["generation_p50_ms"] == pytest.approx(1000.0)
     md = render_markdown(rows, mean)
     lines = md.splitlines()
-    assert lines[2] == "| small | 10 | 40.0% | 50.0% | 20.0% | 800 |"
+    assert lines[2] == "| small | 10 | 40.0% | 50.0% | 20.0% | 800 | 30.0% (10.0%) |"
+    assert lines[3].endswith("| - (-) |")  # a report from before the rate existed
     assert "| broken | - | askdb setup exited 1 |" in md
     assert lines[-1].startswith("| **mean of 2** | | **65.0%** | **75.0%** | **20.0%** |")
 

@@ -138,6 +138,9 @@ def _print_run(report, show_failures: int) -> None:
         for name, g in d[kind].items():
             table.add_row(f"{kind[3:]}: {name}", str(g["n"]), f"{g['ex']:.0%}")
     con.print(table)
+    if d["unnamed_literal_rate"] is not None:
+        con.print(f"filters on a value the question never names: {d['unnamed_literal_rate']:.0%} of statements "
+                  f"(gold {d['gold_unnamed_literal_rate']:.0%})")
     if d["failure_reasons"]:
         con.print("failures: " + ", ".join(f"{k} {v}" for k, v in sorted(d["failure_reasons"].items())))
     for f in d["failures"][:show_failures]:
