@@ -230,7 +230,8 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
                         linker = await load_linker(pool, schema.without_columns(policy.denied_columns))
                     store = ExampleStore(examples, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_dir(cfg),
                                          match=retrieval_match(cfg, adapter_dir), linker=linker,
-                                         link_weight=cfg.sql.link_weight, adapt=cfg.sql.adapt_examples)
+                                         link_weight=cfg.sql.link_weight, adapt=cfg.sql.adapt_examples,
+                                         clean_pool=cfg.sql.clean_examples)
             pipeline = Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema,
                                 policy=policy, store=store, settings=settings,
                                 clock=today)

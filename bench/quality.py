@@ -153,9 +153,9 @@ def askdb(*args: str, timeout_s: float | None = None) -> subprocess.CompletedPro
                           timeout=timeout_s, check=False)
 
 
-def eval_args(url: str, name: str, questions: Path, out: Path, *, base: bool) -> list[str]:
+def eval_args(url: str, name: str, questions: Path, out: Path, *, base: bool, config: str | None = None) -> list[str]:
     return ["eval", "--database", url, "--profile", name, "--questions", str(questions), "--subset", "--json",
-            "--out", str(out), *(["--no-adapter"] if base else [])]
+            "--out", str(out), *(["--no-adapter"] if base else []), *(["--config", config] if config else [])]
 
 
 def write_questions(items, path: Path) -> Path:
@@ -178,8 +178,11 @@ def default_minutes(n_questions: int, n_databases: int, n_setups: int, budget_mi
     return max(MIN_SETUP_MINUTES, round(left_s / max(n_setups, 1) / 60, 1))
 
 
-def run_target(target: Target, *, admin_url: str, minutes: float, limit: int | None, role) -> dict:
-    """Load, set up and evaluate one database; a row of the table (with `error` where a step failed)."""
+def run_target(target: Target, *, admin_url: str, minutes: float, limit: int | None, role, config: str | None = None,
+               tag: str = "", reuse_base: bool = False) -> dict:
+    """Load, set up and evaluate one database; a row of the table (with `error` where a step failed). With `config`
+    (another config.yaml: a method switched on) the tuned run's report is named quality-<tag>-<db>.json; with
+    `reuse_base`, the base model's report of an earlier run is read instead of scoring it again."""
     row: dict = {"database": target.name}
     started = time.monotonic()
     source = ROOT / target.source if target.source else None
@@ -189,7 +192,8 @@ def run_target(target: Target, *, admin_url: str, minutes: float, limit: int | N
         row["setup"] = "shipped" if target.shipped else "cached"
     else:
         t = time.monotonic()
-        done = askdb("setup", "--database", url, "--profile", target.name, "--minutes", f"{minutes:g}", "--yes")
+        done = askdb("setup", "--database", url, "--profile", target.name, "--minutes", f"{minutes:g}", "--yes",
+                     *(["--config", config] if config else []))
         row.update(setup=f"{minutes:g} min", setup_s=round(time.monotonic() - t, 1))
         if done.returncode != 0:
             return {**row, "error": f"askdb setup exited {done.returncode}"}
@@ -197,10 +201,14 @@ def run_target(target: Target, *, admin_url: str, minutes: float, limit: int | N
     questions = write_questions(items, RESULTS_DIR / f"quality-{target.name}.questions.jsonl")
     reports = {}
     for label, base in (("tuned", False), ("base", True)):
-        out = RESULTS_DIR / f"quality-{target.name}{'-base' if base else ''}.json"
+        out = RESULTS_DIR / (f"quality-{target.name}-base.json" if base else
+                             f"quality-{tag + '-' if tag else ''}{target.name}.json")
+        if base and reuse_base and out.exists():
+            reports[label] = json.loads(out.read_text())
+            continue
         out.unlink(missing_ok=True)
         t = time.monotonic()
-        done = askdb(*eval_args(url, target.name, questions, out, base=base))
+        done = askdb(*eval_args(url, target.name, questions, out, base=base, config=config))
         row[f"eval_{label}_s"] = round(time.monotonic() - t, 1)
         if done.returncode != 0 or not out.exists():
             return {**row, "error": f"askdb eval ({label}) exited {done.returncode}"}
@@ -254,18 +262,19 @@ def render_markdown(rows: Sequence[dict], mean: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save(rows: Sequence[dict], settings: dict, results: Path = RESULTS_DIR) -> tuple[Path, Path]:
-    """bench/results/quality.json and quality.md."""
+def save(rows: Sequence[dict], settings: dict, results: Path = RESULTS_DIR, *, tag: str = "") -> tuple[Path, Path]:
+    """bench/results/quality.json and quality.md (quality-<tag>.* for a run with a method switched on)."""
     mean = summarize(rows)
+    stem = f"quality-{tag}" if tag else "quality"
     results.mkdir(parents=True, exist_ok=True)
     doc = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "commit": _commit(),
            **settings, "mean": mean, "databases": list(rows)}
-    (results / "quality.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    (results / f"{stem}.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     md = (f"Quality over {mean['databases']} databases ({doc['date']}, commit {doc['commit']}, setup box "
           f"{settings['minutes']:g} min, {settings['limit'] or 'all'} questions per database)\n\n"
           + render_markdown(rows, mean))
-    (results / "quality.md").write_text(md)
-    return results / "quality.json", results / "quality.md"
+    (results / f"{stem}.md").write_text(md)
+    return results / f"{stem}.json", results / f"{stem}.md"
 
 
 def _commit() -> str:
@@ -282,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, help="askdb setup's time box per database (default: what fits "
                                                  f"{BUDGET_MINUTES:g} minutes for all eight)")
     p.add_argument("--admin-url", default=DEFAULT_ADMIN_URL, help="superuser URL the scratch databases are made with")
+    p.add_argument("--config", help="another config.yaml for setup and the tuned evaluation (a method switched on)")
+    p.add_argument("--tag", default="", help="name the results quality-TAG*.json (with --config)")
+    p.add_argument("--reuse-base", action="store_true", help="read the base model's reports of an earlier run")
     p.add_argument("--ablate-rules", action="store_true", help="also score with the statement mends off (TODO)")
     args = p.parse_args(argv)
     if args.ablate_rules:
@@ -304,8 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for target in targets:
         print(f"== {target.name}", file=sys.stderr, flush=True)
-        rows.append(run_target(target, admin_url=args.admin_url, minutes=minutes, limit=limit, role=role))
-    json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": args.db})
+        rows.append(run_target(target, admin_url=args.admin_url, minutes=minutes, limit=limit, role=role,
+                               config=args.config, tag=args.tag, reuse_base=args.reuse_base))
+    json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": args.db, "config": args.config},
+                              tag=args.tag)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0 if all(not r.get("error") for r in rows) else 1

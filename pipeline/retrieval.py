@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 
 from .linking import SchemaLinker, link_score, sql_links
 from .prompt import Example
+from .literals import unnamed_literals
 from .slots import adapt_example
 from .words import words
 
@@ -86,7 +87,7 @@ class ExampleStore:
 
     def __init__(self, examples: Iterable[Example] = (), *, embedder: MiniLMEmbedder | None = None,
                  cache_dir: Path | None = None, match: str = "question", linker: SchemaLinker | None = None,
-                 link_weight: float = 1.0, rerank_pool: int = 300, adapt: bool = False):
+                 link_weight: float = 1.0, rerank_pool: int = 300, adapt: bool = False, clean_pool: int = 0):
         if match not in MATCH_KEYS:
             raise ValueError(f"retrieval match must be one of {', '.join(MATCH_KEYS)}, not {match!r}")
         self.examples: list[Example] = []
@@ -104,6 +105,9 @@ class ExampleStore:
         self._rerank_pool = rerank_pool
         # With a linker, examples can be shown asked with the question's own values (pipeline.slots.adapt_example).
         self._adapt = adapt and self._linker is not None
+        # With clean_pool > 0, of that many nearest examples those filtering on no value the question leaves unnamed
+        # come first: a small model copies an example's filter ('d.code = 'EE'') into a question without one.
+        self._clean_pool = clean_pool
         self._links: list[frozenset[str]] = []
         self._lock = threading.Lock()
         self.add_many(list(examples))
@@ -179,8 +183,10 @@ class ExampleStore:
                 head.sort(key=lambda i: -(scores[i] + self._link_weight * link_score(asked, self._links[i])))
                 order[:self._rerank_pool] = head
         named = self._linker.named_values(question, today) if self._adapt else None
-        out, seen = [], {exclude_sql} if exclude_sql else set()
-        for i in order:
+        out, seen, unclean = [], {exclude_sql} if exclude_sql else set(), []
+        for rank, i in enumerate(order):
+            if self._clean_pool and rank >= self._clean_pool and len(out) + len(unclean) >= k:
+                break
             e = self.examples[i]
             if exclude_question and e.question.strip().lower() == exclude_question.strip().lower():
                 continue
@@ -193,10 +199,14 @@ class ExampleStore:
                 if adapted.sql not in seen:
                     seen.add(adapted.sql)
                     e = adapted
-            out.append(e)
+            if self._clean_pool and unnamed_literals(e.sql, question):
+                unclean.append((rank, e))
+                continue
+            out.append((rank, e))
             if len(out) == k:
                 break
-        return out
+        # Topped up with the nearest unclean ones where too few are clean; shown in similarity order.
+        return [e for _, e in sorted(out + unclean[:k - len(out)], key=lambda p: p[0])]
 
     def _lexical_scores(self, question: str) -> list[float]:
         q = _terms(question)

@@ -60,3 +60,23 @@ def test_lexical_fallback_skips_the_excluded_question_and_sql():
                          exclude_sql="SELECT description FROM courses WHERE code = 'CE 4229'")
     assert near and all(e.question != "How many students are there?" for e in near)
     assert all("description" not in e.sql for e in near)
+
+
+def test_clean_examples_put_those_without_an_unnamed_filter_first():
+    examples = [Example("How many students are there in EE?",
+                        "SELECT count(*) FROM students s JOIN departments d ON d.id = s.department_id WHERE d.code = 'EE'"),
+                Example("How many students are in the system?", "SELECT count(*) FROM students"),
+                Example("How many courses are there?", "SELECT count(*) FROM courses"),
+                Example("How many students are there in CS?",
+                        "SELECT count(*) FROM students s JOIN departments d ON d.id = s.department_id WHERE d.code = 'CS'")]
+    question = "How many students are there in total?"
+    plain = ExampleStore(examples).nearest(question, 2)
+    assert "'EE'" in plain[0].sql or "'CS'" in plain[0].sql  # the nearest copies a filter nobody asked for
+    clean = ExampleStore(examples, clean_pool=10).nearest(question, 2)
+    assert [e.sql for e in clean] == ["SELECT count(*) FROM students", "SELECT count(*) FROM courses"]
+    # Where too few are clean, the nearest unclean ones fill the rest, in similarity order.
+    topped = ExampleStore(examples, clean_pool=10).nearest(question, 3)
+    assert len(topped) == 3 and sum("WHERE" in e.sql for e in topped) == 1
+    # A question that names the value keeps the example that filters on it.
+    assert "'EE'" in ExampleStore(examples, clean_pool=10).nearest("How many students are there in EE?", 1,
+                                                                   exclude_question="x")[0].sql
