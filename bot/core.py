@@ -59,6 +59,7 @@ class Reply:
     truncated: bool = False
     interaction_id: int | None = None
     error_kind: str | None = None
+    question: str = ""  # as answered: a chart's title
 
     @property
     def ok(self) -> bool:
@@ -305,7 +306,8 @@ class BotCore:
         interaction_id = await self._record(q, ans)
         status = "ok" if ans.ok else ("rejected" if ans.error_kind == "QuestionRejected" else "error")
         return Reply(ans.answer, status=status, sql=ans.sql, columns=tuple(ans.columns), rows=tuple(ans.rows),
-                     truncated=ans.truncated, interaction_id=interaction_id, error_kind=ans.error_kind), timings
+                     truncated=ans.truncated, interaction_id=interaction_id, error_kind=ans.error_kind,
+                     question=ans.question or q.text), timings
 
     async def _record(self, q: Question, ans: "Answer") -> int | None:
         if self.feedback is None:

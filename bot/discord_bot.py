@@ -1,13 +1,16 @@
-"""Discord adapter (discord.py 2.x): /ask, @mentions, persistent feedback buttons, 👎 reactions, admin corrections.
+"""Discord adapter (discord.py 2.x): /ask, @mentions, charts with a Table/Chart toggle, persistent feedback buttons,
+👎 reactions, admin corrections.
 
 Discord events become `Question`s and `Reply`s become messages under 2,000 characters; answering is `BotCore`'s.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
@@ -17,6 +20,7 @@ from discord.ext import commands
 
 from pipeline.errors import ConfigError
 
+from .charts import Chart, chart_for
 from .core import PREVIEW_ROWS, BotCore, Question, Reply
 
 log = logging.getLogger("askdb.bot.discord")
@@ -36,45 +40,96 @@ class DiscordMessage:
         """Keyword arguments for send()/reply(); Files are made fresh because sending consumes them."""
         out: dict[str, Any] = {"content": self.content}
         if self.files:
-            out["files"] = [discord.File(io.BytesIO(data), filename=name) for name, data in self.files]
+            out["files"] = self._files()
         if self.view is not None:
             out["view"] = self.view
         return out
 
+    def edit_kwargs(self) -> dict:
+        """Keyword arguments for edit_message(): the attachments replace the message's old ones."""
+        return {"content": self.content, "attachments": self._files(), "view": self.view}
 
-def render_reply(reply: Reply, *, show_sql: bool) -> DiscordMessage:
-    """A Reply as one Discord message: long tables and long SQL move into attachments to stay under 2,000 chars."""
+    def _files(self) -> list[discord.File]:
+        return [discord.File(io.BytesIO(data), filename=name) for name, data in self.files]
+
+
+def render_reply(reply: Reply, *, show_sql: bool, chart: Chart | None = None, showing: str = "chart",
+                 key: str | None = None) -> DiscordMessage:
+    """A Reply as one Discord message: its chart attached (or, `showing="table"`, the rows as a table instead);
+    long tables and long SQL move into attachments to stay under 2,000 chars. `key` names the chart's toggle."""
     files: list[tuple[str, bytes]] = []
     notes: list[str] = []
+    if chart is not None and showing == "chart":
+        files.append((chart.filename, chart.png))
+    table = f"```\n{reply.preview_table()}\n```" if chart is not None and showing == "table" else ""
     sql_block = f"```sql\n{reply.sql}\n```" if show_sql and reply.sql else ""
     if reply.ok and len(reply.rows) > PREVIEW_ROWS:
         files.append(("result.csv", reply.csv_bytes()))
         notes.append(f"All {len(reply.rows)} rows are attached as result.csv.")
-    if sql_block and len(_join(reply.text, sql_block, *notes)) > MESSAGE_LIMIT:
+    if table and len(_join(reply.text, table, sql_block, *notes)) > MESSAGE_LIMIT:
+        table = ""  # the rows are in result.csv (a table too wide to fit has more than PREVIEW_ROWS rows or long cells)
+    if sql_block and len(_join(reply.text, table, sql_block, *notes)) > MESSAGE_LIMIT:
         files.append(("query.sql", reply.sql.encode()))
         notes.append("The SQL is attached as query.sql.")
         sql_block = ""
     text = reply.text
-    room = MESSAGE_LIMIT - len(_join("", sql_block, *notes)) - 2
+    room = MESSAGE_LIMIT - len(_join("", table, sql_block, *notes)) - 2
     if len(text) > room:
         if reply.rows and not any(name == "result.csv" for name, _ in files):
             files.append(("result.csv", reply.csv_bytes()))
             notes.append("The rows are attached as result.csv.")
-            room = MESSAGE_LIMIT - len(_join("", sql_block, *notes)) - 2
+            room = MESSAGE_LIMIT - len(_join("", table, sql_block, *notes)) - 2
         text = text[: room - 1] + "…"
-    return DiscordMessage(_join(text, sql_block, *notes), tuple(files), answer_view(reply, show_sql=show_sql))
+    toggle = (showing, key) if chart is not None and key is not None else None
+    return DiscordMessage(_join(text, table, sql_block, *notes), tuple(files),
+                          answer_view(reply, show_sql=show_sql, toggle=toggle))
 
 
-def answer_view(reply: Reply, *, show_sql: bool) -> discord.ui.View | None:
-    """Feedback buttons whose custom_ids carry the interaction id, so they keep working after a restart."""
-    if not reply.ok or reply.interaction_id is None:
+def answer_view(reply: Reply, *, show_sql: bool, toggle: tuple[str, str] | None = None) -> discord.ui.View | None:
+    """The Table/Chart toggle (`toggle` is what shows now and the chart's key) and feedback buttons; their
+    custom_ids carry what they act on, so they keep working after a restart."""
+    items: list[discord.ui.Item] = []
+    if toggle is not None:
+        showing, key = toggle
+        items.append(ChartToggleButton("table" if showing == "chart" else "chart", key))
+    if reply.ok and reply.interaction_id is not None:
+        items.append(WrongAnswerButton(reply.interaction_id))
+        if reply.sql and not show_sql:
+            items.append(ShowSqlButton(reply.interaction_id))
+        items.append(CorrectSqlButton(reply.interaction_id))
+    if not items:
         return None
     view = discord.ui.View(timeout=None)
-    view.add_item(WrongAnswerButton(reply.interaction_id))
-    if reply.sql and not show_sql:
-        view.add_item(ShowSqlButton(reply.interaction_id))
-    view.add_item(CorrectSqlButton(reply.interaction_id))
+    for item in items:
+        view.add_item(item)
     return view
+
+
+class ChartToggleButton(discord.ui.DynamicItem[discord.ui.Button],
+                        template=r"askdb:view:(?P<to>table|chart):(?P<key>[0-9a-f]+)"):
+    """Switches an answer between its chart and its rows as a table, for everyone who sees the message."""
+
+    def __init__(self, to: str, key: str):
+        super().__init__(discord.ui.Button(label="Show table" if to == "table" else "Show chart",
+                                           emoji="🔢" if to == "table" else "📊", style=discord.ButtonStyle.primary,
+                                           custom_id=f"askdb:view:{to}:{key}"))
+        self.to = to
+        self.key = key
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match):
+        return cls(match["to"], match["key"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = _cog(interaction)
+        held = cog.chart_held(self.key)
+        if held is None:
+            await interaction.response.send_message("That answer is too old to switch; ask again to see it.",
+                                                    ephemeral=True)
+            return
+        reply, chart = held
+        msg = render_reply(reply, show_sql=cog.settings.show_sql, chart=chart, showing=self.to, key=self.key)
+        await interaction.response.edit_message(**msg.edit_kwargs())
 
 
 class WrongAnswerButton(discord.ui.DynamicItem[discord.ui.Button], template=WRONG_ID.pattern):
@@ -151,18 +206,21 @@ class CorrectSqlModal(discord.ui.Modal, title="Correct the SQL"):
 
 
 class AskCog(commands.Cog):
-    """/ask and @mentions through BotCore; remembers recent answers for 👎 reactions and Show SQL."""
+    """/ask and @mentions through BotCore; remembers recent answers for 👎 reactions, Show SQL and the chart toggle."""
 
-    def __init__(self, bot: commands.Bot, *, core: BotCore, settings: Any, memory: int = 2000):
+    def __init__(self, bot: commands.Bot, *, core: BotCore, settings: Any, memory: int = 2000,
+                 chart_memory: int = 200):
         self.bot = bot
         self.core = core
         self.settings = settings
         self.memory = memory
+        self.chart_memory = chart_memory  # PNGs are tens of kB each: fewer of them are kept
         self._by_message: dict[int, int] = {}
         self._sql: dict[int, str] = {}
+        self._charts: dict[str, tuple[Reply, Chart]] = {}
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(WrongAnswerButton, ShowSqlButton, CorrectSqlButton)
+        self.bot.add_dynamic_items(WrongAnswerButton, ShowSqlButton, CorrectSqlButton, ChartToggleButton)
 
     @app_commands.command(name="ask", description="Ask a question about the database")
     @app_commands.describe(question="For example: Which courses does the CS department offer?")
@@ -171,9 +229,7 @@ class AskCog(commands.Cog):
         q = Question(question, user=str(interaction.user.id), channel=str(interaction.channel_id), platform="discord")
 
         async def deliver(reply: Reply):
-            sent = await interaction.followup.send(**render_reply(reply, show_sql=self.settings.show_sql).kwargs(),
-                                                   wait=True)
-            self.remember(sent.id, reply)
+            await self.send_reply(functools.partial(interaction.followup.send, wait=True), reply)
 
         await self.core.handle(q, deliver)
 
@@ -198,9 +254,7 @@ class AskCog(commands.Cog):
                      thread=str(message.id))
 
         async def deliver(reply: Reply):
-            sent = await message.reply(**render_reply(reply, show_sql=self.settings.show_sql).kwargs(),
-                                       mention_author=False)
-            self.remember(sent.id, reply)
+            await self.send_reply(functools.partial(message.reply, mention_author=False), reply)
 
         async with message.channel.typing():
             await self.core.handle(q, deliver)
@@ -216,6 +270,29 @@ class AskCog(commands.Cog):
             return
         await self.core.flag(iid, who=_who(payload.user_id),
                              where=_where(payload.guild_id, payload.channel_id, payload.message_id))
+
+    async def send_reply(self, send: Callable[..., Awaitable[discord.Message]], reply: Reply) -> None:
+        """Send a reply with its chart when one fits; a chart that cannot be drawn or sent never costs the text."""
+        chart = await chart_for(reply)
+        key = self._keep_chart(reply, chart) if chart is not None else None
+        try:
+            sent = await send(**render_reply(reply, show_sql=self.settings.show_sql, chart=chart, key=key).kwargs())
+        except discord.HTTPException as exc:
+            if chart is None:
+                raise
+            log.warning("the chart was refused (%s %s); sending the answer without it", exc.status, exc.text)
+            sent = await send(**render_reply(reply, show_sql=self.settings.show_sql).kwargs())
+        self.remember(sent.id, reply)
+
+    def chart_held(self, key: str) -> tuple[Reply, Chart] | None:
+        return self._charts.get(key)
+
+    def _keep_chart(self, reply: Reply, chart: Chart) -> str:
+        key = secrets.token_hex(4)
+        self._charts[key] = (reply, chart)
+        while len(self._charts) > self.chart_memory:
+            self._charts.pop(next(iter(self._charts)))
+        return key
 
     def remember(self, message_id: int, reply: Reply) -> None:
         """Keep the message -> interaction link (for 👎) and the SQL (for Show SQL) of recent answers."""

@@ -1,4 +1,5 @@
-"""Slack adapter (slack-bolt AsyncApp): /ask, @mentions, Block Kit answers and a "Wrong answer" modal.
+"""Slack adapter (slack-bolt AsyncApp): /ask, @mentions, Block Kit answers, charts uploaded into the thread with a
+Table/Chart toggle, and a "Wrong answer" modal.
 
 Slack events become `Question`s and `Reply`s become Block Kit; the answering itself is `BotCore`'s.
 """
@@ -6,37 +7,55 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import secrets
 from typing import Any, Awaitable, Callable
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from pipeline.errors import ConfigError
 
+from .charts import Chart, chart_for
 from .core import BotCore, Question, Reply
 
+log = logging.getLogger("askdb.bot.slack")
+
 WRONG_ACTION = "askdb_wrong"
+VIEW_ACTION = "askdb_view"
 FLAG_VIEW = "askdb_flag"
 USAGE = "Ask me about the database, e.g. `/ask Which courses does the CS department offer?`"
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
-def reply_blocks(reply: Reply) -> list[dict]:
-    """Block Kit for a Reply: the answer, the SQL as a code span, a rows preview and a Wrong answer button."""
+def reply_blocks(reply: Reply, *, chart_key: str | None = None, chart_file: str | None = None,
+                 chart_alt: str = "A chart of the rows") -> list[dict]:
+    """Block Kit for a Reply: the answer, the SQL as a code span, a rows preview (or, given `chart_file`, the
+    uploaded chart in its place), a Table/Chart toggle when `chart_key` names a chart, and a Wrong answer button."""
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": _clip(_escape(reply.text), 2900)}}]
     if reply.sql:
         sql = _clip(" ".join(reply.sql.split()).replace("`", "'"), 1900)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"SQL: `{_escape(sql)}`"}]})
-    if reply.ok and len(reply.rows) > 1:
+    if chart_file is not None:
+        blocks.append({"type": "image", "slack_file": {"id": chart_file}, "alt_text": _clip(chart_alt, 2000),
+                       "title": {"type": "plain_text", "text": _clip(reply.question or "Chart", 2000)}})
+    elif reply.ok and len(reply.rows) > 1:
         table = _clip(reply.preview_table(), 2880)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{_escape(table)}```"}})
+    buttons = []
+    if chart_key is not None:
+        to = "table" if chart_file is not None else "chart"
+        buttons.append({"type": "button", "action_id": VIEW_ACTION, "value": f"{to}:{chart_key}",
+                        "text": {"type": "plain_text", "text": f"Show {to}"}})
     if reply.ok and reply.interaction_id is not None:
-        blocks.append({"type": "actions", "block_id": "askdb_feedback", "elements": [
-            {"type": "button", "action_id": WRONG_ACTION, "value": str(reply.interaction_id),
-             "text": {"type": "plain_text", "text": "Wrong answer"}}]})
+        buttons.append({"type": "button", "action_id": WRONG_ACTION, "value": str(reply.interaction_id),
+                        "text": {"type": "plain_text", "text": "Wrong answer"}})
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "askdb_feedback", "elements": buttons})
     return blocks
 
 
@@ -66,15 +85,19 @@ def strip_mention(text: str) -> str:
 class SlackAdapter:
     """Registers askdb's listeners on a bolt AsyncApp; `settings` is the `slack` config section."""
 
-    def __init__(self, *, core: BotCore, settings: Any):
+    def __init__(self, *, core: BotCore, settings: Any, chart_memory: int = 500):
         self.core = core
         self.settings = settings
+        self.chart_memory = chart_memory
+        # toggle key -> the reply, the chart's alt text and its Slack file id once uploaded (Slack keeps the PNG)
+        self._charts: dict[str, tuple[Reply, str, str | None]] = {}
 
     def register(self, app: AsyncApp) -> AsyncApp:
         # ack within Slack's 3 s, answer in a lazy listener (bolt's lazy_async_modals pattern)
         app.command("/ask")(ack=self.ack_ask, lazy=[self.answer_ask])
         app.event("app_mention")(self.on_mention)
         app.action(WRONG_ACTION)(self.on_wrong_answer)
+        app.action(VIEW_ACTION)(self.on_view_toggle)
         app.view(FLAG_VIEW)(self.on_flag_submitted)
         return app
 
@@ -84,19 +107,26 @@ class SlackAdapter:
         else:
             await ack(text="Looking that up...")
 
-    async def answer_ask(self, command, respond) -> None:
+    async def answer_ask(self, command, respond, client: AsyncWebClient) -> None:
         text = (command.get("text") or "").strip()
         if not text:
             return
-        q = Question(text=text, user=command["user_id"], channel=command.get("channel_id", ""), platform="slack")
+        channel = command.get("channel_id", "")
+        q = Question(text=text, user=command["user_id"], channel=channel, platform="slack")
+        # an ephemeral answer gets no chart: uploading one would show the channel what only the asker may see
+        public = self.settings.response_type == "in_channel"
 
         async def deliver(reply: Reply):
-            await respond(text=reply.text, blocks=reply_blocks(reply), response_type=self.settings.response_type,
-                          replace_original=False)
+            chart = await chart_for(reply) if public else None
+            key = self._keep_chart(reply, chart) if chart is not None else None
+            await respond(text=reply.text, blocks=reply_blocks(reply, chart_key=key),
+                          response_type=self.settings.response_type, replace_original=False)
+            if chart is not None:
+                await self._upload_chart(client, key, reply, chart, channel=channel, thread_ts=None)
 
         await self.core.handle(q, deliver)
 
-    async def on_mention(self, event, say) -> None:
+    async def on_mention(self, event, say, client: AsyncWebClient) -> None:
         text = strip_mention(event.get("text", ""))
         thread = event.get("thread_ts") or event.get("ts")
         if not text:
@@ -106,9 +136,49 @@ class SlackAdapter:
                      thread=thread)
 
         async def deliver(reply: Reply):
-            await say(text=reply.text, blocks=reply_blocks(reply), thread_ts=thread)
+            chart = await chart_for(reply)
+            key = self._keep_chart(reply, chart) if chart is not None else None
+            await say(text=reply.text, blocks=reply_blocks(reply, chart_key=key), thread_ts=thread)
+            if chart is not None:
+                await self._upload_chart(client, key, reply, chart, channel=q.channel, thread_ts=thread)
 
         await self.core.handle(q, deliver)
+
+    async def on_view_toggle(self, ack, body, respond) -> None:
+        """Table/Chart: the answer message is redrawn with the uploaded chart, or the rows, in the middle."""
+        await ack()
+        to, _, key = body["actions"][0]["value"].partition(":")
+        held = self._charts.get(key)
+        if held is None or held[2] is None:
+            text = ("That chart is no longer at hand; ask again to see it." if held is None else
+                    "That chart isn't available: it is still uploading, or it could not be shared here.")
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        reply, alt, file_id = held
+        await respond(text=reply.text, replace_original=True,
+                      blocks=reply_blocks(reply, chart_key=key, chart_file=file_id if to == "chart" else None,
+                                          chart_alt=alt))
+
+    async def _upload_chart(self, client: AsyncWebClient, key: str, reply: Reply, chart: Chart, *, channel: str,
+                            thread_ts: str | None) -> None:
+        # after the text has gone out: a failed upload costs the picture, never the answer
+        try:
+            uploaded = await client.files_upload_v2(file=chart.png, filename=chart.filename, channel=channel,
+                                                    thread_ts=thread_ts, title=_clip(reply.question or "Chart", 250),
+                                                    alt_txt=chart.plan.alt_text)
+        except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+            log.warning(json.dumps({"event": "chart_upload_failed", "error_kind": type(exc).__name__, "error": error}))
+            return
+        if key in self._charts:
+            self._charts[key] = (reply, chart.plan.alt_text, (uploaded.get("file") or {}).get("id"))
+
+    def _keep_chart(self, reply: Reply, chart: Chart) -> str:
+        key = secrets.token_hex(4)
+        self._charts[key] = (reply, chart.plan.alt_text, None)
+        while len(self._charts) > self.chart_memory:
+            self._charts.pop(next(iter(self._charts)))
+        return key
 
     async def on_wrong_answer(self, ack, body, client: AsyncWebClient) -> None:
         await ack()

@@ -4,17 +4,21 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from .core import BotCore, CoreLimits, Question
+from .charts import chart_for
+from .core import BotCore, CoreLimits, Question, Reply
 
 
 async def run_terminal_chat(pipeline, *, stdin=sys.stdin, stdout=sys.stdout, core: BotCore | None = None) -> None:
-    """Read questions line by line until EOF or 'quit'; print each answer (with SQL after '/sql')."""
+    """Read questions line by line until EOF or 'quit'; print each answer (with SQL after '/sql'); '/chart FILE'
+    writes the last answer's chart."""
     if core is None:
         # one person at a keyboard: no rate limit; the pipeline's own length limit applies
         core = BotCore(answer=pipeline.answer, limits=CoreLimits(
             per_user_per_minute=0, max_question_chars=pipeline.settings.max_question_chars))
     show_sql = False
-    print("Ask a question about the database ('/sql' toggles SQL display, 'quit' ends).", file=stdout, flush=True)
+    last: Reply | None = None
+    print("Ask a question about the database ('/sql' toggles SQL display, '/chart FILE' draws the last answer, "
+          "'quit' ends).", file=stdout, flush=True)
     while True:
         print("> ", end="", file=stdout, flush=True)
         line = await asyncio.to_thread(stdin.readline)
@@ -27,9 +31,28 @@ async def run_terminal_chat(pipeline, *, stdin=sys.stdin, stdout=sys.stdout, cor
             show_sql = not show_sql
             print(f"SQL display {'on' if show_sql else 'off'}.", file=stdout, flush=True)
             continue
+        if line.startswith("/chart"):
+            print(await _write_chart(last, line[len("/chart"):].strip() or "chart.png"), file=stdout, flush=True)
+            continue
         if not line:
             continue
-        reply = await core.ask(Question(line, user="local", channel="terminal", platform="terminal"))
+        reply = last = await core.ask(Question(line, user="local", channel="terminal", platform="terminal"))
         if show_sql and reply.sql:
             print(f"SQL: {reply.sql}", file=stdout)
         print(reply.text + "\n", file=stdout, flush=True)
+
+
+async def _write_chart(reply: Reply | None, path: str) -> str:
+    chart = await chart_for(reply) if reply is not None else None
+    if chart is None:
+        return "No chart for that answer (it needs rows of a category or a time and a number)."
+    try:
+        await asyncio.to_thread(_write, path, chart.png)
+    except OSError as exc:
+        return f"Couldn't write {path}: {exc.strerror or exc}."
+    return f"{chart.plan.alt_text} written to {path}."
+
+
+def _write(path: str, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)

@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from types import SimpleNamespace
 
 import discord
+from PIL import Image
 
 from askdb.config import DiscordConfig
-from bot.core import BUSY_TEXT, BotCore, CoreLimits, Reply
-from bot.discord_bot import (MESSAGE_LIMIT, AskCog, AskdbBot, CorrectSqlButton, CorrectSqlModal, ShowSqlButton,
-                             WrongAnswerButton, render_reply)
+from bot.core import BUSY_TEXT, BotCore, CoreLimits, Question, Reply
+from bot.discord_bot import (MESSAGE_LIMIT, AskCog, AskdbBot, ChartToggleButton, CorrectSqlButton, CorrectSqlModal,
+                             ShowSqlButton, WrongAnswerButton, render_reply)
 from pipeline.errors import UnsafeSql
 
 from .fakes.answers import FakeAnswers, RecordingFeedback
@@ -31,7 +33,8 @@ class FakeInteraction:
         self.guild_id, self.channel_id = 9, 7
         self.message = SimpleNamespace(id=message_id)
         self.response = SimpleNamespace(defer=self._defer, send_message=self._send_message,
-                                        send_modal=self._send_modal, is_done=lambda: bool(self.events))
+                                        send_modal=self._send_modal, edit_message=self._edit_message,
+                                        is_done=lambda: bool(self.events))
         self.followup = SimpleNamespace(send=self._followup)
 
     async def _defer(self, **kw):
@@ -39,6 +42,9 @@ class FakeInteraction:
 
     async def _send_message(self, content=None, **kw):
         self.events.append(("send_message", {"content": content, **kw}))
+
+    async def _edit_message(self, **kw):
+        self.events.append(("edit_message", kw))
 
     async def _send_modal(self, modal):
         self.events.append(("send_modal", {"modal": modal}))
@@ -274,3 +280,116 @@ async def test_thumbs_down_after_a_restart_reads_the_id_from_the_message_button(
                                               "type": 0}, discord.PartialEmoji(name="👎"), "REACTION_ADD")
     await cog.on_raw_reaction_add(payload)
     assert feedback.flags == [dict(interaction_id=12, who="discord:60", where="discord:9/7/4242", comment=None)]
+
+
+DEPARTMENT_ROWS = (("Mathematics", 305), ("Computer Science", 294), ("Computer Engineering", 239), ("Physics", 202))
+
+
+def department_answers():
+    return FakeAnswers(rows=DEPARTMENT_ROWS, columns=("department", "students"),
+                       sql="SELECT d.name AS department, count(*) AS students FROM ...")
+
+
+def png_of(file: discord.File) -> Image.Image:
+    file.fp.seek(0)
+    image = Image.open(io.BytesIO(file.fp.read()))
+    image.load()
+    return image
+
+
+async def test_a_chart_is_attached_to_the_follow_up_with_a_table_toggle():
+    bot, cog = await make_cog(department_answers(), feedback=RecordingFeedback())
+    inter = FakeInteraction(bot)
+    await cog.ask.callback(cog, inter, question="How many students per department?")
+    sent = inter.last("followup")
+    (chart,) = sent["files"]
+    assert chart.filename == "chart.png" and png_of(chart).format == "PNG"
+    assert "305" not in sent["content"]  # the rows are in the picture, not also as a table
+    toggle = sent["view"].children[0]
+    assert toggle.custom_id.startswith("askdb:view:table:") and toggle.item.label == "Show table"
+    assert [c.custom_id for c in sent["view"].children[1:]] == ["askdb:wrong:1", "askdb:correct:1"]
+    assert sent["view"].is_persistent()
+    assert ChartToggleButton in set(bot._connection._view_store._dynamic_items.values())
+
+    # what discord.py's Webhook.send (the follow-up) turns these keyword arguments into: a multipart upload
+    kwargs = {k: v for k, v in sent.items() if k not in ("wait",)}
+    for f in kwargs["files"]:
+        f.reset()
+    with discord.http.handle_message_parameters(**kwargs) as params:
+        payload = json.loads(params.multipart[0]["value"])
+        assert payload["attachments"] == [{"id": 0, "filename": "chart.png"}]
+        assert payload["components"][0]["components"][0]["custom_id"] == toggle.custom_id
+        (part,) = [p for p in params.multipart if p["name"] == "files[0]"]
+        assert part["filename"] == "chart.png" and part["value"].read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_the_toggle_switches_the_message_between_chart_and_table():
+    bot, cog = await make_cog(department_answers())  # no feedback: the toggle alone makes the view
+    inter = FakeInteraction(bot)
+    await cog.ask.callback(cog, inter, question="How many students per department?")
+    (toggle,) = inter.last("followup")["view"].children
+    rebuilt = await ChartToggleButton.from_custom_id(inter, toggle.item, toggle.template.match(toggle.custom_id))
+
+    click = FakeInteraction(bot)
+    await rebuilt.callback(click)
+    shown = click.last("edit_message")
+    assert shown["attachments"] == [] and "```\ndepartment" in shown["content"]
+    assert [line.split() for line in shown["content"].splitlines() if "Engineering" in line] == [
+        ["Computer", "Engineering", "239"]]
+    (back,) = shown["view"].children
+    assert back.custom_id == toggle.custom_id.replace(":table:", ":chart:") and back.item.label == "Show chart"
+
+    click = FakeInteraction(bot)
+    await back.callback(click)
+    again = click.last("edit_message")
+    assert [f.filename for f in again["attachments"]] == ["chart.png"] and png_of(again["attachments"][0])
+    assert "Computer Engineering" not in again["content"]
+    assert again["view"].children[0].custom_id == toggle.custom_id
+
+
+async def test_a_toggle_for_a_forgotten_chart_says_so():
+    bot, _ = await make_cog(department_answers())
+    click = FakeInteraction(bot)
+    await ChartToggleButton("table", "0badc0de").callback(click)
+    told = click.last("send_message")
+    assert told["ephemeral"] and "too old" in told["content"]
+    assert [k for k, _ in click.events] == ["send_message"]
+
+
+async def test_a_chart_that_fails_to_draw_still_sends_the_text(monkeypatch):
+    def broken(plan, *, title):
+        raise RuntimeError("Agg ran out of memory")
+
+    monkeypatch.setattr("bot.charts.draw_chart", broken)
+    bot, cog = await make_cog(department_answers(), feedback=RecordingFeedback())
+    inter = FakeInteraction(bot)
+    await cog.ask.callback(cog, inter, question="How many students per department?")
+    sent = inter.last("followup")
+    assert "4 rows" in sent["content"] and "files" not in sent
+    assert [c.custom_id for c in sent["view"].children] == ["askdb:wrong:1", "askdb:correct:1"]
+
+
+async def test_a_refused_attachment_falls_back_to_the_text():
+    bot, cog = await make_cog(department_answers())
+    sent = []
+
+    async def send(**kw):
+        if "files" in kw:
+            raise discord.Forbidden(SimpleNamespace(status=403, reason="Forbidden"), "Missing Permissions")
+        sent.append(kw)
+        return SimpleNamespace(id=1)
+
+    reply = await cog.core.ask(Question("How many students per department?", user="1", channel="7",
+                                        platform="discord"))
+    await cog.send_reply(send, reply)
+    assert len(sent) == 1 and "4 rows" in sent[0]["content"]
+
+
+async def test_a_mention_gets_the_chart_too():
+    core = BotCore(answer=department_answers())
+    bot = standin_bot()
+    cog = AskCog(bot, core=core, settings=DiscordConfig())
+    msg, replies = mention_message(bot.user, FakeChannel(7), "<@1> students per department?")
+    await cog.on_message(msg)
+    (reply,) = replies
+    assert [f.filename for f in reply["files"]] == ["chart.png"] and reply["mention_author"] is False

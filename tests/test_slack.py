@@ -4,18 +4,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import io
 import json
 import time
 from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
+from PIL import Image
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from askdb.config import SlackConfig
 from bot.core import BotCore, CoreLimits
-from bot.slack_bot import WRONG_ACTION, build_slack_app, reply_blocks, strip_mention
+from bot.slack_bot import VIEW_ACTION, WRONG_ACTION, build_slack_app, reply_blocks, strip_mention
 
 from .fakes.answers import FakeAnswers, RecordingFeedback
 from .fakes.slack_api import FakeSlackApi, free_port
@@ -272,3 +274,106 @@ async def test_logs_carry_no_tokens_or_user_ids(caplog):
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "askdb.bot"]
     assert [line["outcome"] for line in lines] == ["ok"] and lines[0]["platform"] == "slack"
     assert "xoxb-test-token" not in caplog.text and SECRET not in caplog.text and "U0SECRETUSER" not in caplog.text
+
+
+DEPARTMENT_ROWS = (("Mathematics", 305), ("Computer Science", 294), ("Computer Engineering", 239), ("Physics", 202))
+
+
+def department_answers():
+    return FakeAnswers(rows=DEPARTMENT_ROWS, columns=("department", "students"),
+                       sql="SELECT d.name AS department, count(*) AS students FROM ...")
+
+
+def mention(text="<@UBOT> how many students per department?"):
+    return json.dumps({"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+                       "event_id": "Ev2", "event_time": 1700000000,
+                       "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+                       "event": {"type": "app_mention", "user": "U1", "text": text, "ts": "1700.1", "channel": "C1",
+                                 "event_ts": "1700.1"}})
+
+
+def toggle_click(api, value, user="U2"):
+    return payload({"type": "block_actions", "team": {"id": "T1"}, "user": {"id": user, "team_id": "T1"},
+                    "api_app_id": "A1", "trigger_id": "9.8.6", "channel": {"id": "C1"},
+                    "response_url": api.response_url("toggle"), "container": {"type": "message"},
+                    "actions": [{"type": "button", "action_id": VIEW_ACTION, "block_id": "askdb_feedback",
+                                 "value": value, "action_ts": "1.2"}]})
+
+
+async def test_a_mention_gets_its_chart_uploaded_into_the_thread_and_a_working_toggle():
+    async with slack_server(department_answers(), feedback=RecordingFeedback()) as (api, post, _):
+        status, _ = await post(mention(), content_type="application/json")
+        assert status == 200
+        await api.wait_for(lambda: api.called("files.completeUploadExternal"))
+        (msg,) = api.called("chat.postMessage")
+        toggle, wrong = msg["blocks"][-1]["elements"]
+        assert toggle["action_id"] == VIEW_ACTION and toggle["value"].startswith("chart:") and wrong["value"] == "1"
+        assert "Computer Engineering" in msg["blocks"][2]["text"]["text"]  # the table until the toggle is pressed
+
+        (asked,) = api.called("files.getUploadURLExternal")
+        (done,) = api.called("files.completeUploadExternal")
+        assert asked["filename"] == "chart.png" and int(asked["length"]) == len(api.uploads["F00001"])
+        assert done["channel_id"] == "C1" and done["thread_ts"] == "1700.1"
+        assert json.loads(done["files"]) == [{"id": "F00001", "title": "how many students per department?"}]
+        image = Image.open(io.BytesIO(api.uploads["F00001"]))
+        image.load()
+        assert image.format == "PNG"
+
+        await post(toggle_click(api, toggle["value"]))
+        await api.wait_for(lambda: api.responses)
+        shown = api.responses[0]
+        assert shown["_name"] == "toggle" and shown["replace_original"] is True
+        image_block = shown["blocks"][2]
+        assert image_block["type"] == "image" and image_block["slack_file"] == {"id": "F00001"}
+        assert image_block["alt_text"] == "Bar chart of students by department"
+        assert shown["blocks"][-1]["elements"][0]["value"] == toggle["value"].replace("chart:", "table:")
+
+        await post(toggle_click(api, shown["blocks"][-1]["elements"][0]["value"]))
+        await api.wait_for(lambda: len(api.responses) == 2)
+        table = api.responses[1]
+        assert table["blocks"][2]["type"] == "section" and "Computer Engineering" in table["blocks"][2]["text"]["text"]
+        assert table["blocks"][-1]["elements"][0]["value"] == toggle["value"]
+
+
+async def test_an_ephemeral_answer_uploads_no_chart_and_an_in_channel_one_does():
+    async with slack_server(department_answers()) as (api, post, _):
+        await post(slash(api, "students per department?"))
+        await api.wait_for(lambda: api.responses)
+    assert not api.called("files.getUploadURLExternal") and api.responses[0]["blocks"][-1]["type"] != "actions"
+
+    async with slack_server(department_answers(), settings=SlackConfig(response_type="in_channel")) as (api, post, _):
+        await post(slash(api, "students per department?"))
+        await api.wait_for(lambda: api.called("files.completeUploadExternal"))
+    (done,) = api.called("files.completeUploadExternal")
+    assert done["channel_id"] == "C1" and "thread_ts" not in done
+    assert api.responses[0]["blocks"][-1]["elements"][0]["action_id"] == VIEW_ACTION
+
+
+async def test_a_failed_upload_or_drawing_never_costs_the_answer(monkeypatch, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    async with slack_server(department_answers()) as (api, post, _):
+        api.errors["files.completeUploadExternal"] = "not_in_channel"
+        await post(mention(), content_type="application/json")
+        await api.wait_for(lambda: api.called("files.completeUploadExternal"))
+        await asyncio.sleep(0.05)
+        (msg,) = api.called("chat.postMessage")
+        assert "4 rows" in msg["text"]
+        toggle = msg["blocks"][-1]["elements"][0]
+        await post(toggle_click(api, toggle["value"]))
+        await api.wait_for(lambda: api.responses)
+    told = api.responses[0]
+    assert told["response_type"] == "ephemeral" and told["replace_original"] is False
+    assert "isn't available" in told["text"]
+    assert any("not_in_channel" in r.getMessage() for r in caplog.records if r.name == "askdb.bot.slack")
+
+    def broken(plan, *, title):
+        raise ValueError("bad font")
+
+    monkeypatch.setattr("bot.charts.draw_chart", broken)
+    async with slack_server(department_answers()) as (api, post, _):
+        await post(mention(), content_type="application/json")
+        await api.wait_for(lambda: api.called("chat.postMessage"))
+    (msg,) = api.called("chat.postMessage")
+    assert "4 rows" in msg["text"] and not api.called("files.getUploadURLExternal")

@@ -23,6 +23,7 @@ def register(sub) -> None:
     p.add_argument("question")
     p.add_argument("--show-sql", action="store_true", help="print the SQL and rows too")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--chart", metavar="PNG", help="also draw the rows as a line or bar chart into this PNG file")
     p.add_argument("--adapter", help="LoRA adapter directory (default: model.adapter when present)")
     add_common(p)
     p.set_defaults(func=lambda a: _run(ask(a)))
@@ -48,8 +49,9 @@ def _run(coro) -> int:
     return asyncio.run(coro)
 
 
-def print_answer(ans, *, show_sql: bool, out=sys.stdout) -> None:
+def print_answer(ans, *, show_sql: bool, out=None) -> None:
     """Human rendering of an Answer."""
+    out = out or sys.stdout  # looked up per call: a default bound at import would outlive a redirected stdout
     if show_sql and ans.sql:
         print(f"SQL: {ans.sql}", file=out)
     if show_sql and ans.columns:
@@ -67,7 +69,33 @@ async def ask(args) -> int:
         print(json.dumps(ans.to_json(), default=str, ensure_ascii=False))
     else:
         print_answer(ans, show_sql=args.show_sql)
+    if args.chart and ans.ok:
+        write_chart(ans, args.chart)
     return 0 if ans.ok else 1
+
+
+def write_chart(ans, path: str, *, err=None) -> bool:
+    """Draw the answer's rows into `path`; says on stderr why not when no chart fits or drawing fails."""
+    from bot.charts import ChartFailed, make_chart
+
+    err = err or sys.stderr
+    try:
+        chart = make_chart(ans.columns, ans.rows, title=ans.question)
+    except ChartFailed as exc:
+        print(f"askdb: no chart: {exc}", file=err)
+        return False
+    if chart is None:
+        print("askdb: no chart: it needs at least two rows of a category or a time column and a number, "
+              "and at most three columns", file=err)
+        return False
+    try:
+        with open(path, "wb") as f:
+            f.write(chart.png)
+    except OSError as exc:
+        print(f"askdb: could not write the chart to {path}: {exc.strerror or exc}", file=err)
+        return False
+    print(f"{chart.plan.alt_text} written to {path}", file=err)
+    return True
 
 
 async def run_sql(args) -> int:

@@ -1,4 +1,5 @@
-"""A loopback Slack: records Web API calls (auth.test, views.open, chat.*) and response_url posts."""
+"""A loopback Slack: records Web API calls (auth.test, views.open, chat.*, files_upload_v2's three steps) and
+response_url posts."""
 from __future__ import annotations
 
 import asyncio
@@ -21,6 +22,8 @@ class FakeSlackApi:
     def __init__(self):
         self.calls: list[tuple[str, dict]] = []
         self.responses: list[dict] = []
+        self.uploads: dict[str, bytes] = {}  # file id -> the bytes posted to its upload URL
+        self.errors: dict[str, str] = {}  # method -> the error Slack answers it with (ok: false)
         self._changed = asyncio.Condition()
         self.port = free_port()
         self._runner: web.AppRunner | None = None
@@ -36,6 +39,7 @@ class FakeSlackApi:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
@@ -64,8 +68,11 @@ class FakeSlackApi:
             args = json.loads(text or "{}")
         else:
             args = dict(parse_qsl(text))
+        args.update(request.query)  # the files.* methods send their arguments in the query string
         await self._record(self.calls, (method, args))
         body = {"ok": True}
+        if method in self.errors:
+            return web.json_response({"ok": False, "error": self.errors[method]})
         if method == "auth.test":
             body.update(team_id="T1", user_id="UBOT", bot_id="BBOT", team="Course", user="askdb",
                         url="https://course.slack.com/")
@@ -73,7 +80,16 @@ class FakeSlackApi:
             body.update(channel=args.get("channel"), ts="1700000000.000200")
         elif method == "views.open":
             body.update(view={"id": "V1"})
+        elif method == "files.getUploadURLExternal":
+            file_id = f"F{len(self.called(method)):05d}"
+            body.update(file_id=file_id, upload_url=f"http://127.0.0.1:{self.port}/upload/{file_id}")
+        elif method == "files.completeUploadExternal":
+            body.update(files=[{"id": f["id"], "title": f.get("title")} for f in json.loads(args["files"])])
         return web.json_response(body)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        return web.Response(text="OK")
 
     async def _response(self, request: web.Request) -> web.Response:
         payload = json.loads(await request.text())
