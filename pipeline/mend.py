@@ -1,9 +1,12 @@
-"""Every mend of the model's statement, in order: the question's words (`pipeline.grounding`), the schema's stored
-values (`pipeline.linking.SchemaLinker`), then how the rows are shown (`pipeline.shaping`)."""
+"""Every mend of the model's statement as one visible sequence of rules, as sqlglot's optimizer runs its RULES: the
+question's words (`pipeline.grounding`), the schema's stored values (`pipeline.linking.SchemaLinker`), then how the
+rows are shown (`pipeline.shaping`). Each rule is `(Mending, sql) -> sql`; every rewrite is traced."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
 
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_exists_role,
                         ground_hops, ground_negation, ground_never, ground_requires, ground_roles, ground_superlative,
@@ -19,69 +22,135 @@ from .shaping import (above_average, compare_values, count_bounded, count_per_va
 log = logging.getLogger("askdb.mend")
 
 
-def mend(question: str, sql: str, linker: SchemaLinker | None = None,
-         today: dt.date | None = None) -> str:
-    """Every mend by the question's words, in this order: bounds; DISTINCT (and no ORDER BY Postgres refuses with it);
-    the grouped columns listed; people sorted by last then first name. With a linker: values spelled as stored and
-    set to the one named ('this semester' on `today`); a value dropped from a column that cannot hold it where one
-    that does compares it, or the question never says it, or no period was asked; a string or word searched in the
-    column that holds it; a value or number the question names added where skipped; a stored number where rows were
-    counted, and rows kept by how many of another table's rows they have counted (a number no word says dropped; a
-    word only a joined child's text holds searched where the statement filters on what is never said); rows named
-    by the name a code shortens; a grouped foreign key named by its table's naming columns; the rows of the table
-    asked for listed, not those of a table it joins, without columns of theirs never asked for
-    (where two columns name them), a compared date shown and a compared number not, sorted by a column they show;
-    one row's children in the order a column numbering them gives (or heaviest first), showing it; rows found by a
-    word in their name listed with it; their days and times where the question asks when, their room where it asks
-    where (and which row each is, not who else); what is joined to the one row a question names, not that row again;
-    rows no column of theirs names shown with the row they belong to (its code), and numbered ones by that code and
-    their number; a count asked for each row of a table grouped by them; what names the rows where only a value the
-    question sets was listed; a number every listed row shares not listed; the values of a kind of column where that
-    is all the question names; numbers per period in calendar order unless a ranking is asked; the first row for
-    'the one with the most' (counted where it has the most of another table's rows); a table's two keys to one table
-    joined as the question names its row; NOT EXISTS for rows that lack something, and the side skipped of 'with one
-    value but not another'; rows of one table listed once through joins that repeat them. A rewrite that fails
-    leaves the statement as the model wrote it (logged): the guard and the read-only role still judge it."""
-    try:
-        return _mend(question, sql, linker, today)
-    except Exception:  # noqa: BLE001 - a heuristic's slip must not cost the asker the answer
-        log.warning("mending failed for %r; the statement is used as written", question, exc_info=True)
-        return sql
+@dataclass(frozen=True)
+class Mending:
+    """What a rule reads besides the statement: the question, and with a linker the values and numbers it names and
+    the periods it names relatively ('last fall' -> its start)."""
+    question: str
+    linker: SchemaLinker | None = None
+    named: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    numbers: Sequence[str] = ()
+    said: Mapping[str, object] = field(default_factory=dict)
 
 
-def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date | None) -> str:
-    """Every mend, in `mend`'s order."""
-    sql = order_people(question, show_groups(order_distinct(ground_distinct(question, ground_bounds(question, sql)))))
-    if linker is None:
-        return sql
-    named, numbers = linker.named_values(question, today)
-    sql = linker.repair_columns(sql)
-    sql = linker.drop_unasked_period(linker.drop_misplaced(linker.ground_values(sql, named)), question)
-    sql = list_all(question, above_average(question, sql, linker), linker)
-    sql = linker.add_searched(linker.search_text(sql), question)
+@dataclass(frozen=True)
+class Change:
+    """One rule's rewrite of the statement, for the answer's trace (`askdb ask --explain`)."""
+    rule: str
+    before: str
+    after: str
+
+
+Rule = tuple[str, Callable[[Mending, str], str]]
+
+# By the question's words alone.
+WORD_RULES: tuple[Rule, ...] = (
+    ("ground_bounds", lambda m, s: ground_bounds(m.question, s)),
+    ("ground_distinct", lambda m, s: ground_distinct(m.question, s)),
+    ("order_distinct", lambda m, s: order_distinct(s)),
+    ("show_groups", lambda m, s: show_groups(s)),
+    ("order_people", lambda m, s: order_people(m.question, s)),
+)
+
+# With the schema's stored values (pipeline.linking.SchemaLinker), in this order.
+VALUE_RULES: tuple[Rule, ...] = (
+    ("repair_columns", lambda m, s: m.linker.repair_columns(s)),
+    ("ground_values", lambda m, s: m.linker.ground_values(s, m.named)),
+    ("drop_misplaced", lambda m, s: m.linker.drop_misplaced(s)),
+    ("drop_unasked_period", lambda m, s: m.linker.drop_unasked_period(s, m.question)),
+    ("above_average", lambda m, s: above_average(m.question, s, m.linker)),
+    ("list_all", lambda m, s: list_all(m.question, s, m.linker)),
+    ("search_text", lambda m, s: m.linker.search_text(s)),
+    ("add_searched", lambda m, s: m.linker.add_searched(s, m.question)),
     # Added before an invented condition is dropped (it is dropped only where others remain), and again after, for a
     # column it freed ('week 1 of data structures' written `c.title = 'Fall'`): mending twice changes nothing.
-    sql = add_numbers(question, linker.add_named(sql, named, question), linker, numbers)
-    sql = linker.drop_invented(sql, question)
-    sql = ground_total(question, ground_count(question, linker.add_named(sql, named, question), linker, named), linker)
-    sql = more_than_named(question, count_bounded(question, sql, linker, numbers), named, linker)
+    ("add_named", lambda m, s: m.linker.add_named(s, m.named, m.question)),
+    ("add_numbers", lambda m, s: add_numbers(m.question, s, m.linker, m.numbers)),
+    ("drop_invented", lambda m, s: m.linker.drop_invented(s, m.question)),
+    ("add_named", lambda m, s: m.linker.add_named(s, m.named, m.question)),
+    ("ground_count", lambda m, s: ground_count(m.question, s, m.linker, m.named)),
+    ("ground_total", lambda m, s: ground_total(m.question, s, m.linker)),
+    ("count_bounded", lambda m, s: count_bounded(m.question, s, m.linker, m.numbers)),
+    ("more_than_named", lambda m, s: more_than_named(m.question, s, m.named, m.linker)),
     # (A value of the table counted rows were joined from, 'students enrolled', added too.)
-    sql = ground_year(question, ground_top(question, linker.add_named(sql, named, question), linker), linker)
-    sql = ground_popular(question, sql, linker)
-    sql = compare_values(question, ground_daytime(question, sql, linker), named, linker)
-    sql = count_per_value(question, how_long(question, sql, named, linker), linker)
-    sql = list_asked(question, name_groups(name_not_short(question, sql, linker), linker), linker)
-    sql = order_unasked(question, show_compared(question, drop_unasked(question, sql, linker), linker), linker)
-    sql = show_child_compared(drop_lookup_names(question, sql, linker), linker)
-    sql = show_when(question, show_searched(order_sequence(question, sql, linker), linker), linker)
-    sql = show_parents(list_theirs(question, name_fixed(question, sql, linker), linker), linker)
-    sql = name_numbered(question, sql, linker)
-    sql = drop_fixed(group_each(question, sql, linker), linker)
-    sql = order_periods(question, list_values(question, sql, linker), linker)
-    sql = ground_roles(question, ground_superlative(question, count_the_most(question, sql, linker), linker), linker)
-    sql = ground_hops(question, sql, linker)
-    said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
-    sql = ground_but_not(question, ground_negation(question, sql, said, linker.cannot_hold), named, said)
-    sql = same_as(question, ground_exists_role(question, ground_never(question, sql), linker), linker)
-    sql = ground_requires(question, sql, linker)
-    return list_kinds(question, list_each(question, list_once(sql, linker), linker), linker)
+    ("add_named", lambda m, s: m.linker.add_named(s, m.named, m.question)),
+    ("ground_top", lambda m, s: ground_top(m.question, s, m.linker)),
+    ("ground_year", lambda m, s: ground_year(m.question, s, m.linker)),
+    ("ground_popular", lambda m, s: ground_popular(m.question, s, m.linker)),
+    ("ground_daytime", lambda m, s: ground_daytime(m.question, s, m.linker)),
+    ("compare_values", lambda m, s: compare_values(m.question, s, m.named, m.linker)),
+    ("how_long", lambda m, s: how_long(m.question, s, m.named, m.linker)),
+    ("count_per_value", lambda m, s: count_per_value(m.question, s, m.linker)),
+    ("name_not_short", lambda m, s: name_not_short(m.question, s, m.linker)),
+    ("name_groups", lambda m, s: name_groups(s, m.linker)),
+    ("list_asked", lambda m, s: list_asked(m.question, s, m.linker)),
+    ("drop_unasked", lambda m, s: drop_unasked(m.question, s, m.linker)),
+    ("show_compared", lambda m, s: show_compared(m.question, s, m.linker)),
+    ("order_unasked", lambda m, s: order_unasked(m.question, s, m.linker)),
+    ("drop_lookup_names", lambda m, s: drop_lookup_names(m.question, s, m.linker)),
+    ("show_child_compared", lambda m, s: show_child_compared(s, m.linker)),
+    ("order_sequence", lambda m, s: order_sequence(m.question, s, m.linker)),
+    ("show_searched", lambda m, s: show_searched(s, m.linker)),
+    ("show_when", lambda m, s: show_when(m.question, s, m.linker)),
+    ("name_fixed", lambda m, s: name_fixed(m.question, s, m.linker)),
+    ("list_theirs", lambda m, s: list_theirs(m.question, s, m.linker)),
+    ("show_parents", lambda m, s: show_parents(s, m.linker)),
+    ("name_numbered", lambda m, s: name_numbered(m.question, s, m.linker)),
+    ("group_each", lambda m, s: group_each(m.question, s, m.linker)),
+    ("drop_fixed", lambda m, s: drop_fixed(s, m.linker)),
+    ("list_values", lambda m, s: list_values(m.question, s, m.linker)),
+    ("order_periods", lambda m, s: order_periods(m.question, s, m.linker)),
+    ("count_the_most", lambda m, s: count_the_most(m.question, s, m.linker)),
+    ("ground_superlative", lambda m, s: ground_superlative(m.question, s, m.linker)),
+    ("ground_roles", lambda m, s: ground_roles(m.question, s, m.linker)),
+    ("ground_hops", lambda m, s: ground_hops(m.question, s, m.linker)),
+    ("ground_negation", lambda m, s: ground_negation(m.question, s, m.said, m.linker.cannot_hold)),
+    ("ground_but_not", lambda m, s: ground_but_not(m.question, s, m.named, m.said)),
+    ("ground_never", lambda m, s: ground_never(m.question, s)),
+    ("ground_exists_role", lambda m, s: ground_exists_role(m.question, s, m.linker)),
+    ("same_as", lambda m, s: same_as(m.question, s, m.linker)),
+    ("ground_requires", lambda m, s: ground_requires(m.question, s, m.linker)),
+    ("list_once", lambda m, s: list_once(s, m.linker)),
+    ("list_each", lambda m, s: list_each(m.question, s, m.linker)),
+    ("list_kinds", lambda m, s: list_kinds(m.question, s, m.linker)),
+)
+
+RULES: tuple[Rule, ...] = WORD_RULES + VALUE_RULES
+
+
+def mend(question: str, sql: str, linker: SchemaLinker | None = None,
+         today: dt.date | None = None, *, skip: frozenset[str] = frozenset()) -> str:
+    """`sql` mended by every rule of RULES in turn (the value rules only with a linker); see `mend_traced`."""
+    return mend_traced(question, sql, linker, today, skip=skip)[0]
+
+
+def mend_traced(question: str, sql: str, linker: SchemaLinker | None = None, today: dt.date | None = None, *,
+                skip: frozenset[str] = frozenset()) -> tuple[str, tuple[Change, ...]]:
+    """`sql` mended where it contradicts the question's words and the schema's values, and a Change per rule that
+    rewrote it; rules named in `skip` are left out (ablation). A rewrite that fails leaves the statement as the model
+    wrote it (logged, no changes): the guard and the read-only role still judge it. docs/mend-rules.md says what
+    each rule does and the evidence for it."""
+    try:
+        return _mend(question, sql, linker, today, skip)
+    except Exception:  # noqa: BLE001 - a heuristic's slip must not cost the asker the answer
+        log.warning("mending failed for %r; the statement is used as written", question, exc_info=True)
+        return sql, ()
+
+
+def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date | None,
+          skip: frozenset[str]) -> tuple[str, tuple[Change, ...]]:
+    if linker is None:
+        m, rules = Mending(question), WORD_RULES
+    else:
+        named, numbers = linker.named_values(question, today)
+        said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
+        m, rules = Mending(question, linker, named, numbers, said), RULES
+    changes = []
+    for name, rule in rules:
+        if name in skip:
+            continue
+        after = rule(m, sql)
+        if after != sql:
+            changes.append(Change(name, sql, after))
+            sql = after
+    return sql, tuple(changes)

@@ -14,7 +14,7 @@ from .errors import QuestionRejected, UnsafeSql
 from .executor import ExecLimits, QueryResult, execute
 from .generate import GeneratedSql, generate_sql, sql_candidates
 from .guard import CheckedSql, GuardPolicy, check_sql
-from .mend import mend
+from .mend import mend, mend_traced
 from .linking import SchemaLinker, contradictions, link_score, sql_links
 from .models.base import TextModel
 from .render import render_answer
@@ -54,6 +54,7 @@ class Answer:
     attempts: int = 0
     answer_source: str = ""
     model: str = ""
+    mends: tuple = ()  # pipeline.mend.Change: each rule that rewrote the model's statement, in order
 
     @property
     def ok(self) -> bool:
@@ -64,8 +65,9 @@ class Answer:
         d = asdict(self)
         d["columns"] = list(self.columns)
         d["rows"] = [list(r) for r in self.rows]
+        d["mends"] = [{"rule": c.rule, "before": c.before, "after": c.after} for c in self.mends]
         return {k: d[k] for k in ("question", "sql", "columns", "rows", "answer", "truncated", "timings_ms", "error",
-                                  "error_kind", "attempts", "answer_source", "model")}
+                                  "error_kind", "attempts", "answer_source", "model", "mends")}
 
 
 class Pipeline:
@@ -92,7 +94,7 @@ class Pipeline:
         """Question -> Answer; an AskdbError becomes Answer.error, never an exception."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        sql, attempts = "", 0
+        sql, attempts, mends = "", 0, ()
         try:
             question = self._accept(question)
             examples = []
@@ -126,7 +128,8 @@ class Pipeline:
                         raise UnsafeSql("the model did not write a SELECT statement", gen.raw)
                     # Mended by the question's words first: 'Associate Professors' finds nothing where the column
                     # stores 'Associate Professor', and 'over 40' is not the `>= 40` copied from an example.
-                    checked = check_sql(self._grounded(question, gen.sql), self.policy)
+                    mended, mends = mend_traced(question, gen.sql, self.linker, self.clock())
+                    checked = check_sql(mended, self.policy)
                     timings["check"] = timings.get("check", 0) + _ms(t)
                     sql = checked.sql
                     t = time.perf_counter()
@@ -160,11 +163,11 @@ class Pipeline:
                 text += f"\n(Only the first {len(result.rows)} rows are shown.)"
             timings["total"] = _ms(started)
             return Answer(question, sql, result.columns, result.rows, text, result.truncated, timings,
-                          attempts=attempts, answer_source=rendered.source, model=self.sql_model.name)
+                          attempts=attempts, answer_source=rendered.source, model=self.sql_model.name, mends=mends)
         except AskdbError as exc:
             timings["total"] = _ms(started)
             return Answer(question, sql, answer=friendly_error(exc), timings_ms=timings, error=str(exc),
-                          error_kind=type(exc).__name__, attempts=attempts, model=self.sql_model.name)
+                          error_kind=type(exc).__name__, attempts=attempts, model=self.sql_model.name, mends=mends)
 
     @property
     def linker(self) -> SchemaLinker | None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from askdb.cli import main
-from askdb.config import load_config
+from askdb.config import cache_dir, load_config
 from askdb.profile import load_profile, save_profile
 from askdb.runtime import example_paths, resolve_adapter
 from pipeline.relations import InferredKey
@@ -53,7 +53,7 @@ def restaurants_url(pg_admin_url, test_run_id):
 def _config(tmp_path: Path, **train) -> Path:
     """A config whose profiles live in tmp_path and whose training takes a few tiny steps."""
     cfg = {"profile": "unused", "paths": {"profiles": str(tmp_path / "profiles"), "home": str(tmp_path / "home"),
-                                          "cache": str(ROOT / ".cache-test")},
+                                          "cache": str(cache_dir(load_config(None)))},  # the dequantized weights
            "guard": {"denied_columns": []},
            "train": {"max_steps": 2, "batch_size": 4, "micro_batch_size": 2, "few_shot_k": 0, "eval_every": 1,
                      "val_fraction": 0.1, "max_pairs": 24, **train}}

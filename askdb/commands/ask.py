@@ -23,6 +23,8 @@ def register(sub) -> None:
     p.add_argument("question")
     p.add_argument("--show-sql", action="store_true", help="print the SQL and rows too")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--explain", action="store_true",
+                   help="print the SQL the model wrote and each rule that rewrote it before it ran")
     p.add_argument("--chart", metavar="PNG", help="also draw the rows as a line or bar chart into this PNG file")
     p.add_argument("--adapter", help="LoRA adapter directory (default: model.adapter when present)")
     add_common(p)
@@ -61,6 +63,16 @@ def print_answer(ans, *, show_sql: bool, out=None) -> None:
     print(ans.answer, file=out)
 
 
+def print_explanation(ans, out=None) -> None:
+    """Why the SQL that ran differs from what the model wrote: each mend rule's rewrite, in order."""
+    out = out or sys.stdout
+    wrote = ans.mends[0].before if ans.mends else ans.sql
+    print(f"\nThe model wrote: {wrote}", file=out)
+    for c in ans.mends:
+        print(f"  {c.rule}: {c.after}", file=out)
+    print(f"Ran: {ans.sql}" if ans.mends else "Ran as written (no rule changed it).", file=out)
+
+
 async def ask(args) -> int:
     cfg = config_from(args)
     async with open_app(cfg, database=args.database, adapter=args.adapter) as app:
@@ -69,6 +81,8 @@ async def ask(args) -> int:
         print(json.dumps(ans.to_json(), default=str, ensure_ascii=False))
     else:
         print_answer(ans, show_sql=args.show_sql)
+    if args.explain and not args.json:
+        print_explanation(ans)
     if args.chart and ans.ok:
         write_chart(ans, args.chart)
     return 0 if ans.ok else 1
