@@ -186,6 +186,8 @@ class FeedbackStore:
             "answer": answer.answer, "latency_ms": answer.timings_ms.get("total"),
             "outcome": "ok" if answer.ok else (answer.error_kind or "error"), "error": answer.error,
             "model": answer.model or None, "adapter": self.settings.adapter or None,
+            "mends": json.dumps([{"rule": c.rule, "before": c.before, "after": c.after} for c in answer.mends],
+                                ensure_ascii=False) if answer.mends else None,
         }
         return await self._durable(record, self._insert_interaction)
 
@@ -244,12 +246,12 @@ class FeedbackStore:
         key = uuid.UUID(r["key"])
         new_id = await conn.fetchval(
             f"INSERT INTO {self._t}interactions (client_key, temp_id, created_at, platform, channel, user_hash,"
-            " question, sql, row_count, rows_preview, answer, latency_ms, outcome, error, model, adapter)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16)"
+            " question, sql, row_count, rows_preview, answer, latency_ms, outcome, error, model, adapter, mends)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16, $17::jsonb)"
             " ON CONFLICT (client_key) DO NOTHING RETURNING id",
             key, temp_id(key), dt.datetime.fromisoformat(r["created_at"]), r["platform"], r["channel"],
             r["user_hash"], r["question"], r["sql"], r["row_count"], r["rows_preview"], r["answer"],
-            r["latency_ms"], r["outcome"], r["error"], r["model"], r["adapter"])
+            r["latency_ms"], r["outcome"], r["error"], r["model"], r["adapter"], r.get("mends"))
         return new_id or await conn.fetchval(f"SELECT id FROM {self._t}interactions WHERE client_key = $1", key)
 
     async def _insert_flag(self, conn: asyncpg.Connection, r: dict) -> int:

@@ -72,10 +72,10 @@ async def test_migrations_apply_once_even_when_run_concurrently(feedback_db: str
     conns = [await asyncpg.connect(feedback_db) for _ in range(2)]
     try:
         results = await asyncio.gather(*(migrate(c, schema=schema) for c in conns))
-        assert sorted(results) == [[], ["0001"]]
+        assert sorted(results) == [[], ["0001", "0002"]]
         assert await migrate(conns[0], schema=schema) == []
         versions = await conns[0].fetch(f'SELECT version FROM "{schema}".schema_migrations')
-        assert [r["version"] for r in versions] == ["0001"]
+        assert [r["version"] for r in versions] == ["0001", "0002"]
     finally:
         await conns[0].execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         for c in conns:
@@ -112,7 +112,7 @@ async def test_query_role_can_neither_read_nor_write_askdb_tables(feedback_db, q
 # -- recording and flagging --------------------------------------------------------------------------
 
 async def test_a_flag_survives_closing_and_reopening_the_store(feedback_db, tmp_path):
-    async with FeedbackStore(url=feedback_db, settings=settings(tmp_path, adapter="models/course-lora")) as store:
+    async with FeedbackStore(url=feedback_db, settings=settings(tmp_path, adapter="profiles/course/adapter")) as store:
         iid, fid = await flag_one(store)
         assert iid > 0 and fid > 0
     async with FeedbackStore(url=feedback_db, settings=settings(tmp_path)) as store:
@@ -127,7 +127,25 @@ async def test_a_flag_survives_closing_and_reopening_the_store(feedback_db, tmp_
         await conn.close()
     assert row["user_hash"] == who == hash_user(42) and "42" not in row["user_hash"]
     assert json.loads(row["rows_preview"]) == {"columns": ["credits"], "rows": [[3]]}
-    assert (row["row_count"], row["outcome"], row["adapter"], row["model"]) == (1, "ok", "models/course-lora", "smollm2-135m")
+    assert (row["row_count"], row["outcome"], row["adapter"], row["model"]) == (1, "ok", "profiles/course/adapter", "smollm2-135m")
+
+
+async def test_an_answer_keeps_the_mend_rules_that_rewrote_its_statement(feedback_db, tmp_path):
+    from pipeline.mend import mend_traced
+
+    wrote = "SELECT code FROM courses WHERE credits >= 3"
+    sql, changes = mend_traced("Which courses have more than 3 credits?", wrote)
+    answer = Answer("Which courses have more than 3 credits?", sql, ("code",), (("CS 2110",),), "CS 2110",
+                    model="m", mends=changes)
+    async with FeedbackStore(url=feedback_db, settings=settings(tmp_path)) as store:
+        iid = await store.record_interaction(platform="discord", channel="1", user_id=7, question=answer.question,
+                                             answer=answer)
+    conn = await asyncpg.connect(feedback_db)
+    try:
+        mends = await conn.fetchval("SELECT mends FROM askdb.interactions WHERE id = $1", iid)
+    finally:
+        await conn.close()
+    assert json.loads(mends) == [{"rule": "ground_bounds", "before": wrote, "after": sql}]
 
 
 async def test_failed_answers_are_recorded_with_their_error_kind(feedback_db, tmp_path):
