@@ -12,7 +12,7 @@ import yaml
 from askdb.cli import main
 from askdb.config import cache_dir, load_config
 from askdb.profile import load_profile, save_profile
-from askdb.runtime import example_paths, resolve_adapter
+from askdb.runtime import example_paths, resolve_adapter, with_user
 from pipeline.relations import InferredKey
 
 from .conftest import _with_database
@@ -143,3 +143,24 @@ def test_a_profile_is_chosen_by_configuration_not_by_the_database_name(tmp_path)
     again = active_profile(other)
     assert again.joins == (InferredKey("a", "b_id", "b", "id"),) and again.words == {"term": ["semester"]}
     assert "a.b_id -> b.id" in again.file.read_text()
+
+
+def test_setup_as_a_user_without_privileges_says_what_to_do(restaurants_url, pg_admin_url, test_run_id, tmp_path,
+                                                             capsys):
+    user = f"askdb_noperm_{test_run_id}"
+
+    async def role(sql: str) -> None:
+        conn = await asyncpg.connect(restaurants_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+    asyncio.run(role(f'CREATE ROLE "{user}" LOGIN'))
+    try:
+        url = with_user(restaurants_url, user)
+        code = main(["setup", "--config", str(_config(tmp_path)), "--database", url, "--profile", "np"])
+    finally:
+        asyncio.run(role(f'DROP OWNED BY "{user}"; DROP ROLE "{user}"'))
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "setup stopped at 'connect'" in err and "connect as their owner" in err
