@@ -34,6 +34,33 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}{query}"
 
 
+async def create_database(admin_url: str, name: str, sql: str | None = None) -> str:
+    """A fresh database `name` (one left by an earlier run dropped first), loaded with `sql`; its owner's URL."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(admin_url, name)
+    if sql:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+    return url
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    """Drop database `name`, closing whatever is still connected to it."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     """Superuser URL of the test server: ASKDB_TEST_DATABASE_URL, the local server, else embedded pgserver."""

@@ -17,6 +17,8 @@ from pipeline.executor import ExecLimits
 from pipeline.guard import GuardPolicy, check_sql
 from pipeline.schema import introspect_schema
 
+from .conftest import create_database, drop_database
+
 DENIED = frozenset({"students.email", "enrollments.grade"})
 TODAY = dt.date(2026, 11, 24)
 DEV = Path(__file__).resolve().parents[1] / "finetune" / "eval" / "course_dev.jsonl"
@@ -152,26 +154,9 @@ def test_generated_sql_never_reads_denied_columns(course_set):
 def shop_db_url(pg_admin_url, test_run_id):
     """A fresh database loaded from tests/fixtures/shopdb.sql, dropped afterwards."""
     name = f"askdb_shop_{test_run_id}"
-    base = pg_admin_url.rsplit("/", 1)[0]
     sql = (Path(__file__).parent / "fixtures" / "shopdb.sql").read_text()
-
-    async def setup():
-        admin = await asyncpg.connect(pg_admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        conn = await asyncpg.connect(f"{base}/{name}")
-        await conn.execute(sql)
-        await conn.close()
-
-    async def teardown():
-        admin = await asyncpg.connect(pg_admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-    asyncio.run(setup())
-    yield f"{base}/{name}"
-    asyncio.run(teardown())
+    yield asyncio.run(create_database(pg_admin_url, name, sql))
+    asyncio.run(drop_database(pg_admin_url, name))
 
 
 def test_second_database_without_code_change(shop_db_url, tmp_path):

@@ -20,6 +20,8 @@ from pipeline.relations import InferredKey, infer_foreign_keys, with_foreign_key
 from pipeline.roles import QueryRole, drop_query_role, grant_query_role
 from pipeline.schema import Schema, introspect_schema
 
+from .conftest import create_database, drop_database
+
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {
     **{name: ROOT / "databases" / "defog" / f"{name}.sql"
@@ -50,13 +52,8 @@ class Scratch:
         return self.loaded[name]
 
     async def _load(self, db: str, role: QueryRole, sql: str) -> None:
-        admin = await asyncpg.connect(self.admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{db}"')
-        await admin.close()
-        conn = await asyncpg.connect(f"{self.base}/{db}")
+        conn = await asyncpg.connect(await create_database(self.admin_url, db, sql))
         try:
-            await conn.execute(sql)
             await grant_query_role(conn, role)
         finally:
             await conn.close()
@@ -66,9 +63,7 @@ class Scratch:
             conn = await asyncpg.connect(url)
             await drop_query_role(conn, f"askdb_gq_{self.run_id}_{name}")
             await conn.close()
-            admin = await asyncpg.connect(self.admin_url)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-            await admin.close()
+            await drop_database(self.admin_url, url.rsplit("/", 1)[1])
         for name, (url, _) in self.loaded.items():
             asyncio.run(drop(name, url))
 
@@ -245,7 +240,6 @@ def test_declared_keys_are_left_as_they_are(scratch):
 def test_direction_of_equal_unique_columns_needs_a_name(pg_admin_url, test_run_id):
     # Two tables holding the same unique numbers: only a name says which refers to which.
     name = f"askdb_rel_{test_run_id}"
-    base = pg_admin_url.split("?")[0].rsplit("/", 1)[0]
     sql = ("CREATE TABLE box (box_no int NOT NULL, label text);"
            "CREATE TABLE crate (box_no int NOT NULL, weight int);"
            "INSERT INTO box SELECT g, 'box ' || g FROM generate_series(1, 5) g;"
@@ -256,19 +250,12 @@ def test_direction_of_equal_unique_columns_needs_a_name(pg_admin_url, test_run_i
            "INSERT INTO item VALUES (1, 1, 1), (2, 2, 2), (3, NULL, 3), (4, 3, 9);")
 
     async def run():
-        admin = await asyncpg.connect(pg_admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
         try:
-            conn = await asyncpg.connect(f"{base}/{name}")
-            await conn.execute(sql)
+            conn = await asyncpg.connect(await create_database(pg_admin_url, name, sql))
             keys = await infer_foreign_keys(conn, await introspect_schema(conn))
             await conn.close()
         finally:
-            admin = await asyncpg.connect(pg_admin_url)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+            await drop_database(pg_admin_url, name)
         return keys
     keys = asyncio.run(run())
     # box.box_no names its table ('box_no' of box): crate.box_no refers to it, not the other way round.

@@ -15,32 +15,18 @@ from askdb.profile import load_profile, save_profile
 from askdb.runtime import example_paths, resolve_adapter, with_user
 from pipeline.relations import InferredKey
 
-from .conftest import _with_database
+from .conftest import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[1]
 RESTAURANTS = ROOT / "databases" / "defog" / "restaurants.sql"
 
 
-def _scratch(pg_admin_url: str, name: str, sql: str | None):
-    async def create():
-        admin = await asyncpg.connect(pg_admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        if sql:
-            conn = await asyncpg.connect(_with_database(pg_admin_url, name))
-            await conn.execute(sql)
-            await conn.close()
-    asyncio.run(create())
-    return _with_database(pg_admin_url, name)
+def _scratch(pg_admin_url: str, name: str, sql: str | None) -> str:
+    return asyncio.run(create_database(pg_admin_url, name, sql))
 
 
 def _drop(pg_admin_url: str, name: str) -> None:
-    async def drop():
-        admin = await asyncpg.connect(pg_admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-    asyncio.run(drop())
+    asyncio.run(drop_database(pg_admin_url, name))
 
 
 @pytest.fixture()

@@ -23,9 +23,9 @@ import asyncpg
 from pipeline.database import quote_ident, redact_url
 from pipeline.errors import AskdbError, ConfigError
 
-from ..config import Config, active_profile, cache_dir
+from ..config import Config, cache_dir
 from ..profile import Profile, load_profile, save_profile
-from ..runtime import clock, database_name, guard_policy, resolve_database_url, visible_schema
+from ..runtime import clock, database_name, guard_policy, resolve_database_url
 from .common import add_common, config_from
 
 # Rates measured on 2 CPU cores (bench/results): template pairs verified per minute, and what loading the model,
