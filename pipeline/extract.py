@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import re
 
+import sqlglot
+from sqlglot import exp
+
 _FENCE = re.compile(r"```(?:[a-zA-Z]*)\s*\n?(.*?)(?:```|$)", re.S)
 # "with" is common English: only a real CTE opener counts.
 _START = re.compile(r"\bSELECT\b|\bWITH\s+(?:RECURSIVE\s+)?\w+\s*(?:\([^)]*\)\s*)?AS\s*(?:NOT\s+)?(?:MATERIALIZED\s+)?\(", re.I)
@@ -29,7 +32,45 @@ def extract_sql(text: str) -> str:
     body = _TRAILING_PROSE.sub("", body)
     body = _first_statement(body)
     body = re.sub(r"\s+", " ", body).strip()
-    return body.rstrip(";").strip()
+    return complete_statement(body.rstrip(";").strip())
+
+
+_CLAUSES = frozenset({"SELECT", "FROM", "WHERE", "GROUP_BY", "HAVING", "ORDER_BY", "LIMIT", "OFFSET", "UNION",
+                      "INTERSECT", "EXCEPT", "WITH", "JOIN"})
+
+
+def complete_statement(sql: str, *, tail: int = 40) -> str:
+    """`sql` where it parses as one SELECT; else its longest prefix that does (and still reads a table where `sql`
+    did), cut before a clause keyword or before one of its last `tail` tokens. A small model often runs on past a
+    finished statement ('... LIMIT 1 FROM airline ...', a second WHERE, prose): the one it finished is the one it
+    meant."""
+    if _one_select(sql):
+        return sql
+    try:
+        tokens = sqlglot.tokenize(sql, read="postgres")
+    except sqlglot.errors.SqlglotError:
+        return sql
+    reads = re.search(r"\bFROM\b", sql, re.I) is not None
+    cuts = sorted({t.start for t in tokens[1:] if t.token_type.name in _CLAUSES} | {t.start for t in tokens[-tail:]},
+                  reverse=True)
+    for cut in cuts:
+        prefix = sql[:cut].rstrip().rstrip(",").rstrip()
+        tree = _one_select(prefix)
+        if tree is not None and (not reads or tree.find(exp.From) is not None):
+            return prefix
+    return sql
+
+
+def _one_select(sql: str) -> exp.Expression | None:
+    """The tree of `sql` when it is exactly one SELECT (or set operation), else None."""
+    if not sql:
+        return None
+    try:
+        parsed = [s for s in sqlglot.parse(sql, read="postgres") if s is not None]
+    except sqlglot.errors.SqlglotError:
+        return None
+    ok = len(parsed) == 1 and isinstance(parsed[0], (exp.Select, exp.SetOperation, exp.Subquery))
+    return parsed[0] if ok else None
 
 
 def _first_statement(sql: str) -> str:
