@@ -280,6 +280,21 @@ def save(rows: Sequence[dict], settings: dict, results: Path = RESULTS_DIR, *, t
     return results / f"{stem}.json", results / f"{stem}.md"
 
 
+def _table_from_reports(names: Sequence[str], *, tag: str, minutes: float, limit: int | None) -> int:
+    """quality{-tag}.json/md from the per-database reports already in bench/results."""
+    rows = []
+    for name in names:
+        tuned = RESULTS_DIR / f"quality-{tag + '-' if tag else ''}{name}.json"
+        base = RESULTS_DIR / f"quality-{name}-base.json"
+        if tuned.exists() and base.exists():
+            rows.append(table_row(name, json.loads(tuned.read_text()), json.loads(base.read_text())))
+        else:
+            rows.append({"database": name, "error": "no report"})
+    json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": None, "rebuilt": True}, tag=tag)
+    print(md_path.read_text())
+    return 0
+
+
 def _commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return out.stdout.strip() or "unknown"
@@ -297,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--config", help="another config.yaml for setup and the tuned evaluation (a method switched on)")
     p.add_argument("--tag", default="", help="name the results quality-TAG*.json (with --config)")
     p.add_argument("--reuse-base", action="store_true", help="read the base model's reports of an earlier run")
+    p.add_argument("--table-only", action="store_true",
+                   help="run nothing: rebuild the table from the reports in bench/results (of --tag, if given)")
     p.add_argument("--ablate-rules", action="store_true", help="also score with the statement mends off (TODO)")
     args = p.parse_args(argv)
     if args.ablate_rules:
@@ -309,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_questions = sum(len(t.read_questions(limit)) for t in TARGETS)
     minutes = args.minutes or default_minutes(n_questions, len(TARGETS), sum(not t.shipped for t in TARGETS))
 
+    if args.table_only:
+        return _table_from_reports(names if not args.db else args.db, tag=args.tag, minutes=minutes, limit=limit)
     from askdb.commands.db import query_role
     from askdb.config import load_config, validate
 

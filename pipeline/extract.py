@@ -35,29 +35,36 @@ def extract_sql(text: str) -> str:
     return complete_statement(body.rstrip(";").strip())
 
 
-_CLAUSES = frozenset({"SELECT", "FROM", "WHERE", "GROUP_BY", "HAVING", "ORDER_BY", "LIMIT", "OFFSET", "UNION",
-                      "INTERSECT", "EXCEPT", "WITH", "JOIN"})
+# Clauses a statement has once at its own level; a second one there means the model started over.
+_CLAUSES = frozenset({"SELECT", "FROM", "WHERE", "GROUP_BY", "HAVING", "ORDER_BY", "LIMIT", "OFFSET"})
+_SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
 
 
-def complete_statement(sql: str, *, tail: int = 40) -> str:
-    """`sql` where it parses as one SELECT; else its longest prefix that does (and still reads a table where `sql`
-    did), cut before a clause keyword or before one of its last `tail` tokens. A small model often runs on past a
-    finished statement ('... LIMIT 1 FROM airline ...', a second WHERE, prose): the one it finished is the one it
-    meant."""
+def complete_statement(sql: str) -> str:
+    """`sql` where it parses as one SELECT; else, where the model started a clause over at the statement's own level
+    ('... LIMIT 1 FROM airline ...', a second WHERE), the statement it had finished before, if that parses and still
+    reads a table. A clause left unfinished ('WHERE (') is not cut away: the guard refuses it and candidates follow."""
     if _one_select(sql):
         return sql
     try:
         tokens = sqlglot.tokenize(sql, read="postgres")
     except sqlglot.errors.SqlglotError:
         return sql
-    reads = re.search(r"\bFROM\b", sql, re.I) is not None
-    cuts = sorted({t.start for t in tokens[1:] if t.token_type.name in _CLAUSES} | {t.start for t in tokens[-tail:]},
-                  reverse=True)
-    for cut in cuts:
-        prefix = sql[:cut].rstrip().rstrip(",").rstrip()
-        tree = _one_select(prefix)
-        if tree is not None and (not reads or tree.find(exp.From) is not None):
-            return prefix
+    depth, seen = 0, set()
+    for token in tokens:
+        kind = token.token_type.name
+        if kind == "L_PAREN":
+            depth += 1
+        elif kind == "R_PAREN":
+            depth -= 1
+        elif depth == 0 and kind in _SET_OPERATORS:
+            seen = set()  # the next SELECT starts a statement of its own
+        elif depth == 0 and kind in _CLAUSES:
+            if kind in seen:
+                prefix = sql[:token.start].rstrip()
+                tree = _one_select(prefix)
+                return prefix if tree is not None and tree.find(exp.From) is not None else sql
+            seen.add(kind)
     return sql
 
 

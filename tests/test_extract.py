@@ -34,8 +34,8 @@ RUN_ON = [  # (what the model wrote, the statement it finished); from two schema
     ("SELECT DISTINCT c.code FROM courses AS c WHERE c.level = 'graduate' ORDER BY c.code WHERE c.level = "
      "'graduate' ORDER BY c.code The answer is: CS 5100",
      "SELECT DISTINCT c.code FROM courses AS c WHERE c.level = 'graduate' ORDER BY c.code"),
-    ("SELECT name FROM students WHERE admit_year = 2024 Name: Ana Name: Bo",
-     "SELECT name FROM students WHERE admit_year = 2024"),
+    ("SELECT name FROM students WHERE admit_year = 2024 ORDER BY name ORDER BY name LIMIT",
+     "SELECT name FROM students WHERE admit_year = 2024 ORDER BY name"),
 ]
 
 
@@ -47,5 +47,9 @@ def test_a_statement_the_model_ran_on_past_is_cut_where_it_was_complete(wrote, f
 def test_a_statement_that_parses_or_has_no_complete_prefix_is_left_alone():
     ok = "SELECT code FROM courses WHERE credits > 3 ORDER BY code"
     assert extract_sql(ok) == ok
-    broken = "SELECT FLOOR(FLOOR(FLOOR(x"
-    assert extract_sql(broken) == broken  # nothing to keep: the guard refuses it and candidates are tried
+    nested = "SELECT a FROM t WHERE x IN (SELECT y FROM u WHERE z = 1) ORDER BY a"
+    assert extract_sql(nested) == nested  # a subquery's FROM and WHERE are its own, not a second clause
+    # Nothing finished to keep, or a clause left unfinished: the guard refuses it and candidates are tried.
+    for broken in ("SELECT FLOOR(FLOOR(FLOOR(x", "SELECT code FROM courses WHERE (",
+                   "SELECT name FROM students WHERE admit_year = 2024 Name: Ana"):
+        assert extract_sql(broken) == broken
