@@ -30,6 +30,9 @@ import asyncpg
 import yaml
 
 from bench.common import RESULTS_DIR
+
+# Each database's own reports (their failures name held-out questions) stay out of git: the tables are the result.
+REPORTS_DIR = RESULTS_DIR / "quality-runs"
 from bench.scratch import DEFAULT_ADMIN_URL, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,10 +204,10 @@ def run_target(target: Target, *, admin_url: str, minutes: float, limit: int | N
         if done.returncode != 0:
             return {**row, "error": f"askdb setup exited {done.returncode}"}
     items = target.read_questions(limit)
-    questions = write_questions(items, RESULTS_DIR / f"quality-{target.name}.questions.jsonl")
+    questions = write_questions(items, REPORTS_DIR / f"quality-{target.name}.questions.jsonl")
     reports = {}
     for label, base in (("tuned", False), ("base", True)):
-        out = RESULTS_DIR / (f"quality-{target.name}-base.json" if base else
+        out = REPORTS_DIR / (f"quality-{target.name}-base.json" if base else
                              f"quality-{tag + '-' if tag else ''}{target.name}.json")
         if base and reuse_base and out.exists():
             reports[label] = json.loads(out.read_text())
@@ -284,8 +287,8 @@ def _table_from_reports(names: Sequence[str], *, tag: str, minutes: float, limit
     """quality{-tag}.json/md from the per-database reports already in bench/results."""
     rows = []
     for name in names:
-        tuned = RESULTS_DIR / f"quality-{tag + '-' if tag else ''}{name}.json"
-        base = RESULTS_DIR / f"quality-{name}-base.json"
+        tuned = REPORTS_DIR / f"quality-{tag + '-' if tag else ''}{name}.json"
+        base = REPORTS_DIR / f"quality-{name}-base.json"
         if tuned.exists() and base.exists():
             rows.append(table_row(name, json.loads(tuned.read_text()), json.loads(base.read_text())))
         else:
