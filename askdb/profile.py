@@ -39,7 +39,7 @@ class Profile:
     database: str = ""  # the database it was set up from (informational: never used to choose a profile)
     joins: tuple[InferredKey, ...] = ()  # relationships the database does not declare (pipeline.relations)
     words: dict = dataclasses.field(default_factory=dict)  # domain words: {"semester": ["term"]}
-    data_sha256: str = ""  # of samples.jsonl when the adapter was trained
+    data_sha256: str = ""  # of the files the adapter was trained on (samples, and corrections once there are some)
     created: str = ""
 
     @property

@@ -111,14 +111,19 @@ async def _info(args) -> int:
     return 0
 
 
-async def _grant(args) -> int:
-    cfg = config_from(args)
-    conn = await connect_owner(resolve_database_url(cfg, args.database))
+async def grant_read_only(cfg, url: str) -> None:
+    """askdb's own tables created or upgraded, and the read-only role granted, as the owner at `url`."""
+    conn = await connect_owner(url)
     try:
         await _migrate(conn, cfg)
         await grant_query_role(conn, query_role(cfg))
     finally:
         await conn.close()
+
+
+async def _grant(args) -> int:
+    cfg = config_from(args)
+    await grant_read_only(cfg, resolve_database_url(cfg, args.database))
     print(f"Read-only role '{cfg.database.query_role}' granted SELECT on schema {cfg.database.schema}"
           + (f" (denied columns: {', '.join(cfg.guard.denied_columns)})" if cfg.guard.denied_columns else ""),
           file=sys.stdout)

@@ -28,10 +28,8 @@ from ..profile import Profile, load_profile, save_profile
 from ..runtime import clock, database_name, guard_policy, resolve_database_url
 from .common import add_common, config_from
 
-# Rates measured on 2 CPU cores (bench/results): template pairs verified per minute, and what loading the model,
-# retrieving examples and encoding cost before the first training step.
+# Template pairs verified per minute on 2 CPU cores (askdb setup measured 1,000 to 4,000 on the public databases).
 GENERATE_PER_MINUTE = 1000
-TRAIN_OVERHEAD_S = 90
 
 
 class SetupFailed(AskdbError):
@@ -94,7 +92,7 @@ async def run(args: argparse.Namespace) -> int:
     cfg = cfg.replace(profile=plan.profile.name)
     say = _Say()
     if args.dry_run:
-        return await dry_run(cfg, plan, say)
+        return await dry_run(cfg, plan)
     state = _State.load(plan.profile.root / "setup.json", restart=args.restart)
     recorded = plan.profile.database
     if recorded and recorded != redact_url(url) and not args.yes and not args.restart:
@@ -145,7 +143,7 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def dry_run(cfg: Config, plan: Plan, say) -> int:
+async def dry_run(cfg: Config, plan: Plan) -> int:
     """Connect, read the schema and the joins it would infer, and print the plan; nothing is written."""
     size = await _check_database(cfg, plan.url)
     joins = await _infer(cfg, plan.url)
@@ -198,20 +196,14 @@ async def _check_database(cfg: Config, url: str) -> DatabaseSize:
 
 
 async def _grant(cfg: Config, url: str) -> None:
-    from .db import _migrate, connect_owner, query_role
+    from .db import grant_read_only
 
-    conn = await connect_owner(url)
     try:
-        await _migrate(conn, cfg)
-        from pipeline.roles import grant_query_role
-
-        await grant_query_role(conn, query_role(cfg))
+        await grant_read_only(cfg, url)
     except asyncpg.InsufficientPrivilegeError as exc:
         raise SetupFailed("role", f"this user cannot create the read-only role ({exc}); connect as a role with "
                                   "CREATEROLE that owns the tables, or ask an administrator to run "
                                   "`askdb db grant` once") from exc
-    finally:
-        await conn.close()
 
 
 async def _infer(cfg: Config, url: str) -> tuple:
@@ -242,7 +234,7 @@ async def _learn_schema(cfg: Config, plan: Plan, url: str, *, keep: bool) -> Pro
 
 async def _generate(cfg: Config, plan: Plan, url: str, say) -> int:
     """Append verified pairs to the profile's samples.jsonl until it holds plan.count (a rerun resumes it)."""
-    from finetune.generator.run import generate
+    from finetune.generator.run import USABLE_PAIRS, generate, usable
     from pipeline.database import declared_today, open_pool
 
     from ..runtime import read_schema
@@ -256,9 +248,10 @@ async def _generate(cfg: Config, plan: Plan, url: str, say) -> int:
         stats = await generate(pool, schema, guard_policy(cfg, schema), settings, out=plan.profile.samples,
                                on_progress=say.progress(plan.count))
     say.end_progress()
-    if stats.kept < min(plan.count, 50):
+    if not usable(stats.kept, plan.count):
         raise SetupFailed("generate", f"only {stats.kept} pairs could be made from this schema "
-                                      f"(rejected: {dict(stats.rejected)}); see docs/generator.md")
+                                      f"(at least {min(plan.count, USABLE_PAIRS)} are needed; rejected: "
+                                      f"{dict(stats.rejected)}); see docs/generator.md")
     return stats.kept
 
 
@@ -267,20 +260,18 @@ async def _train(cfg: Config, profile: Profile, url: str, seconds: float, *, res
     is synchronous CPU work: nothing else runs on the loop meanwhile."""
     from rich.console import Console
 
-    from finetune.dataset import data_sha256, merge_pairs, read_pairs
-    from finetune.train import TrainSettings, train
+    from finetune.dataset import data_sha256
+    from finetune.train import train
 
-    from .train import _training_schema
+    from .train import _training_schema, train_settings, training_pairs
 
     report_file = profile.adapter / "train_report.json"
     files = _training_files(profile)
     sha = data_sha256(files)
     if report_file.exists() and json.loads(report_file.read_text()).get("data_sha256") == sha and state.has("train"):
         return json.loads(report_file.read_text())
-    settings = TrainSettings(**{**dataclasses.asdict(cfg.train), "target_modules": tuple(cfg.train.target_modules),
-                                "time_limit_s": seconds})
-    pairs = merge_pairs(read_pairs(files[0]), read_pairs(files[1], source="corrections") if len(files) > 1 else [],
-                        repeat=settings.correction_repeat)
+    settings = train_settings(cfg, time_limit_s=seconds)
+    pairs = training_pairs(files, repeat=settings.correction_repeat)
     schema, _, linker, today = await _training_schema(cfg, url, link=settings.link_weight > 0)
     checkpoint = profile.adapter / "checkpoints" / "last.pt"
     state.mark("train_started")

@@ -34,8 +34,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from rich.console import Console
 
-    from finetune.dataset import data_sha256, merge_pairs, read_pairs
-    from finetune.train import TrainSettings, train
+    from finetune.dataset import data_sha256
+    from finetune.train import train
 
     cfg = config_from(args)
     overrides = {k: v for k, v in (("epochs", args.epochs), ("max_steps", args.max_steps), ("seed", args.seed))
@@ -43,15 +43,12 @@ def run(args) -> int:
     for key, value in overrides.items():
         if value < (1 if key == "epochs" else 0):
             raise ConfigError(f"--{key.replace('_', '-')}", f"must be positive, got {value}")
-    settings = TrainSettings(**{**dataclasses.asdict(cfg.train), **overrides,
-                                "target_modules": tuple(cfg.train.target_modules)})
+    settings = train_settings(cfg, **overrides)
     data = args.data or str(active_profile(cfg).samples)
     if not Path(data).exists():
         raise ConfigError("--data", f"{data} does not exist (run `askdb generate` or `askdb setup` first)")
     files = [Path(data)] + ([Path(args.corrections)] if args.corrections else [])
-    pairs = merge_pairs(read_pairs(files[0]),
-                        read_pairs(files[1], source="corrections") if args.corrections else [],
-                        repeat=settings.correction_repeat)
+    pairs = training_pairs(files, repeat=settings.correction_repeat)
     if not pairs:
         raise ConfigError("--data", f"{data} holds no question/SQL pairs")
     schema, label, linker, today = asyncio.run(_training_schema(cfg, args.database, link=settings.link_weight > 0))
@@ -64,6 +61,22 @@ def run(args) -> int:
           budget_tokens=cfg.sql.prompt_token_budget, data_sha=data_sha256(files), resume=args.resume,
           init_adapter=_adapter_dir(args.from_adapter), console=console, linker=linker)
     return 0
+
+
+def train_settings(cfg, **overrides):
+    """finetune's TrainSettings from config's train section, with `overrides`."""
+    from finetune.train import TrainSettings
+
+    return TrainSettings(**{**dataclasses.asdict(cfg.train), "target_modules": tuple(cfg.train.target_modules),
+                            **overrides})
+
+
+def training_pairs(files: list[Path], *, repeat: int) -> list:
+    """The pairs of `files`: generated pairs first, then (if given) corrections, each counted `repeat` times."""
+    from finetune.dataset import merge_pairs, read_pairs
+
+    return merge_pairs(read_pairs(files[0]), read_pairs(files[1], source="corrections") if len(files) > 1 else [],
+                       repeat=repeat)
 
 
 async def _training_schema(cfg, database: str | None, *, link: bool = False):
