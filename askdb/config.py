@@ -75,6 +75,7 @@ class SqlConfig:
     adapt_examples: bool = True  # with linking: show examples asked with the question's own values and numbers
     clean_examples: int = 0  # > 0: of this many nearest examples, those filtering on no value the question leaves
                              # unnamed are shown first (pipeline.literals)
+    scope_check: bool = True  # a question the database cannot answer gets a reply naming what it holds (pipeline/scope.py)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pipeline.models.base import TextModel
 from pipeline.pipeline import Pipeline, PipelineSettings
 from pipeline.retrieval import MATCH_KEYS, ExampleStore, MiniLMEmbedder
 from pipeline.schema import Schema, introspect_schema
+from pipeline.scope import load_vocabulary
 
 from .config import Config, active_profile, cache_dir, home_dir
 
@@ -87,7 +88,7 @@ def pipeline_settings(cfg: Config) -> PipelineSettings:
         budget_tokens=cfg.sql.prompt_token_budget, few_shot_k=cfg.sql.few_shot_k,
         self_correction_attempts=cfg.sql.self_correction_attempts,
         candidates_on_error=cfg.sql.candidates_on_error, max_new_tokens=cfg.sql.max_new_tokens,
-        rank_candidates=cfg.sql.rank_candidates,
+        rank_candidates=cfg.sql.rank_candidates, scope_check=cfg.sql.scope_check,
         max_question_chars=cfg.limits.max_question_chars, answer_with_model=cfg.answer.use_model,
         answer_timeout_s=cfg.answer.timeout_s, answer_max_tokens=cfg.answer.max_new_tokens,
         max_answer_chars=cfg.answer.max_answer_chars,
@@ -234,7 +235,9 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
                                          clean_pool=cfg.sql.clean_examples)
             pipeline = Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema,
                                 policy=policy, store=store, settings=settings,
-                                clock=today)
+                                clock=today,
+                                vocabulary=await load_vocabulary(pool, schema.without_columns(policy.denied_columns))
+                                if settings.scope_check else None)
         yield App(cfg, owner_url, pool, schema, pipeline, model, today)
     finally:
         if answer_model is not None and answer_model is not model:

@@ -52,7 +52,7 @@ class Question:
 @dataclass(frozen=True)
 class Reply:
     text: str
-    status: str = "ok"  # ok | error | rejected | busy | rate_limited | shutting_down
+    status: str = "ok"  # ok | error | rejected | busy | rate_limited | shutting_down | out_of_scope | clarify
     sql: str = ""
     columns: tuple[str, ...] = ()
     rows: tuple[tuple, ...] = ()
@@ -305,6 +305,8 @@ class BotCore:
         timings = {**timings, **ans.timings_ms}
         interaction_id = await self._record(q, ans)
         status = "ok" if ans.ok else ("rejected" if ans.error_kind == "QuestionRejected" else "error")
+        if ans.kind != "answer":
+            status = ans.kind  # the database cannot answer it, or a question back: text only, nothing to flag
         return Reply(ans.answer, status=status, sql=ans.sql, columns=tuple(ans.columns), rows=tuple(ans.rows),
                      truncated=ans.truncated, interaction_id=interaction_id, error_kind=ans.error_kind,
                      question=ans.question or q.text), timings

@@ -38,6 +38,7 @@ class EvalItem:
     shape: str = ""
     difficulty: str = ""
     alternatives: tuple[str, ...] = ()  # other acceptable gold statements
+    in_scope: bool = True  # False: a question the database cannot answer (no gold SQL), to be refused
 
     @property
     def gold_sqls(self) -> tuple[str, ...]:
@@ -58,6 +59,8 @@ class ItemResult:
     attempts: int = 0
     subset_correct: bool = False  # every gold column among the predicted ones, rows the same (sql-eval's rule)
     unnamed: tuple[str, ...] = ()  # values the predicted SQL filters on that the question never names
+    in_scope: bool = True
+    kind: str = "answer"  # the pipeline's Answer.kind: answer, out_of_scope or clarify
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,23 @@ class EvalReport:
 
     @property
     def scored(self) -> list[ItemResult]:
-        """Results that count: a gold query that itself fails is a data bug, reported but not scored."""
-        return [r for r in self.results if r.reason != "gold failed"]
+        """Results that count: a gold query that itself fails is a data bug, reported but not scored; a question
+        out of scope has no gold (scope_rates scores it)."""
+        return [r for r in self.results if r.reason != "gold failed" and r.in_scope]
+
+    def scope_rates(self) -> dict:
+        """With out-of-scope questions in the file: the share of them answered with SQL anyway, and of the
+        in-scope ones refused (told out of scope or asked back); {} otherwise."""
+        out = [r for r in self.results if not r.in_scope]
+        if not out:
+            return {}
+        inside = [r for r in self.results if r.in_scope]
+        answered = sum(r.kind == "answer" for r in out)
+        refused = sum(r.kind != "answer" for r in inside)
+        return {"scope": {"out_of_scope_n": len(out), "out_of_scope_answered": answered,
+                          "out_of_scope_answered_rate": round(answered / len(out), 4),
+                          "in_scope_n": len(inside), "in_scope_refused": refused,
+                          "in_scope_refused_rate": round(refused / len(inside), 4) if inside else None}}
 
     @property
     def execution_accuracy(self) -> float:
@@ -108,7 +126,7 @@ class EvalReport:
             "correct": sum(r.correct for r in self.scored), "execution_accuracy": round(self.execution_accuracy, 4),
             **subset,
             "by_shape": _breakdown(self.scored, "shape"), "by_difficulty": _breakdown(self.scored, "difficulty"),
-            "failure_reasons": reasons, **self.unnamed_rates(), "latency_ms_p50": _percentile(lat, 50), "latency_ms_mean":
+            "failure_reasons": reasons, **self.unnamed_rates(), **self.scope_rates(), "latency_ms_p50": _percentile(lat, 50), "latency_ms_mean":
             round(statistics.fmean(lat), 1) if lat else None, "latency_ms_p95": _percentile(lat, 95),
             "wall_s": round(self.wall_s, 1), "questions_in_few_shot_files": self.overlap, **self.extra,
             "failures": [asdict(r) for r in self.results if not r.correct],
@@ -139,11 +157,15 @@ def read_items(path: str | Path, *, limit: int | None = None) -> list[EvalItem]:
             alternatives = row.get("alternatives") or []
             if not isinstance(alternatives, list) or not all(isinstance(a, str) for a in alternatives):
                 raise TypeError
-            items.append(EvalItem(row["question"], row["sql"], str(row.get("shape") or row.get("category") or ""),
-                                  str(row.get("difficulty", "")), tuple(alternatives)))
+            in_scope = row.get("in_scope", True)
+            if not isinstance(in_scope, bool):
+                raise TypeError
+            sql = row["sql"] if in_scope else row.get("sql", "")
+            items.append(EvalItem(row["question"], sql, str(row.get("shape") or row.get("category") or ""),
+                                  str(row.get("difficulty", "")), tuple(alternatives), in_scope))
         except (json.JSONDecodeError, KeyError, TypeError):
             raise ConfigError(f"{path}:{n}", 'expected a JSON object with "question", "sql" and, if any, '
-                                             '"alternatives" as a list of statements') from None
+                                             '"alternatives" as a list of statements, "in_scope" true or false (false: "sql" may be left out)') from None
     if not items:
         raise ConfigError(str(path), "no questions in the file")
     return items[:limit] if limit else items
@@ -291,7 +313,14 @@ def failure_reason(error_kind: str | None, error: str | None) -> str:
 async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits: ExecLimits = EVAL_LIMITS) -> ItemResult:
     """One question: the pipeline's SQL (answer phrasing off) against the gold SQL and its alternatives, all
     executed read-only; an alternative that fails is skipped, a failing gold is reported."""
-    base = dict(question=item.question, gold_sql=item.sql, shape=item.shape, difficulty=item.difficulty)
+    base = dict(question=item.question, gold_sql=item.sql, shape=item.shape, difficulty=item.difficulty,
+                in_scope=item.in_scope)
+    if not item.in_scope:
+        ans = await pipeline.answer(item.question)
+        refused = ans.kind != "answer"
+        return ItemResult(predicted_sql=ans.sql, correct=refused, reason="" if refused else "answered",
+                          latency_ms=round(ans.timings_ms.get("generate", 0.0), 1), attempts=ans.attempts,
+                          kind=ans.kind, **base)
     golds = [(sql, await _gold_result(pool, sql, gold_cache, limits)) for sql in item.gold_sqls]
     gold = golds[0][1]
     ans = await pipeline.answer(item.question)
@@ -299,6 +328,8 @@ async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits
                 attempts=ans.attempts, unnamed=tuple(unnamed_literals(ans.sql, item.question)) if ans.sql else ())
     if isinstance(gold, AskdbError):
         return ItemResult(correct=False, reason="gold failed", detail=str(gold), **base)
+    if ans.kind != "answer":
+        return ItemResult(correct=False, reason=ans.kind.replace("_", " "), detail=ans.answer, kind=ans.kind, **base)
     if not ans.ok:
         return ItemResult(correct=False, reason=failure_reason(ans.error_kind, ans.error), detail=ans.error or "",
                           **base)

@@ -20,6 +20,7 @@ from .models.base import TextModel
 from .render import render_answer
 from .retrieval import ExampleStore
 from .schema import Schema
+from .scope import Vocabulary, judge_scope
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class PipelineSettings:
     answer_timeout_s: float = 20.0
     answer_max_tokens: int = 80
     max_answer_chars: int = 1800
+    # with a vocabulary: a question the database cannot answer gets a reply saying what it holds (pipeline/scope.py)
+    scope_check: bool = True
     limits: ExecLimits = field(default_factory=ExecLimits)
 
 
@@ -55,6 +58,7 @@ class Answer:
     answer_source: str = ""
     model: str = ""
     mends: tuple = ()  # pipeline.mend.Change: each rule that rewrote the model's statement, in order
+    kind: str = "answer"  # answer | out_of_scope (the database cannot answer it) | clarify (a question back)
 
     @property
     def ok(self) -> bool:
@@ -67,7 +71,7 @@ class Answer:
         d["rows"] = [list(r) for r in self.rows]
         d["mends"] = [{"rule": c.rule, "before": c.before, "after": c.after} for c in self.mends]
         return {k: d[k] for k in ("question", "sql", "columns", "rows", "answer", "truncated", "timings_ms", "error",
-                                  "error_kind", "attempts", "answer_source", "model", "mends")}
+                                  "error_kind", "attempts", "answer_source", "model", "mends", "kind")}
 
 
 class Pipeline:
@@ -75,7 +79,8 @@ class Pipeline:
 
     def __init__(self, *, sql_model: TextModel, pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy,
                  answer_model: TextModel | None = None, store: ExampleStore | None = None,
-                 settings: PipelineSettings = PipelineSettings(), clock: Callable[[], dt.date] = dt.date.today):
+                 settings: PipelineSettings = PipelineSettings(), clock: Callable[[], dt.date] = dt.date.today,
+                 vocabulary: Vocabulary | None = None):
         self.sql_model = sql_model
         self.answer_model = answer_model
         self.pool = pool
@@ -84,6 +89,7 @@ class Pipeline:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.vocabulary = vocabulary  # what the database holds, to tell a question it cannot answer (scope.py)
 
     async def run_sql(self, sql: str) -> tuple[CheckedSql, QueryResult]:
         """Guard and execute SQL written by a person (askdb sql, reviews); raises AskdbError."""
@@ -97,6 +103,9 @@ class Pipeline:
         sql, attempts, mends = "", 0, ()
         try:
             question = self._accept(question)
+            if (refusal := self._out_of_scope(question, False)) is not None:
+                refusal.timings_ms["total"] = _ms(started)
+                return refusal
             examples = []
             if self.store is not None and self.settings.few_shot_k > 0:
                 t = time.perf_counter()
@@ -192,6 +201,17 @@ class Pipeline:
                                      max_tokens=self.settings.max_new_tokens)
         pool = [first] + [c for c in cands if c.sql != first.sql]
         return sorted(pool, key=lambda g: -link_score(asked, sql_links(self._grounded(question, g.sql))))
+
+    def _out_of_scope(self, question: str, follow_up: bool) -> Answer | None:
+        """The reply to a question the database cannot answer (or one to ask back), before any SQL is written;
+        None when it can. A follow-up that names nothing new ('and last year?') is read with its thread."""
+        if self.vocabulary is None or not self.settings.scope_check:
+            return None
+        scope = judge_scope(question, self.vocabulary)
+        if scope.answerable or follow_up and scope.verdict == "clarify":
+            return None
+        return Answer(question, answer=scope.reply, kind=scope.verdict, model=self.sql_model.name,
+                      answer_source="scope")
 
     def _accept(self, question: str) -> str:
         question = " ".join((question or "").split())

@@ -141,6 +141,11 @@ def _print_run(report, show_failures: int) -> None:
     if d["unnamed_literal_rate"] is not None:
         con.print(f"filters on a value the question never names: {d['unnamed_literal_rate']:.0%} of statements "
                   f"(gold {d['gold_unnamed_literal_rate']:.0%})")
+    if "scope" in d:
+        sc = d["scope"]
+        con.print(f"out-of-scope questions answered with SQL anyway: {sc['out_of_scope_answered_rate']:.1%} "
+                  f"({sc['out_of_scope_answered']}/{sc['out_of_scope_n']}); in-scope questions refused: "
+                  f"{sc['in_scope_refused_rate']:.1%} ({sc['in_scope_refused']}/{sc['in_scope_n']})")
     if d["failure_reasons"]:
         con.print("failures: " + ", ".join(f"{k} {v}" for k, v in sorted(d["failure_reasons"].items())))
     for f in d["failures"][:show_failures]:
