@@ -76,6 +76,7 @@ class SqlConfig:
     clean_examples: int = 0  # > 0: of this many nearest examples, those filtering on no value the question leaves
                              # unnamed are shown first (pipeline.literals)
     scope_check: bool = True  # a question the database cannot answer gets a reply naming what it holds (pipeline/scope.py)
+    schema_comments: bool = False  # the schema's COMMENT ON text in the prompt, first clause only (docs/pipeline.md)
 
 
 @dataclass(frozen=True)

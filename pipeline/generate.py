@@ -31,11 +31,12 @@ async def generate_sql(
     budget_tokens: int = 700,
     max_tokens: int = 120,
     error: tuple[str, str] | None = None,
+    comments: bool = False,
 ) -> GeneratedSql:
     """Ask the model for SQL and extract one statement from its reply ('' when it wrote none)."""
     started = time.perf_counter()
     messages = build_sql_prompt(question, schema, today=today, examples=examples, budget_tokens=budget_tokens,
-                                error=error)
+                                error=error, comments=comments)
     completion = await model.complete(messages, max_tokens=max_tokens, stop=_STOP)
     return GeneratedSql(extract_sql(completion.text), completion.text, completion.tokens,
                         (time.perf_counter() - started) * 1000, tuple(messages))

@@ -40,6 +40,7 @@ class PipelineSettings:
     max_answer_chars: int = 1800
     # with a vocabulary: a question the database cannot answer gets a reply saying what it holds (pipeline/scope.py)
     scope_check: bool = True
+    schema_comments: bool = False  # the schema's COMMENTs in the prompt, briefly (off: the adapter was trained without)
     limits: ExecLimits = field(default_factory=ExecLimits)
 
 
@@ -125,7 +126,8 @@ class Pipeline:
                 else:
                     gen = await generate_sql(self.sql_model, question, self.schema, today=self.clock(),
                                              examples=examples, budget_tokens=self.settings.budget_tokens,
-                                             max_tokens=self.settings.max_new_tokens, error=error)
+                                             max_tokens=self.settings.max_new_tokens, error=error,
+                                             comments=self.settings.schema_comments)
                     if alternatives is None and error is None and (ranked := await self._reranked(question, gen)):
                         gen, alternatives = ranked[0], ranked[1:]
                 timings["generate"] = timings.get("generate", 0) + _ms(t)

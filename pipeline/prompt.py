@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -27,7 +28,8 @@ def estimate_tokens(text: str) -> int:
 
 
 def render_table(t: Table, *, with_comments: bool = False) -> str:
-    """One line per table: name(col type-hint, fk->table, samples) -- comment."""
+    """One line per table: name(col type-hint, fk->table, samples) -- comment; `with_comments` adds the first clause
+    of each column's and the table's COMMENT (keys' comments left out: the arrow says it)."""
     fk = {fk.columns[0]: fk.ref_table for fk in t.foreign_keys if len(fk.columns) == 1}
     parts = []
     for c in t.columns:
@@ -39,11 +41,19 @@ def render_table(t: Table, *, with_comments: bool = False) -> str:
             p += " e.g. " + "|".join(s.replace("|", "/") for s in c.samples[:2])
         elif c.base_type not in ("integer", "text", "character varying", "bigint"):
             p += f" {_short(c.type)}"
+        if with_comments and c.comment and c.name not in fk and c.name not in t.primary_key:
+            p += f" [{brief(c.comment)}]"
         parts.append(p)
     line = f"{t.name}({', '.join(parts)})"
     if with_comments and t.comment:
-        line += f"  -- {t.comment}"
+        line += f"  -- {brief(t.comment, 80)}"
     return line
+
+
+def brief(comment: str, limit: int = 40) -> str:
+    """A COMMENT's first clause, at most `limit` characters: 'Catalog code: department code, ...' -> 'Catalog code'."""
+    head = re.split(r",?\s*\(?\b(?:e\.g|i\.e)\.|[.;:]\s|[.;:]$|\n", comment.strip(), maxsplit=1)[0].strip()
+    return head if len(head) <= limit else head[: limit - 1].rstrip() + "…"
 
 
 def _short(t: str) -> str:
@@ -85,7 +95,8 @@ def rank_tables(question: str, schema: Schema) -> list[str]:
     return boosted + [n for n in ranked if n not in boosted]
 
 
-def select_tables(question: str, schema: Schema, budget_tokens: int, *, first: Sequence[str] = ()) -> list[str]:
+def select_tables(question: str, schema: Schema, budget_tokens: int, *, first: Sequence[str] = (),
+                  comments: bool = False) -> list[str]:
     """The most relevant tables whose rendering fits the token budget (at least one). `first` (training: the tables
     the answer reads) come before the question's ranking, their neighbours next, cut to the same budget."""
     ranked = rank_tables(question, schema)
@@ -95,7 +106,7 @@ def select_tables(question: str, schema: Schema, budget_tokens: int, *, first: S
         ranked = list(dict.fromkeys(known + near + ranked))
     chosen, used = [], 0
     for name in ranked:
-        cost = estimate_tokens(render_table(schema.table(name))) + 1
+        cost = estimate_tokens(render_table(schema.table(name), with_comments=comments)) + 1
         if chosen and used + cost > budget_tokens:
             continue
         chosen.append(name)
@@ -114,11 +125,13 @@ def build_sql_prompt(
     budget_tokens: int = 700,
     error: tuple[str, str] | None = None,
     tables_first: Sequence[str] = (),
+    comments: bool = False,
 ) -> list[Message]:
     """Messages asking for the SQL of `question`; `error` is (previous SQL, its error) for one self-correction;
-    `tables_first` are shown whatever the question's words (training knows which tables the answer reads)."""
-    tables = select_tables(question, schema, budget_tokens, first=tables_first)
-    schema_text = "\n".join(render_table(schema.table(n)) for n in tables)
+    `tables_first` are shown whatever the question's words (training knows which tables the answer reads);
+    `comments` shows the schema's COMMENTs, briefly, within the same budget."""
+    tables = select_tables(question, schema, budget_tokens, first=tables_first, comments=comments)
+    schema_text = "\n".join(render_table(schema.table(n), with_comments=comments) for n in tables)
     parts = [f"Tables:\n{schema_text}", f"Today: {today.isoformat()}"]
     if examples:
         parts.append("Examples:\n" + "\n".join(f"Q: {e.question}\nSQL: {e.sql}" for e in examples))
