@@ -87,6 +87,7 @@ class GenerateConfig:
     sources: list[str] = field(default_factory=lambda: ["sampling", "llm_questions"])  # + llm_free
     llm_fraction: float = 0.1  # share of sampled pairs whose question the model rephrases
     free_fraction: float = 0.1  # share of the count the model writes from scratch (when llm_free is on)
+    followup_fraction: float = 0.1  # follow-up pairs ('top 5 instead' after a kept pair), as a share of the count
     phrasings_per_sql: int = 1
     require_rows: bool = True
     max_shape_share: float = 0.1
@@ -110,6 +111,8 @@ class LimitsConfig:
     max_concurrent: int = 4
     max_queue: int = 32
     shutdown_grace_s: float = 20.0  # in-flight questions get this long to finish on shutdown
+    conversation_turns: int = 3  # a follow-up is read with this many earlier turns of its thread or chat (0: none)
+    conversation_minutes: float = 30.0  # a thread's turns are forgotten after this long without a question
 
 
 @dataclass(frozen=True)

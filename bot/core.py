@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable, Protocol
 
 from pipeline.errors import AskdbError, QueryFailed, UnsafeSql
+from pipeline.prompt import Example
 from pipeline.render import format_table
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ class Question:
     channel: str
     platform: str
     thread: str | None = None
+    # The conversation a follow-up continues, as the adapter keys it (a thread, a reply chain, a DM's user): its
+    # last turns go to the pipeline with the question. None: answered on its own.
+    conversation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,39 @@ class RateLimiter:
         return None
 
 
+class Conversations:
+    """The last few turns (question and the SQL that ran) of each conversation, forgotten after `ttl_s` without a new
+    one. Keys come from the adapters, one per thread, reply chain or private chat, so no turn reaches another."""
+
+    def __init__(self, *, turns: int = 3, ttl_s: float = 1800.0, max_conversations: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic):
+        self.turns = turns
+        self.ttl_s = ttl_s
+        self.max_conversations = max_conversations
+        self.clock = clock
+        self._held: dict[str, tuple[float, tuple[Example, ...]]] = {}  # least recently used first
+
+    def recent(self, key: str | None) -> tuple[Example, ...]:
+        """The conversation's turns, oldest first; () when it has none or they expired."""
+        held = self._held.get(key) if key is not None else None
+        if held is None:
+            return ()
+        if self.clock() - held[0] >= self.ttl_s:
+            del self._held[key]
+            return ()
+        return held[1]
+
+    def add(self, key: str | None, turn: Example) -> None:
+        """Keep `turn` as the conversation's latest; the oldest conversations go when there are too many."""
+        if key is None or self.turns <= 0:
+            return
+        turns = (*self.recent(key), turn)[-self.turns:]
+        self._held.pop(key, None)
+        self._held[key] = (self.clock(), turns)
+        while len(self._held) > self.max_conversations:
+            self._held.pop(next(iter(self._held)))
+
+
 class _Slots:
     """`limit` concurrent holders plus a FIFO queue of at most `max_waiting`; closing releases waiters with False."""
 
@@ -182,12 +219,13 @@ class _Slots:
 class BotCore:
     """Answers Questions with `answer` under per-user and global limits; logs one line per question."""
 
-    def __init__(self, *, answer: Callable[[str], Awaitable["Answer"]], feedback: FeedbackSink | None = None,
+    def __init__(self, *, answer: Callable[..., Awaitable["Answer"]], feedback: FeedbackSink | None = None,
                  limits: CoreLimits = CoreLimits(), clock: Callable[[], float] = time.monotonic,
-                 logger: logging.Logger = log):
-        self.answer = answer
+                 logger: logging.Logger = log, conversations: Conversations | None = None):
+        self.answer = answer  # answer(text, previous=turns): pipeline.Pipeline.answer
         self.feedback = feedback
         self.limits = limits
+        self.conversations = conversations if conversations is not None else Conversations(clock=clock)
         self.log = logger
         self._rate = RateLimiter(per_minute=limits.per_user_per_minute, clock=clock)
         self._slots = _Slots(limit=limits.max_concurrent, max_waiting=limits.max_queue)
@@ -291,7 +329,8 @@ class BotCore:
         return None
 
     async def _answer(self, q: Question, timings: dict) -> tuple[Reply, dict]:
-        task = asyncio.ensure_future(self.answer(q.text))
+        previous = self.conversations.recent(q.conversation)
+        task = asyncio.ensure_future(self.answer(q.text, previous=previous))
         self._tasks.add(task)
         try:
             ans = await task
@@ -303,6 +342,8 @@ class BotCore:
         finally:
             self._tasks.discard(task)
         timings = {**timings, **ans.timings_ms}
+        if ans.ok and ans.sql:
+            self.conversations.add(q.conversation, Example(ans.question or q.text, ans.sql))
         interaction_id = await self._record(q, ans)
         status = "ok" if ans.ok else ("rejected" if ans.error_kind == "QuestionRejected" else "error")
         if ans.kind != "answer":

@@ -27,6 +27,7 @@ log = logging.getLogger("askdb.bot.discord")
 
 MESSAGE_LIMIT = 2000
 THUMBS_DOWN = "👎"
+THREADS = (discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread)
 WRONG_ID = re.compile(r"askdb:wrong:(?P<iid>-?[0-9]+)")
 
 
@@ -217,6 +218,7 @@ class AskCog(commands.Cog):
         self.chart_memory = chart_memory  # PNGs are tens of kB each: fewer of them are kept
         self._by_message: dict[int, int] = {}
         self._sql: dict[int, str] = {}
+        self._conversation_of: dict[int, str] = {}  # an answer's message -> its conversation, for replies to it
         self._charts: dict[str, tuple[Reply, Chart]] = {}
 
     async def cog_load(self) -> None:
@@ -226,10 +228,14 @@ class AskCog(commands.Cog):
     @app_commands.describe(question="For example: Which courses does the CS department offer?")
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         await interaction.response.defer(thinking=True)  # first: Discord allows 3 s, answers take longer
-        q = Question(question, user=str(interaction.user.id), channel=str(interaction.channel_id), platform="discord")
+        conversation = self.conversation_for(interaction.channel, user_id=interaction.user.id,
+                                             started_by=f"ask:{interaction.id}")
+        q = Question(question, user=str(interaction.user.id), channel=str(interaction.channel_id), platform="discord",
+                     conversation=conversation)
 
         async def deliver(reply: Reply):
-            await self.send_reply(functools.partial(interaction.followup.send, wait=True), reply)
+            await self.send_reply(functools.partial(interaction.followup.send, wait=True), reply,
+                                  conversation=conversation)
 
         await self.core.handle(q, deliver)
 
@@ -250,11 +256,16 @@ class AskCog(commands.Cog):
             await message.reply("Ask me about the database, e.g. `/ask Which courses does the CS department offer?`",
                                 mention_author=False)
             return
+        reference = message.reference
+        conversation = self.conversation_for(message.channel, user_id=message.author.id,
+                                             started_by=f"message:{message.id}",
+                                             reply_to=reference.message_id if reference is not None else None)
         q = Question(text, user=str(message.author.id), channel=str(message.channel.id), platform="discord",
-                     thread=str(message.id))
+                     thread=str(message.id), conversation=conversation)
 
         async def deliver(reply: Reply):
-            await self.send_reply(functools.partial(message.reply, mention_author=False), reply)
+            await self.send_reply(functools.partial(message.reply, mention_author=False), reply,
+                                  conversation=conversation)
 
         async with message.channel.typing():
             await self.core.handle(q, deliver)
@@ -271,8 +282,19 @@ class AskCog(commands.Cog):
         await self.core.flag(iid, who=_who(payload.user_id),
                              where=_where(payload.guild_id, payload.channel_id, payload.message_id))
 
-    async def send_reply(self, send: Callable[..., Awaitable[discord.Message]], reply: Reply) -> None:
-        """Send a reply with its chart when one fits; a chart that cannot be drawn or sent never costs the text."""
+    def conversation_for(self, channel, *, user_id: int, started_by: str, reply_to: int | None = None) -> str:
+        """The conversation a question continues: a private chat's (keyed by its user), a thread's, the reply chain
+        of the answer it replies to, or else a new one, `started_by` the question."""
+        if channel is not None and channel.type == discord.ChannelType.private:
+            return f"discord:dm:{user_id}"
+        if channel is not None and channel.type in THREADS:
+            return f"discord:thread:{channel.id}"
+        return self._conversation_of.get(reply_to) or f"discord:{started_by}"
+
+    async def send_reply(self, send: Callable[..., Awaitable[discord.Message]], reply: Reply, *,
+                         conversation: str | None = None) -> None:
+        """Send a reply with its chart when one fits; a chart that cannot be drawn or sent never costs the text.
+        A reply to the message sent continues `conversation`."""
         chart = await chart_for(reply)
         key = self._keep_chart(reply, chart) if chart is not None else None
         try:
@@ -283,6 +305,10 @@ class AskCog(commands.Cog):
             log.warning("the chart was refused (%s %s); sending the answer without it", exc.status, exc.text)
             sent = await send(**render_reply(reply, show_sql=self.settings.show_sql).kwargs())
         self.remember(sent.id, reply)
+        if conversation is not None:
+            self._conversation_of[sent.id] = conversation
+            while len(self._conversation_of) > self.memory:
+                self._conversation_of.pop(next(iter(self._conversation_of)))
 
     def chart_held(self, key: str) -> tuple[Reply, Chart] | None:
         return self._charts.get(key)

@@ -77,6 +77,16 @@ def flag_modal(interaction_id: int, *, channel: str, response_url: str | None, a
             "blocks": blocks}
 
 
+def conversation_for(channel: str, user: str, thread: str | None = None) -> str:
+    """The conversation a question continues: a private chat's, keyed by its user, or the thread's (a mention
+    outside one starts the thread its answer goes to)."""
+    return f"slack:dm:{user}" if _private(channel) else f"slack:{channel}:{thread}"
+
+
+def _private(channel: str) -> bool:
+    return channel.startswith("D")  # Slack's ids: D... a direct message, C... a channel, G... a private group
+
+
 def strip_mention(text: str) -> str:
     """The question in an @mention, without the mention itself."""
     return " ".join(_MENTION.sub(" ", text or "").split())
@@ -112,7 +122,9 @@ class SlackAdapter:
         if not text:
             return
         channel = command.get("channel_id", "")
-        q = Question(text=text, user=command["user_id"], channel=channel, platform="slack")
+        # /ask has no thread: only a private chat's follow-ups have a turn to continue
+        q = Question(text=text, user=command["user_id"], channel=channel, platform="slack",
+                     conversation=conversation_for(channel, command["user_id"]) if _private(channel) else None)
         # an ephemeral answer gets no chart: uploading one would show the channel what only the asker may see
         public = self.settings.response_type == "in_channel"
 
@@ -133,7 +145,7 @@ class SlackAdapter:
             await say(text=USAGE, thread_ts=thread)
             return
         q = Question(text=text, user=event.get("user", ""), channel=event.get("channel", ""), platform="slack",
-                     thread=thread)
+                     thread=thread, conversation=conversation_for(event.get("channel", ""), event.get("user", ""), thread))
 
         async def deliver(reply: Reply):
             chart = await chart_for(reply)

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 from pipeline.errors import ConfigError
 from pipeline.models.base import Message
 from pipeline.models.transformers_backend import render_chat
-from pipeline.prompt import Example, build_sql_prompt
+from pipeline.prompt import Example, build_sql_prompt, conversation_text, sql_tables
 from pipeline.schema import Schema
 
 IGNORE = -100  # label of tokens the loss skips (torch's cross_entropy default ignore_index)
@@ -29,6 +29,7 @@ class Pair:
     db: str = ""
     source: str = "samples"  # "samples", "corrections" or "variants" (of a correction, with other values)
     shape: str = ""  # the generator's query shape, for an even training sample
+    previous: tuple[Example, ...] = ()  # a follow-up's earlier turn: the question it continues and that one's SQL
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class TrainExample:
 
 
 def read_pairs(path: str | Path, *, source: str = "samples") -> list[Pair]:
-    """Pairs from a JSONL file of {"question", "sql", "db"?}; a bad line is an error naming file and line."""
+    """Pairs from a JSONL file of {"question", "sql", "db"?, "previous"?: {"question", "sql"}} (a follow-up and the
+    turn it continues); a bad line is an error naming file and line."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -54,13 +56,21 @@ def read_pairs(path: str | Path, *, source: str = "samples") -> list[Pair]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{n}", f"not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("sql"), str):
-            raise ConfigError(f"{path}:{n}", 'expected an object with "question" and "sql" strings')
+        previous = row.get("previous") if isinstance(row, dict) else None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("sql"), str) \
+                or previous is not None and not _is_turn(previous):
+            raise ConfigError(f"{path}:{n}", 'expected an object with "question" and "sql" strings (and "previous", '
+                                             'if any, an object with both)')
         if row["question"].strip() and row["sql"].strip():
             kind = "variants" if source == "corrections" and row.get("source") == "correction-variant" else source
+            turns = (Example(" ".join(previous["question"].split()), previous["sql"].strip()),) if previous else ()
             pairs.append(Pair(" ".join(row["question"].split()), row["sql"].strip(), str(row.get("db") or ""), kind,
-                              str(row.get("shape") or "")))
+                              str(row.get("shape") or ""), turns))
     return pairs
+
+
+def _is_turn(value) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("question"), str) and isinstance(value.get("sql"), str)
 
 
 def merge_pairs(samples: Sequence[Pair], corrections: Sequence[Pair], *, repeat: int = 3) -> list[Pair]:
@@ -125,23 +135,11 @@ def split_holdout(pairs: Sequence[Pair], fraction: float, *, seed: int) -> tuple
 
 
 def sql_messages(question: str, schema: Schema, *, today: dt.date, budget_tokens: int,
-                 examples: Sequence[Example] = (), tables_first: Sequence[str] = ()) -> list[Message]:
-    """The runtime's prompt for `question`, with the retrieved examples it would show."""
+                 examples: Sequence[Example] = (), tables_first: Sequence[str] = (),
+                 previous: Sequence[Example] = ()) -> list[Message]:
+    """The runtime's prompt for `question` (after `previous`), with the retrieved examples it would show."""
     return build_sql_prompt(question, schema, today=today, examples=examples, budget_tokens=budget_tokens,
-                            tables_first=tables_first)
-
-
-def sql_tables(sql: str) -> tuple[str, ...]:
-    """The tables a statement reads, in order of appearance; () when it does not parse."""
-    import sqlglot
-    from sqlglot import exp
-
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.ParseError:
-        return ()
-    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
-    return tuple(dict.fromkeys(t.name for t in tree.find_all(exp.Table) if t.name and t.name not in ctes))
+                            tables_first=tables_first, previous=previous)
 
 
 def retrieved_examples(pairs: Sequence[Pair], store, *, k: int, pool: int, seed: int,
@@ -155,7 +153,9 @@ def retrieved_examples(pairs: Sequence[Pair], store, *, k: int, pool: int, seed:
     rng = random.Random(seed)
     out = []
     for p in pairs:
-        near = store.nearest(p.question, max(pool, k), exclude_question=p.question, exclude_sql=p.sql, today=today)
+        # A follow-up is matched as the runtime matches it: with the question it continues.
+        near = store.nearest(conversation_text(p.question, p.previous), max(pool, k), exclude_question=p.question,
+                             exclude_sql=p.sql, today=today)
         keep = sorted(rng.sample(range(len(near)), min(k, len(near))))
         out.append(tuple(near[i] for i in keep))
     return out
@@ -188,7 +188,7 @@ def encode_pair(tokenizer, pair: Pair, schema: Schema, *, today: dt.date, budget
                 examples: Sequence[Example] = (), tables_first: Sequence[str] = ()) -> TrainExample:
     """Prompt tokens (label -100) followed by the SQL and the end-of-turn token (labelled)."""
     messages = sql_messages(pair.question, schema, today=today, budget_tokens=budget_tokens, examples=examples,
-                            tables_first=tables_first)
+                            tables_first=tables_first, previous=pair.previous)
     prompt = render_chat(tokenizer, messages)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     target_ids = tokenizer(target_text(tokenizer, messages, prompt, pair.sql), add_special_tokens=False)["input_ids"]

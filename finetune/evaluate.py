@@ -26,6 +26,7 @@ from sqlglot import exp
 from pipeline.errors import AskdbError, ConfigError
 from pipeline.executor import ExecLimits, QueryResult, execute
 from pipeline.literals import unnamed_literals
+from pipeline.prompt import Example
 
 REL_TOL, ABS_TOL = 1e-6, 0.01
 EVAL_LIMITS = ExecLimits(statement_timeout_ms=10_000, max_rows=10_000, max_result_bytes=20_000_000)
@@ -38,6 +39,7 @@ class EvalItem:
     shape: str = ""
     difficulty: str = ""
     alternatives: tuple[str, ...] = ()  # other acceptable gold statements
+    previous: tuple[Example, ...] = ()  # a follow-up's earlier turn, asked with it as a chat thread would
     in_scope: bool = True  # False: a question the database cannot answer (no gold SQL), to be refused
 
     @property
@@ -141,8 +143,9 @@ def spread_sample(items: Sequence, n: int) -> list:
 
 
 def read_items(path: str | Path, *, limit: int | None = None) -> list[EvalItem]:
-    """{"question", "sql", "shape"?, "difficulty"?, "alternatives"?} lines (sql-eval's "category" read as the
-    shape); a bad line is an error naming file and line."""
+    """{"question", "sql", "shape"?, "difficulty"?, "alternatives"?, "previous"?: {"question", "sql"}} lines
+    (sql-eval's "category" read as the shape; "previous" the turn a follow-up continues); a bad line is an error
+    naming file and line."""
     path = Path(path)
     try:
         lines = path.read_text().splitlines()
@@ -157,12 +160,13 @@ def read_items(path: str | Path, *, limit: int | None = None) -> list[EvalItem]:
             alternatives = row.get("alternatives") or []
             if not isinstance(alternatives, list) or not all(isinstance(a, str) for a in alternatives):
                 raise TypeError
+            previous = (Example(row["previous"]["question"], row["previous"]["sql"]),) if row.get("previous") else ()
             in_scope = row.get("in_scope", True)
             if not isinstance(in_scope, bool):
                 raise TypeError
             sql = row["sql"] if in_scope else row.get("sql", "")
             items.append(EvalItem(row["question"], sql, str(row.get("shape") or row.get("category") or ""),
-                                  str(row.get("difficulty", "")), tuple(alternatives), in_scope))
+                                  str(row.get("difficulty", "")), tuple(alternatives), previous, in_scope))
         except (json.JSONDecodeError, KeyError, TypeError):
             raise ConfigError(f"{path}:{n}", 'expected a JSON object with "question", "sql" and, if any, '
                                              '"alternatives" as a list of statements, "in_scope" true or false (false: "sql" may be left out)') from None
@@ -316,14 +320,14 @@ async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits
     base = dict(question=item.question, gold_sql=item.sql, shape=item.shape, difficulty=item.difficulty,
                 in_scope=item.in_scope)
     if not item.in_scope:
-        ans = await pipeline.answer(item.question)
+        ans = await pipeline.answer(item.question, previous=item.previous)
         refused = ans.kind != "answer"
         return ItemResult(predicted_sql=ans.sql, correct=refused, reason="" if refused else "answered",
                           latency_ms=round(ans.timings_ms.get("generate", 0.0), 1), attempts=ans.attempts,
                           kind=ans.kind, **base)
     golds = [(sql, await _gold_result(pool, sql, gold_cache, limits)) for sql in item.gold_sqls]
     gold = golds[0][1]
-    ans = await pipeline.answer(item.question)
+    ans = await pipeline.answer(item.question, previous=item.previous)
     base.update(predicted_sql=ans.sql, latency_ms=round(ans.timings_ms.get("generate", 0.0), 1),
                 attempts=ans.attempts, unnamed=tuple(unnamed_literals(ans.sql, item.question)) if ans.sql else ())
     if isinstance(gold, AskdbError):

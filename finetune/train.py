@@ -78,7 +78,8 @@ def example_store(pairs: Sequence[Pair], cache_root: Path, *, match: str = "ques
     from pipeline.prompt import Example
     from pipeline.retrieval import ExampleStore, MiniLMEmbedder
 
-    unique = list(dict.fromkeys(Example(p.question, p.sql) for p in pairs))
+    # A follow-up is no example: 'top 5 instead' answers nothing without the turn before it.
+    unique = list(dict.fromkeys(Example(p.question, p.sql) for p in pairs if not p.previous))
     return ExampleStore(unique, embedder=MiniLMEmbedder.bundled(), cache_dir=cache_root, match=match,
                         linker=linker, link_weight=link_weight, adapt=adapt)
 

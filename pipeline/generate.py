@@ -31,12 +31,14 @@ async def generate_sql(
     budget_tokens: int = 700,
     max_tokens: int = 120,
     error: tuple[str, str] | None = None,
+    previous: Sequence[Example] = (),
     comments: bool = False,
 ) -> GeneratedSql:
-    """Ask the model for SQL and extract one statement from its reply ('' when it wrote none)."""
+    """Ask the model for SQL and extract one statement from its reply ('' when it wrote none); `previous` are the
+    conversation's earlier turns a follow-up continues."""
     started = time.perf_counter()
     messages = build_sql_prompt(question, schema, today=today, examples=examples, budget_tokens=budget_tokens,
-                                error=error, comments=comments)
+                                error=error, previous=previous, comments=comments)
     completion = await model.complete(messages, max_tokens=max_tokens, stop=_STOP)
     return GeneratedSql(extract_sql(completion.text), completion.text, completion.tokens,
                         (time.perf_counter() - started) * 1000, tuple(messages))

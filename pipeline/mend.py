@@ -119,32 +119,36 @@ RULES: tuple[Rule, ...] = WORD_RULES + VALUE_RULES
 
 
 def mend(question: str, sql: str, linker: SchemaLinker | None = None,
-         today: dt.date | None = None, *, skip: frozenset[str] = frozenset()) -> str:
+         today: dt.date | None = None, *, skip: frozenset[str] = frozenset(), earlier: str = "") -> str:
     """`sql` mended by every rule of RULES in turn (the value rules only with a linker); see `mend_traced`."""
-    return mend_traced(question, sql, linker, today, skip=skip)[0]
+    return mend_traced(question, sql, linker, today, skip=skip, earlier=earlier)[0]
 
 
 def mend_traced(question: str, sql: str, linker: SchemaLinker | None = None, today: dt.date | None = None, *,
-                skip: frozenset[str] = frozenset()) -> tuple[str, tuple[Change, ...]]:
+                skip: frozenset[str] = frozenset(), earlier: str = "") -> tuple[str, tuple[Change, ...]]:
     """`sql` mended where it contradicts the question's words and the schema's values, and a Change per rule that
-    rewrote it; rules named in `skip` are left out (ablation). A rewrite that fails leaves the statement as the model
-    wrote it (logged, no changes): the guard and the read-only role still judge it. docs/mend-rules.md says what
-    each rule does and the evidence for it."""
+    rewrote it; rules named in `skip` are left out (ablation). `earlier` are the questions a follow-up continues:
+    their words count too, but a value the follow-up names replaces theirs of the same column ('and in spring
+    2026?'). A rewrite that fails leaves the statement as the model wrote it (logged, no changes): the guard and the
+    read-only role still judge it. docs/mend-rules.md says what each rule does and the evidence for it."""
     try:
-        return _mend(question, sql, linker, today, skip)
+        return _mend(question, sql, linker, today, skip, earlier)
     except Exception:  # noqa: BLE001 - a heuristic's slip must not cost the asker the answer
         log.warning("mending failed for %r; the statement is used as written", question, exc_info=True)
         return sql, ()
 
 
 def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date | None,
-          skip: frozenset[str]) -> tuple[str, tuple[Change, ...]]:
+          skip: frozenset[str], earlier: str = "") -> tuple[str, tuple[Change, ...]]:
+    text = f"{earlier} {question}" if earlier else question
     if linker is None:
-        m, rules = Mending(question), WORD_RULES
+        m, rules = Mending(text), WORD_RULES
     else:
-        named, numbers = linker.named_values(question, today)
-        said = {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}
-        m, rules = Mending(question, linker, named, numbers, said), RULES
+        named, numbers, said = _named(linker, question, today)
+        if earlier:
+            before, before_numbers, before_said = _named(linker, earlier, today)
+            named, numbers, said = {**before, **named}, numbers or before_numbers, {**before_said, **said}
+        m, rules = Mending(text, linker, named, numbers, said), RULES
     changes = []
     for name, rule in rules:
         if name in skip:
@@ -154,3 +158,9 @@ def _mend(question: str, sql: str, linker: SchemaLinker | None, today: dt.date |
             changes.append(Change(name, sql, after))
             sql = after
     return sql, tuple(changes)
+
+
+def _named(linker: SchemaLinker, question: str, today: dt.date | None):
+    """The values (by column) and numbers a question names, and the periods it names relatively."""
+    named, numbers = linker.named_values(question, today)
+    return named, numbers, {name.lower(): start for start, _, _, name in linker.relative_periods(question, today)}

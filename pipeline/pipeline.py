@@ -5,7 +5,7 @@ import asyncio
 import datetime as dt
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import asyncpg
 
@@ -17,6 +17,7 @@ from .guard import CheckedSql, GuardPolicy, check_sql
 from .mend import mend, mend_traced
 from .linking import SchemaLinker, contradictions, link_score, sql_links
 from .models.base import TextModel
+from .prompt import Example, conversation_text
 from .render import render_answer
 from .retrieval import ExampleStore
 from .schema import Schema
@@ -38,6 +39,7 @@ class PipelineSettings:
     answer_timeout_s: float = 20.0
     answer_max_tokens: int = 80
     max_answer_chars: int = 1800
+    context_turns: int = 1  # of a follow-up's earlier turns, the last this many are in the prompt (trained on one)
     # with a vocabulary: a question the database cannot answer gets a reply saying what it holds (pipeline/scope.py)
     scope_check: bool = True
     schema_comments: bool = False  # the schema's COMMENTs in the prompt, briefly (off: the adapter was trained without)
@@ -97,21 +99,27 @@ class Pipeline:
         checked = check_sql(sql, self.policy)
         return checked, await execute(self.pool, checked.sql, self.settings.limits)
 
-    async def answer(self, question: str) -> Answer:
-        """Question -> Answer; an AskdbError becomes Answer.error, never an exception."""
+    async def answer(self, question: str, *, previous: Sequence[Example] = ()) -> Answer:
+        """Question -> Answer; an AskdbError becomes Answer.error, never an exception. `previous` are the earlier
+        turns (question and the SQL that ran) of the conversation a follow-up continues, oldest first."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         sql, attempts, mends = "", 0, ()
+        previous = tuple(previous)[-self.settings.context_turns:] if self.settings.context_turns > 0 else ()
         try:
             question = self._accept(question)
-            if (refusal := self._out_of_scope(question, False)) is not None:
+            if (refusal := self._out_of_scope(question, bool(previous))) is not None:
                 refusal.timings_ms["total"] = _ms(started)
                 return refusal
+            # A follow-up is matched and mended with the questions it continues ('only the CS ones' alone names
+            # neither the courses nor the term).
+            asked = conversation_text(question, previous)
+            earlier = " ".join(p.question for p in previous)
             examples = []
             if self.store is not None and self.settings.few_shot_k > 0:
                 t = time.perf_counter()
                 # Embedding the question is CPU work: keep it off the event loop.
-                examples = await asyncio.to_thread(self.store.nearest, question, self.settings.few_shot_k,
+                examples = await asyncio.to_thread(self.store.nearest, asked, self.settings.few_shot_k,
                                                    today=self.clock())
                 timings["retrieve"] = _ms(t)
             error = None
@@ -126,9 +134,9 @@ class Pipeline:
                 else:
                     gen = await generate_sql(self.sql_model, question, self.schema, today=self.clock(),
                                              examples=examples, budget_tokens=self.settings.budget_tokens,
-                                             max_tokens=self.settings.max_new_tokens, error=error,
+                                             max_tokens=self.settings.max_new_tokens, error=error, previous=previous,
                                              comments=self.settings.schema_comments)
-                    if alternatives is None and error is None and (ranked := await self._reranked(question, gen)):
+                    if alternatives is None and error is None and (ranked := await self._reranked(asked, gen)):
                         gen, alternatives = ranked[0], ranked[1:]
                 timings["generate"] = timings.get("generate", 0) + _ms(t)
                 sql = gen.sql or gen.raw.strip()
@@ -139,7 +147,7 @@ class Pipeline:
                         raise UnsafeSql("the model did not write a SELECT statement", gen.raw)
                     # Mended by the question's words first: 'Associate Professors' finds nothing where the column
                     # stores 'Associate Professor', and 'over 40' is not the `>= 40` copied from an example.
-                    mended, mends = mend_traced(question, gen.sql, self.linker, self.clock())
+                    mended, mends = mend_traced(question, gen.sql, self.linker, self.clock(), earlier=earlier)
                     checked = check_sql(mended, self.policy)
                     timings["check"] = timings.get("check", 0) + _ms(t)
                     sql = checked.sql

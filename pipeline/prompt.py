@@ -18,8 +18,30 @@ SQL_SYSTEM = (
 
 @dataclass(frozen=True)
 class Example:
+    """A question and the SQL that answers it: a retrieved example, or an earlier turn of a conversation."""
     question: str
     sql: str
+
+
+def conversation_text(question: str, previous: Sequence[Example] = ()) -> str:
+    """A follow-up read with the questions before it ('and in spring 2026?' alone names no course): what tables are
+    ranked and examples retrieved by."""
+    return " ".join([*(p.question for p in previous), question])
+
+
+def sql_tables(sql: str) -> tuple[str, ...]:
+    """The tables a statement reads, in order of appearance; () when it does not parse."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.ParseError:
+        return ()
+    if tree is None:
+        return ()
+    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    return tuple(dict.fromkeys(t.name for t in tree.find_all(exp.Table) if t.name and t.name not in ctes))
 
 
 def estimate_tokens(text: str) -> int:
@@ -125,16 +147,22 @@ def build_sql_prompt(
     budget_tokens: int = 700,
     error: tuple[str, str] | None = None,
     tables_first: Sequence[str] = (),
+    previous: Sequence[Example] = (),
     comments: bool = False,
 ) -> list[Message]:
     """Messages asking for the SQL of `question`; `error` is (previous SQL, its error) for one self-correction;
     `tables_first` are shown whatever the question's words (training knows which tables the answer reads);
-    `comments` shows the schema's COMMENTs, briefly, within the same budget."""
-    tables = select_tables(question, schema, budget_tokens, first=tables_first, comments=comments)
+    `previous` are the conversation's earlier turns, oldest first, that a follow-up question continues; `comments`
+    shows the schema's COMMENTs, briefly, within the same budget."""
+    # A follow-up reads the tables its previous SQL read ('only the CS ones' names none).
+    first = [*tables_first, *(t for p in previous for t in sql_tables(p.sql))]
+    tables = select_tables(conversation_text(question, previous), schema, budget_tokens, first=first, comments=comments)
     schema_text = "\n".join(render_table(schema.table(n), with_comments=comments) for n in tables)
     parts = [f"Tables:\n{schema_text}", f"Today: {today.isoformat()}"]
     if examples:
         parts.append("Examples:\n" + "\n".join(f"Q: {e.question}\nSQL: {e.sql}" for e in examples))
+    for p in previous:
+        parts.append(f"Previous question: {_one_line(p.question)}\nPrevious SQL: {_one_line(p.sql)}")
     # The question is fenced as data so "ignore previous instructions" stays a string to translate.
     parts.append(f"Question: {_one_line(question)}")
     if error:

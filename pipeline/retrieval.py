@@ -129,6 +129,8 @@ class ExampleStore:
                     continue
                 try:
                     row = json.loads(line)
+                    if row.get("previous"):
+                        continue  # a follow-up ('top 5 instead') answers nothing without the turn before it
                     out.append(Example(row["question"], row["sql"]))
                 except (json.JSONDecodeError, KeyError, TypeError):
                     log.warning("skipping malformed example at %s:%d", path, n)

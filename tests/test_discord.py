@@ -25,8 +25,10 @@ from .fakes.answers import FakeAnswers, RecordingFeedback
 class FakeInteraction:
     """Records response/followup calls in order; everything else is plain data."""
 
-    def __init__(self, client, *, user_id=42, roles=(), message_id=555):
+    def __init__(self, client, *, user_id=42, roles=(), message_id=555, channel=None, interaction_id=1):
         self.client = client
+        self.id = interaction_id
+        self.channel = channel or FakeChannel(7)
         self.events: list[tuple[str, dict]] = []
         self.user = SimpleNamespace(id=user_id, roles=[SimpleNamespace(name=r) for r in roles],
                                     guild_permissions=SimpleNamespace(administrator=False))
@@ -180,8 +182,9 @@ async def test_busy_bot_says_so():
 
 
 class FakeChannel:
-    def __init__(self, channel_id):
+    def __init__(self, channel_id, kind=discord.ChannelType.text):
         self.id = channel_id
+        self.type = kind
         self.typed = 0
 
     def typing(self):
@@ -196,14 +199,15 @@ class FakeChannel:
         return Typing()
 
 
-def mention_message(bot_user, channel, text, author_id=50):
+def mention_message(bot_user, channel, text, author_id=50, message_id=777, reply_to=None, sent_id=9000):
     replies = []
 
     async def reply(content=None, **kw):
         replies.append({"content": content, **kw})
-        return SimpleNamespace(id=9000)
-    msg = SimpleNamespace(author=SimpleNamespace(id=author_id, bot=False), channel=channel, id=777, content=text,
-                          mention_everyone=False, mentions=[bot_user], reply=reply)
+        return SimpleNamespace(id=sent_id)
+    reference = discord.MessageReference(message_id=reply_to, channel_id=channel.id) if reply_to else None
+    msg = SimpleNamespace(author=SimpleNamespace(id=author_id, bot=False), channel=channel, id=message_id,
+                          content=text, mention_everyone=False, mentions=[bot_user], reply=reply, reference=reference)
     return msg, replies
 
 

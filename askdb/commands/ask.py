@@ -138,9 +138,11 @@ async def run_sql(args) -> int:
 async def chat(args) -> int:
     from bot.terminal import run_terminal_chat
 
+    from .serve import conversations
+
     cfg = config_from(args)
     async with open_app(cfg, database=args.database) as app:
-        await run_terminal_chat(app.pipeline)
+        await run_terminal_chat(app.pipeline, conversations=conversations(cfg))
     return 0
 
 

@@ -46,7 +46,8 @@ def settings_from(cfg, args, today: dt.date, label: str):
         raise ConfigError("--count" if args.count is not None else "generate.count", f"must be positive, got {count}")
     return GenerateSettings(
         count=count, seed=args.seed if args.seed is not None else g.seed, sources=sources,
-        llm_fraction=g.llm_fraction, free_fraction=g.free_fraction, phrasings_per_sql=g.phrasings_per_sql,
+        llm_fraction=g.llm_fraction, free_fraction=g.free_fraction, followup_fraction=g.followup_fraction,
+        phrasings_per_sql=g.phrasings_per_sql,
         require_rows=g.require_rows, max_shape_share=g.max_shape_share, exclude=tuple(g.exclude),
         concurrency=g.concurrency, batch_size=g.batch_size, db_label=label,
         denied_columns=frozenset(cfg.guard.denied_columns), today=today,

@@ -12,7 +12,7 @@ from typing import AsyncIterator, Mapping
 import aiohttp
 import asyncpg
 
-from bot.core import BotCore, CoreLimits
+from bot.core import BotCore, Conversations, CoreLimits
 from pipeline.errors import ConfigError
 
 from ..config import Config
@@ -37,6 +37,11 @@ def require_env(key: str, var: str, what: str, env: Mapping[str, str] = os.envir
     if not value:
         raise ConfigError(key, f"the environment variable {var} is not set; export it with {what}")
     return value
+
+
+def conversations(cfg: Config) -> Conversations:
+    """The follow-up memory the config asks for."""
+    return Conversations(turns=cfg.limits.conversation_turns, ttl_s=cfg.limits.conversation_minutes * 60)
 
 
 def core_limits(cfg: Config) -> CoreLimits:
@@ -91,7 +96,7 @@ async def open_core(cfg: Config, args) -> AsyncIterator[BotCore]:
     """The pipeline (and, unless --no-feedback, the feedback store) behind one BotCore."""
     async with open_app(cfg, database=args.database, adapter=args.adapter) as app:
         if args.no_feedback:
-            yield BotCore(answer=app.pipeline.answer, limits=core_limits(cfg))
+            yield BotCore(answer=app.pipeline.answer, limits=core_limits(cfg), conversations=conversations(cfg))
             return
         from pipeline.feedback_store import migrate
 
@@ -106,7 +111,8 @@ async def open_core(cfg: Config, args) -> AsyncIterator[BotCore]:
         async with open_feedback(cfg, app.owner_url, verifier=app.pipeline, examples=app.pipeline.store,
                                  variants=correction_variants(cfg, app.pool),
                                  adapter=resolve_adapter(cfg, args.adapter) or "") as store:
-            yield BotCore(answer=app.pipeline.answer, feedback=store, limits=core_limits(cfg))
+            yield BotCore(answer=app.pipeline.answer, feedback=store, limits=core_limits(cfg),
+                          conversations=conversations(cfg))
 
 
 async def _run_discord(cfg: Config, core: BotCore, token: str, stop: asyncio.Event, drain) -> None:

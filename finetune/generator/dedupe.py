@@ -101,4 +101,11 @@ def load_exclusions(patterns: list[str], seen: Seen, root: Path = Path(".")) -> 
                     seen.excluded_sql.add(normalise_sql(row["sql"]))
                     seen.excluded_questions.add(normalise_question(row["question"]))
                     n += 1
+                    # a follow-up set: the turn it continues and the follow-up asked on its own are held out too
+                    previous = row.get("previous") if isinstance(row.get("previous"), dict) else {}
+                    for q in (previous.get("question"), row.get("standalone")):
+                        if isinstance(q, str):
+                            seen.excluded_questions.add(normalise_question(q))
+                    if isinstance(previous.get("sql"), str):
+                        seen.excluded_sql.add(normalise_sql(previous["sql"]))
     return n

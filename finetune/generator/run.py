@@ -22,6 +22,7 @@ from pipeline.schema import Schema
 
 from .analyses import ANALYSES
 from .dedupe import Seen, load_exclusions
+from .followups import followup_candidates, sampled
 from .profile import profile_schema
 from .questions import write_questions
 from .shapes import SHAPES as BASIC_SHAPES
@@ -55,6 +56,7 @@ class GenerateSettings:
     sources: tuple[str, ...] = ("sampling",)
     llm_fraction: float = 0.1  # share of sampled pairs whose question the model rephrases
     free_fraction: float = 0.1  # share of the count written by the model from scratch (llm_free)
+    followup_fraction: float = 0.1  # follow-ups of kept pairs, as a share of the count, made after them
     phrasings_per_sql: int = 1
     require_rows: bool = True
     max_shape_share: float = 0.1
@@ -130,8 +132,12 @@ async def generate(pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy, sett
     use_llm = model is not None and "llm_questions" in settings.sources and settings.llm_fraction > 0
     free_target = round(settings.count * settings.free_fraction) if model is not None and "llm_free" in settings.sources else 0
     sampling = "sampling" in settings.sources or "llm_questions" in settings.sources
+    # Follow-ups of kept pairs ('top 5 instead') are made last, as a share of the count.
+    followup_target = round(settings.count * settings.followup_fraction) if sampling else 0
+    followups_done = 0
     with SampleWriter(out) as writer:
         for row in writer.existing():
+            followups_done += bool(row.get("previous"))
             seen.add(row["question"], row["sql"])
             stats.count(row)
             shape_use[row.get("shape", "")] += 1
@@ -146,7 +152,8 @@ async def generate(pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy, sett
                              rng=rng, known=known, target=max(free_target - done, 0), on_progress=on_progress)
         attempts, budget = 0, max(400, settings.count * 40)
         book, dry = _ShapeBook(), 0
-        while (sampling and stats.kept < settings.count and attempts < budget and book.alive(stats)
+        while (sampling and stats.kept - followups_done < settings.count - followup_target and attempts < budget
+               and book.alive(stats)
                and dry < _DRY_ROUNDS):
             batch, attempts = _candidates(ctx, rng, settings, seen, stats, shape_use, known, attempts, book)
             dry += 1
@@ -165,12 +172,38 @@ async def generate(pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy, sett
             stats.elapsed_s = time.perf_counter() - started
             if on_progress:
                 on_progress(stats)
+        want = min(followup_target - followups_done, settings.count - stats.kept)
+        if want > 0:
+            await _followups(pool, policy, settings, writer, stats, bank, rng, want)
         if stats.kept < settings.count:
             stats.rejected["gave_up_short"] = settings.count - stats.kept
     stats.elapsed_s = time.perf_counter() - started
     write_stats(stats_path(out), stats, {"db": settings.db_label, "seed": settings.seed, "count": settings.count,
                                          "sources": list(settings.sources)})
     return stats
+
+
+async def _followups(pool: asyncpg.Pool, policy: GuardPolicy, settings: GenerateSettings, writer: SampleWriter,
+                     stats: Stats, bank, rng: random.Random, want: int) -> None:
+    """Up to `want` follow-ups of the kept pairs, verified and appended."""
+    pending = []
+    for base in sampled(writer.existing(), want, rng):
+        made = followup_candidates(base["question"], base["sql"], bank, rng)
+        if made:
+            pending.append((base, *rng.choice(made)))
+    verdicts = await verify_many(pool, [sql for *_, sql in pending], policy, settings.limits,
+                                 require_rows=settings.require_rows, concurrency=settings.concurrency)
+    kept = []
+    for (base, kind, question, sql), v in zip(pending, verdicts):
+        if not v.ok:
+            stats.rejected[f"followup_{v.reason}"] += 1
+            continue
+        row = {"question": question, "sql": sql, "previous": {"question": base["question"], "sql": base["sql"]},
+               "shape": f"followup_{kind}", "tables": list(base.get("tables", ())), "source": "followup",
+               "db": settings.db_label}
+        stats.count(row)
+        kept.append(row)
+    writer.write_batch(kept)
 
 
 def _pick_shape(rng: random.Random, shape_use: Counter, settings: GenerateSettings, alive: list):

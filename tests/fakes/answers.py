@@ -16,10 +16,12 @@ class FakeAnswers:
         self.gate = gate
         self.sql = sql
         self.started: list[str] = []
+        self.previous: list[tuple] = []  # the earlier turns each question came with
         self.entered = asyncio.Event()
 
-    async def __call__(self, question: str) -> Answer:
+    async def __call__(self, question: str, *, previous=()) -> Answer:
         self.started.append(question)
+        self.previous.append(tuple(previous))
         self.entered.set()
         if self.gate is not None:
             await self.gate.wait()
