@@ -124,6 +124,17 @@ async def test_the_pipeline_refuses_before_writing_sql_and_answers_the_rest(quer
     assert unchecked.kind == "answer" and unchecked.sql  # scope_check off: the old behaviour, a made-up query
 
 
+async def test_a_follow_up_that_names_nothing_new_is_not_asked_back(query_db_url):
+    from pipeline.prompt import Example
+
+    async with open_pool(query_db_url) as pool:
+        pipe, _ = await _pipeline(pool)
+        alone = await pipe.answer("and what about it?")
+        followed = await pipe.answer("and what about it?", previous=(Example("What is CS 2110 called?", SQL),))
+    assert alone.kind == "clarify"
+    assert followed.kind == "answer"
+
+
 async def test_eval_reports_both_rates(query_db_url, tmp_path):
     from finetune.evaluate import evaluate, read_items
 
