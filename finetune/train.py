@@ -367,6 +367,10 @@ def train(pairs: Sequence[Pair], schema: Schema, *, out_dir: Path, settings: Tra
     report = _report(state, settings, fingerprint, train_ex, val_ex, batch_size, total, device, bf16,
                      tps=run_tokens / max(time.perf_counter() - run_started, 1e-9), fit=fit)
     (out_dir / "train_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    if Path(str(loaded.source)).suffix.lower() == ".gguf":
+        from .lora_gguf import convert_adapter
+
+        say(f"llama.cpp adapter: {convert_adapter(out_dir, base_gguf=Path(str(loaded.source))).path}")
     say(f"done: best validation loss {report['best_val_loss']} at step {state.best_step}, "
         f"{report['time_s']:.0f} s, {report['tokens_per_s']:.0f} tokens/s, peak RSS {report['peak_rss_mb']:.0f} MB")
     return report

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .extract import extract_sql
-from .models.base import CandidateModel, Message, TextModel
+from .models.base import CandidateModel, GrammarModel, Message, TextModel
 from .prompt import Example, build_sql_prompt
 from .schema import Schema
 
@@ -32,6 +32,7 @@ async def generate_sql(
     max_tokens: int = 120,
     error: tuple[str, str] | None = None,
     previous: Sequence[Example] = (),
+    grammar: str | None = None,
     comments: bool = False,
 ) -> GeneratedSql:
     """Ask the model for SQL and extract one statement from its reply ('' when it wrote none); `previous` are the
@@ -39,7 +40,10 @@ async def generate_sql(
     started = time.perf_counter()
     messages = build_sql_prompt(question, schema, today=today, examples=examples, budget_tokens=budget_tokens,
                                 error=error, previous=previous, comments=comments)
-    completion = await model.complete(messages, max_tokens=max_tokens, stop=_STOP)
+    if grammar and isinstance(model, GrammarModel):
+        completion = await model.complete_grammar(messages, grammar=grammar, max_tokens=max_tokens, stop=_STOP)
+    else:
+        completion = await model.complete(messages, max_tokens=max_tokens, stop=_STOP)
     return GeneratedSql(extract_sql(completion.text), completion.text, completion.tokens,
                         (time.perf_counter() - started) * 1000, tuple(messages))
 
@@ -47,13 +51,15 @@ async def generate_sql(
 _STOP = ("\n\n\n", "Question:", "Q:")
 
 
-async def sql_candidates(model: TextModel, messages: Sequence[Message], *, n: int, max_tokens: int = 120
-                         ) -> list[GeneratedSql]:
-    """Up to `n` distinct statements for the prompt (beam search); [] when the model cannot propose several."""
+async def sql_candidates(model: TextModel, messages: Sequence[Message], *, n: int, max_tokens: int = 120,
+                         grammar: str | None = None) -> list[GeneratedSql]:
+    """Up to `n` distinct statements for the prompt (beam search, or samples where the model has no beams); []
+    when the model cannot propose several."""
     if n <= 1 or not isinstance(model, CandidateModel):
         return []
     started = time.perf_counter()
-    completions = await model.complete_candidates(messages, n=n, max_tokens=max_tokens, stop=_STOP)
+    constrained = {"grammar": grammar} if grammar and isinstance(model, GrammarModel) else {}
+    completions = await model.complete_candidates(messages, n=n, max_tokens=max_tokens, stop=_STOP, **constrained)
     elapsed = (time.perf_counter() - started) * 1000
     out, seen = [], set()
     for c in completions:

@@ -39,10 +39,10 @@ class PipelineSettings:
     answer_timeout_s: float = 20.0
     answer_max_tokens: int = 80
     max_answer_chars: int = 1800
-    context_turns: int = 1  # of a follow-up's earlier turns, the last this many are in the prompt (trained on one)
     # with a vocabulary: a question the database cannot answer gets a reply saying what it holds (pipeline/scope.py)
     scope_check: bool = True
     schema_comments: bool = False  # the schema's COMMENTs in the prompt, briefly (off: the adapter was trained without)
+    context_turns: int = 1  # of a follow-up's earlier turns, the last this many are in the prompt (trained on one)
     limits: ExecLimits = field(default_factory=ExecLimits)
 
 
@@ -83,7 +83,7 @@ class Pipeline:
     def __init__(self, *, sql_model: TextModel, pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy,
                  answer_model: TextModel | None = None, store: ExampleStore | None = None,
                  settings: PipelineSettings = PipelineSettings(), clock: Callable[[], dt.date] = dt.date.today,
-                 vocabulary: Vocabulary | None = None):
+                 grammar: str | None = None, vocabulary: Vocabulary | None = None):
         self.sql_model = sql_model
         self.answer_model = answer_model
         self.pool = pool
@@ -92,6 +92,7 @@ class Pipeline:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.grammar = grammar  # GBNF of the schema's names (pipeline/grammar.py), for models that take one
         self.vocabulary = vocabulary  # what the database holds, to tell a question it cannot answer (scope.py)
 
     async def run_sql(self, sql: str) -> tuple[CheckedSql, QueryResult]:
@@ -135,7 +136,7 @@ class Pipeline:
                     gen = await generate_sql(self.sql_model, question, self.schema, today=self.clock(),
                                              examples=examples, budget_tokens=self.settings.budget_tokens,
                                              max_tokens=self.settings.max_new_tokens, error=error, previous=previous,
-                                             comments=self.settings.schema_comments)
+                                             grammar=self.grammar, comments=self.settings.schema_comments)
                     if alternatives is None and error is None and (ranked := await self._reranked(asked, gen)):
                         gen, alternatives = ranked[0], ranked[1:]
                 timings["generate"] = timings.get("generate", 0) + _ms(t)
@@ -162,7 +163,7 @@ class Pipeline:
                         t = time.perf_counter()
                         alternatives = [g for g in await sql_candidates(
                             self.sql_model, gen.messages, n=self.settings.candidates_on_error,
-                            max_tokens=self.settings.max_new_tokens) if g.sql not in tried]
+                            max_tokens=self.settings.max_new_tokens, grammar=self.grammar) if g.sql not in tried]
                         timings["generate"] = timings.get("generate", 0) + _ms(t)
                     if alternatives:
                         continue
@@ -208,7 +209,7 @@ class Pipeline:
         if not contradictions(asked, sql_links(self._grounded(question, first.sql))):
             return []
         cands = await sql_candidates(self.sql_model, first.messages, n=self.settings.rank_candidates,
-                                     max_tokens=self.settings.max_new_tokens)
+                                     max_tokens=self.settings.max_new_tokens, grammar=self.grammar)
         pool = [first] + [c for c in cands if c.sql != first.sql]
         return sorted(pool, key=lambda g: -link_score(asked, sql_links(self._grounded(question, g.sql))))
 

@@ -241,6 +241,7 @@ def test_tiny_training_run_learns_and_writes_a_loadable_adapter(tmp_path, schema
     b_weights = [v for k, v in lora.items() if "lora_B" in k]
     assert b_weights and any(v.abs().sum() > 0 for v in b_weights)  # LoRA B starts at zero: it moved
     assert (out / "checkpoints" / "last.pt").exists()
+    assert (out / "adapter.gguf").stat().st_mtime >= (out / "adapter_model.safetensors").stat().st_mtime  # llama.cpp's
 
     async def ask():
         model = await TransformersModel.load("bundled", cache_root=cache, adapter=str(out), device="cpu")

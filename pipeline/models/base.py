@@ -52,6 +52,17 @@ class CandidateModel(Protocol):
         ...
 
 
+@runtime_checkable
+class GrammarModel(Protocol):
+    """A model that can be held to a GBNF grammar (pipeline/grammar.py makes one from the schema)."""
+
+    async def complete_grammar(
+        self, messages: Sequence[Message], *, grammar: str, max_tokens: int = 160, stop: Sequence[str] = ()
+    ) -> Completion:
+        """One greedy completion that the grammar allows; candidates take `grammar=` too."""
+        ...
+
+
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     """`text` up to the first stop string."""
     cut = len(text)

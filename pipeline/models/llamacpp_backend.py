@@ -1,0 +1,289 @@
+"""Embedded llama.cpp backend: the GGUF as shipped (4-bit), a LoRA adapter in GGUF form, grammars.
+
+One llama.cpp context serves every asker: requests wait in a queue and run one at a time in a worker thread, so the
+event loop never blocks and the key/value cache of the previous prompt is reused for the prefix a new prompt shares
+with it (system text and schema), plus a RAM cache of earlier prompts' states for prefixes that came back.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import ModelNotInstalled, ModelTimeout, ModelUnavailable
+from .base import Completion, Message, cut_at_stop
+from .chat import ChatTemplate
+
+log = logging.getLogger("askdb.models")
+
+INSTALL_HINT = "pip install llama-cpp-python (make demo does this; it builds from source with cmake, once)"
+_SAMPLE_TEMPERATURE = 0.7  # for candidates beyond the greedy one
+
+
+@dataclass
+class _Request:
+    messages: Sequence[Message]
+    max_tokens: int
+    stop: Sequence[str]
+    future: asyncio.Future = field(repr=False)
+    grammar: str | None = None
+    candidates: int = 1  # >1: the greedy completion, then sampled ones, distinct
+
+
+class LlamaCppModel:
+    """A GGUF model run by llama.cpp in this process."""
+
+    def __init__(self, llm, *, name: str, template: ChatTemplate, adapter: str | None = None,
+                 timeout_s: float = 60.0, load_s: float = 0.0):
+        self.llm = llm
+        self.name = name
+        self.template = template
+        self.adapter = adapter
+        self.timeout_s = timeout_s
+        self.load_s = load_s
+        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._worker: asyncio.Task | None = None
+        self._current: _Request | None = None
+        self._thread: asyncio.Future | None = None
+        self.reused_tokens = 0  # of the last prompt, the tokens whose keys and values came from the cache
+
+    @classmethod
+    async def load(cls, gguf: Path, *, adapter: str | None = None, adapter_gguf: Path | None = None,
+                   threads: int = 0, context: int = 2048, timeout_s: float = 60.0,
+                   ) -> "LlamaCppModel":
+        """Load `gguf` (and a GGUF LoRA adapter) in a worker thread."""
+        llm, load_s = await asyncio.to_thread(_load, Path(gguf), adapter_gguf, threads, context)
+        template = ChatTemplate.from_gguf_metadata(llm.metadata)
+        name = Path(gguf).stem + (f"+{Path(adapter).name}" if adapter else "")
+        log.info("model %s loaded by llama.cpp in %.2f s", name, load_s)
+        return cls(llm, name=name, template=template, adapter=adapter, timeout_s=timeout_s, load_s=load_s)
+
+    async def complete(self, messages: Sequence[Message], *, max_tokens: int = 160,
+                       stop: Sequence[str] = ()) -> Completion:
+        """One greedy completion."""
+        return await self._submit(_Request(messages, max_tokens, stop, self._future()))
+
+    async def complete_grammar(self, messages: Sequence[Message], *, grammar: str, max_tokens: int = 160,
+                               stop: Sequence[str] = ()) -> Completion:
+        """One greedy completion that the GBNF `grammar` allows."""
+        return await self._submit(_Request(messages, max_tokens, stop, self._future(), grammar=grammar))
+
+    async def complete_candidates(self, messages: Sequence[Message], *, n: int, max_tokens: int = 160,
+                                  stop: Sequence[str] = (), grammar: str | None = None) -> list[Completion]:
+        """Up to `n` distinct completions: the greedy one first, then samples (llama.cpp has no beam search;
+        each sample costs about one greedy completion, less the shared prompt, which stays cached)."""
+        return await self._submit(_Request(messages, max_tokens, stop, self._future(), grammar=grammar,
+                                           candidates=max(1, n)))
+
+    async def complete_many(self, batch: Sequence[Sequence[Message]], *, max_tokens: int = 160,
+                            stop: Sequence[str] = ()) -> list[Completion]:
+        """Completions for several prompts (queued; they run one after another)."""
+        return list(await asyncio.gather(*(self.complete(m, max_tokens=max_tokens, stop=stop) for m in batch)))
+
+    def _future(self) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        if self._worker is None or self._worker.done() or self._worker.get_loop() is not loop:
+            # One worker per event loop: tests and CLI commands may each run their own loop.
+            self._queue = asyncio.Queue()
+            self._worker = loop.create_task(self._run())
+        return loop.create_future()
+
+    async def _submit(self, request: _Request):
+        await self._queue.put(request)
+        try:
+            # Queue waits are bounded by the callers' concurrency limits; the timeout covers the whole wait here
+            # because one llama.cpp request is short (about a second), unlike a transformers batch.
+            return await asyncio.wait_for(asyncio.shield(request.future), self.timeout_s * max(1, request.candidates))
+        except asyncio.TimeoutError:
+            request.future.cancel()
+            raise ModelTimeout("local", self.name, self.timeout_s) from None
+        except asyncio.CancelledError:
+            request.future.cancel()
+            raise
+
+    async def _run(self) -> None:
+        while True:
+            r = await self._queue.get()
+            if r.future.done():
+                continue
+            self._current = r
+            self._thread = asyncio.ensure_future(asyncio.to_thread(self._generate, r))
+            try:
+                # Shielded: cancelling the worker must not orphan the thread, which aclose waits for before it frees
+                # the model (freeing it under a running decode crashes the process).
+                result = await asyncio.shield(self._thread)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a model failure must reach its waiter, not kill the worker
+                if not r.future.done():
+                    r.future.set_exception(ModelUnavailable("local", self.name, str(exc)))
+                continue
+            if not r.future.done():
+                r.future.set_result(result)
+
+    def _generate(self, r: _Request):
+        prompt = self.template.render(r.messages)
+        if r.candidates <= 1:
+            return self._decode(prompt, r, temperature=0.0, seed=0)
+        out, seen = [], set()
+        for i in range(r.candidates * 2):  # samples repeat each other; a few spare draws find distinct ones
+            c = self._decode(prompt, r, temperature=0.0 if i == 0 else _SAMPLE_TEMPERATURE, seed=i)
+            if c.text.strip() not in seen:
+                seen.add(c.text.strip())
+                out.append(c)
+            if len(out) >= r.candidates or r.future.cancelled():
+                break
+        return out
+
+    def _decode(self, prompt: str, r: _Request, *, temperature: float, seed: int) -> Completion:
+        """Greedy (or, with a temperature, sampled) decoding. With a grammar, the model's own best token is
+        checked first and the grammar scans the vocabulary only when that token is refused: the constraint then
+        costs almost nothing on the tokens the model gets right by itself."""
+        import llama_cpp
+        import numpy as np
+
+        llm, started = self.llm, time.perf_counter()
+        tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
+        if len(tokens) + r.max_tokens > llm.n_ctx():
+            raise ModelUnavailable("local", self.name, f"the prompt ({len(tokens)} tokens) does not fit the context "
+                                                       f"({llm.n_ctx()}; raise model.context_tokens)")
+        self._feed(tokens)
+        vocab = llm._model.vocab
+        grammar = llama_cpp.llama_sampler_init_grammar(vocab, r.grammar.encode(), b"root") if r.grammar else None
+        if r.grammar and not grammar:
+            raise ModelUnavailable("local", self.name, "llama.cpp could not parse the grammar")
+        rng = np.random.default_rng(seed)
+        out: list[int] = []
+        text = ""
+        try:
+            for _ in range(r.max_tokens):
+                if r.future.cancelled():  # the asker gave up: stop spending the cores on it
+                    break
+                logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),))
+                if temperature:
+                    # Gumbel-max: the best of the perturbed scores is a sample from softmax(logits / T)
+                    logits = logits / temperature - np.log(-np.log(rng.uniform(1e-12, 1.0, logits.shape)))
+                token = _best_allowed(logits, grammar)
+                if token is None or llama_cpp.llama_vocab_is_eog(vocab, token):
+                    break
+                if grammar:
+                    llama_cpp.llama_sampler_accept(grammar, token)
+                out.append(token)
+                text = llm.detokenize(out).decode("utf-8", errors="ignore")
+                if any(s and s in text for s in r.stop):
+                    break
+                llm.eval([token])
+        finally:
+            if grammar:
+                llama_cpp.llama_sampler_free(grammar)
+        return Completion(cut_at_stop(text, r.stop), len(out), (time.perf_counter() - started) * 1000)
+
+    def _feed(self, tokens: list[int]) -> None:
+        """Evaluate `tokens`, reusing the cached keys and values of the prefix they share with what the context
+        holds (the system text and schema a new question usually shares with the last one)."""
+        import numpy as np
+
+        llm = self.llm
+        held = min(llm.n_tokens, len(tokens) - 1)  # at least one token is evaluated: its logits start decoding
+        same = np.asarray(llm.input_ids[:held]) == np.asarray(tokens[:held])
+        prefix = int(held if same.all() else np.argmin(same))
+        llm.n_tokens = prefix
+        llm.eval(tokens[prefix:])
+        self.reused_tokens = prefix
+
+    def grammar_allows(self, grammar: str, text: str) -> bool:
+        """Whether llama.cpp's grammar sampler lets this model write `text` and then stop (for tests and
+        diagnostics: it runs in the caller's thread)."""
+        import llama_cpp
+
+        vocab = self.llm._model.vocab
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+        if not sampler:
+            raise ModelUnavailable("local", self.name, "llama.cpp could not parse the grammar")
+        try:
+            for token in [*self.llm.tokenize(text.encode(), add_bos=False, special=False), self.llm.token_eos()]:
+                if not _allows(sampler, token):
+                    return False
+                if token != self.llm.token_eos():
+                    llama_cpp.llama_sampler_accept(sampler, token)
+            return True
+        finally:
+            llama_cpp.llama_sampler_free(sampler)
+
+    async def aclose(self) -> None:
+        """Stop the worker, let a running generation stop at its next token, and free the model."""
+        if self._current is not None and not self._current.future.done():
+            self._current.future.cancel()  # the decode loop sees this and stops
+        if self._worker is not None and self._worker.get_loop() is asyncio.get_running_loop():
+            self._worker.cancel()
+            try:
+                await self._worker
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
+                pass
+        while not self._queue.empty():
+            r = self._queue.get_nowait()
+            if not r.future.done():
+                r.future.cancel()
+        if self._thread is not None and not self._thread.done():
+            await asyncio.wait({self._thread})
+        llm, self.llm = self.llm, None
+        if llm is not None:
+            await asyncio.to_thread(llm.close)
+
+
+_TOKEN_DATA = [("id", "<i4"), ("logit", "<f4"), ("p", "<f4")]  # llama_token_data, 12 bytes
+_SHORTLIST = 64  # the model's best tokens checked one by one before the grammar scans the whole vocabulary
+
+
+def _best_allowed(scores, grammar) -> int | None:
+    """The best-scoring token the grammar allows (any token without one); None when it allows none."""
+    import ctypes
+
+    import llama_cpp
+    import numpy as np
+
+    if grammar is None:
+        return int(np.argmax(scores))
+    short = np.argpartition(-scores, _SHORTLIST)[:_SHORTLIST]
+    for token in short[np.argsort(-scores[short])]:
+        if _allows(grammar, int(token)):
+            return int(token)
+    table = np.zeros(len(scores), dtype=_TOKEN_DATA)
+    table["id"] = np.arange(len(scores))
+    table["logit"] = scores
+    array = llama_cpp.llama_token_data_array(
+        table.ctypes.data_as(ctypes.POINTER(llama_cpp.llama_token_data)), len(table), -1, False)
+    llama_cpp.llama_sampler_apply(grammar, ctypes.byref(array))
+    allowed = np.isfinite(table["logit"])
+    return int(table["id"][allowed][np.argmax(table["logit"][allowed])]) if allowed.any() else None
+
+
+def _allows(grammar, token: int) -> bool:
+    """Whether the grammar, in its current state, lets `token` come next."""
+    import ctypes
+
+    import llama_cpp
+
+    one = (llama_cpp.llama_token_data * 1)(llama_cpp.llama_token_data(token, 0.0, 0.0))
+    llama_cpp.llama_sampler_apply(grammar, ctypes.byref(llama_cpp.llama_token_data_array(one, 1, -1, False)))
+    return one[0].logit != float("-inf")
+
+
+def _load(gguf: Path, adapter_gguf: Path | None, threads: int, context: int):
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ModelNotInstalled(f"the llamacpp backend needs llama-cpp-python: {INSTALL_HINT} ({exc})") from None
+    if not gguf.exists():
+        raise ModelNotInstalled(f"model file {gguf} does not exist")
+    if adapter_gguf is not None and not Path(adapter_gguf).exists():
+        raise ModelUnavailable("local", str(adapter_gguf), "no GGUF adapter there")
+    started = time.perf_counter()
+    threads = threads or max(1, os.cpu_count() or 1)
+    llm = Llama(model_path=str(gguf), lora_path=str(adapter_gguf) if adapter_gguf else None, n_ctx=context,
+                n_threads=threads, n_threads_batch=threads, n_batch=512, seed=0, verbose=False)
+    return llm, time.perf_counter() - started
