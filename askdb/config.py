@@ -54,13 +54,13 @@ EMBEDDED_BACKENDS = ("llamacpp", "transformers")  # run in this process and appl
 
 @dataclass(frozen=True)
 class ModelConfig:
-    backend: str = "transformers"  # llamacpp | transformers | ollama | openai
+    backend: str = "llamacpp"  # llamacpp | transformers | ollama | openai
     source: str = "bundled"  # bundled, a .gguf path, or a transformers directory
     adapter: str = ""  # LoRA directory; empty: the active profile's adapter/ (ignored when missing)
     device: str = ""  # "" picks cuda when present
     timeout_s: float = 60.0
     max_batch: int = 8
-    threads: int = 0  # llamacpp: CPU threads (0: one per core)
+    threads: int = 0  # llamacpp: CPU threads (0: one per core but one)
     context_tokens: int = 2048  # llamacpp: the context window it allocates
     ollama: OllamaConfig = field(default_factory=OllamaConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -179,25 +180,32 @@ async def _open_llamacpp(cfg: Config, adapter_dir: str | None) -> TextModel:
     if base.suffix.lower() != ".gguf":
         raise ConfigError("model.source", f"the llamacpp backend reads a .gguf file, not {base} "
                                           "(use backend: transformers for a transformers directory)")
-    adapter_gguf = await asyncio.to_thread(gguf_adapter, cfg, Path(adapter_dir), base) if adapter_dir else None
-    return await LlamaCppModel.load(base, adapter=adapter_dir, adapter_gguf=adapter_gguf, threads=cfg.model.threads,
+    model_file = await asyncio.to_thread(llamacpp_model_file, cfg, base, Path(adapter_dir) if adapter_dir else None)
+    return await LlamaCppModel.load(model_file, adapter=adapter_dir, threads=cfg.model.threads,
                                     context=cfg.model.context_tokens, timeout_s=cfg.model.timeout_s)
 
 
-def gguf_adapter(cfg: Config, adapter_dir: Path, base: Path) -> Path:
-    """The GGUF form of a peft adapter, converted once (beside it, else in the cache) when missing or older."""
-    from finetune.lora_gguf import convert_adapter, gguf_adapter_path, is_current
+def llamacpp_model_file(cfg: Config, base: Path, adapter_dir: Path | None) -> Path:
+    """What llama.cpp loads: the base in 8 bits (made once in the cache), or the base with the adapter merged in
+    (made once beside the adapter, else in the cache when that folder is read-only). finetune/lora_gguf.py says why."""
+    from finetune.lora_gguf import eight_bit, merged_model
 
-    if is_current(adapter_dir):
-        return gguf_adapter_path(adapter_dir)
-    try:
-        return convert_adapter(adapter_dir, base_gguf=base).path
-    except OSError:  # a read-only adapter directory: the cache keeps the conversion
-        out = cache_dir(cfg) / "adapters" / f"{adapter_dir.resolve().as_posix().strip('/').replace('/', '_')}.gguf"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not out.exists() or out.stat().st_mtime < (adapter_dir / "adapter_model.safetensors").stat().st_mtime:
-            convert_adapter(adapter_dir, base_gguf=base, out=out)
+    stat = base.stat()
+    key = hashlib.sha256(f"{base.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    cached = cache_dir(cfg) / "models"
+    cached.mkdir(parents=True, exist_ok=True)
+    if adapter_dir is None:
+        out = cached / f"{base.stem}.q8_0-{key}.gguf"
+        if not out.exists():
+            log.warning("first start: storing %s in 8 bits under %s (once, about 20 s)", base.name, cached)
+            eight_bit(base, out)
         return out
+    log.info("llama.cpp model for adapter %s (merged into the base once, then reused)", adapter_dir)
+    try:
+        return merged_model(adapter_dir, base_gguf=base)
+    except OSError:
+        name = adapter_dir.resolve().as_posix().strip("/").replace("/", "_")
+        return merged_model(adapter_dir, base_gguf=base, out=cached / f"{name}-{key}.gguf")
 
 
 def sql_grammar(cfg: Config, model: TextModel, schema: Schema, store: ExampleStore | None) -> str | None:

@@ -26,10 +26,11 @@ from bench.scratch import DEFAULT_ADMIN_URL, with_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "finetune" / "eval" / "course_dev.jsonl"
-VARIANTS = {  # label: (backend, schema grammar)
-    "llamacpp": ("llamacpp", False),
-    "llamacpp+grammar": ("llamacpp", True),
-    "transformers": ("transformers", False),
+VARIANTS = {  # label: (backend, schema grammar, llama.cpp threads; 0: the default, one per core but one)
+    "llamacpp": ("llamacpp", False, 0),
+    "llamacpp+grammar": ("llamacpp", True, 0),
+    "llamacpp+grammar, 2 threads": ("llamacpp", True, 2),
+    "transformers": ("transformers", False, 0),
 }
 DB_NAME = "askdb_bench_backends"
 
@@ -48,9 +49,10 @@ async def measure(variant: str, url: str, n: int, askers: int) -> dict:
     from askdb.config import load_config
     from askdb.runtime import open_app
 
-    backend, grammar = VARIANTS[variant]
+    backend, grammar, threads = VARIANTS[variant]
     cfg = load_config(ROOT / "config.yaml")
-    cfg = dataclasses.replace(cfg, sql=dataclasses.replace(cfg.sql, grammar=grammar, today="2026-11-24"))
+    cfg = dataclasses.replace(cfg, sql=dataclasses.replace(cfg.sql, grammar=grammar, today="2026-11-24"),
+                              model=dataclasses.replace(cfg.model, threads=threads))
     started = time.perf_counter()
     async with open_app(cfg, database=url, backend=backend) as app:
         ready_s = time.perf_counter() - started
@@ -110,6 +112,8 @@ def main() -> None:
         print(json.dumps(asyncio.run(measure(args.one, args.url, args.questions, args.askers))))
         return
     url = with_database(DEFAULT_ADMIN_URL, DB_NAME)
+    for sql in (f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)', f'CREATE DATABASE "{DB_NAME}"'):
+        subprocess.run(["psql", DEFAULT_ADMIN_URL, "-qc", sql], check=True, capture_output=True)
     subprocess.run([sys.executable, "-m", "askdb.cli", "db", "init", "--database", url], cwd=ROOT, check=True,
                    capture_output=True)
     rows = []

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from finetune.lora_gguf import convert_adapter, gguf_adapter_path  # noqa: E402
+from finetune.lora_gguf import convert_adapter, gguf_adapter_path, merged_model  # noqa: E402
 from pipeline.grammar import defined_names, schema_grammar  # noqa: E402
 from pipeline.models.base import CandidateModel, GrammarModel, Message, TextModel  # noqa: E402
 from pipeline.models.bundled import bundled_gguf  # noqa: E402
@@ -111,20 +111,24 @@ async def test_converted_adapter_changes_output_as_in_transformers(tmp_path, bas
     shutil.copytree(COURSE_ADAPTER, adapter, ignore=shutil.ignore_patterns("*.gguf"))
     converted = convert_adapter(adapter, base_gguf=bundled_gguf())
     assert converted.path == gguf_adapter_path(adapter) and converted.tensors == 30 * 7 * 2
-    tuned = await LlamaCppModel.load(bundled_gguf(), adapter=str(adapter), adapter_gguf=converted.path, threads=1)
-    torch_tuned = await TransformersModel.load("bundled", cache_root=tmp_path / "cache", adapter=str(adapter))
-    try:
-        question = [Message("system", "Write PostgreSQL for the question."),
-                    Message("user", "Schema: courses(id, code, title)\nQuestion: How many courses are there?")]
-        plain = await base.complete(question, max_tokens=24)
-        ours = await tuned.complete(question, max_tokens=24)
-        theirs = await torch_tuned.complete(question, max_tokens=24)
-    finally:
-        await tuned.aclose()
-        await torch_tuned.aclose()
-    assert ours.text != plain.text
-    # 4-bit weights either way; the two runtimes agree on the tuned model's reply (up to float rounding at the end).
-    assert ours.text.split()[:6] == theirs.text.split()[:6]
+    merged = merged_model(adapter, base_gguf=bundled_gguf())  # what the runtime loads
+    question = [Message("system", "Write PostgreSQL for the question."),
+                Message("user", "Schema: courses(id, code, title)\nQuestion: How many courses are there?")]
+    replies = {}
+    for label, opened in (("lora", LlamaCppModel.load(bundled_gguf(), adapter=str(adapter),
+                                                      adapter_gguf=converted.path, threads=1)),
+                          ("merged", LlamaCppModel.load(merged, adapter=str(adapter), threads=1)),
+                          ("torch", TransformersModel.load("bundled", cache_root=tmp_path / "cache",
+                                                           adapter=str(adapter)))):
+        model = await opened
+        try:
+            replies[label] = (await model.complete(question, max_tokens=24)).text
+        finally:
+            await model.aclose()
+    plain = (await base.complete(question, max_tokens=24)).text
+    assert replies["lora"] != plain
+    # The same tuned model three ways: the runtimes agree on its reply (up to float rounding at the end).
+    assert replies["lora"].split()[:6] == replies["torch"].split()[:6] == replies["merged"].split()[:6]
 
 
 async def test_chat_text_is_the_one_transformers_renders(tmp_path, base):

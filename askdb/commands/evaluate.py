@@ -10,6 +10,7 @@ from pathlib import Path
 from pipeline.errors import ConfigError
 from pipeline.retrieval import ExampleStore
 
+from ..config import BACKENDS
 from ..runtime import example_paths, open_app, resolve_adapter
 from .common import add_common, config_from
 
@@ -21,7 +22,7 @@ def register(sub) -> None:
     who = p.add_mutually_exclusive_group()
     who.add_argument("--adapter", metavar="DIR", help="LoRA adapter (default: model.adapter when present)")
     who.add_argument("--no-adapter", action="store_true", help="the base model alone")
-    p.add_argument("--backend", choices=("transformers", "ollama", "openai"), help="model backend (default: config)")
+    p.add_argument("--backend", choices=BACKENDS, help="model backend (default: config)")
     p.add_argument("--few-shot", type=int, metavar="K", help="few-shot examples per prompt (default: config)")
     p.add_argument("--compare", action="store_true", help="adapter (as trained), adapter without examples, base+few-shot and base side by side")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N questions")

@@ -13,7 +13,7 @@ from pipeline.errors import ConfigError
 from pipeline.executor import ExecLimits
 from pipeline.relations import infer_foreign_keys, with_foreign_keys
 
-from ..config import active_profile
+from ..config import BACKENDS, active_profile
 from ..runtime import clock, guard_policy, open_model, read_schema, resolve_database_url
 from .common import add_common, config_from
 
@@ -24,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="PATH", help="JSONL output (default: the profile's samples.jsonl); re-runs resume it")
     p.add_argument("--seed", type=int, help="random seed (default: generate.seed)")
     p.add_argument("--sources", help="comma list of sampling, llm_questions, llm_free (default: generate.sources)")
-    p.add_argument("--backend", choices=("transformers", "ollama", "openai"), help="model backend for the llm sources")
+    p.add_argument("--backend", choices=BACKENDS, help="model backend for the llm sources")
     p.add_argument("--db-name", help="the name written in each pair's db field (default: the profile's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common(p)
