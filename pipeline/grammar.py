@@ -9,8 +9,8 @@ checks that the column exists somewhere; the guard checks the rest. What it rule
 invented columns (`c.name` where no table has `name`), invented tables, a second statement, writes, and prose.
 
 Names a statement may define and then refer to (output aliases like `course_count`, CTE names) cannot be tracked by
-a grammar; they are taken from the examples the model learned from (`defined_names`) plus a few generic ones, and
-any name is allowed right after AS, where it is being defined.
+a grammar; they are taken from the examples the model learned from (`defined_names`) plus a few generic ones, any
+name is allowed right after AS, where it is being defined, and right after ORDER BY, which usually sorts by one.
 """
 from __future__ import annotations
 
@@ -71,8 +71,9 @@ def schema_grammar(schema: Schema, *, defined_names: Iterable[str] = ()) -> SqlG
         "unfence": '"```"',
         "lead": _words(("select",), case_insensitive=True) + " | " + _words(("with",), case_insensitive=True),
         # A word never follows a word without a space ("na" "me" is not "name"); punctuation may touch both.
-        "tail": "( ws word | ws? punct | punct word )*",
-        "word": "keyword | function | table | column | qualified | defined | alias | alias-def | number | string | quoted",
+        "tail": "( ws word | ws? punct word? )*",
+        "word": "keyword | table | column | qualified | defined | alias | alias-def | order-by | number | "
+                "string | quoted",
         "keyword": _words(KEYWORDS, case_insensitive=True),
         "function": "(" + _words(FUNCTIONS, case_insensitive=True) + ') ws? "("',
         "table": _words(tables),
@@ -85,12 +86,16 @@ def schema_grammar(schema: Schema, *, defined_names: Iterable[str] = ()) -> SqlG
         "alias": "[a-z] [a-z0-9_]? [a-z0-9_]?",
         # AS defines a name: an output column or a table alias, any identifier; a CTE is `name AS (`.
         "alias-def": _words(("as",), case_insensitive=True) + " ws free",
+        # ORDER BY usually sorts by an output name the statement just defined (`ORDER BY enrolled DESC`).
+        "order-by": _words(("order",), case_insensitive=True) + " ws " + _words(("by",), case_insensitive=True)
+                    + " ws free",
         "free": "[a-zA-Z_] [a-zA-Z0-9_]*",
         "quoted": '"\\"" (' + _words(all_tables + all_columns) + ') "\\""',
         "quoted-column": '"\\"" (' + _words(all_columns) + ') "\\""',
         "number": "[0-9]+ (\".\" [0-9]+)?",
         "string": "\"'\" ( [^'\\n] | \"''\" )* \"'\"",
-        "punct": '"(" | ")" | "," | "*" | "+" | "-" | "/" | "%" | "=" | "<" | ">" | "<=" | ">=" | "<>" | "!=" | '
+        # A function call opens a parenthesis: what follows may touch it, as after any punctuation.
+        "punct": 'function | "(" | ")" | "," | "*" | "+" | "-" | "/" | "%" | "=" | "<" | ">" | "<=" | ">=" | "<>" | "!=" | '
                  '"||" | "::"',
         "ws": "[ \\t\\n]+",
     }

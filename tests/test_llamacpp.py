@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +140,24 @@ async def test_chat_text_is_the_one_transformers_renders(tmp_path, base):
     loaded = await asyncio.to_thread(load_weights, "bundled", cache_root=tmp_path)
     for messages in (PROMPT, PROMPT[1:], PROMPT + [Message("assistant", "SELECT 1"), Message("user", "and 2?")]):
         assert base.template.render(messages) == render_chat(loaded.tokenizer, messages)
+
+
+async def test_every_dev_gold_statement_is_within_its_schema_grammar(base, course_db_url):
+    # Recall: a grammar that refused correct SQL would cost accuracy. The dev set's 95 gold statements use the kinds
+    # of SQL people ask for (NOT EXISTS, FILTER, arithmetic on columns, ORDER BY an output name).
+    import asyncpg
+
+    from pipeline.retrieval import ExampleStore
+    from pipeline.schema import introspect_schema
+
+    conn = await asyncpg.connect(course_db_url)
+    try:
+        schema = await introspect_schema(conn)
+    finally:
+        await conn.close()
+    learned = ExampleStore.read_jsonl([Path("profiles/course/samples.jsonl")])
+    grammar = schema_grammar(schema, defined_names=defined_names(e.sql for e in learned)).text
+    gold = [json.loads(line)["sql"] for line in Path("finetune/eval/course_dev.jsonl").read_text().splitlines()
+            if line.strip()]
+    refused = [sql for sql in gold if not base.grammar_allows(grammar, sql)]
+    assert len(gold) == 95 and refused == []

@@ -156,7 +156,8 @@ class LlamaCppModel:
         vocab = llm._model.vocab
         grammar = llama_cpp.llama_sampler_init_grammar(vocab, r.grammar.encode(), b"root") if r.grammar else None
         if r.grammar and not grammar:
-            raise ModelUnavailable("local", self.name, "llama.cpp could not parse the grammar")
+            # A grammar llama.cpp refuses (a schema name it cannot spell) must not stop the bot: answer unconstrained.
+            log.warning("llama.cpp could not parse the schema grammar; generating without it")
         rng = np.random.default_rng(seed)
         out: list[int] = []
         text = ""
