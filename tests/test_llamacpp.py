@@ -130,7 +130,9 @@ async def test_converted_adapter_changes_output_as_in_transformers(tmp_path, bas
     plain = (await base.complete(question, max_tokens=24)).text
     assert replies["lora"] != plain
     # The same tuned model three ways: the runtimes agree on its reply (up to float rounding at the end).
-    assert replies["lora"].split()[:6] == replies["torch"].split()[:6] == replies["merged"].split()[:6]
+    words = [replies[k].split() for k in ("lora", "torch", "merged")]
+    n = min(6, *map(len, words))
+    assert n >= 4 and words[0][:n] == words[1][:n] == words[2][:n], replies
 
 
 async def test_chat_text_is_the_one_transformers_renders(tmp_path, base):
