@@ -27,6 +27,9 @@ def steps(quick: bool) -> list[tuple[str, list[str], str]]:
     """(label, command, results-file prefix)."""
     py = [sys.executable, "-m"]
     return [
+        # The embedded backends side by side (llama.cpp with and without the schema grammar, transformers).
+        ("backends", py + ["bench.bench_backends", "--questions", "6" if quick else "16", "--askers",
+                           "4" if quick else "16"], "backends-"),
         ("latency", py + ["bench.bench_latency", "--questions", "6" if quick else "8"] + (["--quick"] if quick else []),
          "latency-"),
         # Pairs per minute with the default sources (templates + model rephrasing); 200 pairs show the rate.
@@ -58,7 +61,7 @@ def newest(prefix: str, since: float) -> Path | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--only", help="comma-separated subset: latency,generate,load,coverage,retrieval,mends,accuracy")
+    p.add_argument("--only", help="comma-separated subset: backends,latency,generate,load,coverage,retrieval,mends,accuracy")
     args = p.parse_args(argv)
     collected: dict = {"machine": machine_info(), "quick": args.quick, "runs": {}}
     written: list[Path] = []
@@ -97,6 +100,13 @@ def markdown(c: dict) -> str:
     rows = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, GPU: {m['gpu'] or 'none'}; "
             f"torch {m['versions']['torch']}, transformers {m['versions']['transformers']}.", "",
             "| figure | value |", "|---|---|"]
+    backends = _get(c, "runs", "backends", "result")
+    if isinstance(backends, dict):
+        for r in backends.get("rows", []):
+            rows.append(f"| {r['variant']}: SQL p50 / p95, answer p50; {r['askers']} askers answer p50, throughput; "
+                        f"cold start; peak RSS | {r['sql_p50_ms']} / {r['sql_p95_ms']} ms, {r['answer_p50_ms']} ms; "
+                        f"{r['crowd_answer_p50_ms']} ms, {r['crowd_throughput_qpm']} q/min; {r['cold_start_s']} s; "
+                        f"{r['peak_rss_mb']} MiB |")
     lat = _get(c, "runs", "latency", "result")
     if isinstance(lat, dict):
         cs = lat["cold_start"]

@@ -17,7 +17,9 @@ LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 EVAL_DIR = Path(__file__).resolve().parents[1] / "finetune" / "eval"
 DEV_SET = EVAL_DIR / "course_dev.jsonl"
 # The dev set, the check set and the holdout set: each hand-written question's gold statement must be right here.
-EVAL_SETS = sorted(EVAL_DIR.glob("course_*.jsonl"))
+# The question/SQL sets (course_scope*.jsonl and course_followups.jsonl have formats of their own).
+EVAL_SETS = sorted(p for p in EVAL_DIR.glob("course_*.jsonl") if p.stem in ("course_check", "course_dev")
+                   or p.stem.startswith("course_holdout"))
 CLOUD_QUESTION = "What are the major topics in Introduction to Cloud Computing (CE 4229)?"
 
 
