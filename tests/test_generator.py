@@ -227,7 +227,7 @@ async def test_llm_rephrasing_kept_only_when_values_round_trip():
     assert batch[0].question == "how many credits is cs 2110?"
     assert stats.llm["kept"] == 1 and stats.llm["rejected_entities"] == 1 and stats.llm["rejected_unusable"] == 1
     prompt = model.prompts[0][-1].content
-    assert sql in prompt and "Courses." in prompt  # the SQL and the schema comments reach the model
+    assert sql in prompt and "courses(code, credits)  -- Courses" in prompt  # the SQL and the schema's comments
 
 
 def test_lists_are_sorted_one_way_per_table_and_people_by_last_name(course_set):
