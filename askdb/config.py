@@ -82,7 +82,8 @@ class SqlConfig:
     grammar: bool = True  # llamacpp: table and column names only from the schema (pipeline/grammar.py)
     clean_examples: int = 0  # > 0: of this many nearest examples, those filtering on no value the question leaves
                              # unnamed are shown first (pipeline.literals)
-    scope_check: bool = True  # a question the database cannot answer gets a reply naming what it holds (pipeline/scope.py)
+    scope_check: bool = False  # True: a question the database cannot answer gets a reply naming what it holds
+                               # (pipeline/scope.py); off until it refuses fewer answerable questions elsewhere
     schema_comments: bool = False  # the schema's COMMENT ON text in the prompt, first clause only (docs/pipeline.md)
 
 
