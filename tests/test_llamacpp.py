@@ -163,3 +163,9 @@ async def test_every_dev_gold_statement_is_within_its_schema_grammar(base, cours
             if line.strip()]
     refused = [sql for sql in gold if not base.grammar_allows(grammar, sql)]
     assert len(gold) == 95 and refused == []
+
+
+async def test_candidates_are_distinct_branches_of_the_greedy_reply(base):
+    candidates = await base.complete_candidates(PROMPT, n=3, max_tokens=16)
+    texts = [c.text.strip() for c in candidates]
+    assert 2 <= len(texts) <= 3 and len(set(texts)) == len(texts) and all(texts)

@@ -21,7 +21,6 @@ from .chat import ChatTemplate
 log = logging.getLogger("askdb.models")
 
 INSTALL_HINT = "pip install llama-cpp-python (make demo does this; it builds from source with cmake, once)"
-_SAMPLE_TEMPERATURE = 0.7  # for candidates beyond the greedy one
 
 
 @dataclass
@@ -49,6 +48,7 @@ class LlamaCppModel:
         self._worker: asyncio.Task | None = None
         self._current: _Request | None = None
         self._thread: asyncio.Future | None = None
+        self._last_tokens: list[int] = []  # of the last decode: candidates branch off it
         self.reused_tokens = 0  # of the last prompt, the tokens whose keys and values came from the cache
 
     @classmethod
@@ -74,8 +74,8 @@ class LlamaCppModel:
 
     async def complete_candidates(self, messages: Sequence[Message], *, n: int, max_tokens: int = 160,
                                   stop: Sequence[str] = (), grammar: str | None = None) -> list[Completion]:
-        """Up to `n` distinct completions: the greedy one first, then samples (llama.cpp has no beam search;
-        each sample costs about one greedy completion, less the shared prompt, which stays cached)."""
+        """Up to `n` distinct completions, the greedy one first, then the greedy continuations of its least sure
+        steps taken the other way (llama.cpp has no beam search; each costs the tokens after its branch)."""
         return await self._submit(_Request(messages, max_tokens, stop, self._future(), grammar=grammar,
                                            candidates=max(1, n)))
 
@@ -128,22 +128,29 @@ class LlamaCppModel:
     def _generate(self, r: _Request):
         prompt = self.template.render(r.messages)
         if r.candidates <= 1:
-            return self._decode(prompt, r, temperature=0.0, seed=0)
-        out, seen = [], set()
-        for i in range(r.candidates * 2):  # samples repeat each other; a few spare draws find distinct ones
-            c = self._decode(prompt, r, temperature=0.0 if i == 0 else _SAMPLE_TEMPERATURE, seed=i)
+            return self._decode(prompt, r)
+        # Candidates as beam search finds them: the greedy statement, then greedy continuations of its least sure
+        # steps with the runner-up token there (the prefix before the branch is still in the cache).
+        branches: list = []
+        first = self._decode(prompt, r, branches=branches)
+        greedy = list(self._last_tokens)
+        out, seen = [first], {first.text.strip()}
+        for _, step, alt in sorted(branches)[: r.candidates * 2]:
+            if len(out) >= r.candidates or r.future.cancelled():
+                break
+            c = self._decode(prompt, r, forced=[*greedy[:step], alt])
             if c.text.strip() not in seen:
                 seen.add(c.text.strip())
                 out.append(c)
-            if len(out) >= r.candidates or r.future.cancelled():
-                break
         return out
 
-    def _decode(self, prompt: str, r: _Request, *, temperature: float, seed: int) -> Completion:
-        """Greedy (or, with a temperature, sampled) decoding. With a grammar, the model's own best tokens are
-        checked first and the grammar scans the vocabulary only when they are all refused: the constraint costs
-        almost nothing where the model is right anyway. (Prompt-lookup drafts, checked in one batch, were tried:
-        on the course dev questions only 20% of the drafted tokens held and generation got 1.4x slower.)"""
+    def _decode(self, prompt: str, r: _Request, *, forced: list[int] = (), branches: list | None = None
+                ) -> Completion:
+        """Greedy decoding after the `forced` first tokens. With a grammar, the model's own best tokens are checked
+        first and the grammar scans the vocabulary only when they are all refused: the constraint costs almost
+        nothing where the model is right anyway. `branches` collects (margin, step, runner-up token) at each step.
+        (Prompt-lookup drafts, checked in one batch, were tried: on the course dev questions only 20% of the drafted
+        tokens held and generation got 1.4x slower.)"""
         import llama_cpp
         import numpy as np
 
@@ -152,25 +159,30 @@ class LlamaCppModel:
         if len(tokens) + r.max_tokens > llm.n_ctx():
             raise ModelUnavailable("local", self.name, f"the prompt ({len(tokens)} tokens) does not fit the context "
                                                        f"({llm.n_ctx()}; raise model.context_tokens)")
-        self._feed(tokens)
+        self._feed([*tokens, *forced])
         vocab = llm._model.vocab
         grammar = llama_cpp.llama_sampler_init_grammar(vocab, r.grammar.encode(), b"root") if r.grammar else None
         if r.grammar and not grammar:
             # A grammar llama.cpp refuses (a schema name it cannot spell) must not stop the bot: answer unconstrained.
             log.warning("llama.cpp could not parse the schema grammar; generating without it")
-        rng = np.random.default_rng(seed)
-        out: list[int] = []
+        out: list[int] = list(forced)
         text = ""
         try:
+            for t in forced:
+                if grammar:
+                    llama_cpp.llama_sampler_accept(grammar, t)
             while len(out) < r.max_tokens and not r.future.cancelled():  # a gone asker stops spending the cores
                 logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1),
                                                shape=(llm.n_vocab(),))
-                if temperature:
-                    # Gumbel-max: the best of the perturbed scores is a sample from softmax(logits / T)
-                    logits = logits / temperature - np.log(-np.log(rng.uniform(1e-12, 1.0, logits.shape)))
                 token = _best_allowed(logits, grammar)
                 if token is None or llama_cpp.llama_vocab_is_eog(vocab, token):
                     break
+                if branches is not None:
+                    rest = logits.copy()
+                    rest[token] = -np.inf
+                    alt = _best_allowed(rest, grammar)
+                    if alt is not None and not llama_cpp.llama_vocab_is_eog(vocab, alt):
+                        branches.append((float(logits[token] - logits[alt]), len(out), alt))
                 if grammar:
                     llama_cpp.llama_sampler_accept(grammar, token)
                 out.append(token)
@@ -181,6 +193,9 @@ class LlamaCppModel:
         finally:
             if grammar:
                 llama_cpp.llama_sampler_free(grammar)
+        self._last_tokens = out
+        if not text and out:
+            text = llm.detokenize(out).decode("utf-8", errors="ignore")
         return Completion(cut_at_stop(text, r.stop), len(out), (time.perf_counter() - started) * 1000)
 
     def _feed(self, tokens: list[int]) -> None:
