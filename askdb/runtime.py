@@ -5,7 +5,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -189,9 +188,9 @@ def llamacpp_model_file(cfg: Config, base: Path, adapter_dir: Path | None) -> Pa
     """What llama.cpp loads: the base in 8 bits (made once in the cache), or the base with the adapter merged in
     (made once beside the adapter, else in the cache when that folder is read-only). finetune/lora_gguf.py says why."""
     from finetune.lora_gguf import eight_bit, merged_model
+    from pipeline.models.bundled import model_key
 
-    stat = base.stat()
-    key = hashlib.sha256(f"{base.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    key = model_key(base)
     cached = cache_dir(cfg) / "models"
     cached.mkdir(parents=True, exist_ok=True)
     if adapter_dir is None:
@@ -284,12 +283,11 @@ async def open_app(cfg: Config, *, database: str | None = None, with_model: bool
                                          match=retrieval_match(cfg, adapter_dir), linker=linker,
                                          link_weight=cfg.sql.link_weight, adapt=cfg.sql.adapt_examples,
                                          clean_pool=cfg.sql.clean_examples)
+            visible = schema.without_columns(policy.denied_columns)  # what the model may see and name
             pipeline = Pipeline(sql_model=model, answer_model=answer_model, pool=pool, schema=schema,
                                 policy=policy, store=store, settings=settings,
-                                clock=today, grammar=sql_grammar(cfg, model, schema.without_columns(policy.denied_columns),
-                                                                    store),
-                                vocabulary=await load_vocabulary(pool, schema.without_columns(policy.denied_columns))
-                                if settings.scope_check else None)
+                                clock=today, grammar=sql_grammar(cfg, model, visible, store),
+                                vocabulary=await load_vocabulary(pool, visible) if settings.scope_check else None)
         yield App(cfg, owner_url, pool, schema, pipeline, model, today)
     finally:
         if answer_model is not None and answer_model is not model:

@@ -53,8 +53,8 @@ _STOP = ("\n\n\n", "Question:", "Q:")
 
 async def sql_candidates(model: TextModel, messages: Sequence[Message], *, n: int, max_tokens: int = 120,
                          grammar: str | None = None) -> list[GeneratedSql]:
-    """Up to `n` distinct statements for the prompt (beam search, or samples where the model has no beams); []
-    when the model cannot propose several."""
+    """Up to `n` distinct statements for the prompt (beam search, or branches of the greedy statement where the
+    model has no beams); [] when the model cannot propose several."""
     if n <= 1 or not isinstance(model, CandidateModel):
         return []
     started = time.perf_counter()

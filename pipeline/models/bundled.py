@@ -50,10 +50,14 @@ class LoadedModel:
     from_cache: bool
 
 
+def model_key(path: Path) -> str:
+    """A short key for a model file as it is now (path, size, mtime): what is derived from it is cached under it."""
+    stat = path.stat()
+    return hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
 def _cache_dir_for(gguf: Path, cache_root: Path) -> Path:
-    stat = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    return cache_root / "models" / f"{gguf.stem}-{key}"
+    return cache_root / "models" / f"{gguf.stem}-{model_key(gguf)}"
 
 
 def load_weights(source: str, *, cache_root: Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:

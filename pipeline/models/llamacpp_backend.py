@@ -17,6 +17,7 @@ from typing import Sequence
 from ..errors import ModelNotInstalled, ModelTimeout, ModelUnavailable
 from .base import Completion, Message, cut_at_stop
 from .chat import ChatTemplate
+from .worker import current_worker, stop_worker
 
 log = logging.getLogger("askdb.models")
 
@@ -85,12 +86,8 @@ class LlamaCppModel:
         return list(await asyncio.gather(*(self.complete(m, max_tokens=max_tokens, stop=stop) for m in batch)))
 
     def _future(self) -> asyncio.Future:
-        loop = asyncio.get_running_loop()
-        if self._worker is None or self._worker.done() or self._worker.get_loop() is not loop:
-            # One worker per event loop: tests and CLI commands may each run their own loop.
-            self._queue = asyncio.Queue()
-            self._worker = loop.create_task(self._run())
-        return loop.create_future()
+        self._worker, self._queue = current_worker(self._worker, self._run, self._queue)
+        return asyncio.get_running_loop().create_future()
 
     async def _submit(self, request: _Request):
         await self._queue.put(request)
@@ -116,8 +113,6 @@ class LlamaCppModel:
                 # Shielded: cancelling the worker must not orphan the thread, which aclose waits for before it frees
                 # the model (freeing it under a running decode crashes the process).
                 result = await asyncio.shield(self._thread)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # noqa: BLE001 - a model failure must reach its waiter, not kill the worker
                 if not r.future.done():
                     r.future.set_exception(ModelUnavailable("local", self.name, str(exc)))
@@ -234,16 +229,7 @@ class LlamaCppModel:
         """Stop the worker, let a running generation stop at its next token, and free the model."""
         if self._current is not None and not self._current.future.done():
             self._current.future.cancel()  # the decode loop sees this and stops
-        if self._worker is not None and self._worker.get_loop() is asyncio.get_running_loop():
-            self._worker.cancel()
-            try:
-                await self._worker
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
-                pass
-        while not self._queue.empty():
-            r = self._queue.get_nowait()
-            if not r.future.done():
-                r.future.cancel()
+        await stop_worker(self._worker, self._queue)
         if self._thread is not None and not self._thread.done():
             await asyncio.wait({self._thread})
         llm, self.llm = self.llm, None

@@ -11,6 +11,7 @@ from typing import Sequence
 from ..errors import ModelTimeout, ModelUnavailable
 from .base import Completion, Message, cut_at_stop
 from .bundled import LoadedModel, load_weights
+from .worker import current_worker, stop_worker
 
 log = logging.getLogger("askdb.models")
 
@@ -64,11 +65,8 @@ class TransformersModel:
         return await self._submit(messages, max_tokens, stop, max(1, n))
 
     async def _submit(self, messages, max_tokens, stop, candidates):
+        self._worker, self._queue = current_worker(self._worker, self._run, self._queue)
         loop = asyncio.get_running_loop()
-        if self._worker is None or self._worker.done() or self._worker.get_loop() is not loop:
-            # One worker per event loop: tests and CLI commands may each run their own loop.
-            self._queue = asyncio.Queue()
-            self._worker = loop.create_task(self._run())
         fut = loop.create_future()
         request = _Request(messages, max_tokens, stop, fut, asyncio.Event(), candidates)
         await self._queue.put(request)
@@ -177,16 +175,7 @@ class TransformersModel:
 
     async def aclose(self) -> None:
         """Stop the worker; pending requests are cancelled."""
-        if self._worker is not None and self._worker.get_loop() is asyncio.get_running_loop():
-            self._worker.cancel()
-            try:
-                await self._worker
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
-                pass
-        while not self._queue.empty():
-            r = self._queue.get_nowait()
-            if not r.future.done():
-                r.future.cancel()
+        await stop_worker(self._worker, self._queue)
 
 
 class _AllAbandoned:
