@@ -317,11 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--reuse-base", action="store_true", help="read the base model's reports of an earlier run")
     p.add_argument("--table-only", action="store_true",
                    help="run nothing: rebuild the table from the reports in bench/results (of --tag, if given)")
-    p.add_argument("--ablate-rules", action="store_true", help="also score with the statement mends off (TODO)")
+    p.add_argument("--ablate-rules", action="store_true",
+                   help="also score each statement mend's worth per database from the tuned reports "
+                        "(bench/ablate_rules.py; no model runs) into quality-ablation.md")
     args = p.parse_args(argv)
-    if args.ablate_rules:
-        print("--ablate-rules is not yet supported: there is no switch to turn the mends off yet", file=sys.stderr)
-        return 2
     if args.limit < 0 or (args.minutes is not None and args.minutes <= 0):
         p.error("--limit must be 0 or more and --minutes positive")
     limit = args.limit or None
@@ -330,7 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     minutes = args.minutes or default_minutes(n_questions, len(TARGETS), sum(not t.shipped for t in TARGETS))
 
     if args.table_only:
-        return _table_from_reports(names if not args.db else args.db, tag=args.tag, minutes=minutes, limit=limit)
+        code = _table_from_reports(names if not args.db else args.db, tag=args.tag, minutes=minutes, limit=limit)
+        return ablate(args, [t for t in TARGETS if not args.db or t.name in args.db], limit) if args.ablate_rules \
+            else code
     from askdb.commands.db import query_role
     from askdb.config import load_config, validate
 
@@ -347,7 +348,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                               tag=args.tag)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    if args.ablate_rules:
+        ablate(args, targets, limit)
     return 0 if all(not r.get("error") for r in rows) else 1
+
+
+def ablate(args, targets: Sequence[Target], limit: int | None) -> int:
+    """quality-ablation{-tag}.md: each mend rule's +helped/-hurt per database, from the tuned reports on disk."""
+    from bench.ablate_rules import ablate_report, alternatives_of, render_ablation, totals
+
+    per_db = {}
+    for target in targets:
+        report = REPORTS_DIR / f"quality-{args.tag + '-' if args.tag else ''}{target.name}.json"
+        if not report.exists():
+            print(f"ablation: no report for {target.name} ({report})", file=sys.stderr)
+            continue
+        url = with_database(args.admin_url, DB_PREFIX + target.name)
+        per_db[target.name] = asyncio.run(ablate_report(url, json.loads(report.read_text()),
+                                                        alternatives_of(target.read_questions(limit))))
+    stem = f"quality-ablation{'-' + args.tag if args.tag else ''}"
+    md = (f"Mend rules, each left out in turn, over the statements it changed (subset EX; +made right/-made wrong; "
+          f"{_commit()}, {limit or 'all'} questions per database)\n\n" + render_ablation(per_db)
+          + "\nverdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(totals(per_db).items())) + "\n")
+    (RESULTS_DIR / f"{stem}.md").write_text(md)
+    print(md)
+    return 0
 
 
 if __name__ == "__main__":

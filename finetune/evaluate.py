@@ -63,6 +63,8 @@ class ItemResult:
     unnamed: tuple[str, ...] = ()  # values the predicted SQL filters on that the question never names
     in_scope: bool = True
     kind: str = "answer"  # the pipeline's Answer.kind: answer, out_of_scope or clarify
+    written_sql: str = ""  # the statement as the model wrote it, where the mends then changed it
+    mended_by: tuple[str, ...] = ()  # the mend rules that changed it, in order (for `make quality --ablate-rules`)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class EvalReport:
             round(statistics.fmean(lat), 1) if lat else None, "latency_ms_p95": _percentile(lat, 95),
             "wall_s": round(self.wall_s, 1), "questions_in_few_shot_files": self.overlap, **self.extra,
             "failures": [asdict(r) for r in self.results if not r.correct],
+            "mended": [asdict(r) for r in self.results if r.mended_by],
         }
 
 
@@ -329,7 +332,9 @@ async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits
     gold = golds[0][1]
     ans = await pipeline.answer(item.question, previous=item.previous)
     base.update(predicted_sql=ans.sql, latency_ms=round(ans.timings_ms.get("generate", 0.0), 1),
-                attempts=ans.attempts, unnamed=tuple(unnamed_literals(ans.sql, item.question)) if ans.sql else ())
+                attempts=ans.attempts, unnamed=tuple(unnamed_literals(ans.sql, item.question)) if ans.sql else (),
+                written_sql=ans.mends[0].before if ans.mends else "",
+                mended_by=tuple(change.rule for change in ans.mends))
     if isinstance(gold, AskdbError):
         return ItemResult(correct=False, reason="gold failed", detail=str(gold), **base)
     if ans.kind != "answer":

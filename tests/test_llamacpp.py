@@ -165,7 +165,13 @@ async def test_every_dev_gold_statement_is_within_its_schema_grammar(base, cours
     assert len(gold) == 95 and refused == []
 
 
-async def test_candidates_are_distinct_branches_of_the_greedy_reply(base):
+async def test_beam_search_gives_distinct_candidates_and_leaves_the_cache_as_it_was(base, grammar):
+    greedy = await base.complete(PROMPT, max_tokens=16)
+    assert [c.text for c in await base.complete_candidates(PROMPT, n=1, max_tokens=16)] == [greedy.text]
     candidates = await base.complete_candidates(PROMPT, n=3, max_tokens=16)
     texts = [c.text.strip() for c in candidates]
     assert 2 <= len(texts) <= 3 and len(set(texts)) == len(texts) and all(texts)
+    held = await base.complete_candidates(PROMPT, n=3, max_tokens=40, grammar=grammar)
+    assert held and all(base.grammar_allows(grammar, c.text.strip()) for c in held)
+    again = await base.complete(PROMPT, max_tokens=16)
+    assert again.text == greedy.text and base.reused_tokens > 0  # the beams' sequences are gone, the prompt stays

@@ -121,6 +121,23 @@ def test_the_default_setup_box_fits_the_whole_run_in_the_budget():
     assert default_minutes(sum(len(t.read_questions(None)) for t in TARGETS), 8, 7) == 3.0
 
 
-def test_ablating_the_rules_is_refused_until_it_exists(capsys):
-    assert main(["--ablate-rules"]) == 2
-    assert "not yet supported" in capsys.readouterr().err
+def test_each_mend_is_scored_by_leaving_it_out_of_the_statements_it_changed(course_db_url, test_run_id):
+    import dataclasses
+
+    from askdb.config import load_config
+    from bench.ablate_rules import ALL_RULES, RuleEffect, ablate_report, render_ablation
+
+    cfg = load_config(None)
+    cfg = cfg.replace(database=dataclasses.replace(cfg.database, query_role=f"askdb_q_{test_run_id}"))
+    question, written = "Which sections have a capacity over 40?", "SELECT id FROM sections WHERE capacity >= 40"
+    mended = dict(question=question, written_sql=written, mended_by=["ground_bounds"])
+    report = {"mended": [
+        # 'over 40' read as > 40 made it right (12 sections hold exactly 40) ...
+        {**mended, "gold_sql": "SELECT id FROM sections WHERE capacity > 40", "correct": True, "subset_correct": True},
+        # ... and where the gold itself means >= 40, the same mend made it wrong.
+        {**mended, "gold_sql": "SELECT id FROM sections WHERE capacity >= 40", "correct": False,
+         "subset_correct": False}]}
+    effects = asyncio.run(ablate_report(course_db_url, report, {}, cfg=cfg))
+    assert effects == {ALL_RULES: RuleEffect(1, 1), "ground_bounds": RuleEffect(1, 1)}
+    table = render_ablation({"course": effects, "northwind": {"ground_bounds": RuleEffect(2, 0)}})
+    assert "| ground_bounds | +1/-1 | +2/-0 | course only |" in table  # helps one database besides the course one
