@@ -54,7 +54,7 @@ EMBEDDED_BACKENDS = ("llamacpp", "transformers")  # run in this process and appl
 
 @dataclass(frozen=True)
 class ModelConfig:
-    backend: str = "transformers"  # transformers | llamacpp | ollama | openai
+    backend: str = "llamacpp"  # llamacpp | transformers | ollama | openai
     source: str = "bundled"  # bundled, a .gguf path, or a transformers directory
     adapter: str = ""  # LoRA directory; empty: the active profile's adapter/ (ignored when missing)
     device: str = ""  # "" picks cuda when present

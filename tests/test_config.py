@@ -13,7 +13,7 @@ def write(tmp_path, text):
 
 def test_shipped_config_loads():
     cfg = validate(load_config("config.yaml", env={}))
-    assert cfg.model.backend == "transformers" and "students.email" in cfg.guard.denied_columns
+    assert cfg.model.backend == "llamacpp" and "students.email" in cfg.guard.denied_columns
 
 
 @pytest.mark.parametrize("text, key", [
