@@ -119,6 +119,8 @@ ITEMS = [
     EvalItem("Broken SQL?", "SELECT 1", "lookup", "hard"),
     EvalItem("Just chat", "SELECT 1", "lookup", "hard"),
     EvalItem("Gold is broken", "SELECT nope FROM courses", "lookup", "hard"),
+    EvalItem("Which sections have a capacity over 40?", "SELECT id FROM sections WHERE capacity > 40", "list",
+             "medium"),
 ]
 ANSWERS = {
     # same rows, different column names and column order
@@ -129,6 +131,7 @@ ANSWERS = {
     "Broken SQL?": "SELECT code FROM courses WHERE (",
     "Just chat": "Sure! Here is some help.",
     "Gold is broken": "SELECT 1",
+    "Which sections have a capacity over 40?": "SELECT id FROM sections WHERE capacity >= 40",  # mended to > 40
 }
 
 
@@ -149,8 +152,11 @@ async def test_evaluate_scores_through_the_real_pipeline(query_db_url):
     assert by_q["Broken SQL?"].reason == "syntax error"
     assert by_q["Just chat"].reason == "no sql"
     assert by_q["Gold is broken"].reason == "gold failed"
+    mended = by_q["Which sections have a capacity over 40?"]
+    assert mended.correct and mended.mended_by == ("ground_bounds",) and ">= 40" in mended.written_sql
+    assert [m["question"] for m in d["mended"]] == [mended.question]  # what make quality --ablate-rules reads
     # the broken gold is reported but not scored
-    assert d["n"] == 6 and d["correct"] == 2 and d["execution_accuracy"] == pytest.approx(2 / 6, abs=1e-4)
+    assert d["n"] == 7 and d["correct"] == 3 and d["execution_accuracy"] == pytest.approx(3 / 7, abs=1e-4)
     assert d["by_difficulty"]["easy"] == {"n": 2, "correct": 1, "ex": 0.5}
     assert d["latency_ms_p50"] is not None and d["latency_ms_p95"] >= d["latency_ms_p50"]
     assert {f["question"] for f in d["failures"]} == {"How many students are there?", "Delete everything",
