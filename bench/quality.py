@@ -298,6 +298,26 @@ def _table_from_reports(names: Sequence[str], *, tag: str, minutes: float, limit
     return 0
 
 
+def variant_config(settings: Sequence[str], out: Path, base: Path = ROOT / "config.yaml") -> Path:
+    """`base` with each 'section.key=value' of `settings` changed (the value read as YAML), written to `out`."""
+    data = yaml.safe_load(base.read_text()) or {}
+    for setting in settings:
+        path, sep, value = setting.partition("=")
+        keys = path.split(".")
+        if not sep or len(keys) < 2 or not all(keys):
+            raise ValueError(f"--set {setting!r}: expected SECTION.KEY=VALUE, such as sql.grammar=false")
+        node = data
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = yaml.safe_load(value)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    from askdb.config import load_config
+
+    load_config(out)  # an unknown key or a wrong type is said now, not by eight failed setups
+    return out
+
+
 def _commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return out.stdout.strip() or "unknown"
@@ -313,7 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  f"{BUDGET_MINUTES:g} minutes for all eight)")
     p.add_argument("--admin-url", default=DEFAULT_ADMIN_URL, help="superuser URL the scratch databases are made with")
     p.add_argument("--config", help="another config.yaml for setup and the tuned evaluation (a method switched on)")
-    p.add_argument("--tag", default="", help="name the results quality-TAG*.json (with --config)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="a setting of config.yaml changed for setup and the tuned evaluation (repeatable; with --tag), "
+                        "e.g. --set model.backend=transformers --set sql.grammar=false")
+    p.add_argument("--tag", default="", help="name the results quality-TAG*.json (with --config or --set)")
     p.add_argument("--reuse-base", action="store_true", help="read the base model's reports of an earlier run")
     p.add_argument("--table-only", action="store_true",
                    help="run nothing: rebuild the table from the reports in bench/results (of --tag, if given)")
@@ -323,6 +346,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.limit < 0 or (args.minutes is not None and args.minutes <= 0):
         p.error("--limit must be 0 or more and --minutes positive")
+    if args.set:
+        if not args.tag or args.config:
+            p.error("--set needs --tag (the results are named by it) and replaces --config")
+        try:
+            args.config = str(variant_config(args.set, REPORTS_DIR / f"config-{args.tag}.yaml"))
+        except ValueError as exc:
+            p.error(str(exc))
     limit = args.limit or None
     # The box is the same whichever databases run, so a one-database run is comparable with a full one.
     n_questions = sum(len(t.read_questions(limit)) for t in TARGETS)

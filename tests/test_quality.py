@@ -141,3 +141,17 @@ def test_each_mend_is_scored_by_leaving_it_out_of_the_statements_it_changed(cour
     assert effects == {ALL_RULES: RuleEffect(1, 1), "ground_bounds": RuleEffect(1, 1)}
     table = render_ablation({"course": effects, "northwind": {"ground_bounds": RuleEffect(2, 0)}})
     assert "| ground_bounds | +1/-1 | +2/-0 | course only |" in table  # helps one database besides the course one
+
+
+def test_a_variant_config_changes_only_the_settings_named(tmp_path):
+    from askdb.config import ConfigError, load_config
+    from bench.quality import variant_config
+
+    out = variant_config(["model.backend=transformers", "sql.grammar=false"], tmp_path / "v.yaml")
+    cfg, default = load_config(out), load_config(None)
+    assert cfg.model.backend == "transformers" and cfg.sql.grammar is False
+    assert cfg.guard == default.guard and cfg.sql.few_shot_k == default.sql.few_shot_k
+    with pytest.raises(ValueError, match="SECTION.KEY=VALUE"):
+        variant_config(["grammar"], tmp_path / "w.yaml")
+    with pytest.raises(ConfigError):
+        variant_config(["sql.no_such_key=1"], tmp_path / "x.yaml")
