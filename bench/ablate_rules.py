@@ -87,13 +87,18 @@ def render_ablation(per_db: Mapping[str, Mapping[str, RuleEffect]], *, home: str
 
 
 def verdict(rule: str, per_db: Mapping[str, Mapping[str, RuleEffect]], home: str) -> str:
+    """'hurts' where it made more wrong than right on some database; 'keep' where it helps on two databases besides
+    `home` (the issue's bar); else how far it reaches: 'one other database', 'course only' or 'no effect'."""
     effects = {db: e.get(rule, RuleEffect()) for db, e in per_db.items()}
     if any(e.hurt > e.helped for e in effects.values()):
         return "hurts"
     helps_elsewhere = sum(e.helped > e.hurt for db, e in effects.items() if db != home)
     if helps_elsewhere >= 2:
         return "keep"
-    return "course only" if effects.get(home, RuleEffect()).helped else "no effect"
+    if helps_elsewhere == 1:
+        return "one other database"
+    return f"{home} only" if effects.get(home, RuleEffect()).helped > effects.get(home, RuleEffect()).hurt \
+        else "no effect"
 
 
 def alternatives_of(items: Iterable) -> dict[str, tuple[str, ...]]:
