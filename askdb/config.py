@@ -79,7 +79,7 @@ class SqlConfig:
     link_weight: float = 1.0  # weight of schema linking when ranking examples; 0: similarity alone
     rank_candidates: int = 0  # >1: replace a first statement that contradicts the question by the best beam candidate
     adapt_examples: bool = True  # with linking: show examples asked with the question's own values and numbers
-    grammar: bool = True  # llamacpp: table and column names only from the schema (pipeline/grammar.py)
+    grammar: bool = False  # llamacpp: table and column names only from the schema (pipeline/grammar.py); off: make quality
     clean_examples: int = 0  # > 0: of this many nearest examples, those filtering on no value the question leaves
                              # unnamed are shown first (pipeline.literals)
     scope_check: bool = False  # True: a question the database cannot answer gets a reply naming what it holds

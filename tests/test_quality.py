@@ -147,9 +147,9 @@ def test_a_variant_config_changes_only_the_settings_named(tmp_path):
     from askdb.config import ConfigError, load_config
     from bench.quality import variant_config
 
-    out = variant_config(["model.backend=transformers", "sql.grammar=false"], tmp_path / "v.yaml")
+    out = variant_config(["model.backend=transformers", "sql.grammar=true"], tmp_path / "v.yaml")
     cfg, default = load_config(out), load_config(None)
-    assert cfg.model.backend == "transformers" and cfg.sql.grammar is False
+    assert cfg.model.backend == "transformers" and cfg.sql.grammar is True
     assert cfg.guard == default.guard and cfg.sql.few_shot_k == default.sql.few_shot_k
     with pytest.raises(ValueError, match="SECTION.KEY=VALUE"):
         variant_config(["grammar"], tmp_path / "w.yaml")
