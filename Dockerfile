@@ -39,7 +39,7 @@ COPY profiles ./profiles
 RUN useradd --create-home --uid 10001 askdb && mkdir -p /var/lib/askdb && chown -R askdb /var/lib/askdb /app
 USER askdb
 
-# What llama.cpp loads (the base in 8 bits, the course adapter merged into it) and the dequantized copy the
+# What llama.cpp loads (the base in 8 bits, the course adapter merged into it in 16) and the dequantized copy the
 # transformers backend and training read: made once at build time, so containers start in a second.
 RUN python -c "from pathlib import Path; from askdb.config import load_config; from askdb.runtime import llamacpp_model_file; from pipeline.models.bundled import bundled_gguf; cfg = load_config('config.yaml'); llamacpp_model_file(cfg, bundled_gguf(), None); llamacpp_model_file(cfg, bundled_gguf(), Path('profiles/course/adapter'))" \
  && python -c "from pipeline.models.bundled import load_weights; from pathlib import Path; load_weights('bundled', cache_root=Path('/var/lib/askdb/cache'))"

@@ -185,9 +185,10 @@ async def _open_llamacpp(cfg: Config, adapter_dir: str | None) -> TextModel:
 
 
 def llamacpp_model_file(cfg: Config, base: Path, adapter_dir: Path | None) -> Path:
-    """What llama.cpp loads: the base in 8 bits (made once in the cache), or the base with the adapter merged in
-    (made once beside the adapter, else in the cache when that folder is read-only). finetune/lora_gguf.py says why."""
-    from finetune.lora_gguf import eight_bit, merged_model
+    """What llama.cpp loads: the base in 8 bits (made once in the cache), or the base with the adapter merged in, in
+    16 bits (made once beside the adapter, else in the cache when that folder is read-only). finetune/lora_gguf.py
+    says why."""
+    from finetune.lora_gguf import merged_model, widened
     from pipeline.models.bundled import model_key
 
     key = model_key(base)
@@ -197,14 +198,14 @@ def llamacpp_model_file(cfg: Config, base: Path, adapter_dir: Path | None) -> Pa
         out = cached / f"{base.stem}.q8_0-{key}.gguf"
         if not out.exists():
             log.warning("first start: storing %s in 8 bits under %s (once, about 20 s)", base.name, cached)
-            eight_bit(base, out)
+            widened(base, out)
         return out
     log.info("llama.cpp model for adapter %s (merged into the base once, then reused)", adapter_dir)
     try:
         return merged_model(adapter_dir, base_gguf=base)
     except OSError:
         name = adapter_dir.resolve().as_posix().strip("/").replace("/", "_")
-        return merged_model(adapter_dir, base_gguf=base, out=cached / f"{name}-{key}.gguf")
+        return merged_model(adapter_dir, base_gguf=base, out=cached / f"{name}-{key}-f16.gguf")
 
 
 def sql_grammar(cfg: Config, model: TextModel, schema: Schema, store: ExampleStore | None) -> str | None:

@@ -27,9 +27,9 @@ from bench.scratch import DEFAULT_ADMIN_URL, with_database  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "finetune" / "eval" / "course_dev.jsonl"
 VARIANTS = {  # label: (backend, schema grammar, llama.cpp threads; 0: the default, one per core but one)
-    "llamacpp": ("llamacpp", False, 0),
+    "llamacpp": ("llamacpp", False, 0),  # the default
     "llamacpp+grammar": ("llamacpp", True, 0),
-    "llamacpp+grammar, 2 threads": ("llamacpp", True, 2),
+    "llamacpp, 2 threads": ("llamacpp", False, 2),
     "transformers": ("transformers", False, 0),
 }
 DB_NAME = "askdb_bench_backends"
