@@ -71,7 +71,7 @@ class SqlConfig:
     prompt_token_budget: int = 700
     few_shot_k: int = 3
     self_correction_attempts: int = 1
-    candidates_on_error: int = 4  # beam-search alternatives tried when the first SQL fails (transformers backend)
+    candidates_on_error: int = 4  # beam-search alternatives tried when the first SQL fails
     max_new_tokens: int = 120
     today: str = ""  # fixed ISO date for tests; empty: the real date
     adapter_few_shot_k: int = 2  # with an adapter whose train_report.json does not record its few-shot k
