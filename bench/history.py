@@ -97,6 +97,9 @@ def _figures(path: Path, d: dict) -> tuple[str | None, dict]:
                       for w, r in d.get("by_weight", {}).items()}
     if kind == "mends":
         return kind, {k: v for k, v in d.items() if isinstance(v, int) and not isinstance(v, bool)}
+    if kind == "backends":
+        return kind, {r["variant"]: [_s(r.get("sql_p50_ms")), _s(r.get("answer_p50_ms")), r.get("crowd_throughput_qpm")]
+                      for r in d.get("rows", [])}
     if kind:
         return kind, {}
     return None, {}
@@ -176,6 +179,9 @@ def _cell(kind: str, f: dict) -> str:
                 f"other answer {f.get('right_broken')}")
     if kind == "make-bench":
         return "wall s: " + ", ".join(f"{k} {v}" for k, v in f.items())
+    if kind == "backends":
+        return "SQL p50, answer p50, per min with 16 askers: " + "; ".join(
+            f"{k} {v[0]} s, {v[1]} s, {v[2]}" for k, v in f.items())
     return json.dumps(f, ensure_ascii=False).replace("|", "/")
 
 
