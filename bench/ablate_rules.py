@@ -102,10 +102,10 @@ def verdict(rule: str, per_db: Mapping[str, Mapping[str, RuleEffect]], home: str
 
 
 def alternatives_of(items: Iterable) -> dict[str, tuple[str, ...]]:
-    return {i.question: tuple(i.alternatives) for i in items if getattr(i, "alternatives", ())}
+    return {i.question: tuple(i.alternatives) for i in items if i.alternatives}
 
 
-def totals(per_db: Mapping[str, Mapping[str, RuleEffect]]) -> Counter:
+def totals(per_db: Mapping[str, Mapping[str, RuleEffect]], *, home: str = "course") -> Counter:
     """Verdict counts over the rules (ALL_RULES aside)."""
     rules = {r for effects in per_db.values() for r in effects} - {ALL_RULES}
-    return Counter(verdict(r, per_db, "course") for r in rules)
+    return Counter(verdict(r, per_db, home) for r in rules)

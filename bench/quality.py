@@ -360,8 +360,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.table_only:
         code = _table_from_reports(names if not args.db else args.db, tag=args.tag, minutes=minutes, limit=limit)
-        return ablate(args, [t for t in TARGETS if not args.db or t.name in args.db], limit) if args.ablate_rules \
-            else code
+        if args.ablate_rules:
+            ablate(args, [t for t in TARGETS if not args.db or t.name in args.db], limit)
+        return code
     from askdb.commands.db import query_role
     from askdb.config import load_config, validate
 
@@ -383,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if all(not r.get("error") for r in rows) else 1
 
 
-def ablate(args, targets: Sequence[Target], limit: int | None) -> int:
+def ablate(args, targets: Sequence[Target], limit: int | None) -> None:
     """quality-ablation{-tag}.md: each mend rule's +helped/-hurt per database, from the tuned reports on disk."""
     from bench.ablate_rules import ablate_report, alternatives_of, render_ablation, totals
 
@@ -402,7 +403,6 @@ def ablate(args, targets: Sequence[Target], limit: int | None) -> int:
           + "\nverdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(totals(per_db).items())) + "\n")
     (RESULTS_DIR / f"{stem}.md").write_text(md)
     print(md)
-    return 0
 
 
 if __name__ == "__main__":

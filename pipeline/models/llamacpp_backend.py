@@ -156,8 +156,6 @@ class LlamaCppModel:
         finally:
             if grammar:
                 llama_cpp.llama_sampler_free(grammar)
-        if not text and out:
-            text = llm.detokenize(out).decode("utf-8", errors="ignore")
         return Completion(cut_at_stop(text, r.stop), len(out), (time.perf_counter() - started) * 1000)
 
     def _beam_search(self, prompt: str, r: _Request) -> list[Completion]:
@@ -306,17 +304,22 @@ _SHORTLIST = 64  # the model's best tokens checked one by one before the grammar
 
 def _best_allowed(scores, grammar) -> int | None:
     """The best-scoring token the grammar allows (any token without one); None when it allows none."""
+    import numpy as np
+
+    if grammar is None:
+        return int(np.argmax(scores))
+    allowed = _top_allowed(scores, grammar, 1)
+    return allowed[0] if allowed else None
+
+
+def _scan_allowed(scores, grammar) -> int | None:
+    """The best-scoring token the grammar allows, the whole vocabulary checked in one call; None when it allows
+    none."""
     import ctypes
 
     import llama_cpp
     import numpy as np
 
-    if grammar is None:
-        return int(np.argmax(scores))
-    short = np.argpartition(-scores, _SHORTLIST)[:_SHORTLIST]
-    for token in short[np.argsort(-scores[short])]:
-        if _allows(grammar, int(token)):
-            return int(token)
     table = np.zeros(len(scores), dtype=_TOKEN_DATA)
     table["id"] = np.arange(len(scores))
     table["logit"] = scores
@@ -335,21 +338,23 @@ class _Beam(NamedTuple):
     logprobs: object  # of its next token
 
 
-def _top_allowed(logprobs, grammar, k: int) -> list[int]:
-    """The `k` likeliest next tokens the grammar allows, best first (fewer if the shortlist has fewer)."""
+def _top_allowed(scores, grammar, k: int) -> list[int]:
+    """The `k` best-scoring next tokens the grammar allows, best first: the model's best `_SHORTLIST` checked one by
+    one (a large schema grammar takes a while per token, and the first few usually pass), the whole vocabulary only
+    when none of them passes (then the best one alone)."""
     import numpy as np
 
-    short = np.argpartition(-logprobs, _SHORTLIST)[:_SHORTLIST]
-    ranked = [int(t) for t in short[np.argsort(-logprobs[short])]]
+    short = np.argpartition(-scores, _SHORTLIST)[:_SHORTLIST]
+    ranked = [int(t) for t in short[np.argsort(-scores[short])]]
     if grammar is None:
         return ranked[:k]
     allowed = []
-    for t in ranked:  # one by one: a large schema grammar takes a while per token, and the first few usually pass
+    for t in ranked:
         if _allows(grammar, t):
             allowed.append(t)
             if len(allowed) == k:
                 break
-    if not allowed and (best := _best_allowed(logprobs, grammar)) is not None:
+    if not allowed and (best := _scan_allowed(scores, grammar)) is not None:
         allowed = [best]
     return allowed
 
