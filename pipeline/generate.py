@@ -19,6 +19,8 @@ class GeneratedSql:
     tokens: int
     elapsed_ms: float
     messages: tuple[Message, ...] = ()  # the prompt it answered, so alternatives are asked of the very same one
+    # the mean log-probability of its tokens where the model reports them (None: it does not): how sure it was
+    confidence: float | None = None
 
 
 async def generate_sql(
@@ -44,8 +46,10 @@ async def generate_sql(
         completion = await model.complete_grammar(messages, grammar=grammar, max_tokens=max_tokens, stop=_STOP)
     else:
         completion = await model.complete(messages, max_tokens=max_tokens, stop=_STOP)
+    logprobs = completion.token_logprobs
     return GeneratedSql(extract_sql(completion.text), completion.text, completion.tokens,
-                        (time.perf_counter() - started) * 1000, tuple(messages))
+                        (time.perf_counter() - started) * 1000, tuple(messages),
+                        sum(logprobs) / len(logprobs) if logprobs else None)
 
 
 _STOP = ("\n\n\n", "Question:", "Q:")

@@ -21,7 +21,7 @@ from .prompt import Example, conversation_text
 from .render import render_answer
 from .retrieval import ExampleStore
 from .schema import Schema
-from .scope import Vocabulary, judge_scope
+from .scope import Scope, Vocabulary, judge_scope, model_sure, second_look
 
 
 @dataclass(frozen=True)
@@ -105,13 +105,15 @@ class Pipeline:
         turns (question and the SQL that ran) of the conversation a follow-up continues, oldest first."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        sql, attempts, mends = "", 0, ()
+        sql, attempts, mends, confidence = "", 0, (), None
         previous = tuple(previous)[-self.settings.context_turns:] if self.settings.context_turns > 0 else ()
         try:
             question = self._accept(question)
-            if (refusal := self._out_of_scope(question, bool(previous))) is not None:
-                refusal.timings_ms["total"] = _ms(started)
-                return refusal
+            scope = self._scope(question)
+            if scope is not None and scope.verdict == "clarify":
+                if not previous:
+                    return self._refusal(question, scope, started)
+                scope = None  # a follow-up that names nothing new ('and last year?') is read with its thread
             # A follow-up is matched and mended with the questions it continues ('only the CS ones' alone names
             # neither the courses nor the term).
             asked = conversation_text(question, previous)
@@ -137,6 +139,12 @@ class Pipeline:
                                              examples=examples, budget_tokens=self.settings.budget_tokens,
                                              max_tokens=self.settings.max_new_tokens, error=error, previous=previous,
                                              grammar=self.grammar, comments=self.settings.schema_comments)
+                    if attempts == 1:
+                        confidence = gen.confidence
+                        if scope is not None and scope.verdict == "out_of_scope" and not model_sure(confidence):
+                            # The words name little the database holds and the model was guessing: say so before
+                            # anything runs.
+                            return self._refusal(question, scope, started, timings)
                     if alternatives is None and error is None and (ranked := await self._reranked(asked, gen)):
                         gen, alternatives = ranked[0], ranked[1:]
                 timings["generate"] = timings.get("generate", 0) + _ms(t)
@@ -168,6 +176,12 @@ class Pipeline:
                     if alternatives:
                         continue
                     if corrections >= self.settings.self_correction_attempts:
+                        if scope is not None:
+                            # Every statement failed: for a question with words the database has nowhere, that is
+                            # the model naming what the database lacks.
+                            scope = second_look(scope, confidence=confidence, failed=True, vocab=self.vocabulary)
+                            if not scope.answerable:
+                                return self._refusal(question, scope, started, timings)
                         raise
                     corrections += 1
                     reason = exc.reason if isinstance(exc, UnsafeSql) else exc.pg_message
@@ -213,15 +227,17 @@ class Pipeline:
         pool = [first] + [c for c in cands if c.sql != first.sql]
         return sorted(pool, key=lambda g: -link_score(asked, sql_links(self._grounded(question, g.sql))))
 
-    def _out_of_scope(self, question: str, follow_up: bool) -> Answer | None:
-        """The reply to a question the database cannot answer (or one to ask back), before any SQL is written;
-        None when it can. A follow-up that names nothing new ('and last year?') is read with its thread."""
+    def _scope(self, question: str) -> Scope | None:
+        """What the question's words say of whether the database can answer it (None: the check is off); the
+        model's own signals weigh in once it has written a statement (`scope.second_look`)."""
         if self.vocabulary is None or not self.settings.scope_check:
             return None
-        scope = judge_scope(question, self.vocabulary)
-        if scope.answerable or follow_up and scope.verdict == "clarify":
-            return None
-        return Answer(question, answer=scope.reply, kind=scope.verdict, model=self.sql_model.name,
+        return judge_scope(question, self.vocabulary)
+
+    def _refusal(self, question: str, scope: Scope, started: float, timings: dict | None = None) -> Answer:
+        """The reply to a question the database cannot answer, or the question asked back."""
+        timings = dict(timings or {}, total=_ms(started))
+        return Answer(question, answer=scope.reply, timings_ms=timings, kind=scope.verdict, model=self.sql_model.name,
                       answer_source="scope")
 
     def _accept(self, question: str) -> str:

@@ -44,6 +44,12 @@ sundays january february march april may june july august september october nove
 # Of the words that are not stored values, the share the database has nowhere at which a question is out of scope:
 # tuned on finetune/eval/course_scope_tune.jsonl and course_dev.jsonl, never on course_scope.jsonl (docs/pipeline.md).
 MAX_UNKNOWN_SHARE = 0.5
+# How sure the model must be of its statement (the mean log-probability of its tokens) to answer a question that the
+# vocabulary calls out of scope: a database's users name things in words its schema never uses ('revenue' for
+# price times quantity) and a tuned model has learnt them, while off-topic questions leave it guessing (on the tuning
+# set every out-of-scope statement averaged below -0.05 or named a column the database lacks; course_dev's in-scope
+# ones lie between -0.35 and 0, half of them above -0.05).
+SURE_LOGPROB = -0.05
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "ly")
 
 
@@ -167,6 +173,27 @@ def judge_scope(question: str, vocab: Vocabulary, *, max_unknown_share: float = 
         # Only a name that several things store ('Kim': an instructor or a student?), and nothing asked about it.
         return Scope("clarify", schema, stored, unknown, clarify_text(vocab, " ".join(stored), sorted(holders)))
     return Scope("answer", schema, stored, unknown)
+
+
+def model_sure(confidence: float | None, sure: float = SURE_LOGPROB) -> bool:
+    """Whether a statement's mean token log-probability says the model knew what it was writing."""
+    return confidence is not None and confidence >= sure
+
+
+def second_look(scope: Scope, *, confidence: float | None, failed: bool | None,
+                vocab: Vocabulary, sure: float = SURE_LOGPROB) -> Scope:
+    """The vocabulary's verdict weighed with the model's own signals once it has written a statement: how sure it
+    was of it (`confidence`, mean token log-probability; None where the backend does not say) and whether the
+    statement `failed` for naming what the database lacks (None: not run yet). Out of scope by the words stands
+    unless the model was sure and its statement ran; answerable by the words becomes out of scope when the
+    question has words the database has nowhere and every statement the model wrote for them failed."""
+    if scope.verdict == "out_of_scope":
+        ran = model_sure(confidence, sure) and failed is False
+        return Scope("answer", scope.schema, scope.stored, scope.unknown) if ran else scope
+    if scope.verdict == "answer" and scope.unknown and failed:
+        return Scope("out_of_scope", scope.schema, scope.stored, scope.unknown,
+                     out_of_scope_text(vocab, scope.unknown))
+    return scope
 
 
 def _function_word(word: str) -> bool:

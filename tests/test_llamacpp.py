@@ -44,6 +44,8 @@ async def test_backend_speaks_the_model_protocols(base):
     assert isinstance(base, TextModel) and isinstance(base, CandidateModel) and isinstance(base, GrammarModel)
     one = await base.complete(PROMPT, max_tokens=12)
     assert one.text.strip() and 0 < one.tokens <= 12
+    # how sure it was of each token: the scope check's signal (pipeline/scope.py)
+    assert len(one.token_logprobs) == one.tokens and all(lp <= 0 for lp in one.token_logprobs)
     again = await base.complete(PROMPT, max_tokens=12)
     assert again.text == one.text  # greedy: the cached prefix changes nothing
 
@@ -116,7 +118,7 @@ async def test_converted_adapter_changes_output_as_in_transformers(tmp_path, bas
     merged = merged_model(adapter, base_gguf=bundled_gguf())  # what the runtime loads
     question = [Message("system", "Write PostgreSQL for the question."),
                 Message("user", "Schema: courses(id, code, title)\nQuestion: How many courses are there?")]
-    replies = {}
+    replies, sure = {}, {}
     for label, opened in (("lora", LlamaCppModel.load(bundled_gguf(), adapter=str(adapter),
                                                       adapter_gguf=converted.path, threads=1)),
                           ("merged", LlamaCppModel.load(merged, adapter=str(adapter), threads=1)),
@@ -124,7 +126,8 @@ async def test_converted_adapter_changes_output_as_in_transformers(tmp_path, bas
                                                            adapter=str(adapter)))):
         model = await opened
         try:
-            replies[label] = (await model.complete(question, max_tokens=24)).text
+            done = await model.complete(question, max_tokens=24)
+            replies[label], sure[label] = done.text, done.token_logprobs
         finally:
             await model.aclose()
     plain = (await base.complete(question, max_tokens=24)).text
@@ -133,6 +136,8 @@ async def test_converted_adapter_changes_output_as_in_transformers(tmp_path, bas
     words = [replies[k].split() for k in ("lora", "torch", "merged")]
     n = min(6, *map(len, words))
     assert n >= 4 and words[0][:n] == words[1][:n] == words[2][:n], replies
+    # and are as sure of it: the same log-probabilities for the first tokens, up to rounding
+    assert all(abs(a - b) < 0.1 for a, b in zip(sure["merged"][:4], sure["torch"][:4])), sure
 
 
 async def test_chat_text_is_the_one_transformers_renders(tmp_path, base):

@@ -101,27 +101,58 @@ async def test_another_database_has_its_own_scope(pg_admin_url, test_run_id):
     assert "customers, orders and products" in reply
 
 
-async def _pipeline(pool, *, scope_check=True):
+async def _pipeline(pool, *, scope_check=True, replies=(SQL,), logprob=None):
     schema = await introspect_schema(pool)
-    model = ScriptedModel(SQL)
+    model = ScriptedModel(*replies, logprob=logprob)
     pipe = Pipeline(sql_model=model, pool=pool, schema=schema, policy=GuardPolicy.from_schema(schema),
                     settings=PipelineSettings(answer_with_model=False, scope_check=scope_check),
                     clock=lambda: dt.date(2026, 11, 24), vocabulary=await load_vocabulary(pool, schema))
     return pipe, model
 
 
-async def test_the_pipeline_refuses_before_writing_sql_and_answers_the_rest(query_db_url):
+async def test_the_pipeline_refuses_a_guess_without_running_it_and_answers_the_rest(query_db_url):
     async with open_pool(query_db_url) as pool:
-        pipe, model = await _pipeline(pool)
+        pipe, model = await _pipeline(pool, logprob=-0.4)  # a model that was unsure of what it wrote
         refused = await pipe.answer("What's the weather going to be like tomorrow?")
         answered = await pipe.answer("What is CS 2110 called?")
-        off, _ = await _pipeline(pool, scope_check=False)
+        off, _ = await _pipeline(pool, scope_check=False, logprob=-0.4)
         unchecked = await off.answer("What's the weather going to be like tomorrow?")
+        silent, _ = await _pipeline(pool)  # a backend that reports no log-probabilities: the words decide
+        refused_anyway = await silent.answer("What's the weather going to be like tomorrow?")
     assert refused.kind == "out_of_scope" and refused.sql == "" and refused.rows == () and refused.ok
     assert "courses" in refused.answer and refused.to_json()["kind"] == "out_of_scope"
-    assert len(model.prompts) == 1  # only the answerable question reached the model
+    assert refused.attempts == 0 and "execute" not in refused.timings_ms  # the guess never ran
     assert answered.kind == "answer" and answered.rows == (("Data Structures",),)
     assert unchecked.kind == "answer" and unchecked.sql  # scope_check off: the old behaviour, a made-up query
+    assert refused_anyway.kind == "out_of_scope"
+
+
+async def test_a_sure_model_answers_words_the_vocabulary_lacks_when_its_statement_runs(query_db_url):
+    question = "What's the blurb of CS 2110?"  # 'blurb' is nowhere in the course database
+    async with open_pool(query_db_url) as pool:
+        sure, _ = await _pipeline(pool, logprob=-0.01)
+        answered = await sure.answer(question)
+        failing = "SELECT blurb FROM courses WHERE code = 'CS 2110'"
+        sure_but_wrong, _ = await _pipeline(pool, replies=(failing,), logprob=-0.01)
+        refused = await sure_but_wrong.answer(question)
+    assert judge_scope(question, sure.vocabulary).verdict == "out_of_scope"
+    assert answered.kind == "answer" and answered.rows == (("Data Structures",),)
+    assert refused.kind == "out_of_scope" and refused.sql == "" and "'blurb'" in refused.answer
+
+
+async def test_a_question_whose_unknown_words_only_fail_is_out_of_scope(query_db_url):
+    # By its words answerable (a course, its instructor, 'park' a stored word), but 'lot' is nowhere and every
+    # statement fails.
+    question = "Where does the instructor of CS 2110 park, which parking lot?"
+    failing = "SELECT parking_lot FROM instructors"
+    async with open_pool(query_db_url) as pool:
+        pipe, _ = await _pipeline(pool, replies=(failing,), logprob=-0.2)
+        told = await pipe.answer(question)
+        answerable, _ = await _pipeline(pool, replies=(failing,), logprob=-0.2)
+        failed = await answerable.answer("Who teaches CS 2110?")  # nothing unknown: the error is the answer
+    assert judge_scope(question, pipe.vocabulary).answerable
+    assert told.kind == "out_of_scope" and "nothing about 'lot'" in told.answer
+    assert failed.kind == "answer" and not failed.ok
 
 
 async def test_a_follow_up_that_names_nothing_new_is_not_asked_back(query_db_url):

@@ -16,6 +16,9 @@ class Completion:
     text: str
     tokens: int = 0
     elapsed_ms: float = 0.0
+    # The log-probability of each generated token where the backend reports it (greedy llama.cpp does): how sure
+    # the model was of what it wrote, one of the signals that a question is beyond its database (pipeline/scope.py).
+    token_logprobs: tuple[float, ...] = ()
 
 
 @runtime_checkable

@@ -138,6 +138,7 @@ class LlamaCppModel:
         vocab = llm._model.vocab
         grammar = self._grammar(r)
         out: list[int] = []
+        logprobs: list[float] = []
         text = ""
         try:
             while len(out) < r.max_tokens and not r.future.cancelled():  # a gone asker stops spending the cores
@@ -149,6 +150,7 @@ class LlamaCppModel:
                 if grammar:
                     llama_cpp.llama_sampler_accept(grammar, token)
                 out.append(token)
+                logprobs.append(_logprob(logits, token))
                 text = llm.detokenize(out).decode("utf-8", errors="ignore")
                 if any(s and s in text for s in r.stop):
                     break
@@ -156,7 +158,8 @@ class LlamaCppModel:
         finally:
             if grammar:
                 llama_cpp.llama_sampler_free(grammar)
-        return Completion(cut_at_stop(text, r.stop), len(out), (time.perf_counter() - started) * 1000)
+        return Completion(cut_at_stop(text, r.stop), len(out), (time.perf_counter() - started) * 1000,
+                          tuple(logprobs))
 
     def _beam_search(self, prompt: str, r: _Request) -> list[Completion]:
         """Beam search as transformers runs it (as many beams as completions, early stopping, hypotheses scored by
@@ -300,6 +303,14 @@ class LlamaCppModel:
 _TOKEN_DATA = [("id", "<i4"), ("logit", "<f4"), ("p", "<f4")]  # llama_token_data, 12 bytes
 _BEAMS = 8  # the most beams one search runs; the context holds twice as many sequences while they advance
 _SHORTLIST = 64  # the model's best tokens checked one by one before the grammar scans the whole vocabulary
+
+
+def _logprob(scores, token: int) -> float:
+    """log softmax(scores)[token]."""
+    import numpy as np
+
+    top = float(scores.max())
+    return float(scores[token]) - top - float(np.log(np.exp(scores - top).sum()))
 
 
 def _best_allowed(scores, grammar) -> int | None:

@@ -163,14 +163,17 @@ class TransformersModel:
         with torch.inference_mode():
             out = model.generate(**enc, max_new_tokens=max_new, do_sample=False, pad_token_id=tok.pad_token_id,
                                  eos_token_id=tok.eos_token_id, stopping_criteria=[_AllAbandoned(requests)],
-                                 **extra)
+                                 output_scores=True, return_dict_in_generate=True, **extra)
+            logprobs = model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
         elapsed = (time.perf_counter() - started) * 1000
         results = []
         for i, r in enumerate(requests):
-            new = out[i, enc["input_ids"].shape[1]:]
-            ntok = int((new != tok.pad_token_id).sum())
+            new = out.sequences[i, enc["input_ids"].shape[1]:]
+            kept = new != tok.pad_token_id
+            ntok = int(kept.sum())
             text = tok.decode(new[: r.max_tokens], skip_special_tokens=True)
-            results.append(Completion(cut_at_stop(text, r.stop), ntok, elapsed))
+            results.append(Completion(cut_at_stop(text, r.stop), ntok, elapsed,
+                                      tuple(float(x) for x in logprobs[i][kept[: logprobs.shape[1]]])))
         return results
 
     async def aclose(self) -> None:
