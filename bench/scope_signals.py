@@ -3,6 +3,7 @@ the model was of its first statement (mean token log-probability) and whether th
 SURE_LOGPROB and the second look (pipeline/scope.py) were chosen from this table on tuning files only:
 
     .venv/bin/python -m bench.scope_signals finetune/eval/course_scope_tune.jsonl finetune/eval/course_dev.jsonl
+    .venv/bin/python -m bench.scope_signals --database URL --profile northwind finetune/eval/northwind_dev.jsonl
 
 Never run it on a measured set (course_scope.jsonl): that file is scored by `askdb eval`, not read. Writes
 bench/results/scope-signals-<date>.json.
@@ -22,7 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from askdb.config import load_config  # noqa: E402
+from askdb.commands.common import add_common, config_from  # noqa: E402
 from askdb.runtime import open_app  # noqa: E402
 from bench.common import RESULTS_DIR  # noqa: E402
 from pipeline.scope import judge_scope, load_vocabulary  # noqa: E402
@@ -43,10 +44,9 @@ class _FirstStatement:
         return done
 
 
-async def signals(files: list[str], config: str | None) -> list[dict]:
-    cfg = load_config(config)
+async def signals(files: list[str], args: argparse.Namespace) -> list[dict]:
     rows = []
-    async with open_app(cfg) as app:
+    async with open_app(config_from(args), database=args.database) as app:
         pipe = app.pipeline
         vocab = await load_vocabulary(app.pool, pipe.schema)
         pipe.settings = dataclasses.replace(pipe.settings, scope_check=False)  # every question reaches the model
@@ -78,13 +78,13 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", help="tuning files of questions ({'question', 'in_scope'?})")
-    parser.add_argument("--config", help="config file (default: ./config.yaml)")
+    add_common(parser)
     args = parser.parse_args(argv)
     if any(Path(f).name == "course_scope.jsonl" for f in args.files):
         parser.error("course_scope.jsonl is the measured set: score it with `askdb eval`, do not read it")
-    rows = asyncio.run(signals(args.files, args.config))
+    rows = asyncio.run(signals(args.files, args))
     print(table(rows))
-    out = RESULTS_DIR / f"scope-signals-{dt.date.today():%Y%m%d}.json"
+    out = RESULTS_DIR / f"scope-signals-{Path(args.files[-1]).stem}-{dt.date.today():%Y%m%d}.json"
     out.write_text(json.dumps(rows, indent=1) + "\n")
     print(f"\nwrote {out}")
     return 0
