@@ -60,6 +60,12 @@ def _figures(path: Path, d: dict) -> tuple[str | None, dict]:
     """(benchmark, headline figures) by what the file holds."""
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", path.stem) and "runs" in d:
         return "make-bench", {k: r.get("wall_s") for k, r in d["runs"].items()}
+    if isinstance(d.get("correct"), dict):  # bench.followups: one figure per way of asking
+        return "followups", {"n": d.get("n"), **d["correct"]}
+    if "databases" in d and "mean" in d:  # bench.quality
+        return "quality", {"subset_ex": d["mean"].get("subset_ex"), "strict_ex": d["mean"].get("strict_ex"),
+                           "base_subset_ex": d["mean"].get("base_subset_ex"),
+                           "by_database": {r["database"]: r.get("subset_ex") for r in d["databases"]}}
     if "correct" in d and "execution_accuracy" in d:
         m = re.match(r"eval-(dev|check|holdout\d*|northwind[^-]*)", path.stem)
         figs = {"set": m.group(1) if m else None, "correct": d["correct"], "n": d["n"],
@@ -179,6 +185,11 @@ def _cell(kind: str, f: dict) -> str:
                 f"other answer {f.get('right_broken')}")
     if kind == "make-bench":
         return "wall s: " + ", ".join(f"{k} {v}" for k, v in f.items())
+    if kind == "followups":
+        return f"of {f.get('n')}: " + ", ".join(f"{k} {v}" for k, v in f.items() if k != "n")
+    if kind == "quality":
+        by = ", ".join(f"{k} {v:.0%}" for k, v in (f.get("by_database") or {}).items())
+        return f"mean subset EX {f['subset_ex']:.1%} (strict {f['strict_ex']:.1%}, base {f['base_subset_ex']:.1%}): {by}"
     if kind == "backends":
         return "SQL p50, answer p50, per min with 16 askers: " + "; ".join(
             f"{k} {v[0]} s, {v[1]} s, {v[2]}" for k, v in f.items())
