@@ -141,13 +141,14 @@ class Pipeline:
                                              grammar=self.grammar, comments=self.settings.schema_comments)
                     if attempts == 1:
                         confidence = gen.confidence
-                        if scope is not None and scope.verdict == "out_of_scope" and not model_sure(confidence):
-                            # The words name little the database holds and the model was guessing: say so before
-                            # anything runs.
-                            return self._refusal(question, scope, started, timings)
                     if alternatives is None and error is None and (ranked := await self._reranked(asked, gen)):
                         gen, alternatives = ranked[0], ranked[1:]
                 timings["generate"] = timings.get("generate", 0) + _ms(t)
+                guessing = attempts == 1 and not model_sure(confidence)
+                if guessing and scope is not None and scope.verdict == "out_of_scope":
+                    # The words name little the database holds and the model was guessing: say so before anything
+                    # runs.
+                    return self._refusal(question, scope, started, timings)
                 sql = gen.sql or gen.raw.strip()
                 tried.add(gen.sql)
                 try:

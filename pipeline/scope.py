@@ -1,4 +1,5 @@
-"""Whether the database can answer a question at all, decided before any SQL is written.
+"""Whether the database can answer a question at all: by its words before any SQL is written, then by the model's
+own signals once it has written some.
 
 A question's words are sorted three ways against what the database holds: words of its schema (table and column
 names, their comments, the plain-English synonyms of `words.py`), words of its stored text (a course title, a topic,
@@ -6,7 +7,8 @@ a last name) and words it has nowhere. "What is the wifi password for room ENG 2
 value, but what it asks for ('wifi password') is neither; "What's the weather tomorrow?" names nothing at all. Such a
 question gets a short reply naming what the database does hold instead of a statement the model made up; a question
 whose only handle is a value several tables store ('Kim': a student or an instructor?) gets one clarifying question.
-Nothing here names a table of any one database: the vocabulary is read from the schema and the data."""
+`second_look` then weighs the words' verdict with how sure the model was of its statement and whether what it wrote
+exists. Nothing here names a table of any one database: the vocabulary is read from the schema and the data."""
 from __future__ import annotations
 
 import asyncio
