@@ -7,7 +7,8 @@ follow-ups asked as standalone questions, scored by finetune.evaluate (execution
 Five runs over finetune/eval/course_followups.jsonl, through the configured model and adapter as shipped:
 first questions; follow-ups after their first question and its gold SQL (a chat whose first answer was right);
 follow-ups after the first question and the SQL the pipeline wrote for it (the chat as it happens); the follow-ups
-alone, without their conversation; and the standalone rewrites. The report goes to bench/results/followups-<date>.json.
+alone, without their conversation; and the standalone rewrites. The report, with the machine and the command, goes to
+bench/results/followups-<UTC time>.json (one file per run: two runs on one day both stay).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from askdb.commands.evaluate import scoring_config  # noqa: E402
 from askdb.config import load_config, validate  # noqa: E402
 from askdb.runtime import open_app  # noqa: E402
-from bench.common import RESULTS_DIR  # noqa: E402
+from bench.common import write_results  # noqa: E402
 from finetune.evaluate import EvalItem, EvalReport, evaluate, read_items  # noqa: E402
 from pipeline.prompt import Example  # noqa: E402
 
@@ -79,11 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adapter", help="LoRA adapter directory (default: model.adapter)")
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--first-attempt", action="store_true", help="score the first statement only (quicker)")
-    p.add_argument("--out", help="report path (default: bench/results/followups-<date>.json)")
+    p.add_argument("--out", help="report path (default: bench/results/followups-<UTC time>.json)")
     args = p.parse_args(argv)
     out = asyncio.run(run(args))
-    path = Path(args.out or RESULTS_DIR / f"followups-{out['date'].replace('-', '')}.json")
-    path.write_text(json.dumps(out, indent=2, default=str) + "\n")
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2, default=str) + "\n")
+    else:
+        write_results("followups", out)
     print(json.dumps({k: out[k] for k in ("n", "model", "correct", "execution_accuracy")}, indent=2))
     return 0
 
