@@ -21,7 +21,7 @@ from .prompt import Example, conversation_text
 from .render import render_answer
 from .retrieval import ExampleStore
 from .schema import Schema
-from .scope import Scope, Vocabulary, judge_scope, model_sure, second_look
+from .scope import Scope, Vocabulary, after_every_failure, judge_scope, unsure_beyond_words
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,7 @@ class Pipeline:
                     if alternatives is None and error is None and (ranked := await self._reranked(asked, gen)):
                         gen, alternatives = ranked[0], ranked[1:]
                 timings["generate"] = timings.get("generate", 0) + _ms(t)
-                guessing = attempts == 1 and not model_sure(confidence)
-                if guessing and scope is not None and scope.verdict == "out_of_scope":
+                if attempts == 1 and scope is not None and unsure_beyond_words(scope, confidence):
                     # The words name little the database holds and the model was guessing: say so before anything
                     # runs.
                     return self._refusal(question, scope, started, timings)
@@ -180,7 +179,7 @@ class Pipeline:
                         if scope is not None:
                             # Every statement failed: for a question with words the database has nowhere, that is
                             # the model naming what the database lacks.
-                            scope = second_look(scope, confidence=confidence, failed=True, vocab=self.vocabulary)
+                            scope = after_every_failure(scope, self.vocabulary)
                             if not scope.answerable:
                                 return self._refusal(question, scope, started, timings)
                         raise
@@ -230,7 +229,8 @@ class Pipeline:
 
     def _scope(self, question: str) -> Scope | None:
         """What the question's words say of whether the database can answer it (None: the check is off); the
-        model's own signals weigh in once it has written a statement (`scope.second_look`)."""
+        model's own signals weigh in once it has written a statement (`scope.unsure_beyond_words`,
+        `scope.after_every_failure`)."""
         if self.vocabulary is None or not self.settings.scope_check:
             return None
         return judge_scope(question, self.vocabulary)

@@ -7,8 +7,8 @@ a last name) and words it has nowhere. "What is the wifi password for room ENG 2
 value, but what it asks for ('wifi password') is neither; "What's the weather tomorrow?" names nothing at all. Such a
 question gets a short reply naming what the database does hold instead of a statement the model made up; a question
 whose only handle is a value several tables store ('Kim': a student or an instructor?) gets one clarifying question.
-`second_look` then weighs the words' verdict with how sure the model was of its statement and whether what it wrote
-exists. Nothing here names a table of any one database: the vocabulary is read from the schema and the data."""
+Then the model's own signals weigh in: how sure it was of its statement (`unsure_beyond_words`) and whether what it
+wrote exists (`after_every_failure`). Nothing here names a table of any one database: the vocabulary is read from the schema and the data."""
 from __future__ import annotations
 
 import asyncio
@@ -177,22 +177,17 @@ def judge_scope(question: str, vocab: Vocabulary, *, max_unknown_share: float = 
     return Scope("answer", schema, stored, unknown)
 
 
-def model_sure(confidence: float | None, sure: float = SURE_LOGPROB) -> bool:
-    """Whether a statement's mean token log-probability says the model knew what it was writing."""
-    return confidence is not None and confidence >= sure
+def unsure_beyond_words(scope: Scope, confidence: float | None, *, sure: float = SURE_LOGPROB) -> bool:
+    """Whether to refuse before the model's statement runs: the words call the question out of scope and the model
+    was not sure of what it wrote (`confidence`, its mean token log-probability; None where the backend does not
+    say, and then the words decide). A sure model's statement runs, and is answered if it runs."""
+    return scope.verdict == "out_of_scope" and (confidence is None or confidence < sure)
 
 
-def second_look(scope: Scope, *, confidence: float | None, failed: bool | None,
-                vocab: Vocabulary, sure: float = SURE_LOGPROB) -> Scope:
-    """The vocabulary's verdict weighed with the model's own signals once it has written a statement: how sure it
-    was of it (`confidence`, mean token log-probability; None where the backend does not say) and whether the
-    statement `failed` for naming what the database lacks (None: not run yet). Out of scope by the words stands
-    unless the model was sure and its statement ran; answerable by the words becomes out of scope when the
-    question has words the database has nowhere and every statement the model wrote for them failed."""
-    if scope.verdict == "out_of_scope":
-        ran = model_sure(confidence, sure) and failed is False
-        return Scope("answer", scope.schema, scope.stored, scope.unknown) if ran else scope
-    if scope.verdict == "answer" and scope.unknown and failed:
+def after_every_failure(scope: Scope, vocab: Vocabulary) -> Scope:
+    """The verdict once every statement the model wrote has failed: a question the words call answerable but with
+    words the database has nowhere is out of scope (the model named what the database lacks); the rest stand."""
+    if scope.verdict == "answer" and scope.unknown:
         return Scope("out_of_scope", scope.schema, scope.stored, scope.unknown,
                      out_of_scope_text(vocab, scope.unknown))
     return scope
