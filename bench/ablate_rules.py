@@ -97,8 +97,8 @@ def verdict(rule: str, per_db: Mapping[str, Mapping[str, RuleEffect]], home: str
         return "keep"
     if helps_elsewhere == 1:
         return "one other database"
-    return f"{home} only" if effects.get(home, RuleEffect()).helped > effects.get(home, RuleEffect()).hurt \
-        else "no effect"
+    at_home = effects.get(home, RuleEffect())
+    return f"{home} only" if at_home.helped > at_home.hurt else "no effect"
 
 
 def alternatives_of(items: Iterable) -> dict[str, tuple[str, ...]]:

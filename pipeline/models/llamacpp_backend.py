@@ -150,7 +150,7 @@ class LlamaCppModel:
                 if grammar:
                     llama_cpp.llama_sampler_accept(grammar, token)
                 out.append(token)
-                logprobs.append(_logprob(logits, token))
+                logprobs.append(float(_log_softmax(logits)[token]))
                 text = llm.detokenize(out).decode("utf-8", errors="ignore")
                 if any(s and s in text for s in r.stop):
                     break
@@ -177,8 +177,7 @@ class LlamaCppModel:
         memory = llama_cpp.llama_get_memory(ctx)
 
         def logprobs(i: int):
-            scores = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, i), shape=(n_vocab,))
-            return scores - (scores.max() + np.log(np.exp(scores - scores.max()).sum()))
+            return _log_softmax(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, i), shape=(n_vocab,)))
 
         free = list(range(1, 2 * width + 1))
         seq = free.pop(0)
@@ -305,12 +304,12 @@ _BEAMS = 8  # the most beams one search runs; the context holds twice as many se
 _SHORTLIST = 64  # the model's best tokens checked one by one before the grammar scans the whole vocabulary
 
 
-def _logprob(scores, token: int) -> float:
-    """log softmax(scores)[token]."""
+def _log_softmax(scores):
+    """The log-probabilities of the next token, from its scores (logits)."""
     import numpy as np
 
-    top = float(scores.max())
-    return float(scores[token]) - top - float(np.log(np.exp(scores - top).sum()))
+    top = scores.max()
+    return scores - (top + np.log(np.exp(scores - top).sum()))
 
 
 def _best_allowed(scores, grammar) -> int | None:
