@@ -1,10 +1,12 @@
 """Training data and a tiny real LoRA run on the bundled model against the course database."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -331,3 +333,47 @@ def test_a_soup_of_adapters_has_the_mean_of_their_deltas(tmp_path):
         return scale * w[key + "B.weight"] @ w[key + "A.weight"]
     mean = (delta(members[0], 2) + delta(members[1], 2)) / 2
     assert torch.allclose(delta(tmp_path / "soup", 16 / 8), mean, atol=1e-5)
+
+
+def test_start_from_names_another_profiles_trained_adapter(tmp_path, caplog):
+    from askdb.commands.train import starting_adapter, train_settings
+    from askdb.config import load_config
+
+    shop = tmp_path / "profiles" / "shop" / "adapter"
+    shop.mkdir(parents=True)
+    (shop / "adapter_config.json").write_text("{}")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"profile: mine\npaths:\n  profiles: {tmp_path / 'profiles'}\n")
+
+    def start(name, profile="mine"):
+        cfg = dataclasses.replace(load_config(str(config)), profile=profile)
+        return starting_adapter(cfg, train_settings(cfg, start_from=name))
+
+    assert start("shop") == shop
+    assert start("") is None
+    assert start("shop", profile="shop") is None  # retraining a profile starts clean, not from its own last adapter
+    assert start("empty") is None and "has no trained adapter" in caplog.text
+    with pytest.raises(ConfigError):
+        start("../elsewhere")
+
+
+@pytest.mark.slow
+def test_training_started_from_the_shipped_adapter_continues_it(tmp_path, schema):
+    import torch
+    from safetensors.torch import load_file
+
+    from askdb.config import cache_dir, load_config
+    from finetune.train import TrainSettings, train
+
+    shipped = Path(load_config(None).paths.profiles) / "course" / "adapter"
+    # A tiny learning rate: one step leaves the shipped adapter's weights (and its rank, not lora_r's) in place.
+    settings = TrainSettings(batch_size=4, max_steps=1, learning_rate=1e-6, warmup_steps=1, val_fraction=0.0,
+                             few_shot_k=0, lora_r=4, lora_alpha=8)
+    out = tmp_path / "lora"
+    train(PAIRS, schema, out_dir=out, settings=settings, base_source="bundled", cache_root=cache_dir(load_config(None)),
+          today=TODAY, budget_tokens=700, data_sha="test", init_adapter=shipped)
+    before, after = load_file(shipped / "adapter_model.safetensors"), load_file(out / "adapter_model.safetensors")
+    assert before.keys() == after.keys()
+    key = next(k for k in before if "lora_B" in k and "layers.10." in k)
+    assert after[key].shape == before[key].shape and before[key].abs().sum() > 0
+    assert torch.allclose(after[key].float(), before[key].float(), atol=1e-3)

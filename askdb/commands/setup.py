@@ -263,7 +263,7 @@ async def _train(cfg: Config, profile: Profile, url: str, seconds: float, *, res
     from finetune.dataset import data_sha256
     from finetune.train import train
 
-    from .train import _training_schema, train_settings, training_pairs
+    from .train import _training_schema, starting_adapter, train_settings, training_pairs
 
     report_file = profile.adapter / "train_report.json"
     files = _training_files(profile)
@@ -277,7 +277,8 @@ async def _train(cfg: Config, profile: Profile, url: str, seconds: float, *, res
     state.mark("train_started")
     return train(pairs, schema, out_dir=profile.adapter, settings=settings, base_source=cfg.model.source,
                  cache_root=cache_dir(cfg), today=today, budget_tokens=cfg.sql.prompt_token_budget, data_sha=sha,
-                 resume=resume and checkpoint.exists(), console=Console(stderr=True), linker=linker)
+                 resume=resume and checkpoint.exists(), init_adapter=starting_adapter(cfg, settings),
+                 console=Console(stderr=True), linker=linker)
 
 
 def _training_files(profile: Profile) -> list[Path]:

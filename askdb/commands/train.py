@@ -59,8 +59,24 @@ def run(args) -> int:
     train(pairs, schema, out_dir=Path(args.out or cfg.model.adapter or active_profile(cfg).adapter), settings=settings,
           base_source=args.base or cfg.model.source, cache_root=cache_dir(cfg), today=today,
           budget_tokens=cfg.sql.prompt_token_budget, data_sha=data_sha256(files), resume=args.resume,
-          init_adapter=_adapter_dir(args.from_adapter), console=console, linker=linker)
+          init_adapter=_adapter_dir(args.from_adapter) or starting_adapter(cfg, settings), console=console,
+          linker=linker)
     return 0
+
+
+def starting_adapter(cfg, settings) -> Path | None:
+    """The adapter `train.start_from` names (another profile's), or None for a fresh LoRA: when it is unset, names
+    the profile being trained (a retrain starts clean), or that profile has no adapter yet."""
+    from ..profile import load_profile
+
+    name = settings.start_from
+    if not name or name == cfg.profile:
+        return None
+    source = load_profile(cfg.paths.profiles, name)  # a ConfigError names a bad profile name
+    if not source.trained():
+        log.warning("train.start_from: profile %s has no trained adapter; starting from a fresh LoRA", name)
+        return None
+    return source.adapter
 
 
 def train_settings(cfg, **overrides):
