@@ -1,5 +1,6 @@
 """What the scope check weighs, per question of a tuning file: the vocabulary's verdict and unknown words, how sure
-the model was of its first statement (mean token log-probability) and whether the pipeline's statement ran.
+the model was of its first statement (mean token log-probability), whether the pipeline's statement ran, and how
+close the question comes to the nearest of the profile's examples (`ExampleStore.closeness`).
 SURE_LOGPROB and the second look (pipeline/scope.py) were chosen from this table on tuning files only:
 
     .venv/bin/python -m bench.scope_signals finetune/eval/course_scope_tune.jsonl finetune/eval/course_dev.jsonl
@@ -55,29 +56,38 @@ async def signals(files: list[str], args: argparse.Namespace) -> list[dict]:
             for line in Path(path).read_text().splitlines():
                 item = json.loads(line)
                 scope = judge_scope(item["question"], vocab)
-                model.logprobs.clear()
-                answer = await pipe.answer(item["question"])
-                first = model.logprobs[0] if model.logprobs else ()
-                rows.append(dict(file=Path(path).name, question=item["question"],
-                                 in_scope=item.get("in_scope", True), verdict=scope.verdict,
-                                 unknown=list(scope.unknown), schema=list(scope.schema),
-                                 confidence=round(sum(first) / len(first), 4) if first else None,
-                                 ran=answer.ok, rows=len(answer.rows), sql=answer.sql))
+                close = pipe.store.closeness(item["question"]) if pipe.store is not None else None
+                row = dict(file=Path(path).name, question=item["question"], in_scope=item.get("in_scope", True),
+                           verdict=scope.verdict, unknown=list(scope.unknown), schema=list(scope.schema),
+                           closeness=round(close, 4) if close is not None else None,
+                           confidence=None, ran=None, rows=None, sql=None)
+                if not args.no_model:
+                    model.logprobs.clear()
+                    answer = await pipe.answer(item["question"])
+                    first = model.logprobs[0] if model.logprobs else ()
+                    row.update(confidence=round(sum(first) / len(first), 4) if first else None, ran=answer.ok,
+                               rows=len(answer.rows), sql=answer.sql)
+                rows.append(row)
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["in | words say | unknown | confidence | ran | question", "---|---|---|---:|---|---"]
-    for r in sorted(rows, key=lambda r: (r["in_scope"], r["confidence"] if r["confidence"] is not None else 0)):
+    lines = ["in | words say | unknown | closeness | confidence | ran | question", "---|---|---|---:|---:|---|---"]
+    for r in sorted(rows, key=lambda r: (r["in_scope"], r["confidence"] if r["confidence"] is not None else 0,
+                                         r["closeness"] or 0)):
         conf = f"{r['confidence']:.3f}" if r["confidence"] is not None else "-"
-        lines.append(f"{'yes' if r['in_scope'] else 'no'} | {r['verdict']} | {', '.join(r['unknown'])} | {conf} | "
-                     f"{'yes' if r['ran'] else 'no'} | {r['question']}")
+        close = f"{r['closeness']:.3f}" if r["closeness"] is not None else "-"
+        ran = "-" if r["ran"] is None else "yes" if r["ran"] else "no"
+        lines.append(f"{'yes' if r['in_scope'] else 'no'} | {r['verdict']} | {', '.join(r['unknown'])} | {close} | "
+                     f"{conf} | {ran} | {r['question']}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", help="tuning files of questions ({'question', 'in_scope'?})")
+    parser.add_argument("--no-model", action="store_true",
+                        help="the words and the closeness to the profile's examples only: no statement is written")
     add_common(parser)
     args = parser.parse_args(argv)
     if any(Path(f).name == "course_scope.jsonl" for f in args.files):

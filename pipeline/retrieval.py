@@ -165,6 +165,15 @@ class ExampleStore:
             pass
         return vecs
 
+    def closeness(self, question: str) -> float | None:
+        """The cosine similarity of `question` to the nearest example's question, by the store's first key (None
+        without an embedder or examples): how much it resembles what this database is asked."""
+        with self._lock:
+            if self._embedder is None or self._vectors is None or not self.examples:
+                return None
+            query = self._embedder.embed([self._keys[0](question)])[0]
+            return float((self._vectors[0] @ query).max())
+
     def nearest(self, question: str, k: int, *, exclude_question: str | None = None,
                 exclude_sql: str | None = None, today: dt.date | None = None) -> list[Example]:
         """The k most similar examples, most similar first (an identical question or SQL is skipped when excluded);

