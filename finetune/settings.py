@@ -35,6 +35,7 @@ class TrainSettings:
     sample_by_shape: bool = False  # that sample takes the query shapes in turn (no better on the dev set)
     time_limit_s: float = 0  # > 0: the planned steps shrink to what fits in this many seconds (load and encoding
                              # included), and the learning-rate schedule follows the new plan
-    start_from: str = ""  # a profile whose trained adapter a new adapter starts from ("": a fresh LoRA); `askdb
-                          # setup` then spends its box adapting SQL the shipped model already writes, not learning SQL
+    start_from: str = ""  # a profile whose trained adapter a new adapter starts from ("": a fresh LoRA); read by
+                          # askdb's setup and train, which pass it to train() as init_adapter. On make quality it
+                          # lowered validation loss but not EX (docs/evaluation.md)
     cpu_bf16: bool = True  # bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX): ~1.5x faster
