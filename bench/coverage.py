@@ -89,17 +89,20 @@ def fillings(template: exp.Expression, gold: exp.Expression, limit: int = 24):
         yield out.sql(dialect="postgres")
 
 
-async def answerable(pool, data: list[EvalItem], questions: list[EvalItem], limits: ExecLimits = TRY_LIMITS) -> list[bool]:
-    """For each question: can some generated statement over the same tables, filled with its values, answer it?"""
+async def answerable(pool, data: list[EvalItem], questions: list[EvalItem], limits: ExecLimits = TRY_LIMITS, *,
+                     subset: bool = False) -> list[bool]:
+    """For each question: can some generated statement over the same tables, filled with its values, answer it
+    (with `subset`, by sql-eval's rule: extra columns allowed, as make quality scores)?"""
     by_key: dict[tuple, dict[str, exp.Expression]] = {}
     for r in data:
         parts = _parts(r.sql)
         if parts:
             by_key.setdefault(parts[1], {}).setdefault(sql_form(r.sql), parts[0])  # one template per form
-    return [await _answered(pool, q, by_key, limits) for q in questions]
+    return [await _answered(pool, q, by_key, limits, subset) for q in questions]
 
 
-async def _answered(pool, q: EvalItem, by_key: dict[tuple, dict[str, exp.Expression]], limits: ExecLimits) -> bool:
+async def _answered(pool, q: EvalItem, by_key: dict[tuple, dict[str, exp.Expression]], limits: ExecLimits,
+                    subset: bool) -> bool:
     """Whether one filling of one template with the same key returns the gold answer of `q`."""
     parts = _parts(q.sql)
     if parts is None:
@@ -111,17 +114,17 @@ async def _answered(pool, q: EvalItem, by_key: dict[tuple, dict[str, exp.Express
     for template in by_key.get(parts[1], {}).values():
         for sql in fillings(template, parts[0]):
             try:
-                if same_answer(q.sql, gold, await execute(pool, sql, limits)):
+                if same_answer(q.sql, gold, await execute(pool, sql, limits), subset=subset):
                     return True
             except AskdbError:
                 continue
     return False
 
 
-async def _answerable(url: str, data: list[EvalItem], questions: list[EvalItem]) -> list[bool]:
+async def _answerable(url: str, data: list[EvalItem], questions: list[EvalItem], subset: bool) -> list[bool]:
     # As the read-only role, as askdb eval runs model-written SQL.
     async with open_pool(url) as pool:
-        return await answerable(pool, data, questions)
+        return await answerable(pool, data, questions, subset=subset)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", help="an askdb eval --out report on that set: split EX by coverage")
     ap.add_argument("--execute", action="store_true",
                     help="also check by answer: fill generated statements with each gold statement's values and run them")
+    ap.add_argument("--subset", action="store_true", help="with --execute: extra columns allowed (sql-eval's rule)")
     ap.add_argument("--database", help="PostgreSQL URL for --execute (default: config, else the embedded server)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--save", action="store_true", help="also write bench/results/coverage-<time>.json")
@@ -141,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         result = coverage(data, questions, failed)
         if args.execute:
             cfg = load_config(None)
-            ok = asyncio.run(_answerable(query_url(cfg, resolve_database_url(cfg, args.database)), data, questions))
+            ok = asyncio.run(_answerable(query_url(cfg, resolve_database_url(cfg, args.database)), data, questions,
+                                         args.subset))
             result["answerable"] = sum(ok)
             result["not_answerable"] = [q.question for q, a in zip(questions, ok) if not a]
             if failed is not None:
