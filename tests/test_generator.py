@@ -282,7 +282,8 @@ async def test_a_shape_that_raises_is_counted_and_left_out_not_fatal(course_db_u
     def boom(ctx, rng):
         raise IndexError("Cannot choose from an empty sequence")
 
-    monkeypatch.setattr(run, "SHAPES", run.SHAPES + (boom,))
+    # Several entries, so that whatever the shapes' number, the run picks it before reaching its count.
+    monkeypatch.setattr(run, "SHAPES", run.SHAPES + (boom,) * 8)
     stats = await _run(course_db_url, tmp_path / "s.jsonl", count=40)
     assert stats.kept == 40
     assert stats.rejected["shape_error:boom"] >= 1
