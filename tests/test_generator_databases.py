@@ -198,46 +198,6 @@ def test_new_shapes_reach_the_databases_that_have_their_material(generated):
     assert "by_period" in {r["shape"] for r in generated("northwind").rows}  # orders by year or month
 
 
-def _profile(url: str):
-    """The generator's view of a database: its profile and sampled values, as generate() builds them."""
-    from finetune.generator.profile import profile_schema
-    from finetune.generator.shapes import Ctx
-    from finetune.generator.values import sample_values
-
-    async def build():
-        async with asyncpg.create_pool(url, min_size=1, max_size=4) as pool:
-            schema = await introspect_schema(pool)
-            schema = with_foreign_keys(schema, await infer_foreign_keys(pool, schema))
-            bank = await sample_values(pool, schema, denied=frozenset(), today=dt.date(2026, 11, 24), limit=600)
-        return Ctx(profile_schema(schema, bank, denied=frozenset()), bank)
-    return asyncio.run(build())
-
-
-def test_columns_compared_within_a_row_measure_the_same_kind_of_thing(scratch):
-    import random
-
-    from finetune.generator.shapes import column_compare
-
-    def compared(name: str) -> set[tuple[str, str, str]]:
-        ctx, rng, out = _profile(scratch.urls(name)[0]), random.Random(3), set()
-        for _ in range(200):
-            cand = column_compare(ctx, rng)
-            if cand is not None:
-                cond = sqlglot.parse_one(cand.sql, read="postgres").find(exp.Where).this
-                assert isinstance(cond.this, exp.Column) and isinstance(cond.expression, exp.Column), cand.sql
-                out.add((cand.tables[0], cond.this.name, cond.expression.name))
-        return out
-
-    northwind = compared("northwind")
-    # Stock against the level that triggers a reorder; an order's dates against each other.
-    assert {("products", "units_in_stock", "reorder_level"), ("products", "reorder_level", "units_in_stock")} & northwind
-    assert {p for p in northwind if p[0] == "orders"} <= {("orders", a, b) for a in ("order_date", "required_date",
-            "shipped_date") for b in ("order_date", "required_date", "shipped_date")}, northwind
-    assert not [p for p in northwind if "discontinued" in p], northwind  # a 0/1 flag is not a quantity
-    # A state's population and its area are both numbers, of quantities that never meet.
-    assert not [p for p in compared("geography") if {"population", "area"} <= set(p)]
-
-
 # ---- joins inferred where none are declared -------------------------------------------------------
 
 def test_inferred_joins_on_academic(scratch):

@@ -30,11 +30,6 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "show me all {Ts} whose {col} is {op} {val}", "any {Ts} with {col} {op} {val}?",
         "find the {Ts} with {col} {op} {val}", "{Ts} {col} {op} {val}", "I'm looking for {Ts} with a {col} {op} {val}",
     ),
-    "col_cmp": (
-        "Which {Ts} have a {a} {op} their {b}?", "{Ts} where the {a} is {op} the {b}", "list {Ts} with {a} {op} {b}",
-        "show me {Ts} whose {a} is {op} their {b}", "any {Ts} with a {a} {op} the {b}?", "{Ts} {a} {op} {b}",
-        "find the {Ts} where {a} is {op} {b}",
-    ),
     "filter_like": (
         "any {Ts} with '{word}' in the {col}?", "Which {Ts} have a {col} containing {word}?",
         "{Ts} whose {col} mentions {word}", "search {Ts} for {word}", "find {Ts} with {word} in their {col}",

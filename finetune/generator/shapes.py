@@ -275,59 +275,6 @@ def filter_compare(ctx: Ctx, rng: random.Random) -> Candidate | None:
                  {"Ts": noun(rng, t, many=True), "col": colname(col), "op": rng.choice(words[op]), "val": show(value)})
 
 
-_COL_OPS = {"<": ("below", "less than", "lower than", "under"), ">": ("above", "more than", "greater than", "over")}
-_COL_TIME_OPS = {"<": ("before", "earlier than"), ">": ("after", "later than")}
-
-
-def _overlap(xs: list, ys: list) -> bool:
-    """Whether the middle halves (first to third quartile) of two samples overlap."""
-    def middle(v: list) -> tuple:
-        v = sorted(v)
-        return v[len(v) // 4], v[(3 * len(v)) // 4]
-    (a1, a3), (b1, b3) = middle(xs), middle(ys)
-    return max(a1, b1) <= min(a3, b3)
-
-
-def _comparable(ctx: Ctx, t: TableProfile) -> list[tuple[str, str, str]]:
-    """Pairs of `t`'s columns that measure the same kind of thing, with the operator that holds for some rows only:
-    two dates, two times, or two numbers whose middle halves overlap (stock and reorder level, not a state's
-    population and its area)."""
-    rows = ctx.bank.rows(t.name)
-    groups = [[c for c in t.numbers if not _label_like(c)], list(t.dates), list(t.times)]
-    out = []
-    for cols in groups:
-        for a, b in ((a, b) for i, a in enumerate(cols) for b in cols[i + 1:]):
-            both = [(r[a], r[b]) for r in rows if r.get(a) is not None and r.get(b) is not None]
-            few = min(len({x for x, _ in both}), len({y for _, y in both})) < 3  # a yes/no flag is no quantity
-            if few or len(both) < 5 or len(both) < len(rows) // 2:
-                continue
-            if cols is groups[0] and not _overlap([x for x, _ in both], [y for _, y in both]):
-                continue
-            below = sum(x < y for x, y in both) / len(both)
-            above = sum(x > y for x, y in both) / len(both)
-            out += [(a, op, b) for op, share in (("<", below), (">", above)) if 0 < share <= 0.8]
-    return out
-
-
-def column_compare(ctx: Ctx, rng: random.Random) -> Candidate | None:
-    """Rows whose one column passes another of the same row: products below their reorder level, orders shipped
-    after their required date."""
-    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if _comparable(ctx, t)])
-    if t is None:
-        return None
-    a, op, b = rng.choice(_comparable(ctx, t))
-    q = Query(ctx.profile, t.name)
-    ca, cb = q.col(q.root_alias, a), q.col(q.root_alias, b)
-    q.cond((exp.LT if op == "<" else exp.GT)(this=ca, expression=cb))
-    shown = [c for c in _show_cols(t, rng, 2) if c not in (a, b)]
-    cols = [q.col(q.root_alias, c) for c in shown] + [ca.copy(), cb.copy()]
-    order = [q.col(q.root_alias, c) for c in _sort_cols(t, shown)] if shown else [ca.copy()]
-    words = _COL_OPS if a in t.numbers else _COL_TIME_OPS
-    tree = q.select(*cols, order=order)
-    return _cand("column_compare", tree, [t.name], "col_cmp",
-                 {"Ts": noun(rng, t, many=True), "a": colname(a), "b": colname(b), "op": rng.choice(words[op])})
-
-
 def _word(rng: random.Random, values: list[str]) -> str | None:
     words = [w.strip(",.;:()'\"").lower() for v in values for w in str(v).split()]
     words = [w for w in words if len(w) >= 5 and w.isalpha()]
@@ -951,6 +898,6 @@ def period_list(ctx: Ctx, rng: random.Random) -> Candidate | None:
     return _cand("period_list", tree, list(q.aliases.values()), "period", slots, rel)
 
 
-SHAPES = (lookup, fk_lookup, filter_category, filter_number, filter_compare, column_compare, filter_like, child_list,
-          bridge_join, count_rows, count_children, aggregate, group_count, group_agg, having, top_k, distinct,
+SHAPES = (lookup, fk_lookup, filter_category, filter_number, filter_compare, filter_like, child_list, bridge_join,
+          count_rows, count_children, aggregate, group_count, group_agg, having, top_k, distinct,
           date_range, anti_join, join_filter, in_list, subquery, period_list)
