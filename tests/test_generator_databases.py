@@ -198,6 +198,46 @@ def test_new_shapes_reach_the_databases_that_have_their_material(generated):
     assert "by_period" in {r["shape"] for r in generated("northwind").rows}  # orders by year or month
 
 
+def _profile(url: str):
+    """The generator's view of a database: its profile and sampled values, as generate() builds them."""
+    from finetune.generator.profile import profile_schema
+    from finetune.generator.shapes import Ctx
+    from finetune.generator.values import sample_values
+
+    async def build():
+        async with asyncpg.create_pool(url, min_size=1, max_size=4) as pool:
+            schema = await introspect_schema(pool)
+            schema = with_foreign_keys(schema, await infer_foreign_keys(pool, schema))
+            bank = await sample_values(pool, schema, denied=frozenset(), today=dt.date(2026, 11, 24), limit=600)
+        return Ctx(profile_schema(schema, bank, denied=frozenset()), bank)
+    return asyncio.run(build())
+
+
+def test_a_database_without_terms_asks_for_counts_and_totals_of_one_year(scratch):
+    import random
+
+    from finetune.generator.shapes import aggregate, count_children, having
+
+    ctx, rng = _profile(scratch.urls("northwind")[0]), random.Random(5)
+    assert ctx.profile.period is None  # no table of terms: a year of a row's date stands for the period
+    found = {}
+    for shape in (count_children, aggregate, having):
+        for _ in range(300):
+            cand = shape(ctx, rng)
+            if cand is not None and "-01-01'" in cand.sql:
+                found[shape.__name__] = cand
+                break
+    assert set(found) == {"count_children", "aggregate", "having"}, found
+    for cand in found.values():
+        where = sqlglot.parse_one(cand.sql, read="postgres").find(exp.Where)
+        start = next(n for n in where.find_all(exp.GTE) if n.expression.is_string)
+        end = next(n for n in where.find_all(exp.LT) if n.expression.is_string)
+        assert start.this.sql() == end.this.sql(), cand.sql  # one date column, from a year's first day to the next's
+        year = int(start.expression.name[:4])
+        assert end.expression.name == f"{year + 1}-01-01", cand.sql
+        assert str(year) in cand.slots["when"], cand.slots
+
+
 # ---- joins inferred where none are declared -------------------------------------------------------
 
 def test_inferred_joins_on_academic(scratch):

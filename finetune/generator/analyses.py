@@ -13,12 +13,11 @@ from collections import defaultdict
 import sqlglot
 from sqlglot import exp
 
-from pipeline.words import words
 
 from .profile import FkEdge, TableProfile
 from .refs import pick_ref
 from .shapes import (_FNS, _MOST, _OPS, Candidate, Ctx, _apply, _cand, _edges, _label_like, _label_order, _labels,
-                     _maybe_when, _parent_row, _pick, _pick_edge, _show_cols, _tp)
+                     _maybe_when, _parent_row, _pick, _pick_edge, _show_cols, _tp, _year_columns)
 from .sqlbuild import Query, colname, desc, lit, noun, show
 
 
@@ -201,16 +200,6 @@ def top_per_group(ctx: Ctx, rng: random.Random) -> Candidate | None:
 
 
 # ---- per year or month ------------------------------------------------------------------------------
-
-def _year_columns(ctx: Ctx, t: TableProfile) -> list[str]:
-    """Whole-number columns called like a year whose values are years."""
-    out = []
-    for c in t.numbers:
-        values = [r.get(c) for r in ctx.bank.rows(t.name) if r.get(c) is not None]
-        if "year" in words(c) and values and all(isinstance(v, int) and 1800 <= v <= 2200 for v in values):
-            out.append(c)
-    return out
-
 
 def by_period(ctx: Ctx, rng: random.Random) -> Candidate | None:
     """Rows counted (or a number totalled) per year or per month of a date, or per value of a year column."""

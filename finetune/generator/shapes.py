@@ -11,10 +11,12 @@ import datetime as dt
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlglot import exp
 
 from pipeline.words import sequence_column, weight_column
+from pipeline.words import words as word_list
 
 from .profile import FkEdge, SchemaProfile, TableProfile
 from .refs import Ref, pick_ref, relative_phrases
@@ -108,36 +110,93 @@ def _label_order(labels: list[exp.Column], t: TableProfile) -> list[exp.Column]:
     return [by_name[n].copy() for n in _sort_cols(t, list(by_name))]
 
 
-def _when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile, row: dict) -> tuple[str, dict]:
-    """Restrict to the period of `row` when `t` points at the period table: ' this semester', ' in Fall 2025'."""
+def _year_columns(ctx: Ctx, t: TableProfile) -> list[str]:
+    """Whole-number columns called like a year whose values are years."""
+    out = []
+    for c in t.numbers:
+        values = [r.get(c) for r in ctx.bank.rows(t.name) if r.get(c) is not None]
+        if "year" in word_list(c) and values and all(isinstance(v, int) and 1800 <= v <= 2200 for v in values):
+            out.append(c)
+    return out
+
+
+def _year(value) -> int | None:
+    """The year a date, a timestamp or a year column's value is in."""
+    if isinstance(value, dt.date):
+        return value.year
+    return value if isinstance(value, int) and 1800 <= value <= 2200 else None
+
+
+def _years_of(ctx: Ctx, t: TableProfile) -> list[str]:
+    """`t`'s columns that place a row in a year: its dates, then its year columns."""
+    return list(t.dates) + _year_columns(ctx, t)
+
+
+Keep = Callable[[dict], bool]  # which sampled rows a restriction keeps
+
+
+def _in_year(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile,
+             row: dict) -> tuple[str, dict, Keep | None]:
+    """Restrict to the year `row` lies in, by one of `t`'s dates or year columns: ' in 1997', ' with shipped date
+    in 1998'. A database without a table of terms still asks for counts and totals of one year."""
+    cols = [c for c in _years_of(ctx, t) if _year(row.get(c)) is not None]
+    if not cols:
+        return "", {}, None
+    col = cols[0] if rng.random() < 0.6 else rng.choice(cols)
+    year = _year(row[col])
+    c = q.col(alias, col)
+    if col in t.dates:
+        q.cond(exp.GTE(this=c, expression=lit(dt.date(year, 1, 1))))
+        q.cond(exp.LT(this=c.copy(), expression=lit(dt.date(year + 1, 1, 1))))
+    else:
+        q.eq(alias, col, year)
+    said = f"{rng.choice(['in', 'in', 'during', 'for'])} {year}"
+    # The first date of a row is when it happened (an order's date); another one is named.
+    text = f" {said}" if col == _years_of(ctx, t)[0] else f" with {colname(col)} {said}"
+    return text, {}, lambda r: _year(r.get(col)) == year
+
+
+def _period_when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile,
+                 row: dict) -> tuple[str, dict, Keep | None]:
+    """Restrict to the period of `row`: its term when `t` points at the period table (' this semester', ' in Fall
+    2025'), else the year of one of its dates. Also which sampled rows share it."""
     per = ctx.profile.period
-    if per is None:
-        return "", {}
-    fk = next((f for f in t.fks if f.ref_table == per.table), None)
-    prow = _parent_row(ctx, fk, row) if fk else None
+    fk = next((f for f in t.fks if f.ref_table == per.table), None) if per else None
+    if fk is None:
+        return _in_year(ctx, rng, q, alias, t, row)
+    prow = _parent_row(ctx, fk, row)
     if prow is None or prow.get(per.label_column) is None:
-        return "", {}
+        return "", {}, None
     value = prow[per.label_column]
     pa = q.join_parent(alias, fk)
     q.eq(pa, per.label_column, value)
+    keep = lambda r: r.get(fk.column) == row.get(fk.column)  # noqa: E731
     phrases = relative_phrases(ctx.profile, value)
     if phrases and rng.random() < 0.6:
-        return " " + rng.choice(phrases), {value: phrases}
-    return " " + rng.choice(["in", "in", "for", "during"]) + f" {value}", {}
+        return " " + rng.choice(phrases), {value: phrases}, keep
+    return " " + rng.choice(["in", "in", "for", "during"]) + f" {value}", {}, keep
+
+
+def _when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile, row: dict) -> tuple[str, dict]:
+    """Restrict to the period of `row` (_period_when); the words and the relative phrases."""
+    when, rel, _ = _period_when(ctx, rng, q, alias, t, row)
+    return when, rel
 
 
 def _maybe_when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile, p: float,
-                *, parent: TableProfile | None = None) -> tuple[str, dict, dict | None]:
-    """With probability `p`, restrict rows of `t` to one period ('this semester'); also the row that names it.
+                *, parent: TableProfile | None = None) -> tuple[str, dict, Keep | None]:
+    """With probability `p`, restrict rows of `t` to one period ('this semester', 'in 1997'); also which sampled
+    rows of `t` it keeps.
 
     Not when the rows are grouped by the period itself ('sections per term this term' asks nothing)."""
     per = ctx.profile.period
-    fk = t.fk_to(per.table) if per else ()
-    if not fk or per.table in (t.name, parent.name if parent else None) or rng.random() >= p:
+    if per and per.table in (t.name, parent.name if parent else None):
+        return "", {}, None
+    if not (per and t.fk_to(per.table)) and not _years_of(ctx, t) or rng.random() >= p:
         return "", {}, None
     row = rng.choice(ctx.bank.rows(t.name))
-    when, rel = _when(ctx, rng, q, alias, t, row)
-    return (when, rel, row) if when else ("", {}, None)
+    when, rel, keep = _period_when(ctx, rng, q, alias, t, row)
+    return (when, rel, keep) if when else ("", {}, None)
 
 
 def _category_cond(ctx: Ctx, rng: random.Random, q: Query, t: TableProfile, p: float, row: dict | None = None) -> str:
@@ -302,7 +361,7 @@ def filter_like(ctx: Ctx, rng: random.Random) -> Candidate | None:
 
 
 def count_rows(ctx: Ctx, rng: random.Random) -> Candidate | None:
-    """How many rows, optionally with one category value."""
+    """How many rows, optionally with one category value, in one period."""
     t = _pick(ctx, rng, list(ctx.profile.tables.values()))
     if t is None:
         return None
@@ -316,8 +375,10 @@ def count_rows(ctx: Ctx, rng: random.Random) -> Candidate | None:
         q.eq(q.root_alias, col, value)
         slots["cond"] = rng.choice([f" with {colname(col)} {show(value)}", f" whose {colname(col)} is {show(value)}",
                                     f" where {colname(col)} = {show(value)}"])
+    when, rel, _ = _maybe_when(ctx, rng, q, q.root_alias, t, 0.3)  # 'how many orders came in during 1997'
+    slots["cond"] += when
     tree = q.select(exp.Count(this=exp.Star()))
-    return _cand("count_rows", tree, [t.name], "count", slots)
+    return _cand("count_rows", tree, list(q.aliases.values()), "count", slots, rel)
 
 
 _FNS = {"avg": (exp.Avg, ("average", "mean", "avg")), "sum": (exp.Sum, ("total", "sum of the")),
@@ -716,11 +777,10 @@ def having(ctx: Ctx, rng: random.Random) -> Candidate | None:
     child, parent = _tp(ctx, fk.table), _tp(ctx, fk.ref_table)
     q = Query(ctx.profile, parent.name)
     ca = q.join_child(q.root_alias, fk)
-    when, rel, anchor = _maybe_when(ctx, rng, q, ca, child, 0.4, parent=parent)
+    when, rel, keep = _maybe_when(ctx, rng, q, ca, child, 0.4, parent=parent)
     rows = ctx.bank.rows(child.name)
-    if anchor is not None:
-        pkey = child.fk_to(ctx.profile.period.table)[0].column
-        rows = [r for r in rows if r.get(pkey) == anchor.get(pkey)]  # N from the counts in that period
+    if keep is not None:
+        rows = [r for r in rows if keep(r)]  # N from the counts in that period
     counts = Counter(r[fk.column] for r in rows if r.get(fk.column) is not None)
     if len(counts) < 3:
         return None
