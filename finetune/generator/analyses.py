@@ -13,11 +13,10 @@ from collections import defaultdict
 import sqlglot
 from sqlglot import exp
 
-
 from .profile import FkEdge, TableProfile
 from .refs import pick_ref
 from .shapes import (_FNS, _MOST, _OPS, Candidate, Ctx, _apply, _cand, _edges, _label_like, _label_order, _labels,
-                     _maybe_when, _parent_row, _pick, _pick_edge, _show_cols, _tp, _year_columns)
+                     _maybe_when, _parent_row, _pick, _pick_edge, _show_cols, _time_column, _tp, _years_of)
 from .sqlbuild import Query, colname, desc, lit, noun, show
 
 
@@ -203,11 +202,11 @@ def top_per_group(ctx: Ctx, rng: random.Random) -> Candidate | None:
 
 def by_period(ctx: Ctx, rng: random.Random) -> Candidate | None:
     """Rows counted (or a number totalled) per year or per month of a date, or per value of a year column."""
-    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.dates or _year_columns(ctx, t)])
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if _years_of(ctx, t)])
     if t is None:
         return None
     q = Query(ctx.profile, t.name)
-    col = rng.choice(list(t.dates) + _year_columns(ctx, t))
+    col = _time_column(rng, _years_of(ctx, t))
     c = q.col(q.root_alias, col)
     rows = ctx.bank.rows(t.name)
     slots = {"Ts": noun(rng, t, many=True), "col": colname(col), "when": ""}

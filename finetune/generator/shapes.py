@@ -132,6 +132,12 @@ def _years_of(ctx: Ctx, t: TableProfile) -> list[str]:
     return list(t.dates) + _year_columns(ctx, t)
 
 
+def _time_column(rng: random.Random, cols: list[str]) -> str:
+    """Which of a row's dates a period is about: mostly the first, when the row happened (an order's date, not the
+    date it was required by), as people mean when they do not name one."""
+    return cols[0] if rng.random() < 0.6 else rng.choice(cols)
+
+
 Keep = Callable[[dict], bool]  # which sampled rows a restriction keeps
 
 
@@ -142,7 +148,7 @@ def _in_year(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile
     cols = [c for c in _years_of(ctx, t) if _year(row.get(c)) is not None]
     if not cols:
         return "", {}, None
-    col = cols[0] if rng.random() < 0.6 else rng.choice(cols)
+    col = _time_column(rng, cols)
     year = _year(row[col])
     c = q.col(alias, col)
     if col in t.dates:
