@@ -96,6 +96,7 @@ class GenerateConfig:
     llm_fraction: float = 0.1  # share of sampled pairs whose question the model rephrases
     free_fraction: float = 0.1  # share of the count the model writes from scratch (when llm_free is on)
     followup_fraction: float = 0.1  # follow-up pairs ('top 5 instead' after a kept pair), as a share of the count
+    year_periods: bool = False  # where no table of terms applies, counts and totals within one year of a row's date
     phrasings_per_sql: int = 1
     require_rows: bool = True
     max_shape_share: float = 0.1

@@ -216,18 +216,24 @@ def _profile(url: str):
 def test_a_database_without_terms_asks_for_counts_and_totals_of_one_year(scratch):
     import random
 
-    from finetune.generator.shapes import aggregate, count_children, having
+    from finetune.generator.shapes import aggregate, count_children, count_rows, having
 
     ctx, rng = _profile(scratch.urls("northwind")[0]), random.Random(5)
     assert ctx.profile.period is None  # no table of terms: a year of a row's date stands for the period
-    found = {}
-    for shape in (count_children, aggregate, having):
-        for _ in range(300):
-            cand = shape(ctx, rng)
-            if cand is not None and "-01-01'" in cand.sql:
-                found[shape.__name__] = cand
-                break
-    assert set(found) == {"count_children", "aggregate", "having"}, found
+
+    def in_a_year() -> dict:
+        found = {}
+        for shape in (count_rows, count_children, aggregate, having):
+            for _ in range(300):
+                cand = shape(ctx, rng)
+                if cand is not None and "-01-01'" in cand.sql:
+                    found[shape.__name__] = cand
+                    break
+        return found
+    assert not in_a_year()  # generate.year_periods is off by default
+    ctx.years = True
+    found = in_a_year()
+    assert set(found) == {"count_rows", "count_children", "aggregate", "having"}, found
     for cand in found.values():
         where = sqlglot.parse_one(cand.sql, read="postgres").find(exp.Where)
         start = next(n for n in where.find_all(exp.GTE) if n.expression.is_string)
@@ -235,7 +241,7 @@ def test_a_database_without_terms_asks_for_counts_and_totals_of_one_year(scratch
         assert start.this.sql() == end.this.sql(), cand.sql  # one date column, from a year's first day to the next's
         year = int(start.expression.name[:4])
         assert end.expression.name == f"{year + 1}-01-01", cand.sql
-        assert str(year) in cand.slots["when"], cand.slots
+        assert str(year) in cand.slots.get("when", cand.slots.get("cond")), cand.slots  # the question says it
 
 
 # ---- joins inferred where none are declared -------------------------------------------------------

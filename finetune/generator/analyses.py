@@ -206,7 +206,7 @@ def by_period(ctx: Ctx, rng: random.Random) -> Candidate | None:
     if t is None:
         return None
     q = Query(ctx.profile, t.name)
-    col = _time_column(rng, _years_of(ctx, t))
+    col = _time_column(ctx, rng, _years_of(ctx, t))
     c = q.col(q.root_alias, col)
     rows = ctx.bank.rows(t.name)
     slots = {"Ts": noun(rng, t, many=True), "col": colname(col), "when": ""}

@@ -42,6 +42,7 @@ class Ctx:
     profile: SchemaProfile
     bank: ValueBank
     usage: Counter = field(default_factory=Counter)  # table -> pairs kept, for balance
+    years: bool = False  # generate.year_periods: a year of a row's date as the period where no term applies
 
 
 def _pick(ctx: Ctx, rng: random.Random, tables: list[TableProfile]) -> TableProfile | None:
@@ -132,10 +133,10 @@ def _years_of(ctx: Ctx, t: TableProfile) -> list[str]:
     return list(t.dates) + _year_columns(ctx, t)
 
 
-def _time_column(rng: random.Random, cols: list[str]) -> str:
-    """Which of a row's dates a period is about: mostly the first, when the row happened (an order's date, not the
-    date it was required by), as people mean when they do not name one."""
-    return cols[0] if rng.random() < 0.6 else rng.choice(cols)
+def _time_column(ctx: Ctx, rng: random.Random, cols: list[str]) -> str:
+    """Which of a row's dates a period is about: with generate.year_periods mostly the first, when the row happened
+    (an order's date, not the date it was required by), as people mean when they do not name one."""
+    return cols[0] if ctx.years and rng.random() < 0.6 else rng.choice(cols)
 
 
 Keep = Callable[[dict], bool]  # which sampled rows a restriction keeps
@@ -148,7 +149,7 @@ def _in_year(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile
     cols = [c for c in _years_of(ctx, t) if _year(row.get(c)) is not None]
     if not cols:
         return "", {}, None
-    col = _time_column(rng, cols)
+    col = _time_column(ctx, rng, cols)
     year = _year(row[col])
     c = q.col(alias, col)
     if col in t.dates:
@@ -169,7 +170,7 @@ def _period_when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TablePro
     per = ctx.profile.period
     fk = next((f for f in t.fks if f.ref_table == per.table), None) if per else None
     if fk is None:
-        return _in_year(ctx, rng, q, alias, t, row)
+        return _in_year(ctx, rng, q, alias, t, row) if ctx.years else ("", {}, None)
     prow = _parent_row(ctx, fk, row)
     if prow is None or prow.get(per.label_column) is None:
         return "", {}, None
@@ -198,7 +199,7 @@ def _maybe_when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProf
     per = ctx.profile.period
     if per and per.table in (t.name, parent.name if parent else None):
         return "", {}, None
-    if not (per and t.fk_to(per.table)) and not _years_of(ctx, t) or rng.random() >= p:
+    if not (per and t.fk_to(per.table)) and not (ctx.years and _years_of(ctx, t)) or rng.random() >= p:
         return "", {}, None
     row = rng.choice(ctx.bank.rows(t.name))
     when, rel, keep = _period_when(ctx, rng, q, alias, t, row)
@@ -381,8 +382,10 @@ def count_rows(ctx: Ctx, rng: random.Random) -> Candidate | None:
         q.eq(q.root_alias, col, value)
         slots["cond"] = rng.choice([f" with {colname(col)} {show(value)}", f" whose {colname(col)} is {show(value)}",
                                     f" where {colname(col)} = {show(value)}"])
-    when, rel, _ = _maybe_when(ctx, rng, q, q.root_alias, t, 0.3)  # 'how many orders came in during 1997'
-    slots["cond"] += when
+    rel = {}
+    if ctx.years:  # 'how many orders came in during 1997'
+        when, rel, _ = _maybe_when(ctx, rng, q, q.root_alias, t, 0.3)
+        slots["cond"] += when
     tree = q.select(exp.Count(this=exp.Star()))
     return _cand("count_rows", tree, list(q.aliases.values()), "count", slots, rel)
 
