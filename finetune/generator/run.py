@@ -124,7 +124,7 @@ async def generate(pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy, sett
     bank = await sample_values(pool, visible, denied=settings.denied_columns, today=settings.today,
                                limit=settings.sample_rows, concurrency=settings.concurrency)
     profile = profile_schema(visible, bank, denied=settings.denied_columns)
-    ctx = Ctx(profile, bank, years=settings.year_periods)
+    ctx = Ctx(profile, bank, years=settings.year_periods, side=random.Random(settings.seed + 1))
     known = _known_values(profile, bank)
     seen = Seen()
     load_exclusions(list(settings.exclude), seen)

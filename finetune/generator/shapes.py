@@ -43,6 +43,9 @@ class Ctx:
     bank: ValueBank
     usage: Counter = field(default_factory=Counter)  # table -> pairs kept, for balance
     years: bool = False  # generate.year_periods: a year of a row's date as the period where no term applies
+    # The year filters draw from their own generator, so that switching them on leaves every other draw, and so
+    # most of the set, as it was: make quality then compares the two sets pair for pair, not two reshuffles.
+    side: random.Random = field(default_factory=lambda: random.Random(0))
 
 
 def _pick(ctx: Ctx, rng: random.Random, tables: list[TableProfile]) -> TableProfile | None:
@@ -136,7 +139,8 @@ def _years_of(ctx: Ctx, t: TableProfile) -> list[str]:
 def _time_column(ctx: Ctx, rng: random.Random, cols: list[str]) -> str:
     """Which of a row's dates a period is about: with generate.year_periods mostly the first, when the row happened
     (an order's date, not the date it was required by), as people mean when they do not name one."""
-    return cols[0] if ctx.years and rng.random() < 0.6 else rng.choice(cols)
+    col = rng.choice(cols)
+    return cols[0] if ctx.years and ctx.side.random() < 0.6 else col
 
 
 Keep = Callable[[dict], bool]  # which sampled rows a restriction keeps
@@ -149,7 +153,7 @@ def _in_year(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile
     cols = [c for c in _years_of(ctx, t) if _year(row.get(c)) is not None]
     if not cols:
         return "", {}, None
-    col = _time_column(ctx, rng, cols)
+    col = _time_column(ctx, ctx.side, cols)
     year = _year(row[col])
     c = q.col(alias, col)
     if col in t.dates:
@@ -157,7 +161,7 @@ def _in_year(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile
         q.cond(exp.LT(this=c.copy(), expression=lit(dt.date(year + 1, 1, 1))))
     else:
         q.eq(alias, col, year)
-    said = f"{rng.choice(['in', 'in', 'during', 'for'])} {year}"
+    said = f"{ctx.side.choice(['in', 'in', 'during', 'for'])} {year}"
     # The first date of a row is when it happened (an order's date); another one is named.
     text = f" {said}" if col == _years_of(ctx, t)[0] else f" with {colname(col)} {said}"
     return text, {}, lambda r: _year(r.get(col)) == year
@@ -199,7 +203,11 @@ def _maybe_when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProf
     per = ctx.profile.period
     if per and per.table in (t.name, parent.name if parent else None):
         return "", {}, None
-    if not (per and t.fk_to(per.table)) and not (ctx.years and _years_of(ctx, t)) or rng.random() >= p:
+    if not (per and t.fk_to(per.table)):
+        if not (ctx.years and _years_of(ctx, t)):
+            return "", {}, None
+        rng = ctx.side  # a year: its own draws (Ctx.side)
+    if rng.random() >= p:
         return "", {}, None
     row = rng.choice(ctx.bank.rows(t.name))
     when, rel, keep = _period_when(ctx, rng, q, alias, t, row)
@@ -383,7 +391,7 @@ def count_rows(ctx: Ctx, rng: random.Random) -> Candidate | None:
         slots["cond"] = rng.choice([f" with {colname(col)} {show(value)}", f" whose {colname(col)} is {show(value)}",
                                     f" where {colname(col)} = {show(value)}"])
     rel = {}
-    if ctx.years:  # 'how many orders came in during 1997'
+    if ctx.years and not (ctx.profile.period and t.fk_to(ctx.profile.period.table)):  # 'orders during 1997'
         when, rel, _ = _maybe_when(ctx, rng, q, q.root_alias, t, 0.3)
         slots["cond"] += when
     tree = q.select(exp.Count(this=exp.Star()))
