@@ -146,8 +146,7 @@ def _time_column(ctx: Ctx, rng: random.Random, cols: list[str]) -> str:
 Keep = Callable[[dict], bool]  # which sampled rows a restriction keeps
 
 
-def _in_year(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProfile,
-             row: dict) -> tuple[str, dict, Keep | None]:
+def _in_year(ctx: Ctx, q: Query, alias: str, t: TableProfile, row: dict) -> tuple[str, dict, Keep | None]:
     """Restrict to the year `row` lies in, by one of `t`'s dates or year columns: ' in 1997', ' with shipped date
     in 1998'. A database without a table of terms still asks for counts and totals of one year."""
     cols = [c for c in _years_of(ctx, t) if _year(row.get(c)) is not None]
@@ -174,7 +173,7 @@ def _period_when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TablePro
     per = ctx.profile.period
     fk = next((f for f in t.fks if f.ref_table == per.table), None) if per else None
     if fk is None:
-        return _in_year(ctx, rng, q, alias, t, row) if ctx.years else ("", {}, None)
+        return _in_year(ctx, q, alias, t, row) if ctx.years else ("", {}, None)
     prow = _parent_row(ctx, fk, row)
     if prow is None or prow.get(per.label_column) is None:
         return "", {}, None
