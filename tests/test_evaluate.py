@@ -261,6 +261,24 @@ def test_coverage_counts_statement_forms_and_splits_ex(tmp_path, capsys):
     assert "bad.jsonl:1" in capsys.readouterr().err
 
 
+def test_coverage_answerable_by_filling_a_template_strictly_or_by_subset(query_db_url):
+    import asyncio
+
+    from bench.coverage import answerable
+    from pipeline.database import open_pool
+
+    data = [EvalItem("graduate courses", "SELECT code, title FROM courses WHERE level = 'graduate' ORDER BY code")]
+    dev = [EvalItem("codes of the undergraduate courses", "SELECT code FROM courses WHERE level = 'undergraduate'"),
+           EvalItem("how many courses", "SELECT count(*) FROM courses")]
+
+    async def run(subset: bool) -> list[bool]:
+        async with open_pool(query_db_url) as pool:
+            return await answerable(pool, data, dev, subset=subset)
+    # The template, given the question's value, returns its codes beside their titles: a subset match only.
+    assert asyncio.run(run(False)) == [False, False]
+    assert asyncio.run(run(True)) == [True, False]
+
+
 def test_retrieval_bench_splits_ex_by_what_was_shown():
     from bench.bench_retrieval import measure
     from pipeline.prompt import Example
