@@ -16,7 +16,7 @@ from typing import Callable
 from sqlglot import exp
 
 from pipeline.words import sequence_column, weight_column
-from pipeline.words import words as word_list
+from pipeline.words import words as word_list  # shapes name their own lists 'words'
 
 from .profile import FkEdge, SchemaProfile, TableProfile
 from .refs import Ref, pick_ref, relative_phrases
@@ -149,7 +149,8 @@ Keep = Callable[[dict], bool]  # which sampled rows a restriction keeps
 def _in_year(ctx: Ctx, q: Query, alias: str, t: TableProfile, row: dict) -> tuple[str, dict, Keep | None]:
     """Restrict to the year `row` lies in, by one of `t`'s dates or year columns: ' in 1997', ' with shipped date
     in 1998'. A database without a table of terms still asks for counts and totals of one year."""
-    cols = [c for c in _years_of(ctx, t) if _year(row.get(c)) is not None]
+    every = _years_of(ctx, t)
+    cols = [c for c in every if _year(row.get(c)) is not None]
     if not cols:
         return "", {}, None
     col = _time_column(ctx, ctx.side, cols)
@@ -162,7 +163,7 @@ def _in_year(ctx: Ctx, q: Query, alias: str, t: TableProfile, row: dict) -> tupl
         q.eq(alias, col, year)
     said = f"{ctx.side.choice(['in', 'in', 'during', 'for'])} {year}"
     # The first date of a row is when it happened (an order's date); another one is named.
-    text = f" {said}" if col == _years_of(ctx, t)[0] else f" with {colname(col)} {said}"
+    text = f" {said}" if col == every[0] else f" with {colname(col)} {said}"
     return text, {}, lambda r: _year(r.get(col)) == year
 
 
