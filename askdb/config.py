@@ -97,6 +97,7 @@ class GenerateConfig:
     free_fraction: float = 0.1  # share of the count the model writes from scratch (when llm_free is on)
     followup_fraction: float = 0.1  # follow-up pairs ('top 5 instead' after a kept pair), as a share of the count
     year_periods: bool = False  # where no table of terms applies, counts and totals within one year of a row's date
+    attribute_filters: bool = False  # filters by repeated short text that is no category too ('suppliers in Japan')
     phrasings_per_sql: int = 1
     require_rows: bool = True
     max_shape_share: float = 0.1

@@ -47,7 +47,7 @@ def settings_from(cfg, args, today: dt.date, label: str):
     return GenerateSettings(
         count=count, seed=args.seed if args.seed is not None else g.seed, sources=sources,
         llm_fraction=g.llm_fraction, free_fraction=g.free_fraction, followup_fraction=g.followup_fraction,
-        year_periods=g.year_periods,
+        year_periods=g.year_periods, attribute_filters=g.attribute_filters,
         phrasings_per_sql=g.phrasings_per_sql,
         require_rows=g.require_rows, max_shape_share=g.max_shape_share, exclude=tuple(g.exclude),
         concurrency=g.concurrency, batch_size=g.batch_size, db_label=label,

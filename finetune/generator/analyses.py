@@ -16,7 +16,7 @@ from sqlglot import exp
 from .profile import FkEdge, TableProfile
 from .refs import pick_ref
 from .shapes import (_FNS, _MOST, _OPS, Candidate, Ctx, _apply, _cand, _edges, _label_like, _label_order, _labels,
-                     _maybe_when, _parent_row, _pick, _pick_edge, _show_cols, _time_column, _tp, _years_of)
+                     _maybe_when, _or_attribute, _parent_row, _pick, _pick_edge, _show_cols, _time_column, _tp, _years_of)
 from .sqlbuild import Query, colname, desc, lit, noun, show
 
 
@@ -53,7 +53,7 @@ def share(ctx: Ctx, rng: random.Random) -> Candidate | None:
     rows = ctx.bank.rows(t.name)
     count = exp.Count(this=exp.Star())
     if t.categories and (not t.numbers or rng.random() < 0.7):
-        col = rng.choice(t.categories)
+        col = _or_attribute(ctx, t, rng.choice(t.categories))
         values = sorted({r[col] for r in rows if r.get(col) is not None}, key=str)
         if len(values) < 2:
             return None
@@ -202,11 +202,11 @@ def top_per_group(ctx: Ctx, rng: random.Random) -> Candidate | None:
 
 def by_period(ctx: Ctx, rng: random.Random) -> Candidate | None:
     """Rows counted (or a number totalled) per year or per month of a date, or per value of a year column."""
-    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if _years_of(ctx, t)])
+    t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if _years_of(t)])
     if t is None:
         return None
     q = Query(ctx.profile, t.name)
-    col = _time_column(ctx, rng, _years_of(ctx, t))
+    col = _time_column(ctx, rng, _years_of(t))
     c = q.col(q.root_alias, col)
     rows = ctx.bank.rows(t.name)
     slots = {"Ts": noun(rng, t, many=True), "col": colname(col), "when": ""}

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from pipeline.schema import NUMBER_TYPES, Schema, Table
 from pipeline.words import SYNONYMS, humanise, person_columns, plural, short_columns, singular  # noqa: F401 (the generator imports them from here)
+from pipeline.words import words as word_list
 
-from .values import TableSample, ValueBank
+from .values import ColumnStats, TableSample, ValueBank
 
 _TEXT = ("text", "character varying", "character", "varchar", "citext")
 _NAME_LIKE = ("code", "name", "title", "label", "sku", "isbn", "number")
@@ -49,6 +50,10 @@ class TableProfile:
     own: tuple[str, ...]  # every column that is not a key
     comment: str = ""
     short: tuple[str, ...] = ()  # idents that only shorten another ('CE' of 'Computer Engineering')
+    # Short text whose values repeat yet are too many for a category: a supplier's country (16 in 29 rows), a
+    # city's state. People filter by them ('suppliers in Japan'), never group a chart by them.
+    attributes: tuple[str, ...] = ()
+    years: tuple[str, ...] = ()  # whole-number columns called like a year whose values are years
 
     @property
     def nouns(self) -> str:
@@ -110,7 +115,7 @@ def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]
     fks = tuple(FkEdge(t.name, fk.columns[0], fk.ref_table, fk.ref_columns[0], fk_label(fk.columns[0], fk.ref_table))
                 for fk in t.foreign_keys if len(fk.columns) == 1)
     usable = [c for c in t.columns if f"{t.name}.{c.name}" not in denied and c.name in sample.stats]
-    idents, categories, numbers, dates, times, texts, own = [], [], [], [], [], [], []
+    idents, categories, numbers, dates, times, texts, own, attributes = [], [], [], [], [], [], [], []
     total = max(sample.total, 1)
     declared_fk = {c for fk in t.foreign_keys if not fk.inferred for c in fk.columns}
     for c in usable:
@@ -132,6 +137,8 @@ def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]
                   # In a table of a few rows any repeated short value is a category ('Pizza' twice in seven).
                   or total <= 30 and 2 <= st.distinct < total and st.distinct <= 12) and st.max_len <= 40:
                 categories.append(c.name)
+            elif _repeats(st, total):
+                attributes.append(c.name)
             if st.max_len > 15 and st.distinct >= 3:
                 texts.append(c.name)
         elif base in NUMBER_TYPES and st.distinct >= 2:
@@ -143,6 +150,7 @@ def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]
     names = {c.name for c in usable}
     person = person_columns(names)
     idents = [c for c in idents if not person or c not in person]
+    attributes = [c for c in attributes if not person or c not in person]
     # Columns called like a name come first: they are what people use to say which row they mean.
     idents.sort(key=lambda c: (_name_rank(c, t.name), sample.stats[c].max_len, c))
     noun = singular(humanise(t.name))
@@ -150,7 +158,23 @@ def _profile_table(t: Table, bank: ValueBank, alias: str, denied: frozenset[str]
     short = short_columns({c: [str(r[c]) for r in rows if r.get(c) is not None] for c in idents})
     pk = t.primary_key[0] if len(t.primary_key) == 1 else None if t.primary_key else _data_key(t, sample)
     return TableProfile(t.name, alias, noun, pk, fks, tuple(idents), person, tuple(categories), tuple(numbers),
-                        tuple(dates), tuple(times), tuple(texts), tuple(own), t.comment or "", tuple(short))
+                        tuple(dates), tuple(times), tuple(texts), tuple(own), t.comment or "", tuple(short),
+                        tuple(attributes), _year_columns(numbers, rows))
+
+
+def _repeats(st: ColumnStats, total: int) -> bool:
+    """Short text whose stored values come back: on average each at least one and a half times."""
+    return 2 <= st.distinct and st.max_len <= 40 and 1.5 * st.distinct <= total - st.nulls
+
+
+def _year_columns(numbers: list[str], rows: tuple[dict, ...]) -> tuple[str, ...]:
+    """Whole-number columns called like a year whose sampled values are years."""
+    out = []
+    for c in numbers:
+        values = [r.get(c) for r in rows if r.get(c) is not None]
+        if "year" in word_list(c) and values and all(isinstance(v, int) and 1800 <= v <= 2200 for v in values):
+            out.append(c)
+    return tuple(out)
 
 
 def _name_rank(column: str, table: str) -> int:

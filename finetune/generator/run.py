@@ -58,6 +58,7 @@ class GenerateSettings:
     free_fraction: float = 0.1  # share of the count written by the model from scratch (llm_free)
     followup_fraction: float = 0.1  # follow-ups of kept pairs, as a share of the count, made after them
     year_periods: bool = False  # where no table of terms applies, counts and totals within a year of a row's date
+    attribute_filters: bool = False  # filters by repeated short text too ('suppliers in Japan')
     phrasings_per_sql: int = 1
     require_rows: bool = True
     max_shape_share: float = 0.1
@@ -124,7 +125,8 @@ async def generate(pool: asyncpg.Pool, schema: Schema, policy: GuardPolicy, sett
     bank = await sample_values(pool, visible, denied=settings.denied_columns, today=settings.today,
                                limit=settings.sample_rows, concurrency=settings.concurrency)
     profile = profile_schema(visible, bank, denied=settings.denied_columns)
-    ctx = Ctx(profile, bank, years=settings.year_periods, side=random.Random(settings.seed + 1))
+    ctx = Ctx(profile, bank, years=settings.year_periods, side=random.Random(settings.seed + 1),
+              attributes=settings.attribute_filters)
     known = _known_values(profile, bank)
     seen = Seen()
     load_exclusions(list(settings.exclude), seen)

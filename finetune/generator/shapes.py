@@ -16,7 +16,6 @@ from typing import Callable
 from sqlglot import exp
 
 from pipeline.words import sequence_column, weight_column
-from pipeline.words import words as word_list  # shapes name their own lists 'words'
 
 from .profile import FkEdge, SchemaProfile, TableProfile
 from .refs import Ref, pick_ref, relative_phrases
@@ -46,6 +45,10 @@ class Ctx:
     # The year filters draw from their own generator, so that switching them on leaves every other draw, and so
     # most of the set, as it was: make quality then compares the two sets pair for pair, not two reshuffles.
     side: random.Random = field(default_factory=lambda: random.Random(0))
+    attributes: bool = False  # generate.attribute_filters: filters by a table's attributes too (its own draws)
+
+
+ATTRIBUTE_SHARE = 0.4  # of the filters that test a category, how many test an attribute instead
 
 
 def _pick(ctx: Ctx, rng: random.Random, tables: list[TableProfile]) -> TableProfile | None:
@@ -114,16 +117,6 @@ def _label_order(labels: list[exp.Column], t: TableProfile) -> list[exp.Column]:
     return [by_name[n].copy() for n in _sort_cols(t, list(by_name))]
 
 
-def _year_columns(ctx: Ctx, t: TableProfile) -> list[str]:
-    """Whole-number columns called like a year whose values are years."""
-    out = []
-    for c in t.numbers:
-        values = [r.get(c) for r in ctx.bank.rows(t.name) if r.get(c) is not None]
-        if "year" in word_list(c) and values and all(isinstance(v, int) and 1800 <= v <= 2200 for v in values):
-            out.append(c)
-    return out
-
-
 def _year(value) -> int | None:
     """The year a date, a timestamp or a year column's value is in."""
     if isinstance(value, dt.date):
@@ -131,9 +124,9 @@ def _year(value) -> int | None:
     return value if isinstance(value, int) and 1800 <= value <= 2200 else None
 
 
-def _years_of(ctx: Ctx, t: TableProfile) -> list[str]:
+def _years_of(t: TableProfile) -> list[str]:
     """`t`'s columns that place a row in a year: its dates, then its year columns."""
-    return list(t.dates) + _year_columns(ctx, t)
+    return list(t.dates) + list(t.years)
 
 
 def _time_column(ctx: Ctx, rng: random.Random, cols: list[str]) -> str:
@@ -149,7 +142,7 @@ Keep = Callable[[dict], bool]  # which sampled rows a restriction keeps
 def _in_year(ctx: Ctx, q: Query, alias: str, t: TableProfile, row: dict) -> tuple[str, dict, Keep | None]:
     """Restrict to the year `row` lies in, by one of `t`'s dates or year columns: ' in 1997', ' with shipped date
     in 1998'. A database without a table of terms still asks for counts and totals of one year."""
-    every = _years_of(ctx, t)
+    every = _years_of(t)
     cols = [c for c in every if _year(row.get(c)) is not None]
     if not cols:
         return "", {}, None
@@ -204,7 +197,7 @@ def _maybe_when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProf
     if per and per.table in (t.name, parent.name if parent else None):
         return "", {}, None
     if not (per and t.fk_to(per.table)):
-        if not (ctx.years and _years_of(ctx, t)):
+        if not (ctx.years and _years_of(t)):
             return "", {}, None
         rng = ctx.side  # a year: its own draws (Ctx.side)
     if rng.random() >= p:
@@ -214,12 +207,21 @@ def _maybe_when(ctx: Ctx, rng: random.Random, q: Query, alias: str, t: TableProf
     return (when, rel, keep) if when else ("", {}, None)
 
 
+def _or_attribute(ctx: Ctx, t: TableProfile, col: str) -> str:
+    """With generate.attribute_filters, now and then one of `t`'s attributes instead of the category `col` that a
+    filter tests ('suppliers whose country is Japan'). Drawn from Ctx.side, so that switching it on leaves the
+    other draws, and so most of the set, as they were."""
+    if ctx.attributes and t.attributes and ctx.side.random() < ATTRIBUTE_SHARE:
+        return ctx.side.choice(t.attributes)
+    return col
+
+
 def _category_cond(ctx: Ctx, rng: random.Random, q: Query, t: TableProfile, p: float, row: dict | None = None) -> str:
     """With probability `p`, keep only rows of `t` with one value of a category column (`row`'s, so some rows
     remain); the words for it."""
     if not t.categories or rng.random() >= p:
         return ""
-    col = rng.choice(t.categories)
+    col = _or_attribute(ctx, t, rng.choice(t.categories))
     rows = [row] if row is not None else ctx.bank.rows(t.name)
     values = [r[col] for r in rows if r.get(col) is not None]
     if not values:
@@ -275,11 +277,15 @@ def lookup(ctx: Ctx, rng: random.Random) -> Candidate | None:
 
 
 def filter_category(ctx: Ctx, rng: random.Random) -> Candidate | None:
-    """Rows with one category value: 'graduate courses'."""
+    """Rows with one category value: 'graduate courses'; with generate.attribute_filters also one attribute value
+    ('suppliers in Japan'), of a table that may have no category."""
     t = _pick(ctx, rng, [t for t in ctx.profile.tables.values() if t.categories and t.labels])
-    if t is None:
+    col = rng.choice(t.categories) if t else None
+    if ctx.attributes and ctx.side.random() < ATTRIBUTE_SHARE:
+        by = _pick(ctx, ctx.side, [t for t in ctx.profile.tables.values() if t.attributes and t.labels])
+        t, col = (by, ctx.side.choice(by.attributes)) if by else (t, col)
+    if t is None or col is None:
         return None
-    col = rng.choice(t.categories)
     value = _some_value(ctx, rng, t.name, col)
     if value is None:
         return None
@@ -383,7 +389,7 @@ def count_rows(ctx: Ctx, rng: random.Random) -> Candidate | None:
     q = Query(ctx.profile, t.name)
     slots = {"Ts": noun(rng, t, many=True), "cond": ""}
     if t.categories and rng.random() < 0.75:
-        col = rng.choice(t.categories)
+        col = _or_attribute(ctx, t, rng.choice(t.categories))
         value = _some_value(ctx, rng, t.name, col)
         if value is None:
             return None
@@ -693,7 +699,7 @@ def count_children(ctx: Ctx, rng: random.Random) -> Candidate | None:
         ctx.profile.period.table if ctx.profile.period else None) else ("", {})
     cond = ""
     if child.categories and rng.random() < 0.4:
-        col = rng.choice(child.categories)
+        col = _or_attribute(ctx, child, rng.choice(child.categories))
         if row.get(col) is not None:
             q.eq(q.root_alias, col, row[col])
             cond = f" with {colname(col)} {show(row[col])}"
@@ -885,10 +891,11 @@ def join_filter(ctx: Ctx, rng: random.Random) -> Candidate | None:
     if not cols:
         return None
     col = rng.choice(cols)
+    like = col not in child.categories
+    col = col if like else _or_attribute(ctx, child, col)
     row = rng.choice([r for r in ctx.bank.rows(child.name) if r.get(col) is not None] or [{}])
     if not row:
         return None
-    like = col not in child.categories
     value = _word(rng, [row[col]]) if like else row[col]
     if value is None:
         return None
@@ -923,7 +930,7 @@ def _has_child_in_period(ctx: Ctx, rng: random.Random, fk: FkEdge, child: TableP
         return None
     cond = ""
     if parent.categories and rng.random() < 0.5:
-        col = rng.choice(parent.categories)
+        col = _or_attribute(ctx, parent, rng.choice(parent.categories))
         value = _some_value(ctx, rng, parent.name, col)
         if value is None:
             return None
