@@ -150,6 +150,22 @@ def profile_is_current(profiles: Path, name: str) -> bool:
     return samples.exists() and hashlib.sha256(samples.read_bytes()).hexdigest() == recorded
 
 
+# Settings that change what `askdb setup` makes: a run that changes one sets up a profile of its own.
+RECIPE_SECTIONS = ("generate", "train")
+
+
+def changes_recipe(settings: Sequence[str]) -> bool:
+    """Whether any 'section.key=value' of `settings` changes how the pairs are made or the adapter trained."""
+    return any(s.partition(".")[0] in RECIPE_SECTIONS for s in settings)
+
+
+def variant_profile(target: Target, tag: str) -> str:
+    """The profile a variant's setup writes: NAME-TAG, so that it neither reuses the default's adapter (trained on
+    other pairs) nor overwrites it, and a rerun of the same variant finds its own setup done. The shipped course
+    profile is never set up again."""
+    return target.name if target.shipped else f"{target.name}-{tag}"
+
+
 def askdb(*args: str, timeout_s: float | None = None) -> subprocess.CompletedProcess:
     """Run the askdb command (this interpreter's), its progress on our stderr, its stdout discarded."""
     return subprocess.run([sys.executable, "-m", "askdb.cli", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -185,20 +201,22 @@ def default_minutes(n_questions: int, n_databases: int, n_setups: int, budget_mi
 
 
 def run_target(target: Target, *, admin_url: str, minutes: float, limit: int | None, role, config: str | None = None,
-               tag: str = "", reuse_base: bool = False) -> dict:
+               tag: str = "", reuse_base: bool = False, own_profile: bool = False) -> dict:
     """Load, set up and evaluate one database; a row of the table (with `error` where a step failed). With `config`
     (another config.yaml: a method switched on) the tuned run's report is named quality-<tag>-<db>.json; with
-    `reuse_base`, the base model's report of an earlier run is read instead of scoring it again."""
+    `own_profile`, it sets up and asks with a profile of its own (variant_profile); with `reuse_base`, the base
+    model's report of an earlier run is read instead of scoring it again."""
     row: dict = {"database": target.name}
     started = time.monotonic()
     source = ROOT / target.source if target.source else None
     url, loaded = asyncio.run(ensure_database(admin_url, DB_PREFIX + target.name, source, role))
     row["loaded_now"] = loaded
-    if target.shipped or profile_is_current(PROFILES, target.name):
+    profile = variant_profile(target, tag) if own_profile else target.name
+    if target.shipped or profile_is_current(PROFILES, profile):
         row["setup"] = "shipped" if target.shipped else "cached"
     else:
         t = time.monotonic()
-        done = askdb("setup", "--database", url, "--profile", target.name, "--minutes", f"{minutes:g}", "--yes",
+        done = askdb("setup", "--database", url, "--profile", profile, "--minutes", f"{minutes:g}", "--yes",
                      *(["--config", config] if config else []))
         row.update(setup=f"{minutes:g} min", setup_s=round(time.monotonic() - t, 1))
         if done.returncode != 0:
@@ -214,7 +232,7 @@ def run_target(target: Target, *, admin_url: str, minutes: float, limit: int | N
             continue
         out.unlink(missing_ok=True)
         t = time.monotonic()
-        done = askdb(*eval_args(url, target.name, questions, out, base=base, config=config))
+        done = askdb(*eval_args(url, profile, questions, out, base=base, config=config))
         row[f"eval_{label}_s"] = round(time.monotonic() - t, 1)
         if done.returncode != 0 or not out.exists():
             return {**row, "error": f"askdb eval ({label}) exited {done.returncode}"}
@@ -338,6 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "e.g. --set model.backend=transformers --set sql.grammar=false")
     p.add_argument("--tag", default="", help="name the results quality-TAG*.json (with --config or --set)")
     p.add_argument("--reuse-base", action="store_true", help="read the base model's reports of an earlier run")
+    p.add_argument("--seeds", type=_seeds, metavar="S1,S2,...",
+                   help="one run per generator seed (generate.seed; with --tag: each run is TAG-sS with a profile of "
+                        "its own), then quality-TAG-seeds.md: per database the questions right in each run and "
+                        "their mean. A generator change moves the whole set; one run cannot tell it from the draw")
     p.add_argument("--table-only", action="store_true",
                    help="run nothing: rebuild the table from the reports in bench/results (of --tag, if given)")
     p.add_argument("--ablate-rules", action="store_true",
@@ -346,11 +368,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.limit < 0 or (args.minutes is not None and args.minutes <= 0):
         p.error("--limit must be 0 or more and --minutes positive")
-    if args.set:
-        if not args.tag or args.config:
-            p.error("--set needs --tag (the results are named by it) and replaces --config")
+    if (args.set or args.seeds) and (not args.tag or args.config):
+        p.error("--set and --seeds need --tag (the results are named by it) and replace --config")
+    runs = [(f"{args.tag}-s{seed}", [*args.set, f"generate.seed={seed}"]) for seed in args.seeds] if args.seeds \
+        else [(args.tag, args.set)]
+    configs = {}
+    for tag, settings in runs:
         try:
-            args.config = str(variant_config(args.set, REPORTS_DIR / f"config-{args.tag}.yaml"))
+            configs[tag] = str(variant_config(settings, REPORTS_DIR / f"config-{tag}.yaml")) if settings else args.config
         except ValueError as exc:
             p.error(str(exc))
     limit = args.limit or None
@@ -359,7 +384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     minutes = args.minutes or default_minutes(n_questions, len(TARGETS), sum(not t.shipped for t in TARGETS))
 
     if args.table_only:
-        code = _table_from_reports(names if not args.db else args.db, tag=args.tag, minutes=minutes, limit=limit)
+        for tag, _ in runs:
+            code = _table_from_reports(names if not args.db else args.db, tag=tag, minutes=minutes, limit=limit)
+        if args.seeds:
+            print(save_seeds(args.tag, args.seeds).read_text())
         if args.ablate_rules:
             ablate(args, [t for t in TARGETS if not args.db or t.name in args.db], limit)
         return code
@@ -370,18 +398,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets = [t for t in TARGETS if not args.db or t.name in args.db]
     print(f"quality: {', '.join(t.name for t in targets)}; setup box {minutes:g} min, "
           f"{limit or 'all'} questions per database", file=sys.stderr)
-    rows = []
-    for target in targets:
-        print(f"== {target.name}", file=sys.stderr, flush=True)
-        rows.append(run_target(target, admin_url=args.admin_url, minutes=minutes, limit=limit, role=role,
-                               config=args.config, tag=args.tag, reuse_base=args.reuse_base))
-    json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": args.db, "config": args.config},
-                              tag=args.tag)
-    print(md_path.read_text())
-    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    failed = False
+    for tag, settings in runs:
+        rows = []
+        for target in targets:
+            print(f"== {target.name}{f' ({tag})' if tag else ''}", file=sys.stderr, flush=True)
+            rows.append(run_target(target, admin_url=args.admin_url, minutes=minutes, limit=limit, role=role,
+                                   config=configs[tag], tag=tag, reuse_base=args.reuse_base,
+                                   own_profile=changes_recipe(settings)))
+        json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": args.db, "config": configs[tag]},
+                                  tag=tag)
+        print(md_path.read_text())
+        print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+        failed = failed or any(r.get("error") for r in rows)
+    if args.seeds:
+        print(save_seeds(args.tag, args.seeds).read_text())
     if args.ablate_rules:
         ablate(args, targets, limit)
-    return 0 if all(not r.get("error") for r in rows) else 1
+    return 1 if failed else 0
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds such as 42,7,11, got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"a seed is named twice in {text!r}")
+    return seeds
+
+
+def save_seeds(tag: str, seeds: Sequence[int], results: Path = RESULTS_DIR) -> Path:
+    """quality-TAG-seeds.md from the runs' quality-TAG-sS.json: per database the questions right (subset EX) in each
+    run and their mean, and the mean over databases of each run."""
+    runs = {seed: json.loads((results / f"quality-{tag}-s{seed}.json").read_text()) for seed in seeds
+            if (results / f"quality-{tag}-s{seed}.json").exists()}
+    names = list(dict.fromkeys(r["database"] for doc in runs.values() for r in doc["databases"]))
+    right = {(seed, r["database"]): round(r["subset_ex"] * r["n"]) for seed, doc in runs.items()
+             for r in doc["databases"] if r.get("subset_ex") is not None}
+    lines = [f"Questions right (subset EX) per generator seed, `--tag {tag} --seeds {','.join(map(str, seeds))}`\n",
+             "| database | " + " | ".join(f"seed {s}" for s in runs) + " | mean |",
+             "|---|" + "---:|" * (len(runs) + 1)]
+    for name in names:
+        got = [right.get((seed, name)) for seed in runs]
+        have = [g for g in got if g is not None]
+        mean = f"{statistics.fmean(have):.2f}" if have else "-"
+        lines.append(f"| {name} | " + " | ".join("-" if g is None else str(g) for g in got) + f" | {mean} |")
+    means = [doc["mean"]["subset_ex"] for doc in runs.values()]
+    lines.append("| **mean subset EX** | " + " | ".join("-" if m is None else f"{m:.1%}" for m in means) + " | "
+                 + (f"**{statistics.fmean([m for m in means if m is not None]):.1%}**" if any(
+                     m is not None for m in means) else "-") + " |")
+    out = results / f"quality-{tag}-seeds.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
 
 
 def ablate(args, targets: Sequence[Target], limit: int | None) -> None:

@@ -244,6 +244,40 @@ def test_a_database_without_terms_asks_for_counts_and_totals_of_one_year(scratch
         assert str(year) in cand.slots.get("when", cand.slots.get("cond")), cand.slots  # the question says it
 
 
+
+
+def test_repeated_short_text_is_an_attribute_that_filters_test_when_asked(scratch):
+    import random
+
+    from finetune.generator.shapes import count_rows, filter_category
+
+    ctx, rng = _profile(scratch.urls("northwind")[0]), random.Random(3)
+    suppliers = ctx.profile.tables["suppliers"]
+    # 16 countries in 29 rows: no name, too many for a category, yet what people filter suppliers by.
+    assert "country" in suppliers.attributes and "country" not in suppliers.categories + suppliers.idents
+    assert "city" not in suppliers.attributes  # nearly one city a supplier names its row
+
+    def by_attribute() -> set[str]:
+        """The shapes that wrote a filter of suppliers by one of its attributes."""
+        shapes = set()
+        for shape in (filter_category, count_rows):
+            for _ in range(300):
+                cand = shape(ctx, rng)
+                if cand is None or cand.tables != ("suppliers",):
+                    continue
+                where = sqlglot.parse_one(cand.sql, read="postgres").find(exp.Where)
+                tests = {eq.this.name: eq.expression.name for eq in where.find_all(exp.EQ)} if where else {}
+                col = next((c for c in tests if c in suppliers.attributes), None)
+                if col:
+                    assert str(tests[col]) in str(cand.slots), (cand.sql, cand.slots)  # the question says it
+                    shapes.add(shape.__name__)
+                    break
+        return shapes
+    assert not by_attribute()  # generate.attribute_filters is off by default
+    ctx.attributes = True
+    assert by_attribute() == {"filter_category", "count_rows"}
+
+
 # ---- joins inferred where none are declared -------------------------------------------------------
 
 def test_inferred_joins_on_academic(scratch):

@@ -155,3 +155,32 @@ def test_a_variant_config_changes_only_the_settings_named(tmp_path):
         variant_config(["grammar"], tmp_path / "w.yaml")
     with pytest.raises(ConfigError):
         variant_config(["sql.no_such_key=1"], tmp_path / "x.yaml")
+
+
+def test_a_variant_that_changes_the_recipe_sets_up_a_profile_of_its_own():
+    from bench.quality import changes_recipe, variant_profile
+
+    northwind, course = (next(t for t in TARGETS if t.name == n) for n in ("northwind", "course"))
+    assert changes_recipe(["generate.seed=7"]) and changes_recipe(["sql.grammar=true", "train.max_pairs=100"])
+    assert not changes_recipe(["sql.grammar=true", "model.backend=transformers"])  # same adapter, asked otherwise
+    assert variant_profile(northwind, "attr-s7") == "northwind-attr-s7"
+    assert variant_profile(course, "attr-s7") == "course"  # shipped: never set up again
+
+
+def test_seeds_give_one_table_of_questions_right_per_run_and_their_mean(tmp_path, capsys):
+    from bench.quality import save_seeds
+
+    for seed, (nw, yelp) in {42: (5, 1), 7: (3, 2)}.items():
+        rows = [table_row("northwind", _report(16, nw, nw), _report(16, 0, 0)),
+                table_row("yelp", _report(16, yelp, yelp), _report(16, 0, 0))]
+        save(rows, {"minutes": 5, "limit": 16, "only": None}, results=tmp_path, tag=f"attr-s{seed}")
+    lines = save_seeds("attr", (42, 7, 11), results=tmp_path).read_text().splitlines()
+    assert "--seeds 42,7,11" in lines[0]
+    assert lines[2] == "| database | seed 42 | seed 7 | mean |"  # seed 11 has not run: no column
+    assert lines[4:6] == ["| northwind | 5 | 3 | 4.00 |", "| yelp | 1 | 2 | 1.50 |"]
+    assert lines[6] == "| **mean subset EX** | 18.8% | 15.6% | **17.2%** |"
+    with pytest.raises(SystemExit):
+        main(["--seeds", "42,x", "--tag", "t"])
+    assert "expected seeds such as 42,7,11" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--seeds", "42,7"])  # no --tag: the runs would have no names
