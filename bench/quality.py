@@ -375,7 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configs = {}
     for tag, settings in runs:
         try:
-            configs[tag] = str(variant_config(settings, REPORTS_DIR / f"config-{tag}.yaml")) if settings else args.config
+            configs[tag] = (str(variant_config(settings, REPORTS_DIR / f"config-{tag}.yaml")) if settings
+                            else args.config)
         except ValueError as exc:
             p.error(str(exc))
     limit = args.limit or None

@@ -16,7 +16,8 @@ from sqlglot import exp
 from .profile import FkEdge, TableProfile
 from .refs import pick_ref
 from .shapes import (_FNS, _MOST, _OPS, Candidate, Ctx, _apply, _cand, _edges, _label_like, _label_order, _labels,
-                     _maybe_when, _or_attribute, _parent_row, _pick, _pick_edge, _show_cols, _time_column, _tp, _years_of)
+                     _maybe_when, _or_attribute, _parent_row, _pick, _pick_edge, _show_cols, _time_column, _tp,
+                     _years_of)
 from .sqlbuild import Query, colname, desc, lit, noun, show
 
 
