@@ -51,7 +51,7 @@ class TableProfile:
     comment: str = ""
     short: tuple[str, ...] = ()  # idents that only shorten another ('CE' of 'Computer Engineering')
     # Short text whose values repeat yet are too many for a category: a supplier's country (16 in 29 rows), a
-    # city's state. People filter by them ('suppliers in Japan'), never group a chart by them.
+    # contact's title. People filter by them ('suppliers in Japan'), never group a chart by them.
     attributes: tuple[str, ...] = ()
     years: tuple[str, ...] = ()  # whole-number columns called like a year whose values are years
 
