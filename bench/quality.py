@@ -370,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--limit must be 0 or more and --minutes positive")
     if (args.set or args.seeds) and (not args.tag or args.config):
         p.error("--set and --seeds need --tag (the results are named by it) and replace --config")
+    if args.seeds and args.ablate_rules:
+        p.error("--ablate-rules scores one run's reports; name one seed with --set generate.seed=S instead of --seeds")
     runs = [(f"{args.tag}-s{seed}", [*args.set, f"generate.seed={seed}"]) for seed in args.seeds] if args.seeds \
         else [(args.tag, args.set)]
     configs = {}

@@ -184,3 +184,6 @@ def test_seeds_give_one_table_of_questions_right_per_run_and_their_mean(tmp_path
     assert "expected seeds such as 42,7,11" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--seeds", "42,7"])  # no --tag: the runs would have no names
+    with pytest.raises(SystemExit):
+        main(["--seeds", "42,7", "--tag", "t", "--ablate-rules"])
+    assert "--ablate-rules scores one run" in capsys.readouterr().err
