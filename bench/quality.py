@@ -286,8 +286,9 @@ def render_markdown(rows: Sequence[dict], mean: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save(rows: Sequence[dict], settings: dict, results: Path = RESULTS_DIR, *, tag: str = "") -> tuple[Path, Path]:
+def save(rows: Sequence[dict], settings: dict, results: Path | None = None, *, tag: str = "") -> tuple[Path, Path]:
     """bench/results/quality.json and quality.md (quality-<tag>.* for a run with a method switched on)."""
+    results = results or RESULTS_DIR
     mean = summarize(rows)
     stem = f"quality-{tag}" if tag else "quality"
     results.mkdir(parents=True, exist_ok=True)
@@ -311,6 +312,12 @@ def _table_from_reports(names: Sequence[str], *, tag: str, minutes: float, limit
             rows.append(table_row(name, json.loads(tuned.read_text()), json.loads(base.read_text())))
         else:
             rows.append({"database": name, "error": "no report"})
+    if all(r.get("error") for r in rows):
+        # The reports stay on the machine that ran them: a table rebuilt elsewhere would replace the results with
+        # nothing.
+        print(f"no reports of {', '.join(names)} for {tag or 'the default run'} in {REPORTS_DIR}: "
+              f"quality{'-' + tag if tag else ''}.json left as it is", file=sys.stderr)
+        return 1
     json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": None, "rebuilt": True}, tag=tag)
     print(md_path.read_text())
     return 0
@@ -360,6 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="one run per generator seed (generate.seed; with --tag: each run is TAG-sS with a profile of "
                         "its own), then quality-TAG-seeds.md: per database the questions right in each run and "
                         "their mean. A generator change moves the whole set; one run cannot tell it from the draw")
+    p.add_argument("--against", metavar="TAG",
+                   help="with --seeds: also compare with the runs of --tag TAG at the same seeds "
+                        "(quality-NAME-vs-TAG.md: per database the mean change, and whether the method lands)")
     p.add_argument("--table-only", action="store_true",
                    help="run nothing: rebuild the table from the reports in bench/results (of --tag, if given)")
     p.add_argument("--ablate-rules", action="store_true",
@@ -370,6 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--limit must be 0 or more and --minutes positive")
     if (args.set or args.seeds) and (not args.tag or args.config):
         p.error("--set and --seeds need --tag (the results are named by it) and replace --config")
+    if args.against and not args.seeds:
+        p.error("--against compares runs over seeds: give --seeds too")
     if args.seeds and args.ablate_rules:
         p.error("--ablate-rules scores one run's reports; name one seed with --set generate.seed=S instead of --seeds")
     runs = [(f"{args.tag}-s{seed}", [*args.set, f"generate.seed={seed}"]) for seed in args.seeds] if args.seeds \
@@ -387,10 +399,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     minutes = args.minutes or default_minutes(n_questions, len(TARGETS), sum(not t.shipped for t in TARGETS))
 
     if args.table_only:
+        code = 0
         for tag, _ in runs:
-            code = _table_from_reports(names if not args.db else args.db, tag=tag, minutes=minutes, limit=limit)
+            code |= _table_from_reports(names if not args.db else args.db, tag=tag, minutes=minutes, limit=limit)
         if args.seeds:
             print(save_seeds(args.tag, args.seeds).read_text())
+        if args.against:
+            print(compare_seeds(args.tag, args.against, args.seeds).read_text())
         if args.ablate_rules:
             ablate(args, [t for t in TARGETS if not args.db or t.name in args.db], limit)
         return code
@@ -416,6 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = failed or any(r.get("error") for r in rows)
     if args.seeds:
         print(save_seeds(args.tag, args.seeds).read_text())
+    if args.against:
+        print(compare_seeds(args.tag, args.against, args.seeds).read_text())
     if args.ablate_rules:
         ablate(args, targets, limit)
     return 1 if failed else 0
@@ -431,14 +448,22 @@ def _seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def save_seeds(tag: str, seeds: Sequence[int], results: Path = RESULTS_DIR) -> Path:
-    """quality-TAG-seeds.md from the runs' quality-TAG-sS.json: per database the questions right (subset EX) in each
-    run and their mean, and the mean over databases of each run."""
+def _seed_runs(tag: str, seeds: Sequence[int], results: Path) -> tuple[dict, list[str], dict]:
+    """The runs' quality-TAG-sS.json that exist (seed -> report), their databases, and (seed, database) -> questions
+    right (subset EX)."""
     runs = {seed: json.loads((results / f"quality-{tag}-s{seed}.json").read_text()) for seed in seeds
             if (results / f"quality-{tag}-s{seed}.json").exists()}
     names = list(dict.fromkeys(r["database"] for doc in runs.values() for r in doc["databases"]))
     right = {(seed, r["database"]): round(r["subset_ex"] * r["n"]) for seed, doc in runs.items()
              for r in doc["databases"] if r.get("subset_ex") is not None}
+    return runs, names, right
+
+
+def save_seeds(tag: str, seeds: Sequence[int], results: Path | None = None) -> Path:
+    """quality-TAG-seeds.md from the runs' quality-TAG-sS.json: per database the questions right (subset EX) in each
+    run and their mean, and the mean over databases of each run."""
+    results = results or RESULTS_DIR
+    runs, names, right = _seed_runs(tag, seeds, results)
     lines = [f"Questions right (subset EX) per generator seed, `--tag {tag} --seeds {','.join(map(str, seeds))}`\n",
              "| database | " + " | ".join(f"seed {s}" for s in runs) + " | mean |",
              "|---|" + "---:|" * (len(runs) + 1)]
@@ -452,6 +477,33 @@ def save_seeds(tag: str, seeds: Sequence[int], results: Path = RESULTS_DIR) -> P
                  + (f"**{statistics.fmean([m for m in means if m is not None]):.1%}**" if any(
                      m is not None for m in means) else "-") + " |")
     out = results / f"quality-{tag}-seeds.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def compare_seeds(tag: str, baseline: str, seeds: Sequence[int], results: Path | None = None) -> Path:
+    """quality-TAG-vs-BASELINE.md: per database the mean questions right over the seeds both have run, and the
+    verdict by the project's rule: a method lands when the mean over those databases rises and no database loses
+    more than one question (here: on average over the seeds)."""
+    results = results or RESULTS_DIR
+    mine, base = _seed_runs(tag, seeds, results), _seed_runs(baseline, seeds, results)
+    lines = [f"`--tag {tag}` against `--tag {baseline}`, questions right (subset EX) averaged over the seeds both ran\n",
+             f"| database | seeds | {baseline} | {tag} | change |", "|---|---|---:|---:|---:|"]
+    changes = []
+    for name in [n for n in mine[1] if n in base[1]]:
+        both = [s for s in seeds if (s, name) in mine[2] and (s, name) in base[2]]
+        if not both:
+            continue
+        was, now = (statistics.fmean(r[2][(s, name)] for s in both) for r in (base, mine))
+        changes.append(now - was)
+        lines.append(f"| {name} | {','.join(map(str, both))} | {was:.2f} | {now:.2f} | {now - was:+.2f} |")
+    if changes:
+        lands = statistics.fmean(changes) > 0 and min(changes) >= -1
+        lines.append(f"\nMean change {statistics.fmean(changes):+.2f} questions a database, the largest loss "
+                     f"{min(changes):+.2f}: {'lands' if lands else 'does not land'}.")
+    else:
+        lines.append("\nNo database has runs of both at the same seed.")
+    out = results / f"quality-{tag}-vs-{baseline}.md"
     out.write_text("\n".join(lines) + "\n")
     return out
 

@@ -187,3 +187,38 @@ def test_seeds_give_one_table_of_questions_right_per_run_and_their_mean(tmp_path
     with pytest.raises(SystemExit):
         main(["--seeds", "42,7", "--tag", "t", "--ablate-rules"])
     assert "--ablate-rules scores one run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--tag", "t", "--against", "u"])
+    assert "give --seeds too" in capsys.readouterr().err
+
+
+def test_a_method_lands_over_seeds_when_the_mean_rises_and_no_database_loses_more_than_one(tmp_path):
+    from bench.quality import compare_seeds
+
+    def runs(tag: str, right: dict[int, dict[str, int]]) -> None:
+        for seed, per_db in right.items():
+            rows = [table_row(name, _report(16, n, n), _report(16, 0, 0)) for name, n in per_db.items()]
+            save(rows, {"minutes": 5, "limit": 16, "only": None}, results=tmp_path, tag=f"{tag}-s{seed}")
+    runs("today", {42: {"northwind": 5, "yelp": 1}, 7: {"northwind": 3, "yelp": 2}})
+    runs("good", {42: {"northwind": 6, "yelp": 1}, 7: {"northwind": 4, "yelp": 1}})
+    runs("bad", {42: {"northwind": 9, "yelp": 0}, 7: {"northwind": 9, "yelp": 0}})
+    good = compare_seeds("good", "today", (42, 7), results=tmp_path).read_text().splitlines()
+    assert "| northwind | 42,7 | 4.00 | 5.00 | +1.00 |" in good and "| yelp | 42,7 | 1.50 | 1.00 | -0.50 |" in good
+    assert good[-1].endswith(": lands.")
+    # the mean rises by far, but yelp loses 1.5 questions on average: by the rule it does not land
+    assert compare_seeds("bad", "today", (42, 7, 11), results=tmp_path).read_text().endswith(": does not land.\n")
+    assert "No database has runs" in compare_seeds("good", "none", (42,), results=tmp_path).read_text()
+
+
+def test_a_table_is_not_rebuilt_over_results_where_the_reports_are_missing(tmp_path, monkeypatch, capsys):
+    import bench.quality as quality
+
+    monkeypatch.setattr(quality, "REPORTS_DIR", tmp_path / "quality-runs")
+    monkeypatch.setattr(quality, "RESULTS_DIR", tmp_path)
+    save([table_row("yelp", _report(16, 2, 3), _report(16, 0, 0))], {"minutes": 5, "limit": 16, "only": None},
+         results=tmp_path, tag="year-s7")
+    kept = (tmp_path / "quality-year-s7.json").read_text()
+    assert main(["--table-only", "--tag", "year", "--seeds", "7", "--db", "yelp"]) == 1
+    assert (tmp_path / "quality-year-s7.json").read_text() == kept  # the reports stayed on the machine that ran them
+    assert "left as it is" in capsys.readouterr().err
+    assert "| yelp | 3 | 3.00 |" in (tmp_path / "quality-year-seeds.md").read_text()  # made from the results
