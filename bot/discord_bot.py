@@ -225,7 +225,7 @@ class AskCog(commands.Cog):
         self.bot.add_dynamic_items(WrongAnswerButton, ShowSqlButton, CorrectSqlButton, ChartToggleButton)
 
     @app_commands.command(name="ask", description="Ask a question about the database")
-    @app_commands.describe(question="For example: Which courses does the CS department offer?")
+    @app_commands.describe(question="Your question about the database, in plain words")
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         await interaction.response.defer(thinking=True)  # first: Discord allows 3 s, answers take longer
         conversation = self.conversation_for(interaction.channel, user_id=interaction.user.id,
@@ -253,8 +253,8 @@ class AskCog(commands.Cog):
             return
         text = " ".join(re.sub(rf"<@!?{self.bot.user.id}>", " ", message.content).split())
         if not text:
-            await message.reply("Ask me about the database, e.g. `/ask Which courses does the CS department offer?`",
-                                mention_author=False)
+            await message.reply("Ask me a question about the database in plain words: `/ask <your question>`, or "
+                                "mention me with it.", mention_author=False)
             return
         reference = message.reference
         conversation = self.conversation_for(message.channel, user_id=message.author.id,

@@ -28,7 +28,8 @@ log = logging.getLogger("askdb.bot.slack")
 WRONG_ACTION = "askdb_wrong"
 VIEW_ACTION = "askdb_view"
 FLAG_VIEW = "askdb_flag"
-USAGE = "Ask me about the database, e.g. `/ask Which courses does the CS department offer?`"
+# No example question: askdb serves whatever database it is given, and a course example misleads a shop's staff.
+USAGE = "Ask me a question about the database in plain words: `/ask <your question>`, or mention me with it."
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 

@@ -21,6 +21,7 @@ from .prompt import Example, conversation_text
 from .render import render_answer
 from .retrieval import ExampleStore
 from .schema import Schema
+from .words import humanise, plural, singular
 from .scope import Scope, Vocabulary, after_every_failure, judge_scope, unsure_beyond_words
 
 
@@ -244,7 +245,7 @@ class Pipeline:
     def _accept(self, question: str) -> str:
         question = " ".join((question or "").split())
         if not question:
-            raise QuestionRejected("Please ask a question, for example: Which courses does the CS department offer?")
+            raise QuestionRejected(f"Please ask a question, for example: {example_question(self.schema)}")
         if len(question) > self.settings.max_question_chars:
             raise QuestionRejected(
                 f"That question is too long ({len(question)} characters; the limit is "
@@ -256,12 +257,19 @@ def friendly_error(exc: AskdbError) -> str:
     """What a chat user reads when a question could not be answered."""
     if isinstance(exc, UnsafeSql):
         return ("Sorry, I couldn't write a safe query for that question (" + exc.reason + "). "
-                "Try rephrasing it, e.g. naming the course code or term.")
+                "Try rephrasing it, naming what you ask about as the data names it.")
     if isinstance(exc, QueryFailed):
         return "Sorry, the query I wrote didn't run: " + exc.pg_message + ". Try rephrasing the question."
     if isinstance(exc, DatabaseUnavailable):
         return "Sorry, the database is not reachable right now. Please try again in a minute."
     return "Sorry: " + exc.user_message()
+
+
+def example_question(schema: Schema) -> str:
+    """A question any database can answer, in its own words: 'How many order details are there?'. The connected
+    database's, never the course one's (askdb serves whatever database it is given)."""
+    names = sorted(t.name for t in schema.tables)
+    return f"How many {plural(singular(humanise(names[0])))} are there?" if names else "What tables are there?"
 
 
 def _ms(since: float) -> float:

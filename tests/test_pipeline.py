@@ -157,6 +157,20 @@ async def test_bad_questions_are_refused_politely(query_db_url, question, messag
         ans = await p.answer(question)
     assert ans.error_kind == "QuestionRejected" and message in ans.answer
     assert model.prompts == []  # the model is never asked
+    if not question.strip():
+        # an example in the connected database's words: the test database is the course one
+        assert ans.answer.endswith("for example: How many assessments are there?"), ans.answer
+
+
+def test_the_example_question_is_the_connected_databases_own():
+    from pipeline.pipeline import example_question
+    from pipeline.schema import Schema, Table
+
+    def schema(*names: str) -> Schema:
+        return Schema(tuple(Table(name=n, columns=()) for n in names))
+    assert example_question(schema("suppliers", "order_details")) == "How many order details are there?"
+    assert example_question(schema("category")) == "How many categories are there?"
+    assert example_question(schema()) == "What tables are there?"
 
 
 async def test_empty_result_says_so(query_db_url):

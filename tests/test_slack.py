@@ -113,7 +113,7 @@ async def test_empty_command_gets_usage_and_no_answer():
     answers = FakeAnswers()
     async with slack_server(answers) as (api, post, _):
         status, body = await post(slash(api, "   "))
-    assert status == 200 and "/ask Which courses" in body and answers.started == []
+    assert status == 200 and "/ask <your question>" in body and answers.started == []
 
 
 async def test_rate_limited_user_is_told_in_the_response():
