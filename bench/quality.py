@@ -486,15 +486,16 @@ def compare_seeds(tag: str, baseline: str, seeds: Sequence[int], results: Path |
     verdict by the project's rule: a method lands when the mean over those databases rises and no database loses
     more than one question (here: on average over the seeds)."""
     results = results or RESULTS_DIR
-    mine, base = _seed_runs(tag, seeds, results), _seed_runs(baseline, seeds, results)
+    _, names, right = _seed_runs(tag, seeds, results)
+    _, base_names, base_right = _seed_runs(baseline, seeds, results)
     lines = [f"`--tag {tag}` against `--tag {baseline}`, questions right (subset EX) averaged over the seeds both ran\n",
              f"| database | seeds | {baseline} | {tag} | change |", "|---|---|---:|---:|---:|"]
     changes = []
-    for name in [n for n in mine[1] if n in base[1]]:
-        both = [s for s in seeds if (s, name) in mine[2] and (s, name) in base[2]]
+    for name in [n for n in names if n in base_names]:
+        both = [s for s in seeds if (s, name) in right and (s, name) in base_right]
         if not both:
             continue
-        was, now = (statistics.fmean(r[2][(s, name)] for s in both) for r in (base, mine))
+        was, now = (statistics.fmean(got[(s, name)] for s in both) for got in (base_right, right))
         changes.append(now - was)
         lines.append(f"| {name} | {','.join(map(str, both))} | {was:.2f} | {now:.2f} | {now - was:+.2f} |")
     if changes:

@@ -21,8 +21,8 @@ from .prompt import Example, conversation_text
 from .render import render_answer
 from .retrieval import ExampleStore
 from .schema import Schema
-from .words import humanise, plural, singular
 from .scope import Scope, Vocabulary, after_every_failure, judge_scope, unsure_beyond_words
+from .words import humanise, plural, singular
 
 
 @dataclass(frozen=True)

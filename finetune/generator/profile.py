@@ -167,12 +167,19 @@ def _repeats(st: ColumnStats, total: int) -> bool:
     return 2 <= st.distinct and st.max_len <= 40 and 1.5 * st.distinct <= total - st.nulls
 
 
+def year_of(value) -> int | None:
+    """The year a date, a timestamp or a year column's value is in."""
+    if isinstance(value, dt.date):
+        return value.year
+    return value if isinstance(value, int) and 1800 <= value <= 2200 else None
+
+
 def _year_columns(numbers: list[str], rows: tuple[dict, ...]) -> tuple[str, ...]:
     """Whole-number columns called like a year whose sampled values are years."""
     out = []
     for c in numbers:
         values = [r.get(c) for r in rows if r.get(c) is not None]
-        if "year" in word_list(c) and values and all(isinstance(v, int) and 1800 <= v <= 2200 for v in values):
+        if "year" in word_list(c) and values and all(year_of(v) is not None for v in values):
             out.append(c)
     return tuple(out)
 
