@@ -78,6 +78,7 @@ class SqlConfig:
     retrieve_by: str = ""  # question | skeleton | both; empty: as the adapter was trained (train_report.json)
     link_weight: float = 1.0  # weight of schema linking when ranking examples; 0: similarity alone
     rank_candidates: int = 0  # >1: replace a first statement that contradicts the question by the best beam candidate
+    vote_candidates: int = 0  # >1: run this many candidates and answer the rows most of them return (pipeline/vote.py)
     adapt_examples: bool = True  # with linking: show examples asked with the question's own values and numbers
     grammar: bool = False  # llamacpp: table and column names only from the schema (pipeline/grammar.py); off: make quality
     clean_examples: int = 0  # > 0: of this many nearest examples, those filtering on no value the question leaves

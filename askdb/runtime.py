@@ -89,7 +89,7 @@ def pipeline_settings(cfg: Config) -> PipelineSettings:
         budget_tokens=cfg.sql.prompt_token_budget, few_shot_k=cfg.sql.few_shot_k,
         self_correction_attempts=cfg.sql.self_correction_attempts,
         candidates_on_error=cfg.sql.candidates_on_error, max_new_tokens=cfg.sql.max_new_tokens,
-        rank_candidates=cfg.sql.rank_candidates, scope_check=cfg.sql.scope_check,
+        rank_candidates=cfg.sql.rank_candidates, vote_candidates=cfg.sql.vote_candidates, scope_check=cfg.sql.scope_check,
         schema_comments=cfg.sql.schema_comments,
         max_question_chars=cfg.limits.max_question_chars, answer_with_model=cfg.answer.use_model,
         answer_timeout_s=cfg.answer.timeout_s, answer_max_tokens=cfg.answer.max_new_tokens,

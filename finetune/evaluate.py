@@ -65,6 +65,7 @@ class ItemResult:
     kind: str = "answer"  # the pipeline's Answer.kind: answer, out_of_scope or clarify
     written_sql: str = ""  # the statement as the model wrote it, where the mends then changed it
     mended_by: tuple[str, ...] = ()  # the mend rules that changed it, in order (for `make quality --ablate-rules`)
+    chosen: int = 0  # with sql.vote_candidates: which of the model's statements the vote answered (0: its first)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,15 @@ class EvalReport:
         return {"unnamed_literal_rate": round(sum(bool(r.unnamed) for r in made) / len(made), 4) if made else None,
                 "gold_unnamed_literal_rate": round(len(gold) / len(self.scored), 4) if self.scored else None}
 
+    def vote_counts(self) -> dict:
+        """Where candidates were voted on: how many answers the vote took from other than the model's first
+        statement, and how many of those were right; {} where it never did."""
+        other = [r for r in self.scored if r.chosen > 0]
+        if not other:
+            return {}
+        return {"vote_chose_other": len(other), "vote_chose_other_correct": sum(r.correct for r in other),
+                "vote_chose_other_subset_correct": sum(r.subset_correct for r in other)}
+
     def to_json(self) -> dict:
         """The object `askdb eval --json` prints."""
         lat = sorted(r.latency_ms for r in self.results if r.latency_ms)
@@ -130,7 +140,8 @@ class EvalReport:
             "correct": sum(r.correct for r in self.scored), "execution_accuracy": round(self.execution_accuracy, 4),
             **subset,
             "by_shape": _breakdown(self.scored, "shape"), "by_difficulty": _breakdown(self.scored, "difficulty"),
-            "failure_reasons": reasons, **self.unnamed_rates(), **self.scope_rates(), "latency_ms_p50": _percentile(lat, 50), "latency_ms_mean":
+            "failure_reasons": reasons, **self.unnamed_rates(), **self.scope_rates(), **self.vote_counts(),
+            "latency_ms_p50": _percentile(lat, 50), "latency_ms_mean":
             round(statistics.fmean(lat), 1) if lat else None, "latency_ms_p95": _percentile(lat, 95),
             "wall_s": round(self.wall_s, 1), "questions_in_few_shot_files": self.overlap, **self.extra,
             "failures": [asdict(r) for r in self.results if not r.correct],
@@ -334,7 +345,7 @@ async def score_item(pipeline, pool, item: EvalItem, *, gold_cache: dict, limits
     base.update(predicted_sql=ans.sql, latency_ms=round(ans.timings_ms.get("generate", 0.0), 1),
                 attempts=ans.attempts, unnamed=tuple(unnamed_literals(ans.sql, item.question)) if ans.sql else (),
                 written_sql=ans.mends[0].before if ans.mends else "",
-                mended_by=tuple(change.rule for change in ans.mends))
+                mended_by=tuple(change.rule for change in ans.mends), chosen=ans.chosen)
     if isinstance(gold, AskdbError):
         return ItemResult(correct=False, reason="gold failed", detail=str(gold), **base)
     if ans.kind != "answer":

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import asyncpg
 
 from .errors import AskdbError, DatabaseUnavailable, QueryFailed
-from .errors import QuestionRejected, UnsafeSql
+from .errors import QueryTimeout, QuestionRejected, UnsafeSql
 from .executor import ExecLimits, QueryResult, execute
 from .generate import GeneratedSql, generate_sql, sql_candidates
 from .guard import CheckedSql, GuardPolicy, check_sql
@@ -22,6 +22,7 @@ from .render import render_answer
 from .retrieval import ExampleStore
 from .schema import Schema
 from .scope import Scope, Vocabulary, after_every_failure, judge_scope, unsure_beyond_words
+from .vote import Ran, Vote, choose
 from .words import humanise, plural, singular
 
 
@@ -34,6 +35,9 @@ class PipelineSettings:
     # >1: when the first statement contradicts what the question names, the best of this many beam candidates by
     # schema linking replaces it
     rank_candidates: int = 0
+    # >1: the first statement and the model's next-best ones, this many in all, are run and the rows most of them
+    # return are answered (pipeline/vote.py)
+    vote_candidates: int = 0
     max_new_tokens: int = 120
     max_question_chars: int = 500
     answer_with_model: bool = True
@@ -63,6 +67,8 @@ class Answer:
     model: str = ""
     mends: tuple = ()  # pipeline.mend.Change: each rule that rewrote the model's statement, in order
     kind: str = "answer"  # answer | out_of_scope (the database cannot answer it) | clarify (a question back)
+    vote: str = ""  # with sql.vote_candidates: how the statement was chosen among the model's candidates
+    chosen: int = 0  # which of the model's statements was answered (0: its first), where they were voted on
 
     @property
     def ok(self) -> bool:
@@ -75,7 +81,7 @@ class Answer:
         d["rows"] = [list(r) for r in self.rows]
         d["mends"] = [{"rule": c.rule, "before": c.before, "after": c.after} for c in self.mends]
         return {k: d[k] for k in ("question", "sql", "columns", "rows", "answer", "truncated", "timings_ms", "error",
-                                  "error_kind", "attempts", "answer_source", "model", "mends", "kind")}
+                                  "error_kind", "attempts", "answer_source", "model", "mends", "kind", "vote")}
 
 
 class Pipeline:
@@ -106,7 +112,7 @@ class Pipeline:
         turns (question and the SQL that ran) of the conversation a follow-up continues, oldest first."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        sql, attempts, mends, confidence = "", 0, (), None
+        sql, attempts, mends, confidence, vote = "", 0, (), None, None
         previous = tuple(previous)[-self.settings.context_turns:] if self.settings.context_turns > 0 else ()
         try:
             question = self._accept(question)
@@ -149,6 +155,12 @@ class Pipeline:
                     # The words name little the database holds and the model was guessing: say so before anything
                     # runs.
                     return self._refusal(question, scope, started, timings)
+                if attempts == 1 and alternatives is None and self.settings.vote_candidates > 1:
+                    vote = await self._voted(question, gen, earlier=earlier, timings=timings)
+                    alternatives = []  # every candidate has run: a failure goes to self-correction
+                    if vote is not None:
+                        sql, mends, result = vote.chosen.checked.sql, vote.chosen.mends, vote.chosen.result
+                        break
                 sql = gen.sql or gen.raw.strip()
                 tried.add(gen.sql)
                 try:
@@ -198,7 +210,8 @@ class Pipeline:
                 text += f"\n(Only the first {len(result.rows)} rows are shown.)"
             timings["total"] = _ms(started)
             return Answer(question, sql, result.columns, result.rows, text, result.truncated, timings,
-                          attempts=attempts, answer_source=rendered.source, model=self.sql_model.name, mends=mends)
+                          attempts=attempts, answer_source=rendered.source, model=self.sql_model.name, mends=mends,
+                          vote=vote.explain() if vote is not None else "", chosen=vote.chosen.rank if vote else 0)
         except AskdbError as exc:
             timings["total"] = _ms(started)
             return Answer(question, sql, answer=friendly_error(exc), timings_ms=timings, error=str(exc),
@@ -227,6 +240,28 @@ class Pipeline:
                                      max_tokens=self.settings.max_new_tokens, grammar=self.grammar)
         pool = [first] + [c for c in cands if c.sql != first.sql]
         return sorted(pool, key=lambda g: -link_score(asked, sql_links(self._grounded(question, g.sql))))
+
+    async def _voted(self, question: str, first: GeneratedSql, *, earlier: str, timings: dict) -> Vote | None:
+        """`first` and the model's next-best statements, each mended, guarded and run; the one whose rows most of
+        them return (pipeline/vote.py). None when none ran."""
+        t = time.perf_counter()
+        cands = await sql_candidates(self.sql_model, first.messages, n=self.settings.vote_candidates,
+                                     max_tokens=self.settings.max_new_tokens, grammar=self.grammar)
+        timings["generate"] = timings.get("generate", 0) + _ms(t)
+        proposed = [first] + [c for c in cands if c.sql != first.sql]
+        t = time.perf_counter()
+        ran = []
+        for rank, gen in enumerate(proposed):
+            try:
+                if not gen.sql:
+                    continue
+                mended, mends = mend_traced(question, gen.sql, self.linker, self.clock(), earlier=earlier)
+                checked = check_sql(mended, self.policy)
+                ran.append(Ran(rank, checked, await execute(self.pool, checked.sql, self.settings.limits), mends))
+            except (UnsafeSql, QueryFailed, QueryTimeout):
+                continue  # a statement that cannot run has no vote
+        timings["execute"] = timings.get("execute", 0) + _ms(t)
+        return choose(ran, proposed=len(proposed))
 
     def _scope(self, question: str) -> Scope | None:
         """What the question's words say of whether the database can answer it (None: the check is off); the

@@ -112,6 +112,39 @@ async def test_a_statement_that_contradicts_the_question_is_replaced_by_the_best
     assert off.sql == invented  # ranking off: the greedy statement, as before
 
 
+async def test_the_vote_answers_the_rows_most_candidates_return(query_db_url):
+    greedy = "SELECT title FROM courses WHERE code = 'CS 1010'"  # runs, but alone in what it returns
+    agreeing = ["SELECT title FROM courses WHERE code = 'CS 2110'",
+                "SELECT c.title FROM courses c WHERE c.code = 'CS 2110'"]
+    failing, empty = "SELECT nme FROM courses", "SELECT title FROM courses WHERE code = 'XX 0000'"
+    async with open_pool(query_db_url) as pool:
+        async def ask(first, candidates, **settings):
+            model = CandidateScriptedModel(first, candidates=candidates)
+            p = await _pipeline(pool, model, **settings)
+            return await p.answer("What is CS 2110 called?"), model
+
+        voted, model = await ask(greedy, [greedy, failing, *agreeing], vote_candidates=5)
+        kept, _ = await ask(greedy, [greedy, empty, "SELECT title FROM courses WHERE code = 'XX 0001'"],
+                            vote_candidates=5)
+        off, off_model = await ask(greedy, [*agreeing])
+    assert voted.ok and voted.sql == agreeing[0] and voted.rows == (("Data Structures",),)
+    assert voted.chosen == 2 and voted.vote.startswith("2 of 3 statements that ran (of 4 proposed)")
+    assert model.candidate_calls == 1 and len(model.prompts) == 1  # one beam search, no self-correction
+    # two empty results do not outvote the one that returned rows
+    assert kept.sql == greedy and kept.chosen == 0 and kept.rows == (("Introduction to Programming",),)
+    assert off.sql == greedy and off.vote == "" and off_model.candidate_calls == 0
+
+
+async def test_when_no_candidate_runs_the_vote_falls_back_to_self_correction(query_db_url):
+    model = CandidateScriptedModel("SELECT nme FROM courses", "SELECT title FROM courses WHERE code = 'CS 2110'",
+                                   candidates=["SELECT nmee FROM courses", "DELETE FROM courses"])
+    async with open_pool(query_db_url) as pool:
+        p = await _pipeline(pool, model, vote_candidates=4, self_correction_attempts=1)
+        ans = await p.answer("What is CS 2110 called?")
+    assert ans.ok and ans.rows == (("Data Structures",),) and ans.vote == ""
+    assert model.candidate_calls == 1  # the beams are not searched again
+
+
 async def test_refusal_is_a_clear_message_not_an_exception(query_db_url):
     async with open_pool(query_db_url) as pool:
         p = await _pipeline(pool, ScriptedModel("DELETE FROM students"), self_correction_attempts=0)

@@ -71,6 +71,8 @@ def print_explanation(ans, out=None) -> None:
     for c in ans.mends:
         print(f"  {c.rule}: {c.after}", file=out)
     print(f"Ran: {ans.sql}" if ans.mends else "Ran as written (no rule changed it).", file=out)
+    if ans.vote:
+        print(f"Chosen by agreement: {ans.vote}", file=out)
 
 
 async def ask(args) -> int:

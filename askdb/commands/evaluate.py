@@ -61,7 +61,8 @@ def scoring_config(cfg, *, first_attempt: bool = False):
     cfg = cfg.replace(answer=dataclasses.replace(cfg.answer, use_model=False),
                       model=dataclasses.replace(cfg.model, timeout_s=max(cfg.model.timeout_s, 900.0)))
     if first_attempt:
-        cfg = cfg.replace(sql=dataclasses.replace(cfg.sql, self_correction_attempts=0, candidates_on_error=0))
+        cfg = cfg.replace(sql=dataclasses.replace(cfg.sql, self_correction_attempts=0, candidates_on_error=0,
+                                                            vote_candidates=0))
     return cfg
 
 
