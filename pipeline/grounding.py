@@ -132,19 +132,6 @@ def ground_bounds(question: str, sql: str) -> str:
     return tree.sql(dialect="postgres") if changed else sql
 
 
-def ground_distinct(question: str, sql: str) -> str:
-    """`sql` selecting DISTINCT rows where the question asks for 'distinct' or 'unique' values and the statement
-    neither removes duplicates nor aggregates."""
-    if not re.search(r"\b(distinct|unique)\b", respell(question, PLAIN_WORDS)):
-        return sql
-    tree = parse_statement(sql)
-    if not isinstance(tree, exp.Select) or tree.args.get("distinct") or tree.args.get("group"):
-        return sql
-    if any(e.find(exp.AggFunc) for e in tree.expressions):
-        return sql
-    return tree.distinct().sql(dialect="postgres")
-
-
 def order_distinct(sql: str) -> str:
     """`sql` without the ORDER BY items of a SELECT DISTINCT that are not in its select list, which Postgres refuses
     ('for SELECT DISTINCT, ORDER BY expressions must appear in select list'): the rows stay the asked ones."""
@@ -319,42 +306,6 @@ def ground_total(question: str, sql: str, linker: SchemaLinker) -> str:
     return tree.sql(dialect="postgres")
 
 
-def ground_roles(question: str, sql: str, linker: SchemaLinker) -> str:
-    """`sql` joining a table with two keys to one table (prerequisites.course_id and .prerequisite_id) the way round
-    the question names its row: 'prerequisites for CE 4229' names the course, 'courses with CE 4229 as a
-    prerequisite' the prerequisite; unchanged where the question does not say, or the statement already agrees."""
-    tree = parse_statement(sql)
-    if not isinstance(tree, exp.Select):
-        return sql
-    aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
-    for bridge, table in aliases.items():
-        by_ref: dict[str, list[tuple[str, str]]] = {}
-        for child, column, ref, ref_column in linker.joins:
-            if child == table:
-                by_ref.setdefault(ref, []).append((column, ref_column))
-        for ref, keys in by_ref.items():
-            # The role is the key not named like the table it points at: prerequisite_id, not course_id.
-            roles = [c for c, _ in keys if singular(humanise(c)) not in table_nouns(ref)]
-            if len(keys) != 2 or len(roles) != 1:
-                continue
-            joined = _key_joins(tree, bridge, {c for c, _ in keys}, {a for a, t in aliases.items() if t == ref},
-                                {r for _, r in keys})
-            named = [(node.this.table, node.expression.this) for node in tree.find_all(exp.EQ)
-                     if value_condition(node) and node.this.table in joined]
-            if len(joined) != 2 or len({c.name for c in joined.values()}) != 2 or len(named) != 1:
-                continue
-            alias, value = named[0]
-            side = _named_role(question, value, humanise(roles[0]))
-            if side is None or side == (joined[alias].name == roles[0]):
-                continue
-            first, second = joined.values()
-            name = first.name
-            first.set("this", exp.to_identifier(second.name))
-            second.set("this", exp.to_identifier(name))
-            return tree.sql(dialect="postgres")
-    return sql
-
-
 def _role_keys(linker: SchemaLinker, bridge: str | None, table: str | None, column: str) -> tuple[str, str] | None:
     """(own key, role key) of a table `bridge` with two keys to `table`'s `column`, one named after `table`
     (`course_id`) and one after the role its row plays (`prerequisite_id`); None where it has not."""
@@ -491,38 +442,6 @@ def ground_hops(question: str, sql: str, linker: SchemaLinker) -> str:
             tree.set("joins", joins)
             return tree.sql(dialect="postgres")
     return sql
-
-
-def _key_joins(tree: exp.Select, bridge: str, keys: set[str], targets: set[str],
-               ref_columns: set[str]) -> dict[str, exp.Column]:
-    """For each alias of the referenced table joined as `target.id = bridge.key`: the key's column node."""
-    found = {}
-    for node in tree.find_all(exp.EQ):
-        sides = [node.this, node.expression]
-        if not all(isinstance(s, exp.Column) for s in sides):
-            continue
-        for key, target in (sides, sides[::-1]):
-            if key.table == bridge and key.name in keys and target.table in targets and target.name in ref_columns:
-                found[target.table] = key
-    return found
-
-
-def _named_role(question: str, value: str, role: str) -> bool | None:
-    """Whether the question names `value` in `role` ('CE 2300 as a prerequisite': True; 'prerequisites for
-    CE 2300': False), or None where it does not say."""
-    text = respell(question, frozenset({role, role + "s"}))
-    at = text.find(value.lower())
-    if at < 0:
-        return None
-    before, after = text[:at], text[at + len(value):]
-    # 'prereqs' for prerequisites: a long role word may be cut to its first six letters.
-    word = rf"{re.escape(role)}(?:s|es)?" if len(role) <= 6 else rf"{re.escape(role[:6])}\w*"
-    if re.search(rf"\b{word}\s+(?:for|of)\s+(?:the\s+)?(?:\w+\s+)?$", before) or re.match(rf"'s\s+{word}\b", after):
-        return False
-    if re.search(rf"\b{word}\s+(?:is\s+|=\s*)?(?:the\s+)?$", before) or \
-            re.match(rf"\s*(?:\([^)]*\)\s*)?as\s+(?:(?:a|an|the|their|its)\s+)?{word}\b", after):
-        return True
-    return None
 
 
 # 'no', 'not', 'never', 'without', "aren't": a question about rows that have none of something; not a bound ('no more

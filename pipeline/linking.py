@@ -205,27 +205,6 @@ class SchemaLinker:
                 changed = True
         return tree.sql(dialect="postgres") if changed else sql
 
-    def drop_misplaced(self, sql: str) -> str:
-        """`sql` without a condition `column = 'value'` that the column cannot meet (it stores no such value, and all
-        its values were read) where the same value is compared with a column that stores it: the model's
-        `first_name = 'Chen' AND last_name = 'Chen'` for 'professor Chen'. Only a condition ANDed to others goes."""
-        tree = parse_statement(sql)
-        if tree is None:
-            return sql
-        qualified = column_names(tree)
-        compared = [(node, qualified(node.this), _value_key(node.expression.this)) for node in tree.find_all(exp.EQ)
-                    if value_condition(node)]
-        changed = False
-        for node, name, key in compared:
-            stores = self.originals.get(key, {})
-            if self.cannot_hold(name, node.expression.this) and isinstance(node.parent, exp.And) and any(
-                    other is not node and k == key and n in stores for other, n, k in compared):
-                # The other side moves up as it is (no copy), so a second misplaced condition in it can still go.
-                conj = node.parent
-                conj.replace(conj.expression if conj.this is node else conj.this)
-                changed = True
-        return tree.sql(dialect="postgres") if changed else sql
-
     def drop_invented(self, sql: str, question: str) -> str:
         """`sql` without a condition `column = 'value'` of its WHERE, ANDed to others, that no row can meet (the column
         stores no such value, and all its values were read) and that the question never says (none of the value's

@@ -8,14 +8,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_distinct, ground_exists_role,
-                        ground_hops, ground_negation, ground_never, ground_requires, ground_roles, ground_superlative,
+from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_exists_role,
+                        ground_hops, ground_negation, ground_never, ground_requires, ground_superlative,
                         ground_total, order_distinct)
 from .linking import SchemaLinker
 from .shaping import (above_average, compare_values, count_bounded, count_per_value, count_the_most, drop_fixed,
-                      drop_lookup_names, drop_unasked, ground_daytime, ground_popular, ground_top, ground_year,
+                      drop_unasked, ground_daytime, ground_popular, ground_top, ground_year,
                       group_each, how_long, list_all, list_asked, list_each, list_kinds, list_once, list_theirs,
-                      list_values, more_than_named, name_fixed, name_groups, name_not_short, name_numbered,
+                      list_values, more_than_named, name_fixed, name_not_short, name_numbered,
                       order_periods, order_people, order_sequence, order_unasked, same_as, show_child_compared,
                       show_compared, show_groups, show_parents, show_searched, show_when)
 
@@ -46,7 +46,6 @@ Rule = tuple[str, Callable[[Mending, str], str]]
 # By the question's words alone.
 WORD_RULES: tuple[Rule, ...] = (
     ("ground_bounds", lambda m, s: ground_bounds(m.question, s)),
-    ("ground_distinct", lambda m, s: ground_distinct(m.question, s)),
     ("order_distinct", lambda m, s: order_distinct(s)),
     ("show_groups", lambda m, s: show_groups(s)),
     ("order_people", lambda m, s: order_people(m.question, s)),
@@ -56,7 +55,6 @@ WORD_RULES: tuple[Rule, ...] = (
 VALUE_RULES: tuple[Rule, ...] = (
     ("repair_columns", lambda m, s: m.linker.repair_columns(s)),
     ("ground_values", lambda m, s: m.linker.ground_values(s, m.named)),
-    ("drop_misplaced", lambda m, s: m.linker.drop_misplaced(s)),
     ("drop_unasked_period", lambda m, s: m.linker.drop_unasked_period(s, m.question)),
     ("above_average", lambda m, s: above_average(m.question, s, m.linker)),
     ("list_all", lambda m, s: list_all(m.question, s, m.linker)),
@@ -82,12 +80,10 @@ VALUE_RULES: tuple[Rule, ...] = (
     ("how_long", lambda m, s: how_long(m.question, s, m.named, m.linker)),
     ("count_per_value", lambda m, s: count_per_value(m.question, s, m.linker)),
     ("name_not_short", lambda m, s: name_not_short(m.question, s, m.linker)),
-    ("name_groups", lambda m, s: name_groups(s, m.linker)),
     ("list_asked", lambda m, s: list_asked(m.question, s, m.linker)),
     ("drop_unasked", lambda m, s: drop_unasked(m.question, s, m.linker)),
     ("show_compared", lambda m, s: show_compared(m.question, s, m.linker)),
     ("order_unasked", lambda m, s: order_unasked(m.question, s, m.linker)),
-    ("drop_lookup_names", lambda m, s: drop_lookup_names(m.question, s, m.linker)),
     ("show_child_compared", lambda m, s: show_child_compared(s, m.linker)),
     ("order_sequence", lambda m, s: order_sequence(m.question, s, m.linker)),
     ("show_searched", lambda m, s: show_searched(s, m.linker)),
@@ -102,7 +98,6 @@ VALUE_RULES: tuple[Rule, ...] = (
     ("order_periods", lambda m, s: order_periods(m.question, s, m.linker)),
     ("count_the_most", lambda m, s: count_the_most(m.question, s, m.linker)),
     ("ground_superlative", lambda m, s: ground_superlative(m.question, s, m.linker)),
-    ("ground_roles", lambda m, s: ground_roles(m.question, s, m.linker)),
     ("ground_hops", lambda m, s: ground_hops(m.question, s, m.linker)),
     ("ground_negation", lambda m, s: ground_negation(m.question, s, m.said, m.linker.cannot_hold)),
     ("ground_but_not", lambda m, s: ground_but_not(m.question, s, m.named, m.said)),

@@ -31,38 +31,6 @@ def show_groups(sql: str) -> str:
     return tree.sql(dialect="postgres")
 
 
-def name_groups(sql: str, linker: SchemaLinker) -> str:
-    """`sql` grouping by a foreign key whose table it joins (`GROUP BY s.term_id` with `terms t ON t.id = s.term_id`)
-    grouping by, listing and sorting by that table's naming columns instead: an id says nothing to the asker."""
-    tree = parse_statement(sql)
-    group = tree.args.get("group") if isinstance(tree, exp.Select) else None
-    if group is None or len(group.expressions) != 1 or not isinstance(group.expressions[0], exp.Column):
-        return sql
-    key = group.expressions[0]
-    tables = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
-    refs = {(col, ref, ref_col) for child, col, ref, ref_col in linker.joins if child == tables.get(key.table)
-            and col == key.name}
-    joined = [(on.this if on.expression == key else on.expression) for j in tree.args.get("joins") or ()
-              if column_pair(on := j.args.get("on")) and key in (on.this, on.expression)]
-    parents = [c for c in joined if any(tables.get(c.table) == ref and c.name == ref_col for _, ref, ref_col in refs)]
-    if len(parents) != 1 or not linker.names.get(tables[parents[0].table]):
-        return sql
-    names = [exp.column(n, table=parents[0].table) for n in linker.names[tables[parents[0].table]]]
-    same = lambda node: isinstance(node, exp.Column) and (node.table, node.name) == (key.table, key.name)  # noqa: E731
-    listed = []
-    for e in tree.expressions:
-        listed += [n.copy() for n in names] if same(e) else [e]
-    tree.set("expressions", listed)
-    group.set("expressions", [n.copy() for n in names])
-    order = tree.args.get("order")
-    if order is not None:
-        keys = []
-        for k in order.expressions:
-            keys += [exp.Ordered(this=n, desc=k.args.get("desc")) for n in _name_order(names)] if same(k.this) else [k]
-        order.set("expressions", keys)
-    return tree.sql(dialect="postgres")
-
-
 _ASKS_SHORT = re.compile(r"\b(codes?|abbreviat\w*|acronyms?|short\s+names?|initials)\b")
 
 
@@ -1104,29 +1072,6 @@ def list_each(question: str, sql: str, linker: SchemaLinker) -> str:
             {c.name for c in listed} != set(linker.names.get(table) or ("",)):
         return sql
     tree.set("distinct", None)
-    return tree.sql(dialect="postgres")
-
-
-def drop_lookup_names(question: str, sql: str, linker: SchemaLinker) -> str:
-    """`sql` looking up what the question asks of one row it names ('what's the level of Operating Systems?') without
-    the columns naming that row the question does not ask for: the asker named it already."""
-    plain = _plain_list(sql, linker, ("group", "having", "distinct", "limit"))
-    if plain is None or plain[3] is None:
-        return sql
-    tree, listed, owner, table = plain
-    names = linker.names.get(table, ())
-    where = conditions(tree.args.get("where"))
-    if not where or not all(isinstance(n, exp.EQ) and value_condition(n) and owner(n.this) == table for n in where):
-        return sql
-    if not any(n.this.name in names or f"{table}.{n.this.name}" in linker.unique for n in where):
-        return sql
-    said = _columns_said(question, linker)
-    asked = {singular(w) for w in words(question)}
-    keep = [e for e, c in zip(tree.expressions, listed) if c.name not in names or f"col:{table}.{c.name}" in said
-            or set(words(humanise(c.name))) <= asked]  # ('the name and building of EE': a name asked for)
-    if len(keep) == len(listed) or not any(f"col:{table}.{e.unalias().name}" in said for e in keep):
-        return sql
-    tree.set("expressions", keep)
     return tree.sql(dialect="postgres")
 
 
