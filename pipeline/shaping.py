@@ -10,7 +10,7 @@ import re
 
 from sqlglot import exp
 
-from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, TOTAL, column_pair, stated_bound
+from .grounding import LEAST, MOST, NEGATION, PLAIN_WORDS, TOTAL, stated_bound
 from .linking import (SchemaLinker, and_where, column_names, conditions, from_tables, only_alias, parse_statement,
                       table_nouns, value_condition)
 from .words import (START, humanise, names_its_table, person_columns, respell, sequence_column, singular,

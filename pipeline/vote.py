@@ -51,12 +51,12 @@ def choose(ran: Sequence[Ran], *, proposed: int) -> Vote | None:
     empty, the earliest that ran. None when nothing ran."""
     if not ran:
         return None
-    groups: dict[tuple, list[Ran]] = {}
+    groups: dict[tuple | int, list[Ran]] = {}
     for r in sorted(ran, key=lambda r: r.rank):
         key = fingerprint(r.result)
-        groups.setdefault(key if key is not None else ("empty", r.rank), []).append(r)
+        groups.setdefault(key if key is not None else r.rank, []).append(r)  # no rows: a group of its own
     # Larger groups first; non-empty rows before empty ones; then the model's own order.
-    best = min(groups.values(), key=lambda g: (-len(g) if fingerprint(g[0].result) is not None else 1, g[0].rank))
+    best = min(groups.values(), key=lambda g: (-len(g) if g[0].result.rows else 1, g[0].rank))
     return Vote(best[0], len(best), len(ran), proposed)
 
 
