@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.quality                 # all eight, about an hour on 2 cores
     .venv/bin/python -m bench.quality --db northwind  # one database
     .venv/bin/python -m bench.quality --limit 4       # a smoke run
+    .venv/bin/python -m bench.quality --dev --limit 0 # the readable dev sets instead, with the same setups
 
 For each database: load it into a scratch database (once) with the read-only role granted, run
 `askdb setup --profile NAME --minutes M` (skipped while the profile's adapter was trained on its current pairs; the
@@ -10,6 +11,10 @@ course profile ships with askdb), then `askdb eval --subset` with the adapter an
 bench/results/quality-NAME.json (and -base.json) per database, and bench/results/quality.json and quality.md: per
 database strict EX, subset EX (sql-eval's rule), the base model's subset EX and the generation p50; the headline is
 the mean over databases.
+
+The default question files are held out (scored, never read). `--dev` asks each database's dev file instead
+(course_dev, northwind_dev and the `<db>_dev.jsonl` written for the defog databases), whose failures may be read to
+find kinds of error; its reports and tables are named quality-dev-*.
 """
 from __future__ import annotations
 
@@ -55,14 +60,15 @@ MIN_SETUP_MINUTES = 3.0  # below it setup's model loading and first pairs leave 
 class Target:
     name: str  # the database's and the profile's name
     source: str | None  # a .sql file under the repository; None: the bundled course data
-    questions: tuple[str, ...]  # question files, relative to the repository
+    questions: tuple[str, ...]  # held-out question files, relative to the repository
+    dev: tuple[str, ...]  # question files whose failures may be read
     shipped: bool = False  # the profile ships with askdb: never set up here
 
-    def read_questions(self, limit: int | None):
+    def read_questions(self, limit: int | None, *, dev: bool = False):
         """The question files' items together, `limit` of them spread evenly through all (None: all)."""
         from finetune.evaluate import read_items, spread_sample
 
-        items = [i for path in self.questions for i in read_items(ROOT / path)]
+        items = [i for path in (self.dev if dev else self.questions) for i in read_items(ROOT / path)]
         return spread_sample(items, limit) if limit else items
 
 
@@ -72,10 +78,12 @@ def _course_questions() -> tuple[str, ...]:
 
 
 TARGETS = (
-    Target("course", None, _course_questions(), shipped=True),
+    Target("course", None, _course_questions(), ("finetune/eval/course_dev.jsonl",), shipped=True),
     Target("northwind", "databases/northwind/northwind.sql",
-           ("finetune/eval/northwind_dev.jsonl", "finetune/eval/northwind_holdout.jsonl")),
-    *(Target(name, f"databases/defog/{name}.sql", (f"databases/defog/{name}.questions.jsonl",))
+           ("finetune/eval/northwind_dev.jsonl", "finetune/eval/northwind_holdout.jsonl"),
+           ("finetune/eval/northwind_dev.jsonl",)),
+    *(Target(name, f"databases/defog/{name}.sql", (f"databases/defog/{name}.questions.jsonl",),
+             (f"finetune/eval/{name}_dev.jsonl",))
       for name in ("academic", "atis", "geography", "restaurants", "scholar", "yelp")),
 )
 
@@ -200,12 +208,26 @@ def default_minutes(n_questions: int, n_databases: int, n_setups: int, budget_mi
     return max(MIN_SETUP_MINUTES, round(left_s / max(n_setups, 1) / 60, 1))
 
 
+def results_tag(tag: str, dev: bool) -> str:
+    """What a run's tables and tuned reports are named by: the tag, after 'dev' for the dev sets."""
+    return "-".join(filter(None, ("dev" if dev else "", tag)))
+
+
+def report_path(name: str, tag: str = "", *, base: bool = False, dev: bool = False) -> Path:
+    """One database's `askdb eval` report: the tuned model's of run `tag`, or the base model's (one per question set)."""
+    if base:
+        return REPORTS_DIR / f"quality-{'dev-' if dev else ''}{name}-base.json"
+    stem = results_tag(tag, dev)
+    return REPORTS_DIR / f"quality-{stem + '-' if stem else ''}{name}.json"
+
+
 def run_target(target: Target, *, admin_url: str, minutes: float, limit: int | None, role, config: str | None = None,
-               tag: str = "", reuse_base: bool = False, own_profile: bool = False) -> dict:
+               tag: str = "", reuse_base: bool = False, own_profile: bool = False, dev: bool = False) -> dict:
     """Load, set up and evaluate one database; a row of the table (with `error` where a step failed). With `config`
     (another config.yaml: a method switched on) the tuned run's report is named quality-<tag>-<db>.json; with
     `own_profile`, it sets up and asks with a profile of its own (variant_profile); with `reuse_base`, the base
-    model's report of an earlier run is read instead of scoring it again."""
+    model's report of an earlier run is read instead of scoring it again; with `dev`, the dev files are asked and the
+    reports named as report_path says."""
     row: dict = {"database": target.name}
     started = time.monotonic()
     source = ROOT / target.source if target.source else None
@@ -221,12 +243,11 @@ def run_target(target: Target, *, admin_url: str, minutes: float, limit: int | N
         row.update(setup=f"{minutes:g} min", setup_s=round(time.monotonic() - t, 1))
         if done.returncode != 0:
             return {**row, "error": f"askdb setup exited {done.returncode}"}
-    items = target.read_questions(limit)
-    questions = write_questions(items, REPORTS_DIR / f"quality-{target.name}.questions.jsonl")
+    items = target.read_questions(limit, dev=dev)
+    questions = write_questions(items, REPORTS_DIR / f"quality-{'dev-' if dev else ''}{target.name}.questions.jsonl")
     reports = {}
     for label, base in (("tuned", False), ("base", True)):
-        out = REPORTS_DIR / (f"quality-{target.name}-base.json" if base else
-                             f"quality-{tag + '-' if tag else ''}{target.name}.json")
+        out = report_path(target.name, tag, base=base, dev=dev)
         if base and reuse_base and out.exists():
             reports[label] = json.loads(out.read_text())
             continue
@@ -302,12 +323,12 @@ def save(rows: Sequence[dict], settings: dict, results: Path | None = None, *, t
     return results / f"{stem}.json", results / f"{stem}.md"
 
 
-def _table_from_reports(names: Sequence[str], *, tag: str, minutes: float, limit: int | None) -> int:
+def _table_from_reports(names: Sequence[str], *, tag: str, minutes: float, limit: int | None,
+                        dev: bool = False) -> int:
     """quality{-tag}.json/md from the per-database reports already in bench/results."""
     rows = []
     for name in names:
-        tuned = REPORTS_DIR / f"quality-{tag + '-' if tag else ''}{name}.json"
-        base = REPORTS_DIR / f"quality-{name}-base.json"
+        tuned, base = report_path(name, tag, dev=dev), report_path(name, base=True, dev=dev)
         if tuned.exists() and base.exists():
             rows.append(table_row(name, json.loads(tuned.read_text()), json.loads(base.read_text())))
         else:
@@ -318,7 +339,8 @@ def _table_from_reports(names: Sequence[str], *, tag: str, minutes: float, limit
         print(f"no reports of {', '.join(names)} for {tag or 'the default run'} in {REPORTS_DIR}: "
               f"quality{'-' + tag if tag else ''}.json left as it is", file=sys.stderr)
         return 1
-    json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": None, "rebuilt": True}, tag=tag)
+    json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": None, "rebuilt": True},
+                              tag=results_tag(tag, dev))
     print(md_path.read_text())
     return 0
 
@@ -362,6 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="a setting of config.yaml changed for setup and the tuned evaluation (repeatable; with --tag), "
                         "e.g. --set model.backend=transformers --set sql.grammar=false")
     p.add_argument("--tag", default="", help="name the results quality-TAG*.json (with --config or --set)")
+    p.add_argument("--dev", action="store_true",
+                   help="ask each database's dev file (readable failures) instead of its held-out questions; "
+                        "reports and tables quality-dev-*")
     p.add_argument("--reuse-base", action="store_true", help="read the base model's reports of an earlier run")
     p.add_argument("--seeds", type=_seeds, metavar="S1,S2,...",
                    help="one run per generator seed (generate.seed; with --tag: each run is TAG-sS with a profile of "
@@ -382,6 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--set and --seeds need --tag (the results are named by it) and replace --config")
     if args.against and not args.seeds:
         p.error("--against compares runs over seeds: give --seeds too")
+    if args.dev and (args.seeds or args.ablate_rules):
+        p.error("--dev scores one run on the dev sets; --seeds and --ablate-rules read the held-out runs")
     if args.seeds and args.ablate_rules:
         p.error("--ablate-rules scores one run's reports; name one seed with --set generate.seed=S instead of --seeds")
     runs = [(f"{args.tag}-s{seed}", [*args.set, f"generate.seed={seed}"]) for seed in args.seeds] if args.seeds \
@@ -401,7 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.table_only:
         code = 0
         for tag, _ in runs:
-            code |= _table_from_reports(names if not args.db else args.db, tag=tag, minutes=minutes, limit=limit)
+            code |= _table_from_reports(names if not args.db else args.db, tag=tag, minutes=minutes, limit=limit,
+                                        dev=args.dev)
         if args.seeds:
             print(save_seeds(args.tag, args.seeds).read_text())
         if args.against:
@@ -423,9 +451,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"== {target.name}{f' ({tag})' if tag else ''}", file=sys.stderr, flush=True)
             rows.append(run_target(target, admin_url=args.admin_url, minutes=minutes, limit=limit, role=role,
                                    config=configs[tag], tag=tag, reuse_base=args.reuse_base,
-                                   own_profile=changes_recipe(settings)))
-        json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": args.db, "config": configs[tag]},
-                                  tag=tag)
+                                   own_profile=changes_recipe(settings), dev=args.dev))
+        json_path, md_path = save(rows, {"minutes": minutes, "limit": limit, "only": args.db, "config": configs[tag],
+                                         "dev": args.dev}, tag=results_tag(tag, args.dev))
         print(md_path.read_text())
         print(f"wrote {json_path} and {md_path}", file=sys.stderr)
         failed = failed or any(r.get("error") for r in rows)

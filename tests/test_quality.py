@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from bench.quality import (BUDGET_MINUTES, DEFAULT_LIMIT, EVAL_S_PER_QUESTION, EVAL_START_S, TARGETS, default_minutes,
-                           drop_database, ensure_database, main, profile_is_current, render_markdown, save, summarize,
-                           table_row)
+                           drop_database, ensure_database, main, profile_is_current, render_markdown, report_path, save,
+                           summarize, table_row)
 from pipeline.roles import QueryRole
 
 DUMP = """
@@ -119,6 +119,20 @@ def test_the_default_setup_box_fits_the_whole_run_in_the_budget():
     assert minutes >= 3 and evaluation_s + setups * minutes * 60 <= BUDGET_MINUTES * 60
     # every question: evaluation alone is over the budget, and setup keeps its floor
     assert default_minutes(sum(len(t.read_questions(None)) for t in TARGETS), 8, 7) == 3.0
+
+
+def test_the_dev_sets_are_other_questions_with_reports_of_their_own():
+    for t in TARGETS:
+        held_out = {i.question for i in t.read_questions(None)}
+        dev = t.read_questions(None, dev=True)
+        assert len(dev) >= 16 and all(i.sql for i in dev)
+        # the defog databases' dev sets share no question with sql-eval's held-out files
+        assert t.name in ("course", "northwind") or not held_out & {i.question for i in dev}
+    # a dev run never overwrites a held-out report, the base model's included
+    names = {report_path("yelp", tag, base=base, dev=dev).name
+             for tag in ("", "vote4") for base in (False, True) for dev in (False, True)}
+    assert names == {"quality-yelp.json", "quality-vote4-yelp.json", "quality-yelp-base.json",
+                     "quality-dev-yelp.json", "quality-dev-vote4-yelp.json", "quality-dev-yelp-base.json"}
 
 
 def test_each_mend_is_scored_by_leaving_it_out_of_the_statements_it_changed(course_db_url, test_run_id):
