@@ -67,9 +67,12 @@ async def run(pairs: list[str], reports: list[dict], database: str | None, show:
         today = app.today()
         for path in pairs:
             counts: Counter = Counter()
-            for item in read_items(path):
+            # A generated follow-up ('just the top 3') is mended, as askdb mends it, with the question it continues.
+            rows = [json.loads(line) for line in Path(path).open() if line.strip()]
+            for item, row in zip(read_items(path), rows, strict=True):
                 counts["pairs"] += 1
-                mended = mend(item.question, item.sql, linker, today)
+                earlier = row["previous"]["question"] if isinstance(row.get("previous"), dict) else ""
+                mended = mend(item.question, item.sql, linker, today, earlier=earlier)
                 if mended == item.sql:
                     continue
                 counts["changed"] += 1
@@ -105,7 +108,9 @@ def main() -> None:
     ap.add_argument("--save", action="store_true", help="also write bench/results/mends-<time>.json")
     args = ap.parse_args()
     if not args.pairs and not args.report:
-        args.pairs = sorted(str(p) for p in Path("finetune/eval").glob("course_*.jsonl")) + ["profiles/course/samples.jsonl"]
+        # (not the scope sets, whose out-of-scope questions have no SQL)
+        args.pairs = sorted(str(p) for p in Path("finetune/eval").glob("course_*.jsonl") if "scope" not in p.name) + [
+            "profiles/course/samples.jsonl"]
     reports = []
     for path in args.report:
         try:

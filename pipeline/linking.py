@@ -19,8 +19,8 @@ from sqlglot import exp
 from .database import quote_ident
 from .periods import PeriodTable, load_period_tables, relative_periods
 from .schema import NUMBER_TYPES, TEXT_TYPES, Schema
-from .words import (COLUMN_SYNONYMS, START, SYNONYMS, humanise, person_columns, short_columns, singular, weight_column,
-                    words)
+from .words import (COLUMN_SYNONYMS, START, SYNONYMS, abbreviates, humanise, person_columns, short_columns, singular,
+                    weight_column, words)
 
 log = logging.getLogger("askdb.linking")
 
@@ -49,6 +49,16 @@ _ASKS = {
     "cmp:gt": re.compile(r"\b(more|greater|higher|bigger|larger|longer|later)\b(\s+\w+){0,2}\s+than\b|"
                          r"\b(over|above|after|exceed\w*|at least)\b|>"),
 }
+
+
+# The words that alone say what is asked (not 'minnesota', which the patterns' 'min\w*' would take).
+_ASK_WORDS = frozenset("average avg mean total sum count number most least fewest top highest lowest biggest largest "
+                       "smallest maximum minimum max min each per every".split())
+
+
+def _asks(word: str) -> bool:
+    """Whether a word says what is asked (a count, a total, a ranking, a bound) rather than naming something."""
+    return any(p.search(word) for p in _ASKS.values())
 
 
 def _norm(word: str) -> str:
@@ -229,6 +239,43 @@ class SchemaLinker:
             pieced = any(w.isdigit() for w in value) and f" {' '.join(value)} " not in text
             return self.cannot_hold(name, cond.expression.this) and (pieced or not set(value) & said)
         return invented
+
+    def drop_unnamed(self, sql: str, question: str, named: Mapping[str, Sequence[str]]) -> str:
+        """`sql` without a condition of its WHERE that picks rows by their name (`p.title = '...'`, `company_name IN
+        ('UPS', ...)`, `company_name LIKE '%traders%'`) where the column names its table's rows, the names are stored
+        there (a pattern: any text), and the question says none of their words and names no row of that table by
+        another column: a small model copies such a filter from a retrieved example ('how many papers does each
+        conference have' written with one paper's title). A name the question says, or a period it names relatively,
+        stays; a value it names in the same column is added again by `add_named`."""
+        spoken = {_norm(w) for w in words(question)}
+        naming = {f"{t}.{c}" for t, cs in self.names.items() for c in cs}
+
+        def unsaid(value: str, name: str) -> bool:
+            # ('CS' says 'Computer Science')
+            return not {_norm(w) for w in words(value.replace("%", " "))} & spoken and \
+                value not in named.get(name, ()) and not any(len(w) <= 4 and abbreviates(w, value) for w in spoken)
+
+        def said_otherwise(name: str) -> bool:
+            """Whether the question names a row of the table by another column ('CS courses' written with the
+            department's name), or uses a word of another of its names ('intro to programming' written `c.code =
+            'CS 1010'`)."""
+            table = name.split(".")[0]
+            others = {f"{table}.{c}" for c in self.names.get(table, ())} - {name}
+            if any(values and item in others for item, values in named.items()):
+                return True
+            stored = {"val:" + o for o in others}
+            return any(items & stored and spoken & set(key.split()) for key, items in self.values.items())
+
+        def doomed(cond: exp.Expression, name: str | None) -> bool:
+            if name not in naming or said_otherwise(name):
+                return False
+            if isinstance(cond, (exp.Like, exp.ILike)):
+                return unsaid(cond.expression.this, name)
+            values = [cond.expression] if isinstance(cond, exp.EQ) else cond.expressions
+            return all(self.originals.get(_value_key(v.this), {}).get(name) is not None and unsaid(v.this, name)
+                       for v in values)
+
+        return _without_conditions(sql, doomed, keep_one=False, settable=_name_condition)
 
     def cannot_hold(self, name: str | None, value: str) -> bool:
         """Whether no row's column `name` ("table.column") can equal `value`: all its values were read and none is
@@ -446,10 +493,11 @@ class SchemaLinker:
         # Not the words that say what is asked ('least', 'minimum', 'total': topics are 'Least squares' too), nor
         # numbers spelled out, nor a word the statement already searches for.
         used = " ".join(lit.this.lower() for lit in tree.find_all(exp.Literal) if lit.is_string)
-        asked = [({item for key, items in self.values.items() if w in key.split() for item in items}, typed, False)
-                 for w, typed, t in zip(norm, raw, taken) if not t and len(w) >= 5 and w.isalpha()
+        # Nor a noun a named value qualifies: the 'place' of 'lowest rated american place' is the restaurant asked for.
+        asked = [({item for key, items in self.values.items() if w in key.split() for item in items}, raw[i], False)
+                 for i, w in enumerate(norm) if not taken[i] and len(w) >= 5 and w.isalpha()
                  and w not in self.tables and w not in _NUMBER_WORDS and w not in used and not self.columns_named(w)
-                 and not any(p.search(w) for p in _ASKS.values())]
+                 and not _asks(w) and not (i and taken[i - 1])]
         # A whole stored value too, of a table the statement does not read ('neural networks', a topic).
         asked += [(self.values[key], " ".join(raw[i:i + len(key.split())]), True) for i, key in spans]
         qualified = column_names(tree)
@@ -514,6 +562,9 @@ class SchemaLinker:
             for i in range(len(norm) - n + 1):
                 key = " ".join(norm[i:i + n])
                 # Longest match first: the 'CS' of 'CS 2110' is part of a course code, not the CS department.
+                # A word that says what is asked is not a value too: 'average rating' with a review reading 'Average'.
+                if n == 1 and key in _ASK_WORDS:
+                    continue
                 if (key in self.values or n >= 2 and key in self.tails) and not any(taken[i:i + n]):
                     taken[i:i + n] = [True] * n
                     found.append((i, key if key in self.values else self.tails[key]))
@@ -566,7 +617,7 @@ def build_linker(schema: Schema, values: Mapping[tuple[str, str], list[str]],
     names, short = {}, {}
     for t in schema.tables:
         naming = tuple(c.name for c in t.columns if c.base_type in TEXT_TYPES and (
-            c.name in ("code", "name", "title") or c.name.endswith("_name")))
+            c.name in ("code", "title") or c.name.endswith("name")))  # 'name', 'city_name', 'authorname'
         short[t.name] = short_columns({c: [str(v) for v in values.get((t.name, c), ())] for c in naming})
         # People say 'the Computer Engineering department', not 'CE Computer Engineering': a code that only
         # shortens the name does not name the row beside it.
@@ -710,6 +761,16 @@ def _literal_condition(node: exp.Expression) -> bool:
     return isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
 
 
+def _name_condition(node: exp.Expression) -> bool:
+    """Whether `node` is `column = 'string'`, `column IN ('string', ...)` or `column [I]LIKE 'pattern'`."""
+    if isinstance(node, (exp.Like, exp.ILike)):
+        return isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal) and \
+            node.expression.is_string
+    if isinstance(node, exp.In) and isinstance(node.this, exp.Column) and not node.args.get("query"):
+        return bool(node.expressions) and all(isinstance(e, exp.Literal) and e.is_string for e in node.expressions)
+    return value_condition(node)
+
+
 def value_condition(node: exp.Expression) -> bool:
     """Whether `node` is `column = 'string'`."""
     return (isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Literal)
@@ -723,17 +784,17 @@ def conditions(where: exp.Where | None) -> list[exp.Expression]:
     return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
 
 
-def _without_conditions(sql: str, doomed, *, keep_one: bool, numbers: bool = False) -> str:
-    """`sql` without the `column = 'string'` (and with `numbers`, `column = 3`) conditions of its WHERE's top-level
-    AND for which `doomed(condition, "table.column")` holds; unchanged where none does, or (`keep_one`) where none
-    would remain."""
+def _without_conditions(sql: str, doomed, *, keep_one: bool, numbers: bool = False, settable=None) -> str:
+    """`sql` without the `column = 'string'` (and with `numbers`, `column = 3`; or those `settable` says) conditions of
+    its WHERE's top-level AND for which `doomed(condition, "table.column")` holds; unchanged where none does, or
+    (`keep_one`) where none would remain."""
     tree = parse_statement(sql)
     where = tree.args.get("where") if isinstance(tree, exp.Select) else None
     if where is None:
         return sql
     qualified = column_names(tree)
     conds = conditions(where)
-    settable = _literal_condition if numbers else value_condition
+    settable = settable or (_literal_condition if numbers else value_condition)
     kept = [c for c in conds if not (settable(c) and doomed(c, qualified(c.this)))]
     if len(kept) == len(conds) or keep_one and not kept:
         return sql

@@ -55,6 +55,7 @@ WORD_RULES: tuple[Rule, ...] = (
 VALUE_RULES: tuple[Rule, ...] = (
     ("repair_columns", lambda m, s: m.linker.repair_columns(s)),
     ("ground_values", lambda m, s: m.linker.ground_values(s, m.named)),
+    ("drop_unnamed", lambda m, s: m.linker.drop_unnamed(s, m.question, m.named)),
     ("drop_unasked_period", lambda m, s: m.linker.drop_unasked_period(s, m.question)),
     ("above_average", lambda m, s: above_average(m.question, s, m.linker)),
     ("list_all", lambda m, s: list_all(m.question, s, m.linker)),

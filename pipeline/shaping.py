@@ -1063,13 +1063,17 @@ def list_kinds(question: str, sql: str, linker: SchemaLinker) -> str:
 
 def list_each(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` listing the rows of one table it reads alone by their names without DISTINCT, unless the question asks
-    for distinct ones: two students of one name are two students."""
+    for distinct ones: two students of one name are two students. Only rows of a table others point at."""
     plain = _plain_list(sql, linker, ("group", "having"))
     if plain is None or not plain[0].args.get("distinct") or re.search(r"\b(distinct|unique)\b", question.lower()):
         return sql
     tree, listed, _, table = plain
     if len(from_tables(tree)) != 1 or tree.args.get("joins") or \
             {c.name for c in listed} != set(linker.names.get(table) or ("",)):
+        return sql
+    # Rows other tables point at are things of their own; a table nothing points at may repeat a name per row of
+    # another (a business's neighbourhood), and its names are listed once.
+    if not any(ref == table for _, _, ref, _ in linker.joins):
         return sql
     tree.set("distinct", None)
     return tree.sql(dialect="postgres")

@@ -1485,3 +1485,57 @@ def test_a_value_two_keys_away_is_joined_through_the_table_between_that_is_no_pe
         "s.section_number", "s.room")
     assert list_kinds("Which sections does CS use?", joined, linker) is joined
     assert list_kinds("What room does CS use?", joined, linker) is joined
+
+
+@pytest.mark.parametrize("question, sql, expected", [
+    # A title copied from an example: the question names no course.
+    ("How many courses are there?", "SELECT count(*) FROM courses AS c WHERE c.title = 'Data Structures'",
+     "SELECT COUNT(*) FROM courses AS c"),
+    ("How many courses are there?", "SELECT count(*) FROM courses WHERE code IN ('CS 1010', 'CS 2110')",
+     "SELECT COUNT(*) FROM courses"),
+    ("List the courses worth 4 credits",
+     "SELECT code FROM courses WHERE title ILIKE '%intro%' AND credits = 4", "SELECT code FROM courses WHERE credits = 4"),
+    # Said, or said another way, it stays.
+    ("Which courses are called Data Structures?", "SELECT code FROM courses WHERE title = 'Data Structures'", None),
+    ("Which courses does the CS department offer?", _OFFERED, None),
+    ("Who teaches the structures course?", "SELECT code FROM courses WHERE code = 'CS 2110'", None),
+    # Not a name: a column that does not name its rows is left to other rules.
+    ("How many courses are there?", "SELECT count(*) FROM courses WHERE credits = 4", None),
+])
+def test_a_name_the_question_never_says_is_dropped(question, sql, expected):
+    named, _ = _CREDITS.named_values(question)
+    assert _CREDITS.drop_unnamed(sql, question, named) == (expected or sql)
+
+
+def test_a_column_ending_in_name_names_its_rows():
+    linker = build_linker(Schema((Table("author", (Column("authorid", "integer"), Column("authorname", "text"))),)),
+                          {("author", "authorname"): ["John Smith", "Ada Byron"]})
+    assert linker.names["author"] == ("authorname",)
+    sql = "SELECT authorname FROM author WHERE authorname = 'John Smith'"
+    assert linker.drop_unnamed(sql, "which authors are there", {}) == "SELECT authorname FROM author"
+
+
+_PLACES = build_linker(Schema((
+    Table("restaurant", (Column("id", "integer"), Column("name", "text"), Column("food_type", "text"),
+                         Column("rating", "numeric"))),
+    Table("review", (Column("id", "integer"), Column("restaurant_id", "integer"), Column("text", "text"),
+                     Column("rating", "integer")),
+          foreign_keys=(ForeignKey(("restaurant_id",), "restaurant", ("id",)),)),
+    Table("neighbourhood", (Column("id", "integer"), Column("restaurant_id", "integer"),
+                            Column("neighbourhood_name", "text")),
+          foreign_keys=(ForeignKey(("restaurant_id",), "restaurant", ("id",)),)),
+)), {("restaurant", "name"): ["Pizza Place", "Sushi Bar"], ("restaurant", "food_type"): ["American", "Japanese"],
+     ("review", "text"): ["Average", "Superb."], ("neighbourhood", "neighbourhood_name"): ["Downtown", "Old Town"]})
+
+
+def test_right_statements_of_another_schema_stay_as_written():
+    # 'average' asks for an average, though a review reads 'Average'
+    assert _PLACES.named_values("what's the average review rating?")[0] == {}
+    sql = "SELECT AVG(r.rating) FROM review AS r"
+    assert mend("what's the average review rating?", sql, _PLACES) == "SELECT AVG(r.rating) FROM review AS r"
+    # the 'place' an 'american place' is: the restaurant asked for, searched in no name
+    sql = "SELECT name FROM restaurant WHERE food_type = 'American' ORDER BY rating ASC LIMIT 1"
+    assert _PLACES.add_searched(sql, "lowest rated american place?") == sql
+    # names of a table nothing points at repeat per row of another: listed once
+    sql = "SELECT DISTINCT neighbourhood_name FROM neighbourhood"
+    assert list_each("list all the neighbourhoods", sql, _PLACES) == sql
