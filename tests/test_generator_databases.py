@@ -187,6 +187,33 @@ def test_every_pair_passes_the_guard_and_runs_as_the_read_only_role(generated, n
     asyncio.run(run_all())
 
 
+@pytest.mark.parametrize("name", sorted(set(FILES) - {"shop"}))
+def test_the_mends_leave_every_dev_gold_answering_as_it_did(scratch, name):
+    """The statement mends were written on the course: on another database's hand-written answers they must change
+    no result (an ask word read as a stored value, a search added for a noun, a DISTINCT dropped did)."""
+    from finetune.evaluate import EVAL_LIMITS, read_items, same_answer
+    from pipeline.executor import execute
+    from pipeline.linking import load_linker
+    from pipeline.mend import mend
+
+    url = scratch.urls(name)[0]
+
+    async def changed_answers() -> list[str]:
+        out = []
+        async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
+            schema = await introspect_schema(pool)
+            linker = await load_linker(pool, with_foreign_keys(schema, await infer_foreign_keys(pool, schema)))
+            for item in read_items(ROOT / "finetune" / "eval" / f"{name}_dev.jsonl"):
+                mended = mend(item.question, item.sql, linker, dt.date(2026, 11, 24))
+                if mended != item.sql:
+                    gold, pred = await execute(pool, item.sql, EVAL_LIMITS), await execute(pool, mended, EVAL_LIMITS)
+                    if not same_answer(item.sql, gold, pred):
+                        out.append(f"{item.question}: {mended}")
+        return out
+
+    assert asyncio.run(changed_answers()) == []
+
+
 def test_new_shapes_reach_the_databases_that_have_their_material(generated):
     # Shares, rows two named rows have in common, the top row per group and rankings by a total need only related
     # tables with numbers or categories; chains need a key into the same table (declared or inferred).
