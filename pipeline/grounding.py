@@ -152,6 +152,55 @@ def order_distinct(sql: str) -> str:
     return tree.sql(dialect="postgres")
 
 
+def order_one_row(sql: str) -> str:
+    """`sql` without the ORDER BY items of an aggregate SELECT without GROUP BY that are no aggregates, which Postgres
+    refuses ('column must appear in the GROUP BY clause or be used in an aggregate function'): its one row needs
+    no order ('avg rating Mark's Bistro got in 2022' written `... ORDER BY r.rating`)."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or tree.args.get("group") or not tree.args.get("order") or \
+            not tree.expressions or not all(e.unalias().find(exp.AggFunc) for e in tree.expressions):
+        return sql
+    order = tree.args["order"]
+    kept = [o for o in order.expressions if o.this.find(exp.AggFunc) or
+            o.this.name in {e.alias for e in tree.expressions if e.alias}]
+    if len(kept) == len(order.expressions):
+        return sql
+    if kept:
+        order.set("expressions", kept)
+    else:
+        tree.set("order", None)
+    return tree.sql(dialect="postgres")
+
+
+# The words that ask for the largest or the smallest of a number ('oldest', 'best' read either way, and 'top 3' of a
+# list in hand may mean its first three: left alone).
+_LARGEST = frozenset("most highest largest biggest longest heaviest greatest tallest maximum max".split())
+_SMALLEST = frozenset("least fewest lowest smallest shortest lightest cheapest minimum min".split())
+
+
+def order_asked(question: str, sql: str, linker: SchemaLinker) -> str:
+    """`sql` cut by a LIMIT and sorted by one number (a numeric column or an aggregate) the other way from the one the
+    question asks: 'top 3 longest rivers' sorted `ORDER BY length` is sorted descending, 'cheapest' ascending.
+    Only where the question's words ask one way alone."""
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or not tree.args.get("limit") or not tree.args.get("order"):
+        return sql
+    raw = words(question)
+    said = {w for i, w in enumerate(raw) if not (i and raw[i - 1] == "at")}  # ('at least 3' bounds, it ranks nothing)
+    largest, smallest = bool(said & _LARGEST), bool(said & _SMALLEST)
+    keys = tree.args["order"].expressions
+    if largest == smallest or len(keys) != 1:
+        return sql
+    key = keys[0].this
+    qualified = column_names(tree)
+    number = key.find(exp.AggFunc) is not None or isinstance(key, exp.Column) and \
+        f"col:{qualified(key)}" in linker.numeric
+    if not number or bool(keys[0].args.get("desc")) == largest:
+        return sql
+    keys[0].replace(exp.Ordered(this=key.copy(), desc=largest, nulls_first=False if largest else None))
+    return tree.sql(dialect="postgres")
+
+
 def add_numbers(question: str, sql: str, linker: SchemaLinker, numbers: list[str]) -> str:
     """`sql` comparing a number column with a whole number the question states beside that column's word ('worth 4
     credits', 'admitted in 2025', 'week 1') as the question bounds it, where the statement never compares the column

@@ -10,7 +10,7 @@ from typing import Callable, Mapping, Sequence
 
 from .grounding import (add_numbers, ground_bounds, ground_but_not, ground_count, ground_exists_role,
                         ground_hops, ground_negation, ground_never, ground_requires, ground_superlative,
-                        ground_total, order_distinct)
+                        ground_total, order_asked, order_distinct, order_one_row)
 from .linking import SchemaLinker
 from .shaping import (above_average, compare_values, count_bounded, count_per_value, count_the_most, drop_fixed,
                       drop_unasked, ground_daytime, ground_popular, ground_top, ground_year,
@@ -47,6 +47,7 @@ Rule = tuple[str, Callable[[Mending, str], str]]
 WORD_RULES: tuple[Rule, ...] = (
     ("ground_bounds", lambda m, s: ground_bounds(m.question, s)),
     ("order_distinct", lambda m, s: order_distinct(s)),
+    ("order_one_row", lambda m, s: order_one_row(s)),
     ("show_groups", lambda m, s: show_groups(s)),
     ("order_people", lambda m, s: order_people(m.question, s)),
 )
@@ -109,6 +110,7 @@ VALUE_RULES: tuple[Rule, ...] = (
     ("list_once", lambda m, s: list_once(s, m.linker)),
     ("list_each", lambda m, s: list_each(m.question, s, m.linker)),
     ("list_kinds", lambda m, s: list_kinds(m.question, s, m.linker)),
+    ("order_asked", lambda m, s: order_asked(m.question, s, m.linker)),
 )
 
 RULES: tuple[Rule, ...] = WORD_RULES + VALUE_RULES

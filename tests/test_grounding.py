@@ -6,7 +6,8 @@ from sqlglot import exp
 
 from pipeline.grounding import (add_numbers, clock_24h, ground_bounds, ground_but_not, ground_count,
                                 ground_exists_role, ground_hops, ground_negation, ground_never, ground_requires,
-                                ground_superlative, ground_total, order_distinct, stated_bound)
+                                ground_superlative, ground_total, order_asked, order_distinct, order_one_row,
+                                stated_bound)
 from pipeline.mend import mend
 from pipeline.shaping import (above_average, compare_values, list_all, list_kinds, count_bounded, count_per_value, count_the_most, drop_fixed,
                               drop_unasked, ground_daytime, ground_popular, ground_top, ground_year,
@@ -1539,3 +1540,32 @@ def test_right_statements_of_another_schema_stay_as_written():
     # names of a table nothing points at repeat per row of another: listed once
     sql = "SELECT DISTINCT neighbourhood_name FROM neighbourhood"
     assert list_each("list all the neighbourhoods", sql, _PLACES) == sql
+
+
+def test_one_aggregate_row_needs_no_order():
+    sql = "SELECT AVG(r.rating) FROM review AS r WHERE r.year = 2022 ORDER BY r.rating"
+    assert order_one_row(sql) == "SELECT AVG(r.rating) FROM review AS r WHERE r.year = 2022"
+    kept = ["SELECT AVG(rating) AS a FROM review ORDER BY a", "SELECT city, AVG(rating) FROM review GROUP BY city "
+            "ORDER BY city", "SELECT rating FROM review ORDER BY rating"]
+    assert [order_one_row(s) for s in kept] == kept
+
+
+@pytest.mark.parametrize("question, sql, expected", [
+    ("top 3 longest rivers?", "SELECT name FROM river ORDER BY length LIMIT 3",
+     "SELECT name FROM river ORDER BY length DESC NULLS LAST LIMIT 3"),
+    ("the 2 cheapest rivers", "SELECT name FROM river ORDER BY length DESC LIMIT 2",
+     "SELECT name FROM river ORDER BY length ASC LIMIT 2"),
+    ("which river has the most tributaries", "SELECT name FROM river ORDER BY COUNT(*) LIMIT 1",
+     "SELECT name FROM river ORDER BY COUNT(*) DESC NULLS LAST LIMIT 1"),
+    # asked as it is sorted, both ways at once, a bound, a text, or no cut: left alone
+    ("top 3 longest rivers?", "SELECT name FROM river ORDER BY length DESC LIMIT 3", None),
+    ("the longest of the shortest rivers", "SELECT name FROM river ORDER BY length LIMIT 3", None),
+    ("5 rivers at least 100 long", "SELECT name FROM river WHERE length >= 100 ORDER BY length LIMIT 5", None),
+    ("the longest river name", "SELECT name FROM river ORDER BY name LIMIT 1", None),
+    ("just the top 3", "SELECT name FROM river ORDER BY length LIMIT 3", None),
+    ("rivers by length, longest first", "SELECT name FROM river ORDER BY length", None),
+])
+def test_a_cut_list_is_sorted_the_way_the_question_ranks(question, sql, expected):
+    linker = build_linker(Schema((Table("river", (Column("id", "integer"), Column("name", "text"),
+                                                  Column("length", "integer"))),)), {("river", "name"): ["Nile"]})
+    assert order_asked(question, sql, linker) == (expected or sql)
