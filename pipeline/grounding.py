@@ -141,10 +141,16 @@ def order_distinct(sql: str) -> str:
     if tree.args["distinct"].args.get("on"):
         return sql  # DISTINCT ON has its own rule for the ORDER BY
     shown = {e.unalias().sql() for e in tree.expressions} | {e.alias for e in tree.expressions if e.alias}
+    return _order_by_only(tree, lambda o: o.this.sql() in shown) or sql
+
+
+def _order_by_only(tree: exp.Select, keep) -> str | None:
+    """The statement sorted only by the ORDER BY items `keep` holds for (no ORDER BY where none does); None where it
+    holds for all."""
     order = tree.args["order"]
-    kept = [o for o in order.expressions if o.this.sql() in shown]
+    kept = [o for o in order.expressions if keep(o)]
     if len(kept) == len(order.expressions):
-        return sql
+        return None
     if kept:
         order.set("expressions", kept)
     else:
@@ -160,16 +166,8 @@ def order_one_row(sql: str) -> str:
     if not isinstance(tree, exp.Select) or tree.args.get("group") or not tree.args.get("order") or \
             not tree.expressions or not all(e.unalias().find(exp.AggFunc) for e in tree.expressions):
         return sql
-    order = tree.args["order"]
-    kept = [o for o in order.expressions if o.this.find(exp.AggFunc) or
-            o.this.name in {e.alias for e in tree.expressions if e.alias}]
-    if len(kept) == len(order.expressions):
-        return sql
-    if kept:
-        order.set("expressions", kept)
-    else:
-        tree.set("order", None)
-    return tree.sql(dialect="postgres")
+    aliases = {e.alias for e in tree.expressions if e.alias}
+    return _order_by_only(tree, lambda o: o.this.find(exp.AggFunc) or o.this.name in aliases) or sql
 
 
 # The words that ask for the largest or the smallest of a number ('oldest', 'best' read either way, and 'top 3' of a
