@@ -170,12 +170,6 @@ def order_one_row(sql: str) -> str:
     return _order_by_only(tree, lambda o: o.this.find(exp.AggFunc) or o.this.name in aliases) or sql
 
 
-# The words that ask for the largest or the smallest of a number ('oldest', 'best' read either way, and 'top 3' of a
-# list in hand may mean its first three: left alone).
-_LARGEST = frozenset("most highest largest biggest longest heaviest greatest tallest maximum max".split())
-_SMALLEST = frozenset("least fewest lowest smallest shortest lightest cheapest minimum min".split())
-
-
 def order_asked(question: str, sql: str, linker: SchemaLinker) -> str:
     """`sql` cut by a LIMIT and sorted by one number (a numeric column or an aggregate) the other way from the one the
     question asks: 'top 3 longest rivers' sorted `ORDER BY length` is sorted descending, 'cheapest' ascending.
@@ -232,6 +226,10 @@ def add_numbers(question: str, sql: str, linker: SchemaLinker, numbers: list[str
 
 
 MOST, LEAST = "most|highest|largest|biggest|greatest|heaviest", "least|lowest|smallest|fewest|lightest"
+# The words that ask for the largest or the smallest of a number, for order_asked ('oldest', 'best' read either way,
+# and 'top 3' of a list in hand may mean its first three: left alone).
+_LARGEST = frozenset(MOST.split("|")) | {"longest", "tallest", "maximum", "max"}
+_SMALLEST = frozenset(LEAST.split("|")) | {"shortest", "cheapest", "minimum", "min"}
 
 
 # 'at least' and 'at most' are bounds, not superlatives.
